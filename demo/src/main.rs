@@ -1,0 +1,22 @@
+#[cfg(feature = "broken")]
+compile_error!("the `broken` feature is enabled: this target is meant to fail");
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let line = format!(
+        "{} {} ({})",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        env!("WAVRY_DEMO_TARGET")
+    );
+    match args.first().map(String::as_str) {
+        Some("--version") | Some("-V") | None => println!("{line}"),
+        Some("--help") | Some("-h") => {
+            println!("{line}\nUsage: wavry-demo [--version|--help]");
+        }
+        Some(other) => {
+            eprintln!("wavry-demo: unknown argument {other:?}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+"""Shared fixtures. Integration tests run the real `invoke` CLI on a copy of the demo crate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "demo"
+
+
+def copy_demo(dest: Path) -> Path:
+    """A copy of the demo crate without any build output."""
+    shutil.copytree(DEMO, dest, ignore=shutil.ignore_patterns("target"))
+    return dest
+
+
+def write_project(root: Path, targets_toml: str) -> Path:
+    """A project dir: demo crate in root/demo, the given targets.toml at root."""
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / "demo").exists():
+        copy_demo(root / "demo")
+    (root / "targets.toml").write_text(targets_toml)
+    return root
+
+
+def invoke(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Run the real invoke CLI (as an installed user would) and capture everything."""
+    full = dict(os.environ)
+    full.pop("GITHUB_ACTIONS", None)
+    if env:
+        full.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def cargo_target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cargo target dir for the whole session: std built from source is built once."""
+    return tmp_path_factory.mktemp("cargo-target")

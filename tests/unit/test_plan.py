@@ -1,0 +1,117 @@
+"""Plans are pure: builder argv/env, builder and runner choice, std discovery, install plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from wavrybuild.builders import BUILDERS, VENDOR_SOURCE
+from wavrybuild.config import TargetConfig, load
+from wavrybuild.toolchain import RustToolchain, StdSource, choose_builder, choose_runner, find_std
+from wavrybuild.triple import Triple
+
+HOST = "x86_64-unknown-linux-gnu"
+
+
+def _target(triple: str, **kw) -> TargetConfig:
+    return TargetConfig(id=kw.pop("id", triple), triple=Triple(triple), **kw)
+
+
+def _sysroot(root: Path, *triples: str, src: bool = False, vendor: bool = False) -> Path:
+    """A sysroot laid out as rustc's: lib/rustlib/<triple>/lib/libstd-*.rlib, optional rust-src."""
+    for t in triples:
+        lib = root / "lib" / "rustlib" / t / "lib"
+        lib.mkdir(parents=True)
+        (lib / "libstd-0123.rlib").write_bytes(b"")
+    if src:
+        (root / "lib/rustlib/src/rust/library/std").mkdir(parents=True)
+        if vendor:
+            (root / "lib/rustlib/src/rust/library/vendor").mkdir()
+    return root
+
+
+@pytest.fixture
+def project():
+    return load(REPO / "targets.toml").project
+
+
+def test_cargo_builder_host(project) -> None:
+    t = _target(HOST, features=("a", "b"), no_default_features=True)
+    std = StdSource(RustToolchain("stable", Path("/nowhere")), "installed")
+    cmd = BUILDERS["cargo"].command(project, t, std, HOST)
+    assert cmd.argv[:2] == ("cargo", "build")
+    argv = list(cmd.argv)
+    assert argv[argv.index("--target") + 1] == HOST
+    assert argv[argv.index("--features") + 1] == "a,b"
+    assert "--no-default-features" in argv and "--locked" in argv
+    assert argv[argv.index("--message-format") + 1] == "json-render-diagnostics"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--bin"] == ["wavry-demo", "wavry-hello"]
+    assert cmd.env == {"RUSTUP_TOOLCHAIN": "stable"}
+    assert not any(a.startswith("-Zbuild-std") for a in argv)
+
+
+def test_zigbuild_glibc_floor_and_build_std(project, tmp_path: Path) -> None:
+    floor = _target(HOST, glibc="2.17")
+    chain = RustToolchain("system", _sysroot(tmp_path, HOST, src=True, vendor=True))
+    cmd = BUILDERS["zigbuild"].command(project, floor, StdSource(chain, "installed"), HOST)
+    assert cmd.argv[:2] == ("cargo-zigbuild", "zigbuild")
+    assert "x86_64-unknown-linux-gnu.2.17" in cmd.argv
+
+    musl = _target("x86_64-unknown-linux-musl", rustflags=("-C", "opt-level=z"))
+    cmd = BUILDERS["zigbuild"].command(project, musl, StdSource(chain, "build-std"), HOST)
+    assert "-Zbuild-std=std,panic_abort" in cmd.argv
+    assert f'source.crates-io.replace-with="{VENDOR_SOURCE}"' in cmd.argv
+    assert cmd.env["RUSTC_BOOTSTRAP"] == "1"
+    assert cmd.env["RUSTFLAGS"].endswith("-C opt-level=z -C link-self-contained=no")
+
+
+def test_cargo_windows_gnu_uses_mingw_linker(project, tmp_path: Path) -> None:
+    win = _target("x86_64-pc-windows-gnu")
+    assert choose_builder(win, HOST) == "cargo"
+    chain = RustToolchain("system", _sysroot(tmp_path, src=True))
+    cmd = BUILDERS["cargo"].command(project, win, StdSource(chain, "build-std"), HOST)
+    assert cmd.env["CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER"] == "x86_64-w64-mingw32-gcc"
+    # rust-src without vendored deps: no offline source replacement is forced.
+    assert not any(VENDOR_SOURCE in a for a in cmd.argv)
+
+
+def test_choose_builder() -> None:
+    assert choose_builder(_target(HOST), HOST) == "cargo"
+    assert choose_builder(_target(HOST, glibc="2.17"), HOST) == "zigbuild"
+    assert choose_builder(_target("aarch64-unknown-linux-gnu"), HOST) == "zigbuild"
+    assert choose_builder(_target("aarch64-apple-darwin"), HOST) == "zigbuild"
+    assert choose_builder(_target("aarch64-unknown-linux-gnu", builder="cargo"), HOST) == "cargo"
+
+
+def test_choose_runner() -> None:
+    assert choose_runner(_target(HOST), HOST).kind == "native"
+    assert choose_runner(_target("x86_64-unknown-linux-musl"), HOST).kind == "native"
+    arm = choose_runner(_target("aarch64-unknown-linux-gnu"), HOST)
+    assert arm.kind == "qemu" and arm.argv[0].startswith("qemu-aarch64")
+    mac = choose_runner(_target("aarch64-apple-darwin"), HOST)
+    assert mac.kind == "none" and not mac.available and "macOS" in mac.reason
+    off = choose_runner(_target(HOST, runner="none"), HOST)
+    assert not off.available
+
+
+def test_find_std_prefers_installed_then_build_std(tmp_path: Path) -> None:
+    stable = RustToolchain("stable", _sysroot(tmp_path / "stable", HOST), default=True)
+    system = RustToolchain("system", _sysroot(tmp_path / "sys", HOST, "aarch64-unknown-linux-gnu", src=True, vendor=True))
+    chains = (stable, system)
+    assert find_std(_target(HOST), chains) == StdSource(stable, "installed")
+    assert find_std(_target("aarch64-unknown-linux-gnu"), chains) == StdSource(system, "installed")
+    assert find_std(_target("x86_64-unknown-linux-musl"), chains) == StdSource(system, "build-std")
+    assert find_std(_target("x86_64-unknown-linux-musl", std="installed"), chains) is None
+    # Pinned to a toolchain: only that one counts, even if another has the std.
+    assert find_std(_target("aarch64-unknown-linux-gnu", toolchain="stable"), chains) is None
+    assert find_std(_target(HOST, std="build-std"), chains) == StdSource(system, "build-std")
+
+
+def test_find_std_unknown_toolchain(tmp_path: Path) -> None:
+    from wavrybuild.errors import ConfigError
+
+    chains = (RustToolchain("stable", _sysroot(tmp_path, HOST)),)
+    with pytest.raises(ConfigError, match="no installed Rust toolchain 'beta'"):
+        find_std(_target(HOST, toolchain="beta"), chains)

@@ -1,0 +1,139 @@
+"""The build stage: plan (pure) then execute; binaries found from cargo's JSON messages.
+
+Each built binary is copied into the state directory (dist/.wavrybuild/bin/<target>/) so later
+stages read one stable place, whatever CARGO_TARGET_DIR, workspace layout or glibc suffix was used,
+and two targets sharing a cargo output dir cannot overwrite each other's result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import proc
+from .builders import BUILDERS
+from .config import Config, Project, TargetConfig
+from .errors import CommandFailed, WavryError
+from .fsutil import copy_atomic
+from .proc import Command
+from .record import BinaryRecord, BuildRecord, TargetRecord, state_dir
+from .toolchain import TargetStatus, Tools
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    target: TargetConfig
+    builder: str
+    command: Command | None  # None: cannot be built here (see `problem`)
+    problem: str | None = None
+    std_mode: str | None = None
+    toolchain: str | None = None
+
+
+def plan(config: Config, statuses: list[TargetStatus], tools: Tools) -> list[BuildStep]:
+    steps = []
+    for st in statuses:
+        if not st.buildable or st.std is None:
+            steps.append(BuildStep(st.target, st.builder, None, problem="; ".join(st.problems)))
+            continue
+        cmd = BUILDERS[st.builder].command(config.project, st.target, st.std, tools.host)
+        steps.append(BuildStep(st.target, st.builder, cmd, std_mode=st.std.mode, toolchain=st.std.toolchain.label))
+    return steps
+
+
+def artifacts_from_messages(stdout: str, project: Project) -> dict[str, Path]:
+    """Binary name -> produced executable, from cargo's compiler-artifact messages."""
+    found: dict[str, Path] = {}
+    manifest = str(project.manifest_path.resolve())
+    for line in stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if msg.get("reason") != "compiler-artifact" or not msg.get("executable"):
+            continue
+        target = msg.get("target", {})
+        if "bin" not in target.get("kind", ()):
+            continue
+        if str(Path(msg.get("manifest_path", "")).resolve()) != manifest:
+            continue
+        if target.get("name") in project.binaries:
+            found[target["name"]] = Path(msg["executable"])
+    return found
+
+
+@dataclass
+class Outcome:
+    step: BuildStep
+    ok: bool
+    seconds: float = 0.0
+    binaries: list[BinaryRecord] = field(default_factory=list)
+    error: str | None = None
+
+
+def execute_step(
+    step: BuildStep,
+    project: Project,
+    dist: Path,
+    on_line: Callable[[str], None] | None = None,
+) -> Outcome:
+    if step.command is None:
+        return Outcome(step, False, error=step.problem or "cannot be built here")
+    start = time.monotonic()
+    try:
+        result = proc.run(step.command, on_stderr_line=on_line, tail_lines=40)
+    except CommandFailed as exc:
+        return Outcome(step, False, time.monotonic() - start, error=_build_error(exc))
+    except WavryError as exc:
+        return Outcome(step, False, time.monotonic() - start, error=str(exc))
+    produced = artifacts_from_messages(result.stdout, project)
+    missing = [b for b in project.binaries if b not in produced]
+    if missing:
+        return Outcome(step, False, time.monotonic() - start,
+                       error=f"cargo reported success but produced no binary for: {', '.join(missing)}")
+    records = []
+    for name in project.binaries:
+        src = produced[name]
+        staged = state_dir(dist) / "bin" / step.target.id / src.name
+        copy_atomic(src, staged)
+        records.append(BinaryRecord(name=name, path=str(staged.relative_to(dist)), size=staged.stat().st_size))
+    return Outcome(step, True, time.monotonic() - start, records)
+
+
+def _build_error(exc: CommandFailed) -> str:
+    # The compiler's own error lines are what the user needs; keep the ones that say "error".
+    lines = exc.stderr_tail.splitlines()
+    errs = [ln for ln in lines if ln.lstrip().startswith("error")]
+    shown = "\n".join(errs[-6:]) if errs else "\n".join(lines[-10:])
+    return f"exit code {exc.returncode}\n{shown}".rstrip()
+
+
+def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: Tools) -> BuildRecord:
+    """Merge these outcomes into dist/.wavrybuild/build.json (others' entries are kept)."""
+    rec = BuildRecord.load(dist)
+    rec.crate = config.project.package
+    rec.name = config.project.name
+    rec.version = config.project.version
+    rec.host = tools.host
+    for o in outcomes:
+        t = o.step.target
+        rec.targets[t.id] = TargetRecord(
+            id=t.id,
+            triple=str(t.triple),
+            rust_target=t.rust_target,
+            builder=o.step.builder,
+            toolchain=o.step.toolchain,
+            std=o.step.std_mode,
+            ok=o.ok,
+            seconds=round(o.seconds, 2),
+            binaries=o.binaries if o.ok else [],
+            error=o.error,
+            fingerprint=t.fingerprint(),
+        )
+    rec.save(dist)
+    return rec

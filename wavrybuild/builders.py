@@ -1,0 +1,95 @@
+"""Builders: strategy objects that only construct the command (argv + env) for one target."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+from .config import Project, TargetConfig
+from .proc import Command
+from .toolchain import StdSource, linker_for
+
+VENDOR_SOURCE = "wavrybuild-std-vendor"
+
+
+class Builder(Protocol):
+    name: str
+
+    def command(self, project: Project, target: TargetConfig, std: StdSource, host: str) -> Command: ...
+
+
+def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[str]:
+    args = [
+        "--target", target.rust_target,
+        "--manifest-path", str(project.manifest_path),
+        "--package", project.package,
+        "--message-format", "json-render-diagnostics",
+        "--profile", target.profile,
+    ]
+    for b in project.binaries:
+        args += ["--bin", b]
+    if target.features:
+        args += ["--features", ",".join(target.features)]
+    if target.no_default_features:
+        args.append("--no-default-features")
+    if target.all_features:
+        args.append("--all-features")
+    if (project.workspace_root / "Cargo.lock").exists():
+        # A release builds exactly the committed dependency set.
+        args.append("--locked")
+    if std.mode == "build-std":
+        args.append("-Zbuild-std=std,panic_abort")
+        vendor = std.toolchain.vendored_src
+        if vendor:
+            # std's dependencies from the vendored copy next to rust-src: no registry needed.
+            args += [
+                "--config", f'source.crates-io.replace-with="{VENDOR_SOURCE}"',
+                "--config", f'source.{VENDOR_SOURCE}.directory="{vendor}"',
+            ]
+    return args
+
+
+def _env(target: TargetConfig, std: StdSource) -> dict[str, str]:
+    env = dict(std.toolchain.env)
+    flags = list(target.rustflags)
+    if std.mode == "build-std":
+        env["RUSTC_BOOTSTRAP"] = "1"  # -Z flags on a stable toolchain
+        if target.triple.is_musl:
+            # A std built from source has no self-contained musl crt objects; the linker's own are used.
+            flags += ["-C", "link-self-contained=no"]
+    if flags:
+        inherited = os.environ.get("RUSTFLAGS", "").split()
+        env["RUSTFLAGS"] = " ".join(inherited + flags)
+    env.update(dict(target.env))
+    return env
+
+
+class CargoBuilder:
+    """Plain `cargo build`: the host, or cross targets with a cross linker (mingw for windows-gnu)."""
+
+    name = "cargo"
+
+    def command(self, project: Project, target: TargetConfig, std: StdSource, host: str) -> Command:
+        env = _env(target, std)
+        _, program, _ = linker_for(target, self.name, host)
+        if str(target.triple) != host and program and program != "cc":
+            env.setdefault(f"CARGO_TARGET_{target.triple.cargo_env_key}_LINKER", program)
+        return Command(("cargo", "build", *_cargo_args(project, target, std)), env, cwd=Path(project.root))
+
+
+class ZigBuilder:
+    """cargo-zigbuild: zig as the linker, glibc floors, macOS from Linux."""
+
+    name = "zigbuild"
+
+    def command(self, project: Project, target: TargetConfig, std: StdSource, host: str) -> Command:
+        # Called directly (not as `cargo zigbuild`) so it need not be on cargo's PATH lookup.
+        return Command(
+            ("cargo-zigbuild", "zigbuild", *_cargo_args(project, target, std)),
+            _env(target, std),
+            cwd=Path(project.root),
+        )
+
+
+BUILDERS: dict[str, Builder] = {"cargo": CargoBuilder(), "zigbuild": ZigBuilder()}

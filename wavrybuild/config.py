@@ -1,0 +1,437 @@
+"""targets.toml: parsed once into frozen, typed objects.
+
+Every problem is a ConfigError naming the file, the key and what to do, raised before anything is
+built or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .triple import Triple, known_triples, suggest
+
+BUILDERS = ("auto", "zigbuild", "cargo")
+RUNNERS = ("auto", "native", "qemu", "none")
+STD_SOURCES = ("auto", "installed", "build-std")
+
+
+# --- value checkers: each returns the normalised value or raises ValueError(what is expected) ---
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("a string")
+    return v
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v in ("", "auto") else _str(v)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("true or false")
+    return v
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError("a list of strings")
+    return tuple(v)
+
+
+def _args(v: Any) -> tuple[str, ...]:
+    # A single string is accepted for convenience and split like a shell would not: on spaces only.
+    if isinstance(v, str):
+        return tuple(v.split())
+    return _str_list(v)
+
+
+def _str_map(v: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+        raise ValueError("a table of string values")
+    return tuple(sorted(v.items()))
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or v not in choices:
+            near = suggest(v, choices) if isinstance(v, str) else None
+            extra = f" (did you mean {near!r}?)" if near else ""
+            raise ValueError("one of " + ", ".join(repr(c) for c in choices) + extra)
+        return v
+
+    return check
+
+
+def _glibc(v: Any) -> str | None:
+    if v in (None, ""):
+        return None
+    if not isinstance(v, str) or not re.fullmatch(r"2\.\d{1,2}", v):
+        raise ValueError('a glibc version string like "2.17"')
+    return v
+
+
+def _expect(v: Any) -> str | None:
+    if v is False or v == "":
+        return None
+    return _str(v)
+
+
+# Keys a target (or [defaults]) may set: key -> (checker, default).
+TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "builder": (_choice(BUILDERS), "auto"),
+    "glibc": (_glibc, None),
+    "features": (_str_list, ()),
+    "no-default-features": (_bool, False),
+    "all-features": (_bool, False),
+    "profile": (_str, "release"),
+    "rustflags": (_args, ()),
+    "env": (_str_map, ()),
+    "toolchain": (_opt_str, None),
+    "std": (_choice(STD_SOURCES), "auto"),
+    "runner": (_choice(RUNNERS), "auto"),
+    "smoke-args": (_args, ("--version",)),
+    "smoke-expect": (_expect, "{version}"),
+}
+# Only per target: which triple a target id builds (defaults to the id itself).
+TARGET_ONLY_KEYS = {"triple"}
+PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
+TOP_KEYS = {"project", "defaults", "targets"}
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One entry of the target matrix, with [defaults] already applied."""
+
+    id: str
+    triple: Triple
+    builder: str = "auto"
+    glibc: str | None = None
+    features: tuple[str, ...] = ()
+    no_default_features: bool = False
+    all_features: bool = False
+    profile: str = "release"
+    rustflags: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    toolchain: str | None = None
+    std: str = "auto"
+    runner: str = "auto"
+    smoke_args: tuple[str, ...] = ("--version",)
+    smoke_expect: str | None = "{version}"
+
+    @property
+    def rust_target(self) -> str:
+        """What is passed to --target: zigbuild spells a glibc floor as a suffix."""
+        return f"{self.triple}.{self.glibc}" if self.glibc else str(self.triple)
+
+    def fingerprint(self) -> str:
+        """A stable text of everything that changes this target's build output."""
+        return json.dumps({k: v for k, v in self.__dict__.items() if not k.startswith("smoke")},
+                          default=str, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Project:
+    config_path: Path
+    root: Path
+    manifest_path: Path
+    workspace_root: Path
+    target_directory: Path
+    package: str
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+    dist_dir: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    project: Project
+    targets: tuple[TargetConfig, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def select(self, names: Iterable[str] = (), *, all_targets: bool = False) -> tuple[TargetConfig, ...]:
+        """Targets by id or triple, in config order. No names and not all: a clear error."""
+        names = list(names)
+        if all_targets or not names:
+            if not all_targets:
+                raise ConfigError(
+                    "no target given",
+                    hint="pass --target TRIPLE (repeatable) or --all; configured: "
+                    + ", ".join(t.id for t in self.targets),
+                )
+            return self.targets
+        chosen: list[TargetConfig] = []
+        for name in names:
+            matches = [t for t in self.targets if t.id == name] or [
+                t for t in self.targets if t.rust_target == name or str(t.triple) == name
+            ]
+            if not matches:
+                choices = [t.id for t in self.targets] + [t.rust_target for t in self.targets]
+                near = suggest(name, choices)
+                raise ConfigError(
+                    f"{self.project.config_path}: target {name!r} is not configured"
+                    + (f"; did you mean {near!r}?" if near else ""),
+                    hint="configured targets: " + ", ".join(t.id for t in self.targets),
+                )
+            if len(matches) > 1:
+                raise ConfigError(
+                    f"{self.project.config_path}: {name!r} matches several targets: "
+                    + ", ".join(t.id for t in matches),
+                    hint="name the target by its id",
+                )
+            if matches[0] not in chosen:
+                chosen.append(matches[0])
+        order = {t.id: i for i, t in enumerate(self.targets)}
+        return tuple(sorted(chosen, key=lambda t: order[t.id]))
+
+
+def _unknown_key(path: Path, where: str, key: str, allowed: Iterable[str]) -> ConfigError:
+    near = suggest(key, list(allowed))
+    return ConfigError(
+        f"{path}: {where}{key}: unknown key" + (f"; did you mean {near!r}?" if near else ""),
+        hint="allowed here: " + ", ".join(sorted(allowed)),
+    )
+
+
+def _check_table(path: Path, where: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {where.rstrip('.')}: expected a table")
+    return value
+
+
+def _target_values(path: Path, where: str, table: dict, allowed_extra: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in allowed_extra:
+            continue
+        if key not in TARGET_KEYS:
+            raise _unknown_key(path, where, key, set(TARGET_KEYS) | allowed_extra)
+        checker, _ = TARGET_KEYS[key]
+        try:
+            out[key] = checker(value)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {where}{key}: expected {exc}, got {value!r}") from None
+    return out
+
+
+def _check_triple(path: Path, where: str, name: str) -> Triple:
+    if name not in known_triples():
+        near = suggest(name, known_triples())
+        raise ConfigError(
+            f"{path}: {where}: {name!r} is not a target triple rustc knows"
+            + (f"; did you mean {near!r}?" if near else ""),
+            hint="`rustc --print target-list` lists them; a glibc floor goes in `glibc = \"2.17\"`",
+        )
+    return Triple(name)
+
+
+def _make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> TargetConfig:
+    where = f"targets.{tid}."
+    table = _check_table(path, where, raw)
+    values = {k: default for k, (_, default) in TARGET_KEYS.items()}
+    values.update(defaults)
+    values.update(_target_values(path, where, table, TARGET_ONLY_KEYS))
+    triple_name = table.get("triple", tid)
+    suffixed = re.fullmatch(r"(.+-linux-gnu\w*)\.(2\.\d{1,2})", tid) if "triple" not in table else None
+    if suffixed:
+        # zigbuild's spelling: "x86_64-unknown-linux-gnu.2.17" is that triple with a glibc 2.17 floor.
+        triple_name = suffixed.group(1)
+        if "glibc" in table and values["glibc"] != suffixed.group(2):
+            raise ConfigError(
+                f"{path}: {where}glibc: {values['glibc']!r} contradicts the floor {suffixed.group(2)!r} in the target name",
+                hint="remove `glibc` or the suffix",
+            )
+        values["glibc"] = suffixed.group(2)
+    if not isinstance(triple_name, str):
+        raise ConfigError(f"{path}: {where}triple: expected a string, got {triple_name!r}")
+    triple = _check_triple(path, f"{where}triple" if "triple" in table else f"targets.{tid}", triple_name)
+    if values["glibc"] and not triple.is_linux_gnu:
+        raise ConfigError(
+            f"{path}: {where}glibc: a glibc floor only applies to *-linux-gnu targets, not {triple}",
+            hint="remove `glibc` from this target",
+        )
+    if values["glibc"] and values["builder"] == "cargo":
+        raise ConfigError(
+            f"{path}: {where}builder: a glibc floor needs cargo-zigbuild; plain cargo cannot pin glibc",
+            hint='set builder = "zigbuild" (or "auto"), or remove `glibc`',
+        )
+    if values["runner"] == "qemu" and triple.os != "linux":
+        raise ConfigError(
+            f"{path}: {where}runner: qemu-user only runs Linux binaries, not {triple}",
+            hint='use runner = "none" (or "auto") for this target',
+        )
+    if triple.env == "msvc":
+        raise ConfigError(
+            f"{path}: targets.{tid}: {triple} needs the Windows SDK (MSVC), which cannot be used here",
+            hint=f"build {triple} on a Windows runner, or use {str(triple).replace('msvc', 'gnu')}",
+        )
+    return TargetConfig(
+        id=tid,
+        triple=triple,
+        builder=values["builder"],
+        glibc=values["glibc"],
+        features=values["features"],
+        no_default_features=values["no-default-features"],
+        all_features=values["all-features"],
+        profile=values["profile"],
+        rustflags=values["rustflags"],
+        env=values["env"],
+        toolchain=values["toolchain"],
+        std=values["std"],
+        runner=values["runner"],
+        smoke_args=values["smoke-args"],
+        smoke_expect=values["smoke-expect"],
+    )
+
+
+def cargo_metadata(manifest_path: Path) -> dict:
+    """`cargo metadata --no-deps`: the authority on packages, versions and binary names."""
+    try:
+        proc = subprocess.run(
+            ["cargo", "metadata", "--no-deps", "--format-version", "1", "--offline",
+             "--manifest-path", str(manifest_path)],
+            capture_output=True, text=True, check=False,
+        )
+    except FileNotFoundError:
+        from .errors import ToolMissing
+
+        raise ToolMissing("cargo is not on PATH", hint="install Rust with rustup (or your distribution's cargo)") from None
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        raise ConfigError(f"{manifest_path}: cargo cannot read this manifest:\n{tail}")
+    return json.loads(proc.stdout)
+
+
+def _project(path: Path, raw: Any) -> Project:
+    table = _check_table(path, "project.", raw if raw is not None else {})
+    for key in table:
+        if key not in PROJECT_KEYS:
+            raise _unknown_key(path, "project.", key, PROJECT_KEYS)
+    root = path.parent
+    crate_rel = table.get("crate", ".")
+    if not isinstance(crate_rel, str):
+        raise ConfigError(f"{path}: project.crate: expected a path string, got {crate_rel!r}")
+    crate_dir = (root / crate_rel).resolve()
+    manifest = crate_dir / "Cargo.toml" if crate_dir.is_dir() else crate_dir
+    if not manifest.is_file():
+        raise ConfigError(
+            f"{path}: project.crate: no Cargo.toml at {crate_dir}",
+            hint="set project.crate to the directory holding the crate's Cargo.toml (relative to targets.toml)",
+        )
+    meta = cargo_metadata(manifest)
+    packages = meta["packages"]
+    want = table.get("package")
+    if want is not None and not isinstance(want, str):
+        raise ConfigError(f"{path}: project.package: expected a string, got {want!r}")
+    if want:
+        found = [p for p in packages if p["name"] == want]
+        if not found:
+            near = suggest(want, [p["name"] for p in packages])
+            raise ConfigError(
+                f"{path}: project.package: no package {want!r} in {manifest}"
+                + (f"; did you mean {near!r}?" if near else ""),
+                hint="packages: " + ", ".join(p["name"] for p in packages),
+            )
+        pkg = found[0]
+    else:
+        own = [p for p in packages if Path(p["manifest_path"]).resolve() == manifest.resolve()]
+        with_bins = [p for p in packages if any("bin" in t["kind"] for t in p["targets"])]
+        if own:
+            pkg = own[0]
+        elif len(with_bins) == 1:
+            pkg = with_bins[0]
+        else:
+            raise ConfigError(
+                f"{path}: project.package: {manifest} is a workspace; say which package to release",
+                hint="packages with binaries: " + ", ".join(p["name"] for p in with_bins),
+            )
+    bins = [t["name"] for t in pkg["targets"] if "bin" in t["kind"]]
+    if not bins:
+        raise ConfigError(f"{path}: project: package {pkg['name']!r} has no binary targets")
+    wanted_bins = table.get("binaries")
+    if wanted_bins is None:
+        binaries = tuple(bins)
+    else:
+        try:
+            binaries = _str_list(wanted_bins)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: project.binaries: expected {exc}, got {wanted_bins!r}") from None
+        for b in binaries:
+            if b not in bins:
+                near = suggest(b, bins)
+                raise ConfigError(
+                    f"{path}: project.binaries: package {pkg['name']!r} has no binary {b!r}"
+                    + (f"; did you mean {near!r}?" if near else ""),
+                    hint="its binaries: " + ", ".join(bins),
+                )
+        if not binaries:
+            raise ConfigError(f"{path}: project.binaries: the list is empty", hint="name at least one binary, or remove the key")
+    dist = table.get("dist", "dist")
+    if not isinstance(dist, str) or not dist:
+        raise ConfigError(f"{path}: project.dist: expected a directory path string, got {dist!r}")
+    name = table.get("name", pkg["name"])
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ConfigError(f"{path}: project.name: {name!r} is not a usable artifact name (letters, digits, . _ -)")
+    return Project(
+        config_path=path,
+        root=root,
+        manifest_path=Path(pkg["manifest_path"]),
+        workspace_root=Path(meta["workspace_root"]),
+        target_directory=Path(meta["target_directory"]),
+        package=pkg["name"],
+        name=name,
+        version=pkg["version"],
+        binaries=binaries,
+        dist_dir=(root / dist).resolve() if not os.path.isabs(dist) else Path(dist),
+    )
+
+
+def parse(path: Path, data: Mapping[str, Any]) -> Config:
+    """Turn the TOML document into a Config, or raise the first ConfigError."""
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _unknown_key(path, "", key, TOP_KEYS)
+    defaults = _target_values(path, "defaults.", _check_table(path, "defaults.", data.get("defaults", {})), set())
+    targets_raw = _check_table(path, "targets.", data.get("targets", {}))
+    if not targets_raw:
+        raise ConfigError(
+            f"{path}: targets: no targets configured",
+            hint="add a table per target, e.g. [targets.x86_64-unknown-linux-gnu]",
+        )
+    targets = tuple(_make_target(path, tid, raw, defaults) for tid, raw in targets_raw.items())
+    seen: dict[str, str] = {}
+    for t in targets:
+        if t.rust_target in seen:
+            raise ConfigError(
+                f"{path}: targets.{t.id}: duplicate target: targets.{seen[t.rust_target]} already builds {t.rust_target}",
+                hint="remove one of them, or give one a different triple or glibc floor",
+            )
+        seen[t.rust_target] = t.id
+    project = _project(path, data.get("project"))
+    return Config(project=project, targets=targets, raw=data)
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    path = Path(path).absolute()
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found",
+            hint="create targets.toml (see docs/targets-toml.md), or point at one with --config, "
+            "WAVRYBUILD_CONFIG or the invoke setting wavrybuild.config",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse(path, data)

@@ -1,0 +1,55 @@
+"""Files appear whole or not at all: write to a temp name in the same directory, fsync, rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+
+@contextlib.contextmanager
+def atomic_writer(dest: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
+    """Yields a binary file; on success it replaces `dest` atomically, on any error it vanishes."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(dest: Path, data: bytes | str, mode: int | None = None) -> None:
+    with atomic_writer(dest, mode) as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def copy_atomic(src: Path, dest: Path) -> None:
+    """Copy keeping the executable bit."""
+    with atomic_writer(dest, mode=src.stat().st_mode & 0o777) as f, src.open("rb") as s:
+        shutil.copyfileobj(s, f, 1 << 20)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,152 @@
+"""One way to run external programs: argv lists (never shell strings), echoed, checked, typed errors."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CommandFailed, ToolMissing
+
+# Where to get each program we may call, for the error when it is missing.
+INSTALL_HINTS = {
+    "cargo": "install Rust with rustup (or your distribution's cargo package)",
+    "rustc": "install Rust with rustup (or your distribution's rustc package)",
+    "rustup": "install rustup, or set `toolchain` to a toolchain that is installed",
+    "cargo-zigbuild": "pip install cargo-zigbuild (a dependency of wavrybuild)",
+    "qemu-aarch64": "apt-get install qemu-user (or run `invoke toolchain --install`)",
+    "x86_64-w64-mingw32-gcc": "apt-get install gcc-mingw-w64-x86-64",
+}
+
+
+def tool_path() -> str:
+    """PATH for child processes, with this interpreter's scripts dir first.
+
+    pip puts cargo-zigbuild there, and cargo-zigbuild finds zig through `python -m ziglang`,
+    so both must resolve to this environment even when it is not activated.
+    """
+    scripts = sysconfig.get_path("scripts")
+    bindir = str(Path(sys.executable).parent)
+    parts = [p for p in (scripts, bindir) if p]
+    rest = os.environ.get("PATH", os.defpath)
+    return os.pathsep.join(dict.fromkeys(parts + rest.split(os.pathsep)))
+
+
+def which(program: str) -> str | None:
+    return shutil.which(program, path=tool_path())
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command to run: argv, env additions (only these are echoed) and working dir."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    # Env keys whose values must never be shown (tokens, passphrases).
+    secret_env: frozenset[str] = frozenset()
+
+    def display(self) -> str:
+        env = " ".join(
+            f"{k}={'***' if k in self.secret_env else shlex.quote(v)}" for k, v in sorted(self.env.items())
+        )
+        line = shlex.join(self.argv)
+        return f"{env} {line}" if env else line
+
+    def full_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = tool_path()
+        env.update(self.env)
+        return env
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr_tail: str
+
+
+def run(
+    cmd: Command,
+    *,
+    check: bool = True,
+    on_stderr_line: Callable[[str], None] | None = None,
+    on_stdout_line: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+    tail_lines: int = 30,
+) -> Result:
+    """Run `cmd`, streaming its lines to the callbacks; raise CommandFailed on a non-zero exit.
+
+    stdout is collected whole (cargo's JSON messages); stderr only as a tail, for the error.
+    """
+    program = cmd.argv[0]
+    resolved = shutil.which(program, path=cmd.full_env()["PATH"])
+    if resolved is None:
+        raise ToolMissing(f"{program}: not found on PATH", hint=INSTALL_HINTS.get(program))
+    try:
+        proc = subprocess.Popen(
+            [resolved, *cmd.argv[1:]],
+            env=cmd.full_env(),
+            cwd=cmd.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+    except OSError as exc:
+        raise ToolMissing(f"{program}: cannot be started: {exc}", hint=INSTALL_HINTS.get(program)) from None
+    tail: deque[str] = deque(maxlen=tail_lines)
+
+    def pump_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            line = line.rstrip("\n")
+            tail.append(line)
+            if on_stderr_line:
+                on_stderr_line(line)
+
+    reader = threading.Thread(target=pump_stderr, daemon=True)
+    reader.start()
+    out: list[str] = []
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if on_stdout_line:
+                on_stdout_line(line.rstrip("\n"))
+        proc.wait(timeout=timeout)
+    except BaseException:
+        # Ctrl-C or a timeout: do not leave the child running.
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        reader.join()
+    result = Result(proc.returncode, "".join(out), "\n".join(tail))
+    if check and proc.returncode != 0:
+        raise CommandFailed(list(cmd.argv), proc.returncode, result.stderr_tail)
+    return result
+
+
+def capture(argv: list[str], *, env: Mapping[str, str] | None = None, timeout: float = 60) -> str | None:
+    """Quick probe: stdout of a command, or None if it is missing or fails. For discovery only."""
+    full = dict(os.environ)
+    full["PATH"] = tool_path()
+    if env:
+        full.update(env)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=full, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout if proc.returncode == 0 else None

@@ -1,0 +1,87 @@
+"""The build record: what `build` produced, for the later stages (smoke, package, release).
+
+Stored as dist/.wavrybuild/build.json, written atomically. Schema documented in docs/build-record.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .fsutil import write_atomic
+
+SCHEMA = 1
+
+
+def state_dir(dist: Path) -> Path:
+    return dist / ".wavrybuild"
+
+
+@dataclass
+class BinaryRecord:
+    name: str
+    path: str  # relative to dist/
+    size: int
+
+
+@dataclass
+class TargetRecord:
+    id: str
+    triple: str
+    rust_target: str
+    builder: str
+    toolchain: str | None
+    std: str | None
+    ok: bool
+    seconds: float
+    binaries: list[BinaryRecord] = field(default_factory=list)
+    error: str | None = None
+    fingerprint: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict) -> TargetRecord:
+        data = dict(data)
+        data["binaries"] = [BinaryRecord(**b) for b in data.get("binaries", [])]
+        return cls(**data)
+
+
+@dataclass
+class BuildRecord:
+    crate: str = ""
+    name: str = ""
+    version: str = ""
+    host: str = ""
+    targets: dict[str, TargetRecord] = field(default_factory=dict)
+
+    @staticmethod
+    def path(dist: Path) -> Path:
+        return state_dir(dist) / "build.json"
+
+    @classmethod
+    def load(cls, dist: Path) -> BuildRecord:
+        path = cls.path(dist)
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
+            return cls(
+                crate=data["crate"],
+                name=data["name"],
+                version=data["version"],
+                host=data["host"],
+                targets={k: TargetRecord.from_json(v) for k, v in data["targets"].items()},
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}: unreadable build record ({exc})",
+                hint="delete it and run `invoke build` again",
+            ) from None
+
+    def save(self, dist: Path) -> None:
+        data = {"schema": SCHEMA, **asdict(self)}
+        data["targets"] = dict(sorted(data["targets"].items()))
+        write_atomic(self.path(dist), json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,274 @@
+"""The invoke tasks: thin adapters from flags to the stage modules. The only place that prints."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Context, task
+from invoke.exceptions import Exit
+
+from .errors import WavryError
+
+CONFIG_HELP = "path to targets.toml (default: $WAVRYBUILD_CONFIG, the invoke setting wavrybuild.config, ./targets.toml)"
+TARGET_HELP = "target id or triple from targets.toml; repeat for several"
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """WavryError -> one clear message and its exit code, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(c, *args, **kwargs)
+        except WavryError as exc:
+            from .ui import UI
+
+            UI().error(str(exc))
+            raise Exit(code=exc.exit_code) from None
+
+    return wrapper
+
+
+def _config_path(c: Context, flag: str | None) -> Path:
+    settings = c.config.get("wavrybuild") or {}
+    chosen = flag or os.environ.get("WAVRYBUILD_CONFIG") or settings.get("config") or "targets.toml"
+    return Path(chosen)
+
+
+def _load(c: Context, flag: str | None):
+    from .config import load
+
+    return load(_config_path(c, flag))
+
+
+def _statuses(config, targets):
+    from .toolchain import probe_tools, target_status, choose_builder
+    from .triple import host_triple
+
+    host = host_triple()
+    need_zig = any(choose_builder(t, host) == "zigbuild" for t in targets)
+    tools = probe_tools(need_zig=need_zig)
+    return tools, [target_status(t, tools) for t in targets]
+
+
+def _report(ui, tools, statuses, as_json: bool) -> None:
+    if as_json:
+        ui.json({"tools": tools.as_json(), "targets": [s.as_json() for s in statuses]})
+        return
+    ui.info(
+        f"host {tools.host} · {tools.cargo or 'cargo: missing'} · zig {tools.zig or '-'} · "
+        f"{tools.zigbuild or 'cargo-zigbuild: -'}"
+    )
+    rows = []
+    for s in statuses:
+        std = (f"{s.std.mode} · {s.std.toolchain.label} {s.std.toolchain.version.split(' (')[0].removeprefix('rustc ')}"
+               if s.std else "[red]missing[/]")
+        runner = s.runner.kind if s.runner.available else f"{s.runner.kind}: {s.runner.reason}"
+        state = "[green]ready[/]" if s.buildable else "[red]" + "; ".join(s.problems) + "[/]"
+        name = s.target.id if s.target.id == s.target.rust_target else f"{s.target.id} → {s.target.rust_target}"
+        rows.append((name, s.builder, std,
+                     s.linker if s.linker_ok else f"[red]{s.linker} missing[/]", runner, state))
+    ui.table("Targets on this machine", ["target", "builder", "std", "linker", "runner", "status"], rows)
+
+
+@task(
+    iterable=["target"],
+    help={
+        "target": TARGET_HELP + " (default: all)",
+        "install": "get what is missing: rustup target add where its server answers, else distribution "
+        "std packages or rust-src for -Zbuild-std, cross linkers and qemu-user",
+        "json": "print the report as JSON",
+        "dry": "with --install: print the commands without running them",
+        "config": CONFIG_HELP,
+    },
+)
+@_guarded
+def toolchain(c: Context, target: list[str] | None = None, install: bool = False, json: bool = False,
+              dry: bool = False, config: str | None = None) -> None:
+    """Show, per configured target, whether and how it can be built and run here; --install gets what is missing."""
+    from . import toolchain as tc
+    from .ui import UI
+
+    ui = UI()
+    cfg = _load(c, config)
+    targets = cfg.select(target or (), all_targets=not target)
+    if install:
+        _install(ui, cfg, targets, dry)
+        tc.toolchains.cache_clear()
+        if dry:
+            return
+    tools, statuses = _statuses(cfg, targets)
+    _report(ui, tools, statuses, json)
+
+
+def _install(ui, cfg, targets, dry: bool) -> None:
+    from . import proc
+    from . import toolchain as tc
+    from .errors import ToolMissing
+
+    tools = tc.probe_tools()
+    steps = tc.install_plan(cfg, targets, tools)
+    if not steps:
+        ui.info("nothing to install: every target has a std, linker and runner")
+        return
+    # rustup first: where its server answers, the distribution packages are not needed.
+    for step in [s for s in steps if s.optional]:
+        cmd = proc.Command(step.argv)
+        ui.info(f"[bold]{step.why}[/]")
+        ui.command(cmd.display(), dry=dry)
+        if dry:
+            continue
+        try:
+            proc.run(cmd)
+        except WavryError:
+            ui.warn(f"`{cmd.display()}` failed (offline?); trying the offline providers")
+    if not dry:
+        tc.toolchains.cache_clear()
+        steps = tc.install_plan(cfg, targets, tools)
+    rest = [s for s in steps if not s.optional]
+    root = tc._is_root()
+    if not dry and not root and any(s.needs_root for s in rest):
+        lines = "\n".join(("sudo " if s.needs_root else "") + proc.Command(s.argv).display() for s in rest)
+        raise ToolMissing(
+            "installing system packages needs root; run these commands, then `invoke toolchain` again:\n" + lines
+        )
+    for step in rest:
+        cmd = proc.Command(step.argv, env={"DEBIAN_FRONTEND": "noninteractive"} if step.argv[0] == "apt-get" else {})
+        ui.info(f"[bold]{step.why}[/]")
+        ui.command(cmd.display(), dry=dry)
+        if not dry:
+            with ui.progress(step.why) as update:
+                proc.run(cmd, on_stderr_line=update, on_stdout_line=update)
+
+
+@task(iterable=["target"], help={"target": TARGET_HELP + " (default: all)", "json": "print the report as JSON",
+                                 "config": CONFIG_HELP})
+@_guarded
+def doctor(c: Context, target: list[str] | None = None, json: bool = False, config: str | None = None) -> None:
+    """Check this machine against targets.toml; exits 1 if any target cannot be built here."""
+    from .ui import UI
+
+    ui = UI()
+    cfg = _load(c, config)
+    targets = cfg.select(target or (), all_targets=not target)
+    tools, statuses = _statuses(cfg, targets)
+    _report(ui, tools, statuses, json)
+    if not all(s.buildable for s in statuses):
+        raise Exit(code=1)
+
+
+@task(
+    iterable=["target"],
+    help={
+        "target": TARGET_HELP,
+        "all": "build every target in targets.toml",
+        "fail-fast": "stop at the first target that fails (default: build the others)",
+        "dry": "print every command without running anything",
+        "config": CONFIG_HELP,
+    },
+)
+@_guarded
+def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
+          dry: bool = False, config: str | None = None) -> None:
+    """Cross-compile the crate for the chosen targets; binaries go to dist/.wavrybuild/bin/<target>/."""
+    from . import build as b
+    from .ui import UI, human_size
+
+    ui = UI()
+    cfg = _load(c, config)
+    targets = cfg.select(target or (), all_targets=all_)
+    tools, statuses = _statuses(cfg, targets)
+    steps = b.plan(cfg, statuses, tools)
+    dist = cfg.project.dist_dir
+    if dry:
+        for step in steps:
+            if step.command is None:
+                ui.warn(f"{step.target.id}: cannot be built here: {step.problem}")
+            else:
+                ui.command(step.command.display(), dry=True)
+        return
+    outcomes: list[b.Outcome] = []
+    for i, step in enumerate(steps, 1):
+        title = f"build {step.target.id} [{i}/{len(steps)}] ({step.builder}, std {step.std_mode or '-'})"
+        with ui.group(title):
+            if step.command is not None:
+                ui.command(step.command.display())
+            with ui.progress(title) as update:
+                outcome = b.execute_step(step, cfg.project, dist, on_line=update)
+            outcomes.append(outcome)
+            if not outcome.ok:
+                ui.error(f"{step.target.id}: build failed: {outcome.error}")
+        if fail_fast and not outcome.ok:
+            break
+    b.record_outcomes(dist, cfg, outcomes, tools)
+    rows = []
+    for o in outcomes:
+        if o.ok:
+            for bin_ in o.binaries:
+                rows.append((o.step.target.id, bin_.name, human_size(bin_.size), f"{o.seconds:.1f} s", "[green]ok[/]"))
+        else:
+            rows.append((o.step.target.id, "-", "-", f"{o.seconds:.1f} s", "[red]failed[/]"))
+    not_run = [s.target.id for s in steps[len(outcomes):]]
+    for tid in not_run:
+        rows.append((tid, "-", "-", "-", "[yellow]not run (--fail-fast)[/]"))
+    ui.table(f"Build of {cfg.project.name} {cfg.project.version}", ["target", "binary", "size", "time", "result"], rows)
+    failed = [o.step.target.id for o in outcomes if not o.ok] + not_run
+    if failed:
+        raise WavryError(f"{len(failed)} of {len(steps)} targets did not build: {', '.join(failed)}")
+
+
+@task(iterable=["target"], help={"target": TARGET_HELP + " (default: every built target)", "config": CONFIG_HELP,
+                                 "dry": "print the commands without running them"})
+@_guarded
+def smoke(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
+    """Run each built binary (natively or under qemu-user) with targets.toml's smoke-args and check its output."""
+    import shlex
+
+    from . import smoke as s
+    from .errors import SmokeFailed
+    from .record import BuildRecord
+    from .triple import host_triple
+    from .ui import UI
+
+    ui = UI()
+    cfg = _load(c, config)
+    dist = cfg.project.dist_dir
+    record = BuildRecord.load(dist)
+    if target:
+        targets = cfg.select(target)
+    else:
+        targets = tuple(t for t in cfg.targets if t.id in record.targets)
+        if not targets:
+            raise SmokeFailed("nothing to smoke-run: no target has been built", hint="run `invoke build` first")
+    checks = s.plan(cfg, targets, record, dist, host_triple())
+    results = []
+    for check in checks:
+        if dry:
+            if not (check.skip or check.missing):
+                ui.command(shlex.join(check.argv), dry=True)
+            continue
+        result = s.run_check(check)
+        results.append(result)
+        if result.status == "failed":
+            ui.error(f"{check.target.id} {check.binary}: {result.detail}\n{result.output}".rstrip())
+    if dry:
+        return
+    color = {"passed": "green", "failed": "red", "skipped": "yellow"}
+    rows = [(r.check.target.id, r.check.binary, f"[{color[r.status]}]{r.status}[/]", r.detail,
+             r.output.splitlines()[0] if r.output else "") for r in results]
+    ui.table("Smoke run", ["target", "binary", "result", "how / why", "output"], rows)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise SmokeFailed(f"{len(failed)} smoke check(s) failed: "
+                          + ", ".join(f"{r.check.target.id}/{r.check.binary}" for r in failed))
+
+
+def namespace() -> Collection:
+    """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
+    ns = Collection(toolchain, doctor, build, smoke)
+    ns.configure({"wavrybuild": {"config": None}})
+    return ns
