@@ -21,11 +21,13 @@ def copy_demo(dest: Path) -> Path:
 
 
 def write_project(root: Path, targets_toml: str) -> Path:
-    """A project dir: demo crate in root/demo, the given targets.toml at root."""
+    """A project dir: demo crate in root/demo, the given targets.toml and a tasks.py at root."""
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "demo").exists():
         copy_demo(root / "demo")
     (root / "targets.toml").write_text(targets_toml)
+    # The same one-line tasks.py a user repository has.
+    (root / "tasks.py").write_text("from wavrybuild import ns  # noqa: F401\n")
     return root
 
 

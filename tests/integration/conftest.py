@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, invoke, write_project
+
+
+@dataclass
+class Release:
+    root: Path
+    dist: Path
+    build: subprocess.CompletedProcess
+    env: dict[str, str]
+
+    @property
+    def record(self) -> dict:
+        return json.loads((self.dist / ".wavrybuild" / "build.json").read_text())
+
+    def binary(self, target: str, name: str = "wavry-demo") -> Path:
+        return self.dist / ".wavrybuild" / "bin" / target / name
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory: pytest.TempPathFactory, cargo_target_dir: Path) -> Release:
+    """The repository's own targets.toml, built once for every target with `invoke build --all`."""
+    root = write_project(tmp_path_factory.mktemp("project"), (REPO / "targets.toml").read_text())
+    env = {"CARGO_TARGET_DIR": str(cargo_target_dir)}
+    done = invoke("build", "--all", cwd=root, env=env)
+    return Release(root, root / "dist", done, env)

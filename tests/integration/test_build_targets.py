@@ -1,0 +1,134 @@
+"""Real cross builds of the demo crate for every target in the repo's targets.toml, run where possible."""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+from pathlib import Path
+
+from tests.conftest import invoke
+
+
+def _run(argv: list[str]) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+def _elf_machine(path: Path) -> int:
+    head = path.read_bytes()[:20]
+    assert head[:4] == b"\x7fELF", f"{path} is not an ELF file"
+    return struct.unpack_from("<H", head, 18)[0]
+
+
+def test_all_targets_built(release) -> None:
+    assert release.build.returncode == 0, release.build.stderr[-3000:]
+    rec = release.record
+    assert set(rec["targets"]) == {
+        "x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu",
+        "x86_64-unknown-linux-musl", "aarch64-apple-darwin",
+    }
+    for tid, t in rec["targets"].items():
+        assert t["ok"], (tid, t["error"])
+        names = sorted(b["name"] for b in t["binaries"])
+        assert names == ["wavry-demo", "wavry-hello"]
+        for b in t["binaries"]:
+            assert (release.dist / b["path"]).stat().st_size == b["size"] > 0
+    # The summary table names every target and binary.
+    assert "aarch64-apple-darwin" in release.build.stdout and "wavry-hello" in release.build.stdout
+
+
+def test_x86_64_gnu_with_cargo_runs(release) -> None:
+    t = release.record["targets"]["x86_64-unknown-linux-gnu"]
+    assert t["builder"] == "cargo"
+    out = _run([str(release.binary("x86_64-unknown-linux-gnu"))])
+    assert out.strip() == "wavry-demo 0.1.0 (x86_64-unknown-linux-gnu)"
+    # The renamed binary (its source file is hello.rs) was found through cargo's messages.
+    out = _run([str(release.binary("x86_64-unknown-linux-gnu", "wavry-hello"))])
+    assert out.strip() == "wavry-hello 0.1.0 (x86_64-unknown-linux-gnu): hello"
+
+
+def _glibc_versions(path: Path) -> list[tuple[int, ...]]:
+    text = _run(["readelf", "--version-info", "--wide", str(path)])
+    return [tuple(int(x) for x in v.split(".")) for v in re.findall(r"GLIBC_(\d+(?:\.\d+)+)", text)]
+
+
+def test_glibc_floor_2_17(release) -> None:
+    t = release.record["targets"]["x86_64-unknown-linux-gnu.2.17"]
+    assert t["builder"] == "zigbuild" and t["rust_target"] == "x86_64-unknown-linux-gnu.2.17"
+    floor = release.binary("x86_64-unknown-linux-gnu.2.17")
+    versions = _glibc_versions(floor)
+    assert versions, "the binary links glibc, so it must require some GLIBC_ version"
+    assert max(versions) <= (2, 17), f"requires GLIBC_{'.'.join(map(str, max(versions)))}"
+    # The same source built against this machine's glibc needs newer symbols: the floor did something.
+    assert max(_glibc_versions(release.binary("x86_64-unknown-linux-gnu"))) > (2, 17)
+    assert _run([str(floor)]).strip() == "wavry-demo 0.1.0 (x86_64-unknown-linux-gnu)"
+
+
+def test_aarch64_runs_under_qemu(release) -> None:
+    binary = release.binary("aarch64-unknown-linux-gnu")
+    assert _elf_machine(binary) == 183  # EM_AARCH64
+    out = _run(["qemu-aarch64", str(binary), "--version"])
+    assert out.strip() == "wavry-demo 0.1.0 (aarch64-unknown-linux-gnu)"
+
+
+def test_musl_is_static_and_runs(release) -> None:
+    binary = release.binary("x86_64-unknown-linux-musl")
+    assert _elf_machine(binary) == 62  # EM_X86_64
+    headers = _run(["readelf", "--program-headers", "--dynamic", "--wide", str(binary)])
+    assert "INTERP" not in headers and "(NEEDED)" not in headers, headers
+    assert _run([str(binary)]).strip() == "wavry-demo 0.1.0 (x86_64-unknown-linux-musl)"
+
+
+def test_aarch64_darwin_is_macho_arm64_executable(release) -> None:
+    data = release.binary("aarch64-apple-darwin").read_bytes()
+    magic, cputype, _sub, filetype = struct.unpack_from("<IiiI", data, 0)
+    assert magic == 0xFEEDFACF  # MH_MAGIC_64
+    assert cputype == 0x0100000C  # CPU_TYPE_ARM64
+    assert filetype == 2  # MH_EXECUTE
+
+
+def test_smoke_runs_what_can_run_and_skips_the_rest(release) -> None:
+    done = invoke("smoke", cwd=release.root, env=release.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {line.split("│")[1].strip() + "/" + line.split("│")[2].strip(): line
+            for line in done.stdout.splitlines() if line.count("│") >= 5 and "wavry-" in line}
+    assert len(rows) == 10, done.stdout
+    for key, line in rows.items():
+        if key.startswith("aarch64-apple-darwin/"):
+            assert "skipped" in line and "macOS" in line
+        else:
+            assert "passed" in line, line
+    assert "qemu" in rows["aarch64-unknown-linux-gnu/wavry-demo"]
+
+
+def test_smoke_fails_on_unexpected_output(release, tmp_path: Path) -> None:
+    toml = (release.root / "targets.toml").read_text().replace(
+        'smoke-expect = "{version} ({triple})"', 'smoke-expect = "version 9.9.9"')
+    bad = tmp_path / "targets.toml"
+    bad.write_text(toml.replace('crate = "demo"', f'crate = "{release.root / "demo"}"').replace(
+        'dist = "dist"', f'dist = "{release.dist}"'))
+    done = invoke("smoke", "--target", "x86_64-unknown-linux-gnu", "--config", str(bad), cwd=release.root, env=release.env)
+    assert done.returncode == 1
+    assert "output lacks 'version 9.9.9'" in done.stderr
+
+
+def test_noop_rebuild_keeps_binaries_and_github_groups(release) -> None:
+    done = invoke("build", "--target", "x86_64-unknown-linux-gnu", "--target", "aarch64-unknown-linux-gnu",
+                  cwd=release.root, env={**release.env, "GITHUB_ACTIONS": "true"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("::group::build ") == 2 and done.stderr.count("::endgroup::") == 2
+    # A partial build updates its targets and keeps the others' records.
+    assert len(release.record["targets"]) == 5
+
+
+def test_dry_prints_every_command_and_builds_nothing(release, tmp_path: Path) -> None:
+    from tests.conftest import REPO, write_project
+
+    root = write_project(tmp_path / "p", (REPO / "targets.toml").read_text())
+    done = invoke("build", "--all", "--dry", cwd=root, env=release.env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("(dry) $") == 5
+    assert "cargo-zigbuild zigbuild --target aarch64-unknown-linux-gnu" in done.stderr
+    assert "-Zbuild-std=std,panic_abort" in done.stderr
+    assert not (root / "dist").exists()
