@@ -31,6 +31,7 @@ class BuildStep:
     problem: str | None = None
     std_mode: str | None = None
     toolchain: str | None = None
+    rustc: str | None = None
 
 
 def plan(config: Config, statuses: list[TargetStatus], tools: Tools) -> list[BuildStep]:
@@ -40,7 +41,8 @@ def plan(config: Config, statuses: list[TargetStatus], tools: Tools) -> list[Bui
             steps.append(BuildStep(st.target, st.builder, None, problem="; ".join(st.problems)))
             continue
         cmd = BUILDERS[st.builder].command(config.project, st.target, st.std, tools.host)
-        steps.append(BuildStep(st.target, st.builder, cmd, std_mode=st.std.mode, toolchain=st.std.toolchain.label))
+        steps.append(BuildStep(st.target, st.builder, cmd, std_mode=st.std.mode, toolchain=st.std.toolchain.label,
+                               rustc=st.std.toolchain.version))
     return steps
 
 
@@ -113,6 +115,11 @@ def _build_error(exc: CommandFailed) -> str:
     return f"exit code {exc.returncode}\n{shown}".rstrip()
 
 
+def build_key(project: Project, target: TargetConfig) -> str:
+    """What a target's binaries were built from, as far as config says: crate version + target config."""
+    return f"{project.package} {project.version} {target.fingerprint()}"
+
+
 def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: Tools) -> BuildRecord:
     """Merge these outcomes into dist/.wavrybuild/build.json (others' entries are kept)."""
     rec = BuildRecord.load(dist)
@@ -120,6 +127,7 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
     rec.name = config.project.name
     rec.version = config.project.version
     rec.host = tools.host
+    rec.tools = {"cargo": tools.cargo, "zig": tools.zig, "cargo-zigbuild": tools.zigbuild}
     for o in outcomes:
         t = o.step.target
         rec.targets[t.id] = TargetRecord(
@@ -133,7 +141,8 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
             seconds=round(o.seconds, 2),
             binaries=o.binaries if o.ok else [],
             error=o.error,
-            fingerprint=t.fingerprint(),
+            fingerprint=build_key(config.project, t),
+            rustc=o.step.rustc,
         )
     rec.save(dist)
     return rec

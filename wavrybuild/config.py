@@ -72,6 +72,10 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     return check
 
 
+def _archive(v: Any) -> str | None:
+    return None if v in ("", "auto") else _choice(("tar.gz", "tar.xz", "tar.zst", "zip"))(v)
+
+
 def _glibc(v: Any) -> str | None:
     if v in (None, ""):
         return None
@@ -101,11 +105,16 @@ TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "runner": (_choice(RUNNERS), "auto"),
     "smoke-args": (_args, ("--version",)),
     "smoke-expect": (_expect, "{version}"),
+    "archive": (_archive, None),
 }
 # Only per target: which triple a target id builds (defaults to the id itself).
 TARGET_ONLY_KEYS = {"triple"}
 PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
-TOP_KEYS = {"project", "defaults", "targets"}
+TOP_KEYS = {"project", "defaults", "targets", "package", "checksum"}
+ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
+PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level"}
+CHECKSUM_KEYS = {"sidecars"}
+TARGET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ class TargetConfig:
     runner: str = "auto"
     smoke_args: tuple[str, ...] = ("--version",)
     smoke_expect: str | None = "{version}"
+    archive: str | None = None  # archive format override
 
     @property
     def rust_target(self) -> str:
@@ -135,7 +145,8 @@ class TargetConfig:
 
     def fingerprint(self) -> str:
         """A stable text of everything that changes this target's build output."""
-        return json.dumps({k: v for k, v in self.__dict__.items() if not k.startswith("smoke")},
+        not_build = {"smoke_args", "smoke_expect", "runner", "archive"}
+        return json.dumps({k: v for k, v in self.__dict__.items() if k not in not_build},
                           default=str, sort_keys=True)
 
 
@@ -154,9 +165,31 @@ class Project:
 
 
 @dataclass(frozen=True)
+class PackageConfig:
+    """[package]: how archives are made."""
+
+    format: str = "tar.gz"
+    windows_format: str = "zip"
+    include: tuple[str, ...] = ()  # globs relative to the crate directory
+    compression_level: int | None = None  # None: the format's usual default
+
+    def format_for(self, target: TargetConfig) -> str:
+        if target.archive:
+            return target.archive
+        return self.windows_format if target.triple.is_windows else self.format
+
+
+@dataclass(frozen=True)
+class ChecksumConfig:
+    sidecars: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     project: Project
     targets: tuple[TargetConfig, ...]
+    package: PackageConfig = PackageConfig()
+    checksum: ChecksumConfig = ChecksumConfig()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def select(self, names: Iterable[str] = (), *, all_targets: bool = False) -> tuple[TargetConfig, ...]:
@@ -237,6 +270,11 @@ def _check_triple(path: Path, where: str, name: str) -> Triple:
 
 def _make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> TargetConfig:
     where = f"targets.{tid}."
+    if not TARGET_ID.fullmatch(tid):
+        raise ConfigError(
+            f"{path}: targets.{tid!r}: a target id may hold only letters, digits, '.', '_' and '-' "
+            "(it names files in dist/)",
+        )
     table = _check_table(path, where, raw)
     values = {k: default for k, (_, default) in TARGET_KEYS.items()}
     values.update(defaults)
@@ -291,6 +329,7 @@ def _make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> Ta
         runner=values["runner"],
         smoke_args=values["smoke-args"],
         smoke_expect=values["smoke-expect"],
+        archive=values["archive"],
     )
 
 
@@ -418,7 +457,53 @@ def parse(path: Path, data: Mapping[str, Any]) -> Config:
             )
         seen[t.rust_target] = t.id
     project = _project(path, data.get("project"))
-    return Config(project=project, targets=targets, raw=data)
+    return Config(
+        project=project,
+        targets=targets,
+        package=_package(path, data.get("package", {})),
+        checksum=_checksum(path, data.get("checksum", {})),
+        raw=data,
+    )
+
+
+def _package(path: Path, raw: Any) -> PackageConfig:
+    table = _check_table(path, "package.", raw)
+    for key in table:
+        if key not in PACKAGE_KEYS:
+            raise _unknown_key(path, "package.", key, PACKAGE_KEYS)
+    values: dict[str, Any] = {}
+    try:
+        for key in ("format", "windows-format"):
+            if key in table:
+                values[key.replace("-", "_")] = _choice(ARCHIVE_FORMATS)(table[key])
+        if "include" in table:
+            values["include"] = _str_list(table["include"])
+        if "compression-level" in table:
+            level = table["compression-level"]
+            if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 22:
+                raise ValueError("a whole number from 0 to 22 (gzip/xz use 0-9, zstd 1-22)")
+            values["compression_level"] = level
+    except ValueError as exc:
+        raise ConfigError(f"{path}: package.{key}: expected {exc}, got {table[key]!r}") from None
+    for pattern in values.get("include", ()):
+        parts = Path(pattern).parts
+        if Path(pattern).is_absolute() or ".." in parts or not pattern.strip():
+            raise ConfigError(
+                f"{path}: package.include: {pattern!r} would reach outside the crate directory",
+                hint="use a relative pattern inside the crate directory, e.g. \"LICENSE*\" or \"completions/*\"",
+            )
+    return PackageConfig(**values)
+
+
+def _checksum(path: Path, raw: Any) -> ChecksumConfig:
+    table = _check_table(path, "checksum.", raw)
+    for key in table:
+        if key not in CHECKSUM_KEYS:
+            raise _unknown_key(path, "checksum.", key, CHECKSUM_KEYS)
+    try:
+        return ChecksumConfig(sidecars=_bool(table.get("sidecars", False)))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: checksum.sidecars: expected {exc}, got {table['sidecars']!r}") from None
 
 
 def load(path: str | os.PathLike[str]) -> Config:

@@ -53,3 +53,7 @@ class BuildFailed(WavryError):
 
 class SmokeFailed(WavryError):
     exit_code = 1
+
+
+class VerifyFailed(WavryError):
+    exit_code = 1

@@ -12,17 +12,23 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_writer(dest: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
-    """Yields a binary file; on success it replaces `dest` atomically, on any error it vanishes."""
+def atomic_writer(dest: Path, mode: int | None = None, tmp_dir: Path | None = None) -> Iterator[IO[bytes]]:
+    """Yields a binary file; on success it replaces `dest` atomically, on any error it vanishes.
+
+    `tmp_dir` (same filesystem) keeps the temp file out of dest's directory, so a process killed
+    mid-write leaves nothing there.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    where = tmp_dir or dest.parent
+    where.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=where)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        # mkstemp makes 0600 files; give the usual 0666 & ~umask unless told otherwise.
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
     except BaseException:
@@ -31,8 +37,8 @@ def atomic_writer(dest: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
         raise
 
 
-def write_atomic(dest: Path, data: bytes | str, mode: int | None = None) -> None:
-    with atomic_writer(dest, mode) as f:
+def write_atomic(dest: Path, data: bytes | str, mode: int | None = None, tmp_dir: Path | None = None) -> None:
+    with atomic_writer(dest, mode, tmp_dir) as f:
         f.write(data.encode() if isinstance(data, str) else data)
 
 
@@ -40,6 +46,16 @@ def copy_atomic(src: Path, dest: Path) -> None:
     """Copy keeping the executable bit."""
     with atomic_writer(dest, mode=src.stat().st_mode & 0o777) as f, src.open("rb") as s:
         shutil.copyfileobj(s, f, 1 << 20)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def fsync_dir(path: Path) -> None:
+    _fsync_dir(path)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -19,6 +19,11 @@ def state_dir(dist: Path) -> Path:
     return dist / ".wavrybuild"
 
 
+def tmp_dir(dist: Path) -> Path:
+    """Where files for dist/ are written before their rename: never a half-written file in dist/."""
+    return state_dir(dist) / "tmp"
+
+
 @dataclass
 class BinaryRecord:
     name: str
@@ -39,10 +44,11 @@ class TargetRecord:
     binaries: list[BinaryRecord] = field(default_factory=list)
     error: str | None = None
     fingerprint: str = ""
+    rustc: str | None = None  # `rustc -V` of the toolchain that built it
 
     @classmethod
     def from_json(cls, data: dict) -> TargetRecord:
-        data = dict(data)
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         data["binaries"] = [BinaryRecord(**b) for b in data.get("binaries", [])]
         return cls(**data)
 
@@ -53,6 +59,7 @@ class BuildRecord:
     name: str = ""
     version: str = ""
     host: str = ""
+    tools: dict[str, str | None] = field(default_factory=dict)  # zig, cargo-zigbuild, cargo versions
     targets: dict[str, TargetRecord] = field(default_factory=dict)
 
     @staticmethod
@@ -73,6 +80,7 @@ class BuildRecord:
                 name=data["name"],
                 version=data["version"],
                 host=data["host"],
+                tools=data.get("tools", {}),
                 targets={k: TargetRecord.from_json(v) for k, v in data["targets"].items()},
             )
         except (ValueError, KeyError, TypeError) as exc:

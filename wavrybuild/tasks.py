@@ -267,8 +267,125 @@ def smoke(c: Context, target: list[str] | None = None, dry: bool = False, config
                           + ", ".join(f"{r.check.target.id}/{r.check.binary}" for r in failed))
 
 
+@task(iterable=["target"], help={"target": TARGET_HELP + " (default: every configured target)",
+                                 "dry": "show what would be archived without writing anything",
+                                 "config": CONFIG_HELP})
+@_guarded
+def package(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
+    """Archive each built target reproducibly into dist/ ({name}-{version}-{target}.tar.gz|.zip) and write dist/manifest.json."""
+    from . import package as pk
+    from .archive import source_date_epoch
+    from .manifest import Manifest, git_state
+    from .record import BuildRecord
+    from .ui import UI, human_size
+
+    ui = UI()
+    cfg = _load(c, config)
+    dist = cfg.project.dist_dir
+    record = BuildRecord.load(dist)
+    targets = cfg.select(target) if target else cfg.targets
+    plans = pk.plan(cfg, targets, record, dist)
+    mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
+    if dry:
+        for p in plans:
+            ui.info(f"(dry) would write {p.dest} ({p.fmt}, mtime {mtime} from {mtime_from}): "
+                    + ", ".join(e.arcname for e in p.entries))
+        return
+    old = Manifest.load(dist)
+    pk.clean_tmp(dist)
+    written = []
+    with ui.progress("packaging") as update:
+        for p in plans:
+            update(p.dest.name)
+            written.append(pk.write(p, dist, mtime, cfg.package.compression_level))
+    pk.commit(written, dist)
+    chosen = {p.target.id for p in plans}
+    kept = [a for a in (old.artifacts if old else []) if a.target not in chosen and (dist / a.path).is_file()]
+    recs = [record.targets[t] for t in sorted({a.target for a in kept} | chosen) if t in record.targets]
+    manifest = Manifest(
+        crate=cfg.project.package,
+        name=cfg.project.name,
+        version=cfg.project.version,
+        git=git_state(cfg.project.manifest_path.parent),
+        source_date_epoch=mtime,
+        source_date_epoch_from=mtime_from,
+        tools={
+            **{k: v for k, v in record.tools.items()},
+            "rustc": {r.toolchain or "?": r.rustc for r in recs},
+        },
+        artifacts=kept + [pk.artifact(w) for w in written],
+        checksums=old.checksums if old and not any(w.changed for w in written) else None,
+    )
+    manifest.save(dist)
+    rows = [(w.plan.target.id, w.plan.dest.name, human_size(w.size), w.sha256[:16] + "…",
+             "written" if w.changed else "unchanged") for w in written]
+    ui.table(f"Packages in {dist}", ["target", "archive", "size", "sha256", "state"], rows)
+
+
+@task(help={"sidecars": "also write <artifact>.sha256 files (default: [checksum] sidecars in targets.toml)",
+            "config": CONFIG_HELP})
+@_guarded
+def checksum(c: Context, sidecars: bool | None = None, config: str | None = None) -> None:
+    """Write dist/SHA256SUMS (the format `sha256sum -c` reads) for every artifact in dist/manifest.json."""
+    from .checksum import SIDECAR_SUFFIX, SUMS_NAME, format_line, format_sums, sha256_file, sha256_many
+    from .fsutil import write_atomic
+    from .manifest import Manifest
+    from .record import tmp_dir
+    from .ui import UI
+
+    ui = UI()
+    cfg = _load(c, config)
+    dist = cfg.project.dist_dir
+    manifest = Manifest.load(dist)
+    if manifest is None or not manifest.artifacts:
+        raise WavryError(f"{dist / 'manifest.json'}: missing or empty", hint="run `invoke package` first")
+    paths = {a.path: dist / a.path for a in manifest.artifacts}
+    missing = [n for n, p in paths.items() if not p.is_file()]
+    if missing:
+        raise WavryError(f"{dist}: artifacts listed in manifest.json are missing: {', '.join(missing)}",
+                         hint="run `invoke package` again")
+    actual = sha256_many(paths.values())
+    for a in manifest.artifacts:
+        if actual[paths[a.path]] != a.sha256:
+            raise WavryError(f"{paths[a.path]}: changed since `invoke package` (sha256 differs from manifest.json)",
+                             hint="run `invoke package` again")
+    digests = {a.path: a.sha256 for a in manifest.artifacts}
+    use_sidecars = cfg.checksum.sidecars if sidecars is None else sidecars
+    if use_sidecars:
+        for name, digest in digests.items():
+            write_atomic(dist / (name + SIDECAR_SUFFIX), format_line(digest, Path(name).name), tmp_dir=tmp_dir(dist))
+    sums = dist / SUMS_NAME
+    write_atomic(sums, format_sums(digests), tmp_dir=tmp_dir(dist))
+    manifest.checksums = {"file": SUMS_NAME, "sha256": sha256_file(sums), "sidecars": use_sidecars}
+    manifest.save(dist)
+    ui.table(f"{sums}", ["sha256", "artifact"], [(d, n) for n, d in sorted(digests.items())])
+
+
+# invoke has no optional positional arguments, so the directory is a flag: `invoke verify -d DIR`.
+@task(help={"directory": "directory holding SHA256SUMS, e.g. a downloaded release (default: dist/ of targets.toml)",
+                                      "config": CONFIG_HELP})
+@_guarded
+def verify(c: Context, directory: str | None = None, config: str | None = None) -> None:
+    """Check every artifact against SHA256SUMS; exit 1 on any mismatched, missing or unexpected file."""
+    from .errors import VerifyFailed
+    from .ui import UI
+    from .verify import verify_dir
+
+    ui = UI()
+    where = Path(directory) if directory else _load(c, config).project.dist_dir
+    checks = verify_dir(where)
+    color = {"ok": "green"}
+    ui.table(f"Verify {where}", ["file", "result", "detail"],
+             [(ch.name, f"[{color.get(ch.status, 'red')}]{ch.status}[/]", ch.detail) for ch in checks])
+    bad = [ch for ch in checks if not ch.ok]
+    if bad:
+        raise VerifyFailed(f"{len(bad)} problem(s) in {where}: "
+                           + ", ".join(f"{ch.name} ({ch.status})" for ch in bad))
+    ui.info(f"[green]all {len(checks)} artifacts verified[/]")
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
-    ns = Collection(toolchain, doctor, build, smoke)
+    ns = Collection(toolchain, doctor, build, smoke, package, checksum, verify)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

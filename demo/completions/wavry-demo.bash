@@ -1,0 +1,2 @@
+# bash completion for wavry-demo
+complete -W "--version --help" wavry-demo

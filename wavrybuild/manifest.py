@@ -1,0 +1,74 @@
+"""dist/manifest.json: every artifact and the release context. Schema: docs/manifest.md."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import __version__, proc
+from .errors import ConfigError
+from .fsutil import write_atomic
+from .record import tmp_dir
+
+SCHEMA = 1
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass
+class Artifact:
+    target: str  # target id from targets.toml
+    triple: str
+    kind: str  # "archive"
+    format: str  # tar.gz | tar.xz | tar.zst | zip
+    path: str  # relative to dist/
+    size: int
+    sha256: str
+    binaries: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Manifest:
+    crate: str
+    name: str
+    version: str
+    git: dict[str, object]
+    source_date_epoch: int
+    source_date_epoch_from: str
+    tools: dict[str, object]
+    artifacts: list[Artifact] = field(default_factory=list)
+    checksums: dict[str, object] | None = None
+
+    @staticmethod
+    def path(dist: Path) -> Path:
+        return dist / MANIFEST_NAME
+
+    @classmethod
+    def load(cls, dist: Path) -> Manifest | None:
+        path = cls.path(dist)
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
+            data.pop("schema")
+            data.pop("wavrybuild", None)
+            data["artifacts"] = [Artifact(**a) for a in data["artifacts"]]
+            return cls(**data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: unreadable manifest ({exc})", hint="run `invoke package` again") from None
+
+    def save(self, dist: Path) -> None:
+        data = {"schema": SCHEMA, "wavrybuild": __version__, **asdict(self)}
+        data["artifacts"] = sorted(data["artifacts"], key=lambda a: a["path"])
+        write_atomic(self.path(dist), json.dumps(data, indent=2, sort_keys=True) + "\n", tmp_dir=tmp_dir(dist))
+
+
+def git_state(repo: Path) -> dict[str, object]:
+    """Commit and dirty flag of the checkout holding the crate (None where it is not one)."""
+    commit = proc.capture(["git", "-C", str(repo), "rev-parse", "HEAD"])
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = proc.capture(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"])
+    return {"commit": commit.strip(), "dirty": bool(status and status.strip())}

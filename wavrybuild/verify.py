@@ -1,0 +1,88 @@
+"""Check a directory of artifacts against its SHA256SUMS (and sidecars, and manifest.json if present)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checksum import SIDECAR_SUFFIX, SUMS_NAME, SumsError, parse_sums, sha256_many
+from .errors import WavryError
+from .manifest import MANIFEST_NAME
+
+# Files that describe artifacts rather than being ones (signatures are checked by `sign`'s verify).
+SIGNATURE_SUFFIXES = (".asc", ".sig", ".minisig")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | mismatch | missing | unexpected | bad-sidecar | manifest-disagrees
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _describes(name: str, listed: set[str]) -> bool:
+    if name in (SUMS_NAME, MANIFEST_NAME):
+        return True
+    for suffix in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES):
+        if name.endswith(suffix) and (name[: -len(suffix)] in listed or name[: -len(suffix)] == SUMS_NAME):
+            return True
+    return False
+
+
+def verify_dir(directory: Path) -> list[Check]:
+    sums_path = directory / SUMS_NAME
+    if not directory.is_dir():
+        raise WavryError(f"{directory}: no such directory")
+    if not sums_path.is_file():
+        raise WavryError(f"{sums_path}: missing", hint="run `invoke checksum` (after `invoke package`)")
+    try:
+        expected = parse_sums(sums_path.read_text())
+    except (SumsError, UnicodeDecodeError) as exc:
+        raise WavryError(f"{sums_path}: {exc}") from None
+    listed = set(expected)
+    present = {
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    }
+    checks: list[Check] = []
+    existing = [directory / n for n in sorted(listed) if (directory / n).is_file()]
+    actual = {p.relative_to(directory).as_posix(): d for p, d in sha256_many(existing).items()}
+    for name in sorted(listed):
+        if name not in actual:
+            checks.append(Check(name, "missing", "listed in SHA256SUMS but not present"))
+        elif actual[name] != expected[name]:
+            checks.append(Check(name, "mismatch", f"sha256 {actual[name]}, SHA256SUMS says {expected[name]}"))
+        else:
+            checks.append(Check(name, "ok", actual[name]))
+        sidecar = directory / (name + SIDECAR_SUFFIX)
+        if sidecar.is_file():
+            try:
+                side = parse_sums(sidecar.read_text())
+            except (SumsError, UnicodeDecodeError):
+                side = {}
+            if side.get(Path(name).name) != expected[name]:
+                checks.append(Check(sidecar.name, "bad-sidecar", "does not agree with SHA256SUMS"))
+    for name in sorted(present - listed):
+        if not _describes(name, listed):
+            checks.append(Check(name, "unexpected", "not listed in SHA256SUMS"))
+    manifest = directory / MANIFEST_NAME
+    if manifest.is_file():
+        import json
+
+        try:
+            artifacts = json.loads(manifest.read_text()).get("artifacts", [])
+        except ValueError:
+            artifacts = None
+        if artifacts is None:
+            checks.append(Check(MANIFEST_NAME, "manifest-disagrees", "not valid JSON"))
+        else:
+            for a in artifacts:
+                if expected.get(a.get("path")) != a.get("sha256"):
+                    checks.append(Check(a.get("path", "?"), "manifest-disagrees",
+                                        "manifest.json and SHA256SUMS give different digests"))
+    return checks
