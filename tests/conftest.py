@@ -31,6 +31,16 @@ def write_project(root: Path, targets_toml: str) -> Path:
     return root
 
 
+def git_commit(root: Path, when: str = "2026-01-02T03:04:05Z") -> None:
+    """Make `root` a git checkout with one commit at a fixed time (archives take their mtime from it)."""
+    (root / ".gitignore").write_text("dist/\ntarget/\n")
+    env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when,
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    for argv in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "release"]):
+        subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+
+
 def invoke(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
     """Run the real invoke CLI (as an installed user would) and capture everything."""
     full = dict(os.environ)

@@ -50,16 +50,35 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
     return args
 
 
-def _env(target: TargetConfig, std: StdSource) -> dict[str, str]:
+def remap_flags(project: Project, std: StdSource) -> list[str]:
+    """--remap-path-prefix for every machine-specific directory that can reach the binary
+    (panic locations, debug info): the same commit gives the same bytes in any checkout."""
+    cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    pairs = [
+        (cargo_home, "/cargo"),
+        (project.target_directory, "/target"),
+        (project.workspace_root, f"/build/{project.package}"),
+    ]
+    if std.mode == "build-std" and std.toolchain.rust_src:
+        pairs.append((std.toolchain.rust_src.parent.parent, "/rustc/src"))  # .../lib/rustlib/src/rust
+    # rustc uses the last matching prefix: list outer directories first.
+    pairs.sort(key=lambda p: len(str(p[0])))
+    return [f"--remap-path-prefix={src}={dst}" for src, dst in pairs]
+
+
+def _env(project: Project, target: TargetConfig, std: StdSource) -> dict[str, str]:
     env = dict(std.toolchain.env)
-    flags = list(target.rustflags)
+    flags = remap_flags(project, std) + list(target.rustflags)
     if std.mode == "build-std":
         env["RUSTC_BOOTSTRAP"] = "1"  # -Z flags on a stable toolchain
         if target.triple.is_musl:
             # A std built from source has no self-contained musl crt objects; the linker's own are used.
             flags += ["-C", "link-self-contained=no"]
-    if flags:
-        inherited = os.environ.get("RUSTFLAGS", "").split()
+    inherited = os.environ.get("RUSTFLAGS", "").split()
+    if any(any(c.isspace() for c in f) for f in flags):
+        # A path with spaces: RUSTFLAGS splits on whitespace, the encoded form does not.
+        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(inherited + flags)
+    else:
         env["RUSTFLAGS"] = " ".join(inherited + flags)
     env.update(dict(target.env))
     return env
@@ -71,7 +90,7 @@ class CargoBuilder:
     name = "cargo"
 
     def command(self, project: Project, target: TargetConfig, std: StdSource, host: str) -> Command:
-        env = _env(target, std)
+        env = _env(project, target, std)
         _, program, _ = linker_for(target, self.name, host)
         if str(target.triple) != host and program and program != "cc":
             env.setdefault(f"CARGO_TARGET_{target.triple.cargo_env_key}_LINKER", program)
@@ -87,7 +106,7 @@ class ZigBuilder:
         # Called directly (not as `cargo zigbuild`) so it need not be on cargo's PATH lookup.
         return Command(
             ("cargo-zigbuild", "zigbuild", *_cargo_args(project, target, std)),
-            _env(target, std),
+            _env(project, target, std),
             cwd=Path(project.root),
         )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, invoke, write_project
+from tests.conftest import REPO, git_commit, invoke, write_project
 
 
 @dataclass
@@ -29,6 +29,16 @@ class Release:
 def release(tmp_path_factory: pytest.TempPathFactory, cargo_target_dir: Path) -> Release:
     """The repository's own targets.toml, built once for every target with `invoke build --all`."""
     root = write_project(tmp_path_factory.mktemp("project"), (REPO / "targets.toml").read_text())
+    git_commit(root)
     env = {"CARGO_TARGET_DIR": str(cargo_target_dir)}
     done = invoke("build", "--all", cwd=root, env=env)
     return Release(root, root / "dist", done, env)
+
+
+@pytest.fixture(scope="session")
+def packaged(release: Release) -> Release:
+    """`release`, then `invoke package` and `invoke checksum` run on it."""
+    for task in ("package", "checksum"):
+        done = invoke(task, cwd=release.root, env=release.env)
+        assert done.returncode == 0, done.stderr
+    return release

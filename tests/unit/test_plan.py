@@ -48,7 +48,9 @@ def test_cargo_builder_host(project) -> None:
     assert "--no-default-features" in argv and "--locked" in argv
     assert argv[argv.index("--message-format") + 1] == "json-render-diagnostics"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--bin"] == ["wavry-demo", "wavry-hello"]
-    assert cmd.env == {"RUSTUP_TOOLCHAIN": "stable"}
+    assert cmd.env["RUSTUP_TOOLCHAIN"] == "stable"
+    # Machine paths are remapped so the binary does not depend on where the checkout is.
+    assert f"--remap-path-prefix={project.workspace_root}=/build/wavry-demo" in cmd.env["RUSTFLAGS"].split()
     assert not any(a.startswith("-Zbuild-std") for a in argv)
 
 
