@@ -322,10 +322,10 @@ def package(c: Context, target: list[str] | None = None, dry: bool = False, conf
     ui.table(f"Packages in {dist}", ["target", "archive", "size", "sha256", "state"], rows)
 
 
-@task(help={"sidecars": "also write <artifact>.sha256 files (default: [checksum] sidecars in targets.toml)",
+@task(help={"sidecars": "also write <artifact>.sha256 files (also on with `sidecars = true` under [checksum])",
             "config": CONFIG_HELP})
 @_guarded
-def checksum(c: Context, sidecars: bool | None = None, config: str | None = None) -> None:
+def checksum(c: Context, sidecars: bool = False, config: str | None = None) -> None:
     """Write dist/SHA256SUMS (the format `sha256sum -c` reads) for every artifact in dist/manifest.json."""
     from .checksum import SIDECAR_SUFFIX, SUMS_NAME, format_line, format_sums, sha256_file, sha256_many
     from .fsutil import write_atomic
@@ -350,7 +350,7 @@ def checksum(c: Context, sidecars: bool | None = None, config: str | None = None
             raise WavryError(f"{paths[a.path]}: changed since `invoke package` (sha256 differs from manifest.json)",
                              hint="run `invoke package` again")
     digests = {a.path: a.sha256 for a in manifest.artifacts}
-    use_sidecars = cfg.checksum.sidecars if sidecars is None else sidecars
+    use_sidecars = sidecars or cfg.checksum.sidecars
     if use_sidecars:
         for name, digest in digests.items():
             write_atomic(dist / (name + SIDECAR_SUFFIX), format_line(digest, Path(name).name), tmp_dir=tmp_dir(dist))

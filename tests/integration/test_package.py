@@ -143,7 +143,7 @@ def test_repackaging_unchanged_leaves_files_alone(packaged, tmp_path: Path) -> N
     before = {p.name: p.stat().st_mtime_ns for p in (root / "dist").iterdir() if p.is_file()}
     done = invoke("package", cwd=root, env=packaged.env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("unchanged") == len(TARGETS)
+    assert done.stdout.count("│ unchanged") == len(TARGETS)
     after = {p.name: p.stat().st_mtime_ns for p in (root / "dist").iterdir() if p.is_file()}
     for name in before:
         if name.endswith(".tar.gz"):
