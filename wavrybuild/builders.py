@@ -69,6 +69,10 @@ def remap_flags(project: Project, std: StdSource) -> list[str]:
 def _env(project: Project, target: TargetConfig, std: StdSource) -> dict[str, str]:
     env = dict(std.toolchain.env)
     flags = remap_flags(project, std) + list(target.rustflags)
+    if target.triple.is_windows and target.triple.env.startswith("gnu"):
+        # GNU ld stamps the link time into the PE header and keeps a COFF symbol table naming rustc's
+        # temporary object files: both differ per build, so neither goes into a release binary.
+        flags += ["-C", "link-arg=-Wl,--no-insert-timestamp", "-C", "strip=symbols"]
     if std.mode == "build-std":
         env["RUSTC_BOOTSTRAP"] = "1"  # -Z flags on a stable toolchain
         if target.triple.is_musl:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 SUMS_NAME = "SHA256SUMS"
 SIDECAR_SUFFIX = ".sha256"
+SIGNATURE_SUFFIXES = (".asc", ".minisig", ".sig")  # gpg, minisign, ssh
 
 
 def sha256_file(path: Path) -> str:

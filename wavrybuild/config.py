@@ -110,7 +110,7 @@ TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
 # Only per target: which triple a target id builds (defaults to the id itself).
 TARGET_ONLY_KEYS = {"triple"}
 PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
-TOP_KEYS = {"project", "defaults", "targets", "package", "checksum"}
+TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign"}
 ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
 PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level"}
 CHECKSUM_KEYS = {"sidecars"}
@@ -184,12 +184,46 @@ class ChecksumConfig:
     sidecars: bool = False
 
 
+SIGN_METHODS = ("gpg", "minisign", "ssh", "authenticode")
+# Per method: key -> default. Paths are relative to targets.toml. Secrets are never keys here:
+# only the *names* of the env vars that hold them (`*-env`).
+SIGN_METHOD_KEYS: dict[str, dict[str, str | None]] = {
+    "gpg": {"key": None, "homedir": None, "public-key": None, "passphrase-env": "WAVRYBUILD_GPG_PASSPHRASE"},
+    "minisign": {"key": None, "public-key": None, "passphrase-env": "WAVRYBUILD_MINISIGN_PASSPHRASE"},
+    "ssh": {"key": None, "allowed-signers": None, "identity": None, "namespace": "file"},
+    "authenticode": {"pkcs12": None, "password-env": "WAVRYBUILD_AUTHENTICODE_PASSWORD", "ca": None,
+                     "description": None, "timestamp-url": None},
+}
+SECRET_WORDS = ("passphrase", "password", "token", "secret")
+
+
+@dataclass(frozen=True)
+class SignConfig:
+    """[sign]: which methods sign, and where their keys are. Values may be overridden by env vars
+    WAVRYBUILD_SIGN_METHODS and WAVRYBUILD_<METHOD>_<KEY> (e.g. WAVRYBUILD_GPG_KEY)."""
+
+    methods: tuple[str, ...] = ()
+    artifacts: bool = False  # also sign every artifact, not only SHA256SUMS
+    options: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...] = ()
+
+    def get(self, method: str, key: str) -> str | None:
+        env = os.environ.get(f"WAVRYBUILD_{method.upper()}_{key.upper().replace('-', '_')}")
+        if env:
+            return env
+        return dict(dict(self.options).get(method, ())).get(key, SIGN_METHOD_KEYS[method][key])
+
+    def path(self, method: str, key: str, base: Path) -> Path | None:
+        value = self.get(method, key)
+        return None if value is None else (base / value if not os.path.isabs(value) else Path(value))
+
+
 @dataclass(frozen=True)
 class Config:
     project: Project
     targets: tuple[TargetConfig, ...]
     package: PackageConfig = PackageConfig()
     checksum: ChecksumConfig = ChecksumConfig()
+    sign: SignConfig = SignConfig()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def select(self, names: Iterable[str] = (), *, all_targets: bool = False) -> tuple[TargetConfig, ...]:
@@ -462,6 +496,7 @@ def parse(path: Path, data: Mapping[str, Any]) -> Config:
         targets=targets,
         package=_package(path, data.get("package", {})),
         checksum=_checksum(path, data.get("checksum", {})),
+        sign=_sign(path, data.get("sign", {})),
         raw=data,
     )
 
@@ -493,6 +528,49 @@ def _package(path: Path, raw: Any) -> PackageConfig:
                 hint="use a relative pattern inside the crate directory, e.g. \"LICENSE*\" or \"completions/*\"",
             )
     return PackageConfig(**values)
+
+
+def _secret_refused(path: Path, where: str, key: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: {where}{key}: secrets never go in targets.toml",
+        hint=f"put it in an environment variable and name that variable with `{key.split('-')[0]}-env`, "
+        "or keep it in a file outside the repository",
+    )
+
+
+def _sign(path: Path, raw: Any) -> SignConfig:
+    table = _check_table(path, "sign.", raw)
+    allowed = {"methods", "artifacts", *SIGN_METHODS}
+    options: dict[str, tuple[tuple[str, str | None], ...]] = {}
+    for key, value in table.items():
+        if key not in allowed:
+            if any(w in key.lower() for w in SECRET_WORDS):
+                raise _secret_refused(path, "sign.", key)
+            raise _unknown_key(path, "sign.", key, allowed)
+        if key in SIGN_METHODS:
+            sub = _check_table(path, f"sign.{key}.", value)
+            for k, v in sub.items():
+                if k not in SIGN_METHOD_KEYS[key]:
+                    if any(w in k.lower() for w in SECRET_WORDS) and not k.endswith("-env"):
+                        raise _secret_refused(path, f"sign.{key}.", k)
+                    raise _unknown_key(path, f"sign.{key}.", k, SIGN_METHOD_KEYS[key])
+                if not isinstance(v, str) or not v:
+                    raise ConfigError(f"{path}: sign.{key}.{k}: expected a non-empty string, got {v!r}")
+            options[key] = tuple(sorted(sub.items()))
+    methods_raw = os.environ.get("WAVRYBUILD_SIGN_METHODS")
+    where = "WAVRYBUILD_SIGN_METHODS" if methods_raw is not None else f"{path}: sign.methods"
+    try:
+        methods = (tuple(m for m in methods_raw.replace(",", " ").split()) if methods_raw is not None
+                   else _str_list(table.get("methods", [])))
+        artifacts = _bool(table.get("artifacts", False))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: sign: expected {exc}") from None
+    for m in methods:
+        if m not in SIGN_METHODS:
+            near = suggest(m, SIGN_METHODS)
+            raise ConfigError(f"{where}: unknown signing method {m!r}" + (f"; did you mean {near!r}?" if near else ""),
+                              hint="methods: " + ", ".join(SIGN_METHODS))
+    return SignConfig(methods=methods, artifacts=artifacts, options=tuple(sorted(options.items())))
 
 
 def _checksum(path: Path, raw: Any) -> ChecksumConfig:

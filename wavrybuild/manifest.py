@@ -25,6 +25,7 @@ class Artifact:
     size: int
     sha256: str
     binaries: list[str] = field(default_factory=list)
+    authenticode: bool = False  # the Windows binaries inside are Authenticode-signed
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Manifest:
     tools: dict[str, object]
     artifacts: list[Artifact] = field(default_factory=list)
     checksums: dict[str, object] | None = None
+    signatures: list[dict[str, str]] = field(default_factory=list)  # {method, file, signs, signer}
 
     @staticmethod
     def path(dist: Path) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .build import build_key
 from .archive import Entry, HashingWriter, extension, write_archive
-from .checksum import SIDECAR_SUFFIX, SUMS_NAME, sha256_file
+from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
 from .config import Config, TargetConfig
 from .errors import ConfigError, WavryError
 from .fsutil import fsync_dir
@@ -31,6 +31,7 @@ class PackagePlan:
     top: str
     entries: tuple[Entry, ...]
     binaries: tuple[str, ...]
+    codesigned: bool = False
 
 
 def extra_files(config: Config) -> list[Entry]:
@@ -59,7 +60,10 @@ def extra_files(config: Config) -> list[Entry]:
     return list(entries.values())
 
 
-def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord, dist: Path) -> list[PackagePlan]:
+def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord, dist: Path,
+         replace: dict[Path, Path] | None = None) -> list[PackagePlan]:
+    """`replace` swaps staged binaries for their signed copies (Authenticode)."""
+    replace = replace or {}
     extras = extra_files(config)
     plans = []
     for t in targets:
@@ -79,7 +83,7 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
         dest = dist / (top + extension(fmt))
         if dest.parent.resolve() != dist.resolve():
             raise ConfigError(f"{dest}: would be written outside {dist}")
-        bins = [Entry(Path(b.path).name, dist / b.path, True) for b in rec.binaries]
+        bins = [Entry(Path(b.path).name, replace.get(dist / b.path, dist / b.path), True) for b in rec.binaries]
         names = {e.arcname for e in bins}
         clash = [e.arcname for e in extras if e.arcname in names]
         if clash:
@@ -87,7 +91,8 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
         for b in bins:
             if not b.source.is_file():
                 raise WavryError(f"{t.id}: {b.source} is missing", hint=f"run `invoke build --target {t.id}` again")
-        plans.append(PackagePlan(t, fmt, dest, top, tuple(bins + extras), tuple(b.name for b in rec.binaries)))
+        signed = any(dist / b.path in replace for b in rec.binaries)
+        plans.append(PackagePlan(t, fmt, dest, top, tuple(bins + extras), tuple(b.name for b in rec.binaries), signed))
     return plans
 
 
@@ -118,8 +123,11 @@ def commit(written: list[Written], dist: Path) -> None:
     """Move new archives into dist/, invalidating whatever would disagree with them first."""
     changed = [w for w in written if w.changed]
     if changed:
-        for stale in [dist / SUMS_NAME, dist / MANIFEST_NAME, *(dist / (w.plan.dest.name + SIDECAR_SUFFIX) for w in changed)]:
-            stale.unlink(missing_ok=True)
+        names = [SUMS_NAME, MANIFEST_NAME]
+        for described in [SUMS_NAME, *(w.plan.dest.name for w in changed)]:
+            names += [described + suffix for suffix in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)]
+        for name in names:
+            (dist / name).unlink(missing_ok=True)
         fsync_dir(dist)
     for w in written:
         if w.changed:
@@ -140,6 +148,7 @@ def artifact(w: Written) -> Artifact:
         size=w.size,
         sha256=w.sha256,
         binaries=sorted(w.plan.binaries),
+        authenticode=w.plan.codesigned,
     )
 
 

@@ -83,10 +83,14 @@ def run(
     on_stdout_line: Callable[[str], None] | None = None,
     timeout: float | None = None,
     tail_lines: int = 30,
+    stdin_data: bytes | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> Result:
     """Run `cmd`, streaming its lines to the callbacks; raise CommandFailed on a non-zero exit.
 
     stdout is collected whole (cargo's JSON messages); stderr only as a tail, for the error.
+    `stdin_data` is how secrets reach a program (never argv); `secrets` are scrubbed from the
+    stderr tail that errors carry, in case a tool echoes one back.
     """
     program = cmd.argv[0]
     resolved = shutil.which(program, path=cmd.full_env()["PATH"])
@@ -97,7 +101,7 @@ def run(
             [resolved, *cmd.argv[1:]],
             env=cmd.full_env(),
             cwd=cmd.cwd,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -118,6 +122,13 @@ def run(
 
     reader = threading.Thread(target=pump_stderr, daemon=True)
     reader.start()
+    if stdin_data is not None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.buffer.write(stdin_data)  # type: ignore[attr-defined]
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
     out: list[str] = []
     assert proc.stdout is not None
     try:
@@ -133,7 +144,11 @@ def run(
         raise
     finally:
         reader.join()
-    result = Result(proc.returncode, "".join(out), "\n".join(tail))
+    tail_text = "\n".join(tail)
+    for secret in secrets:
+        if secret:
+            tail_text = tail_text.replace(secret, "***")
+    result = Result(proc.returncode, "".join(out), tail_text)
     if check and proc.returncode != 0:
         raise CommandFailed(list(cmd.argv), proc.returncode, result.stderr_tail)
     return result

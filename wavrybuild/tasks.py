@@ -11,7 +11,7 @@ from typing import Any
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
-from .errors import WavryError
+from .errors import ConfigError, WavryError
 
 CONFIG_HELP = "path to targets.toml (default: $WAVRYBUILD_CONFIG, the invoke setting wavrybuild.config, ./targets.toml)"
 TARGET_HELP = "target id or triple from targets.toml; repeat for several"
@@ -284,8 +284,15 @@ def package(c: Context, target: list[str] | None = None, dry: bool = False, conf
     dist = cfg.project.dist_dir
     record = BuildRecord.load(dist)
     targets = cfg.select(target) if target else cfg.targets
-    plans = pk.plan(cfg, targets, record, dist)
     mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
+    pk.plan(cfg, targets, record, dist)  # validate everything before signing anything
+    signed = {}
+    if not dry and "authenticode" in cfg.sign.methods:
+        from .sign import Secret, codesign_windows, mask_for_ci
+
+        mask_for_ci([Secret(cfg.sign.get("authenticode", "password-env")).value])
+        signed = codesign_windows(cfg, targets, record, dist, mtime)
+    plans = pk.plan(cfg, targets, record, dist, replace=signed)
     if dry:
         for p in plans:
             ui.info(f"(dry) would write {p.dest} ({p.fmt}, mtime {mtime} from {mtime_from}): "
@@ -355,7 +362,15 @@ def checksum(c: Context, sidecars: bool = False, config: str | None = None) -> N
         for name, digest in digests.items():
             write_atomic(dist / (name + SIDECAR_SUFFIX), format_line(digest, Path(name).name), tmp_dir=tmp_dir(dist))
     sums = dist / SUMS_NAME
-    write_atomic(sums, format_sums(digests), tmp_dir=tmp_dir(dist))
+    text = format_sums(digests)
+    if sums.exists() and sums.read_text() != text:
+        # Signatures over the old SHA256SUMS would no longer match: remove them first.
+        from .checksum import SIGNATURE_SUFFIXES
+
+        for suffix in SIGNATURE_SUFFIXES:
+            (dist / (SUMS_NAME + suffix)).unlink(missing_ok=True)
+        manifest.signatures = [s for s in manifest.signatures if s.get("signs") != SUMS_NAME]
+    write_atomic(sums, text, tmp_dir=tmp_dir(dist))
     manifest.checksums = {"file": SUMS_NAME, "sha256": sha256_file(sums), "sidecars": use_sidecars}
     manifest.save(dist)
     ui.table(f"{sums}", ["sha256", "artifact"], [(d, n) for n, d in sorted(digests.items())])
@@ -372,8 +387,17 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
     from .verify import verify_dir
 
     ui = UI()
-    where = Path(directory) if directory else _load(c, config).project.dist_dir
+    cfg = None
+    if directory is None or config or _config_path(c, None).exists():
+        cfg = _load(c, config)
+    where = Path(directory) if directory else cfg.project.dist_dir
     checks = verify_dir(where)
+    if cfg is not None and cfg.sign.methods:
+        from .verify import verify_signatures
+
+        checks += verify_signatures(where, cfg)
+    elif cfg is None:
+        ui.info("no targets.toml: checking checksums only (pass --config to check signatures too)")
     color = {"ok": "green"}
     ui.table(f"Verify {where}", ["file", "result", "detail"],
              [(ch.name, f"[{color.get(ch.status, 'red')}]{ch.status}[/]", ch.detail) for ch in checks])
@@ -384,8 +408,77 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
     ui.info(f"[green]all {len(checks)} artifacts verified[/]")
 
 
+@task(iterable=["method"], help={
+    "method": "gpg, minisign or ssh; repeat for several (default: [sign] methods in targets.toml, "
+    "or $WAVRYBUILD_SIGN_METHODS)",
+    "config": CONFIG_HELP})
+@_guarded
+def sign(c: Context, method: list[str] | None = None, config: str | None = None) -> None:
+    """Detached signatures over dist/SHA256SUMS (and every artifact with [sign] artifacts = true).
+
+    Keys come from targets.toml paths or WAVRYBUILD_<METHOD>_KEY; passphrases only from the env vars
+    named by *-env keys. Authenticode is applied by `invoke package` before archiving.
+    """
+    from . import sign as sg
+    from .checksum import SUMS_NAME, parse_sums, sha256_many
+    from .config import SIGN_METHODS
+    from .fsutil import fsync_dir
+    from .manifest import Manifest
+    from .record import tmp_dir
+    from .ui import UI
+
+    ui = UI()
+    cfg = _load(c, config)
+    dist = cfg.project.dist_dir
+    for m in method or ():
+        if m not in SIGN_METHODS:
+            raise ConfigError(f"--method {m}: unknown signing method", hint="methods: " + ", ".join(SIGN_METHODS))
+    methods = sg.detached_methods(cfg.sign, tuple(method or ()))
+    if not methods:
+        raise ConfigError(f"{cfg.project.config_path}: sign.methods: no detached signing method configured",
+                          hint='add e.g. methods = ["gpg"] under [sign], or pass --method')
+    manifest = Manifest.load(dist)
+    sums = dist / SUMS_NAME
+    if manifest is None or not sums.is_file():
+        raise WavryError(f"{sums}: missing", hint="run `invoke package` and `invoke checksum` first")
+    listed = parse_sums(sums.read_text())
+    if listed != {a.path: a.sha256 for a in manifest.artifacts}:
+        raise WavryError(f"{sums}: does not match manifest.json", hint="run `invoke checksum` again")
+    subjects = [sums]
+    if cfg.sign.artifacts:
+        subjects += [dist / a.path for a in manifest.artifacts]
+        actual = sha256_many(subjects[1:])
+        for a in manifest.artifacts:
+            if actual[dist / a.path] != a.sha256:
+                raise WavryError(f"{dist / a.path}: changed since `invoke checksum`", hint="run `invoke package` again")
+    secrets = [sg.Secret(cfg.sign.get(m, "passphrase-env")).value for m in methods if m in ("gpg", "minisign")]
+    sg.mask_for_ci(secrets)
+    work = tmp_dir(dist) / f"sign-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        jobs = sg.plan(cfg, dist, subjects, work, only=tuple(methods))
+        for job in jobs:
+            ui.command(job.command.display())
+            sg.run_job(job)
+        # Every signature succeeded: only now do they enter dist/.
+        for job in jobs:
+            os.replace(job.output, dist / job.output.name)
+        fsync_dir(dist)
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    done = {(j.method, j.subject.name) for j in jobs}
+    manifest.signatures = [s for s in manifest.signatures if (s["method"], s["signs"]) not in done] + [
+        {"method": j.method, "file": j.output.name, "signs": j.subject.name, "signer": j.signer} for j in jobs]
+    manifest.signatures.sort(key=lambda s: s["file"])
+    manifest.save(dist)
+    ui.table("Signatures", ["method", "signature", "signs", "signer"],
+             [(j.method, j.output.name, j.subject.name, j.signer) for j in jobs])
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
-    ns = Collection(toolchain, doctor, build, smoke, package, checksum, verify)
+    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

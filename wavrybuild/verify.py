@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checksum import SIDECAR_SUFFIX, SUMS_NAME, SumsError, parse_sums, sha256_many
+from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_many
 from .errors import WavryError
 from .manifest import MANIFEST_NAME
 
-# Files that describe artifacts rather than being ones (signatures are checked by `sign`'s verify).
-SIGNATURE_SUFFIXES = (".asc", ".sig", ".minisig")
 
 
 @dataclass(frozen=True)
@@ -85,4 +83,48 @@ def verify_dir(directory: Path) -> list[Check]:
                 if expected.get(a.get("path")) != a.get("sha256"):
                     checks.append(Check(a.get("path", "?"), "manifest-disagrees",
                                         "manifest.json and SHA256SUMS give different digests"))
+    return checks
+
+
+def verify_signatures(directory: Path, cfg) -> list[Check]:
+    """Each configured signature must exist and verify with the real tool against the release key."""
+    import tempfile
+    import zipfile
+
+    from . import sign as sg
+
+    checks: list[Check] = []
+    sums = directory / SUMS_NAME
+    subjects = [sums]
+    manifest = directory / MANIFEST_NAME
+    artifacts: list[dict] = []
+    if manifest.is_file():
+        import json
+
+        try:
+            artifacts = json.loads(manifest.read_text()).get("artifacts", [])
+        except ValueError:
+            artifacts = []
+    if cfg.sign.artifacts:
+        subjects += [directory / a["path"] for a in artifacts if (directory / a["path"]).is_file()]
+    for method in sg.detached_methods(cfg.sign):
+        for subject in subjects:
+            sig = directory / (subject.name + sg.SUFFIX[method])
+            if not sig.is_file():
+                checks.append(Check(sig.name, "missing-signature", f"no {method} signature for {subject.name}"))
+                continue
+            ok, said = sg.verify_detached(method, subject, sig, cfg)
+            checks.append(Check(sig.name, "ok" if ok else "bad-signature", said))
+    if "authenticode" in cfg.sign.methods:
+        for a in artifacts:
+            if a.get("format") != "zip" or "windows" not in a.get("triple", ""):
+                continue
+            with tempfile.TemporaryDirectory(prefix="wavrybuild-pe-") as tmp, \
+                    zipfile.ZipFile(directory / a["path"]) as zf:
+                for name in zf.namelist():
+                    if name.endswith(".exe"):
+                        exe = Path(tmp) / Path(name).name
+                        exe.write_bytes(zf.read(name))
+                        ok, said = sg.verify_authenticode(exe, cfg)
+                        checks.append(Check(f"{a['path']}:{Path(name).name}", "ok" if ok else "bad-signature", said))
     return checks

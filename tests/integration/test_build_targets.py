@@ -26,12 +26,14 @@ def test_all_targets_built(release) -> None:
     rec = release.record
     assert set(rec["targets"]) == {
         "x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu",
-        "x86_64-unknown-linux-musl", "aarch64-apple-darwin",
+        "x86_64-unknown-linux-musl", "aarch64-apple-darwin", "x86_64-pc-windows-gnu",
     }
     for tid, t in rec["targets"].items():
         assert t["ok"], (tid, t["error"])
         names = sorted(b["name"] for b in t["binaries"])
         assert names == ["wavry-demo", "wavry-hello"]
+        suffix = ".exe" if "windows" in tid else ""
+        assert sorted(Path(b["path"]).name for b in t["binaries"]) == [f"wavry-demo{suffix}", f"wavry-hello{suffix}"]
         for b in t["binaries"]:
             assert (release.dist / b["path"]).stat().st_size == b["size"] > 0
     # The summary table names every target and binary.
@@ -93,10 +95,12 @@ def test_smoke_runs_what_can_run_and_skips_the_rest(release) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {line.split("│")[1].strip() + "/" + line.split("│")[2].strip(): line
             for line in done.stdout.splitlines() if line.count("│") >= 5 and "wavry-" in line}
-    assert len(rows) == 10, done.stdout
+    assert len(rows) == 12, done.stdout
     for key, line in rows.items():
         if key.startswith("aarch64-apple-darwin/"):
             assert "skipped" in line and "macOS" in line
+        elif key.startswith("x86_64-pc-windows-gnu/"):
+            assert "skipped" in line and "Windows" in line
         else:
             assert "passed" in line, line
     assert "qemu" in rows["aarch64-unknown-linux-gnu/wavry-demo"]
@@ -119,7 +123,7 @@ def test_noop_rebuild_keeps_binaries_and_github_groups(release) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("::group::build ") == 2 and done.stderr.count("::endgroup::") == 2
     # A partial build updates its targets and keeps the others' records.
-    assert len(release.record["targets"]) == 5
+    assert len(release.record["targets"]) == 6
 
 
 def test_dry_prints_every_command_and_builds_nothing(release, tmp_path: Path) -> None:
@@ -128,7 +132,18 @@ def test_dry_prints_every_command_and_builds_nothing(release, tmp_path: Path) ->
     root = write_project(tmp_path / "p", (REPO / "targets.toml").read_text())
     done = invoke("build", "--all", "--dry", cwd=root, env=release.env)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.count("(dry) $") == 5
+    assert done.stderr.count("(dry) $") == 6
     assert "cargo-zigbuild zigbuild --target aarch64-unknown-linux-gnu" in done.stderr
     assert "-Zbuild-std=std,panic_abort" in done.stderr
     assert not (root / "dist").exists()
+
+
+def test_windows_gnu_is_pe32_plus(release) -> None:
+    t = release.record["targets"]["x86_64-pc-windows-gnu"]
+    assert t["builder"] == "cargo" and t["std"] == "build-std"
+    data = release.binary("x86_64-pc-windows-gnu", "wavry-demo.exe").read_bytes()
+    assert data[:2] == b"MZ"
+    pe = struct.unpack_from("<I", data, 0x3C)[0]
+    assert data[pe:pe + 4] == b"PE\0\0"
+    assert struct.unpack_from("<H", data, pe + 4)[0] == 0x8664  # IMAGE_FILE_MACHINE_AMD64
+    assert struct.unpack_from("<H", data, pe + 24)[0] == 0x20B  # PE32+

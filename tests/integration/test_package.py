@@ -12,21 +12,26 @@ import subprocess
 import sys
 import tarfile
 import time
+import zipfile
 from pathlib import Path
 
 from tests.conftest import REPO, git_commit, invoke, write_project
 
 TARGETS = ["x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu",
-           "x86_64-unknown-linux-musl", "aarch64-apple-darwin"]
+           "x86_64-unknown-linux-musl", "aarch64-apple-darwin", "x86_64-pc-windows-gnu"]
+
+
+def _ext(target: str) -> str:
+    return ".zip" if "windows" in target else ".tar.gz"
 
 
 def _archives(dist: Path) -> list[Path]:
-    return sorted(dist.glob("*.tar.gz"))
+    return sorted([*dist.glob("*.tar.gz"), *dist.glob("*.zip")])
 
 
 def test_archive_names_contents_and_modes(packaged) -> None:
     dist = packaged.dist
-    assert [p.name for p in _archives(dist)] == sorted(f"wavry-demo-0.1.0-{t}.tar.gz" for t in TARGETS)
+    assert [p.name for p in _archives(dist)] == sorted(f"wavry-demo-0.1.0-{t}{_ext(t)}" for t in TARGETS)
     for t in ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "aarch64-apple-darwin"):
         path = dist / f"wavry-demo-0.1.0-{t}.tar.gz"
         top = f"wavry-demo-0.1.0-{t}"
@@ -43,6 +48,16 @@ def test_archive_names_contents_and_modes(packaged) -> None:
         assert {m.mtime for m in members} == {1767323045}
         raw = path.read_bytes()
         assert raw[4:8] == b"\0\0\0\0" and not raw[3] & 0x08  # MTIME zero, FNAME flag unset
+    # Windows: a zip with the same layout, unix modes kept in the entries, and the fixed date.
+    top = "wavry-demo-0.1.0-x86_64-pc-windows-gnu"
+    with zipfile.ZipFile(dist / f"{top}.zip") as zf:
+        infos = zf.infolist()
+    assert [i.filename for i in infos] == [f"{top}/", f"{top}/completions/", f"{top}/LICENSE", f"{top}/README.md",
+                                           f"{top}/completions/wavry-demo.bash", f"{top}/wavry-demo.exe",
+                                           f"{top}/wavry-hello.exe"]
+    modes = {i.filename.removeprefix(top + "/"): (i.external_attr >> 16) & 0o777 for i in infos}
+    assert modes["wavry-demo.exe"] == 0o755 and modes["LICENSE"] == 0o644
+    assert {i.date_time for i in infos} == {(2026, 1, 2, 3, 4, 4)}  # zip keeps even seconds
     # The binary in the archive is the one that was built, and still runs.
     with tarfile.open(dist / "wavry-demo-0.1.0-x86_64-unknown-linux-gnu.tar.gz") as tar:
         data = tar.extractfile("wavry-demo-0.1.0-x86_64-unknown-linux-gnu/wavry-demo").read()
@@ -61,7 +76,8 @@ def test_manifest_records_every_artifact_and_context(packaged) -> None:
     assert sorted(by_target) == sorted(TARGETS)
     for a in m["artifacts"]:
         path = packaged.dist / a["path"]
-        assert a["size"] == path.stat().st_size and a["kind"] == "archive" and a["format"] == "tar.gz"
+        assert a["size"] == path.stat().st_size and a["kind"] == "archive"
+        assert a["format"] == _ext(a["target"]).lstrip(".")
         assert a["sha256"] == subprocess.run(["sha256sum", str(path)], capture_output=True, text=True,
                                              check=True).stdout.split()[0]
     assert m["checksums"]["file"] == "SHA256SUMS"
@@ -146,7 +162,7 @@ def test_repackaging_unchanged_leaves_files_alone(packaged, tmp_path: Path) -> N
     assert done.stdout.count("│ unchanged") == len(TARGETS)
     after = {p.name: p.stat().st_mtime_ns for p in (root / "dist").iterdir() if p.is_file()}
     for name in before:
-        if name.endswith(".tar.gz"):
+        if name.endswith((".tar.gz", ".zip")):
             assert before[name] == after[name]
     assert (root / "dist/SHA256SUMS").exists()  # nothing changed, so nothing was invalidated
     assert invoke("verify", cwd=root, env=packaged.env).returncode == 0
@@ -156,8 +172,12 @@ def _consistent(dist: Path) -> None:
     """What a killed package/checksum run may leave: complete files, and no checksum file that lies."""
     top = sorted(p.name for p in dist.iterdir() if not p.name.startswith("."))
     for name in top:
-        assert name.endswith(".tar.gz") or name in ("SHA256SUMS", "manifest.json"), f"stray file {name}"
+        assert name.endswith((".tar.gz", ".zip")) or name in ("SHA256SUMS", "manifest.json"), f"stray file {name}"
     for archive in _archives(dist):
+        if archive.name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:  # a truncated zip has no central directory
+                assert zf.testzip() is None
+            continue
         with gzip.open(archive) as gz:  # a truncated gzip stream raises here
             while gz.read(1 << 20):
                 pass
@@ -217,12 +237,12 @@ def test_bad_package_input(tmp_path: Path, packaged) -> None:
         (tmp_path / "secret.txt").write_text("secret")
         (root / "demo/leak.txt").symlink_to(tmp_path / "secret.txt")
         before = sorted(p.name for p in (root / "dist").iterdir())
-        for p in (root / "dist").glob("*.tar.gz"):
+        for p in _archives(root / "dist"):
             p.unlink()
         done = invoke("package", cwd=root, env=packaged.env)
         assert done.returncode == 2, (name, done.stderr)
         assert needle in done.stderr, (name, done.stderr)
-        assert not list((root / "dist").glob("*.tar.gz")), name
+        assert not _archives(root / "dist"), name
         assert before  # the dist dir existed and was left alone apart from what we removed
 
 

@@ -15,10 +15,11 @@ def test_doctor_json_reports_every_target(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     by_id = {t["target"]: t for t in report["targets"]}
     assert set(by_id) == {"x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu",
-                          "x86_64-unknown-linux-musl", "aarch64-apple-darwin"}
+                          "x86_64-unknown-linux-musl", "aarch64-apple-darwin", "x86_64-pc-windows-gnu"}
     assert all(t["buildable"] for t in by_id.values())
     assert by_id["aarch64-unknown-linux-gnu"]["runner"] == "qemu"
     assert by_id["aarch64-apple-darwin"]["runner_available"] is False
+    assert by_id["x86_64-pc-windows-gnu"]["linker"] == "x86_64-w64-mingw32-gcc"
     assert by_id["x86_64-unknown-linux-gnu"]["rustc"].startswith("rustc ")
     assert report["tools"]["zig"] and report["tools"]["cargo-zigbuild"].startswith("cargo-zigbuild")
 

@@ -121,3 +121,30 @@ def test_bad_config(tmp_path: Path, text: str, expected: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load(tmp_path / "targets.toml")
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ('[sign]\nmethods = ["gpg"]\n[sign.gpg]\nkey = "ABC"\npassphrase = "hunter2"\n',
+         "sign.gpg.passphrase: secrets never go in targets.toml"),
+        ('[sign]\npassword = "x"\n', "sign.password: secrets never go in targets.toml"),
+        ('[sign]\nmethods = ["gpgg"]\n', "unknown signing method 'gpgg'; did you mean 'gpg'?"),
+        ('[sign.minisign]\nkeyy = "k"\n', "sign.minisign.keyy: unknown key; did you mean 'key'?"),
+    ],
+)
+def test_bad_sign_config(tmp_path: Path, section: str, expected: str) -> None:
+    text = '[project]\ncrate="demo"\n[targets.x86_64-unknown-linux-gnu]\n' + section
+    message = _error(tmp_path, text)
+    assert expected in message
+    assert "hunter2" not in message
+
+
+def test_sign_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = '[project]\ncrate="demo"\n[targets.x86_64-unknown-linux-gnu]\n[sign]\nmethods=["gpg"]\n[sign.gpg]\nkey="A"\n'
+    monkeypatch.setenv("WAVRYBUILD_GPG_KEY", "B")
+    monkeypatch.setenv("WAVRYBUILD_SIGN_METHODS", "minisign,ssh")
+    cfg = _load(tmp_path, text)
+    assert cfg.sign.get("gpg", "key") == "B"
+    assert cfg.sign.methods == ("minisign", "ssh")
+    assert cfg.sign.get("gpg", "passphrase-env") == "WAVRYBUILD_GPG_PASSPHRASE"

@@ -1,0 +1,89 @@
+"""Signing commands are built without secrets in argv; macOS/Sigstore designs refuse to run here."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_project
+from wavrybuild.config import load
+from wavrybuild.sign import (
+    GpgSigner,
+    MacNotarize,
+    MinisignSigner,
+    NotAvailableHere,
+    SigstoreKeyless,
+    SshSigner,
+    authenticode_command,
+)
+
+TOML = """
+[project]
+crate = "demo"
+[targets.x86_64-pc-windows-gnu]
+[sign]
+methods = ["gpg", "minisign", "ssh", "authenticode"]
+[sign.gpg]
+key = "0xABCDEF"
+homedir = "gnupg"
+[sign.minisign]
+key = "keys/m.key"
+[sign.ssh]
+key = "keys/id"
+[sign.authenticode]
+pkcs12 = "keys/c.p12"
+password-env = "MY_P12_PASSWORD"
+"""
+
+
+@pytest.fixture
+def cfg(tmp_path: Path):
+    write_project(tmp_path, TOML)
+    (tmp_path / "keys").mkdir()
+    for name in ("m.key", "id", "c.p12"):
+        (tmp_path / "keys" / name).write_text("k")
+    return load(tmp_path / "targets.toml")
+
+
+def test_commands_carry_no_secret(cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAVRYBUILD_GPG_PASSPHRASE", "s3cret-value")
+    monkeypatch.setenv("MY_P12_PASSWORD", "s3cret-value")
+    subject = tmp_path / "SHA256SUMS"
+    gpg = GpgSigner().job(subject, tmp_path / "o.asc", cfg)
+    assert gpg.command.argv[:2] == ("gpg", "--batch")
+    assert "--passphrase-fd" in gpg.command.argv and gpg.command.env["GNUPGHOME"] == str(tmp_path / "gnupg")
+    assert gpg.stdin_secret.value == "s3cret-value"
+    mini = MinisignSigner().job(subject, tmp_path / "o.minisig", cfg)
+    assert mini.command.argv[:4] == ("minisign", "-S", "-s", str(tmp_path / "keys/m.key"))
+    ssh = SshSigner().job(subject, tmp_path / "o.sig", cfg)
+    assert ssh.command.argv[-1] == "-" and ssh.stdout_is_signature
+    code = authenticode_command(cfg, tmp_path / "a.exe", tmp_path / "b.exe", tmp_path / "passfile", 1700000000)
+    assert "-readpass" in code.argv and "-st" in code.argv
+    for cmd in (gpg.command, mini.command, ssh.command, code):
+        assert "s3cret-value" not in " ".join(cmd.argv) and "s3cret-value" not in cmd.display()
+
+
+def test_macos_notarization_design() -> None:
+    mac = MacNotarize("Developer ID Application: Wavry (TEAM123)", "AuthKey.p8", "KEYID", "ISSUER")
+    assert mac.codesign(Path("bin/app")).argv == (
+        "codesign", "--force", "--sign", "Developer ID Application: Wavry (TEAM123)", "--options", "runtime",
+        "--timestamp", "bin/app")
+    assert mac.notarize(Path("app.zip")).argv[:4] == ("xcrun", "notarytool", "submit", "app.zip")
+    if platform.system() != "Darwin":
+        with pytest.raises(NotAvailableHere, match="not available on this machine"):
+            MacNotarize.check_available()
+
+
+def test_sigstore_design(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SigstoreKeyless()
+    argv = store.sign(Path("SHA256SUMS")).argv
+    assert argv[1:5] == ("-m", "sigstore", "sign", "--bundle") and argv[-1] == "SHA256SUMS"
+    verify = store.verify(Path("SHA256SUMS"), "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1",
+                          "https://token.actions.githubusercontent.com").argv
+    assert "--cert-identity" in verify and "--cert-oidc-issuer" in verify
+    monkeypatch.delenv("SIGSTORE_IDENTITY_TOKEN", raising=False)
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL", raising=False)
+    with pytest.raises(NotAvailableHere, match="not available on this machine"):
+        store.check_available()
