@@ -34,6 +34,54 @@ class BuildStep:
     rustc: str | None = None
 
 
+def source_digest(project: Project) -> str:
+    """Digest of the workspace's files by path, size and mtime (as cargo judges freshness), without
+    build output, dist/ or hidden directories; plus Cargo.lock's content."""
+    import hashlib
+    import os
+
+    h = hashlib.sha256()
+    skip = {project.target_directory.resolve(), project.dist_dir.resolve()}
+    root = project.workspace_root
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "target"
+                             and Path(dirpath, d).resolve() not in skip)
+        for name in sorted(filenames):
+            st = os.stat(os.path.join(dirpath, name))
+            h.update(f"{os.path.relpath(os.path.join(dirpath, name), root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    lock = root / "Cargo.lock"
+    if lock.exists():
+        h.update(lock.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(step: BuildStep, tools: Tools, source: str) -> str:
+    """Everything a target's binaries depend on: if it is unchanged, cargo has nothing to do."""
+    import hashlib
+
+    from . import __version__
+
+    assert step.command is not None
+    parts = {
+        "argv": step.command.argv, "env": sorted(step.command.env.items()), "rustc": step.rustc,
+        "zig": (tools.zig, tools.zigbuild) if step.builder == "zigbuild" else None,
+        "source": source, "wavrybuild": __version__,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cached_outcome(step: BuildStep, key: str, record: BuildRecord, dist: Path) -> Outcome | None:
+    """The recorded result, if it was built from exactly this key and its binaries are still there."""
+    rec = record.targets.get(step.target.id)
+    if rec is None or not rec.ok or rec.key != key or not rec.binaries:
+        return None
+    for b in rec.binaries:
+        path = dist / b.path
+        if not path.is_file() or path.stat().st_size != b.size:
+            return None
+    return Outcome(step, True, 0.0, list(rec.binaries), cached=True, key=key)
+
+
 def plan(config: Config, statuses: list[TargetStatus], tools: Tools) -> list[BuildStep]:
     steps = []
     for st in statuses:
@@ -76,6 +124,8 @@ class Outcome:
     seconds: float = 0.0
     binaries: list[BinaryRecord] = field(default_factory=list)
     error: str | None = None
+    cached: bool = False
+    key: str = ""
 
 
 def execute_step(
@@ -138,11 +188,12 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
             toolchain=o.step.toolchain,
             std=o.step.std_mode,
             ok=o.ok,
-            seconds=round(o.seconds, 2),
+            seconds=round(o.seconds, 2) if not o.cached else (rec.targets[t.id].seconds if t.id in rec.targets else 0.0),
             binaries=o.binaries if o.ok else [],
             error=o.error,
             fingerprint=build_key(config.project, t),
             rustc=o.step.rustc,
+            key=o.key if o.ok else "",
         )
     rec.save(dist)
     return rec

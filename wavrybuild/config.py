@@ -110,7 +110,7 @@ TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
 # Only per target: which triple a target id builds (defaults to the id itself).
 TARGET_ONLY_KEYS = {"triple"}
 PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
-TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign"}
+TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish"}
 ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
 PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level"}
 CHECKSUM_KEYS = {"sidecars"}

@@ -52,6 +52,14 @@ class Manifest:
             return None
         try:
             data = json.loads(path.read_text())
+        except ValueError as exc:
+            raise ConfigError(f"{path}: unreadable manifest ({exc})", hint="run `invoke package` again") from None
+        return cls.load_data(data, path)
+
+    @classmethod
+    def load_data(cls, data: dict, path: Path) -> Manifest:
+        data = dict(data)
+        try:
             if data.get("schema") != SCHEMA:
                 raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
             data.pop("schema")

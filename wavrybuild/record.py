@@ -45,6 +45,7 @@ class TargetRecord:
     error: str | None = None
     fingerprint: str = ""
     rustc: str | None = None  # `rustc -V` of the toolchain that built it
+    key: str = ""  # digest of everything the build depended on (see build.cache_key)
 
     @classmethod
     def from_json(cls, data: dict) -> TargetRecord:

@@ -117,13 +117,33 @@ def test_smoke_fails_on_unexpected_output(release, tmp_path: Path) -> None:
     assert "output lacks 'version 9.9.9'" in done.stderr
 
 
-def test_noop_rebuild_keeps_binaries_and_github_groups(release) -> None:
-    done = invoke("build", "--target", "x86_64-unknown-linux-gnu", "--target", "aarch64-unknown-linux-gnu",
-                  cwd=release.root, env={**release.env, "GITHUB_ACTIONS": "true"})
+def test_noop_rebuild_skips_cargo_and_force_uses_github_groups(release) -> None:
+    targets = ["--target", "x86_64-unknown-linux-gnu", "--target", "aarch64-unknown-linux-gnu"]
+    again = invoke("build", *targets, cwd=release.root, env=release.env)
+    assert again.returncode == 0, again.stderr
+    # Nothing changed: neither cargo nor cargo-zigbuild was started.
+    assert "$ " not in again.stderr and again.stdout.count("up to date") == 4
+    done = invoke("build", *targets, "--force", cwd=release.root, env={**release.env, "GITHUB_ACTIONS": "true"})
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("::group::build ") == 2 and done.stderr.count("::endgroup::") == 2
     # A partial build updates its targets and keeps the others' records.
     assert len(release.record["targets"]) == 6
+
+
+def test_source_change_rebuilds(release, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "p"
+    shutil.copytree(release.root, root)
+    target = ["--target", "x86_64-unknown-linux-gnu"]
+    assert invoke("build", *target, cwd=root, env=release.env).returncode == 0  # new path: new remap flags
+    assert "up to date" in invoke("build", *target, cwd=root, env=release.env).stdout
+    main = root / "demo/src/main.rs"
+    main.write_text(main.read_text().replace('Some("-V")', 'Some("-V") | Some("--ver")'))
+    done = invoke("build", "--target", "x86_64-unknown-linux-gnu", cwd=root, env=release.env)
+    assert done.returncode == 0, done.stderr
+    assert "$ " in done.stderr and "up to date" not in done.stdout
+    assert _run([str(root / "dist/.wavrybuild/bin/x86_64-unknown-linux-gnu/wavry-demo"), "--ver"]).startswith("wavry-demo")
 
 
 def test_dry_prints_every_command_and_builds_nothing(release, tmp_path: Path) -> None:

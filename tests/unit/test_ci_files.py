@@ -1,0 +1,45 @@
+"""The repository's thin CI files: actionlint on the GitHub workflows, the GitLab file parses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import yaml
+
+from tests.conftest import REPO, invoke
+
+
+def test_github_workflows_pass_actionlint() -> None:
+    actionlint = shutil.which("actionlint")
+    assert actionlint, "actionlint is not installed (pip install -e '.[test]' brings it)"
+    workflows = sorted((REPO / ".github/workflows").glob("*.yml"))
+    assert {w.name for w in workflows} == {"release.yml", "release-matrix.yml"}
+    done = subprocess.run([actionlint, *map(str, workflows)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_workflows_are_thin_and_least_privilege() -> None:
+    single = yaml.safe_load((REPO / ".github/workflows/release.yml").read_text())
+    assert single["permissions"] == {"contents": "read"}
+    assert single["concurrency"]["group"].startswith("release-")
+    steps = single["jobs"]["release"]["steps"]
+    runs = [s["run"] for s in steps if "run" in s]
+    assert runs[-1] == "python -m invoke release"
+    assert any("hashFiles('**/Cargo.lock')" in s.get("with", {}).get("key", "") for s in steps)
+    matrix = yaml.safe_load((REPO / ".github/workflows/release-matrix.yml").read_text())
+    assert "fromJSON(needs.plan.outputs.matrix)" in matrix["jobs"]["build"]["strategy"]["matrix"]
+    assert any("--merge parts" in s.get("run", "") for s in matrix["jobs"]["merge"]["steps"])
+
+
+def test_gitlab_file_parses_and_child_pipeline_is_yaml() -> None:
+    gitlab = yaml.safe_load((REPO / ".gitlab-ci.yml").read_text())
+    assert {"plan", "release", "release-single"} <= set(gitlab)
+    assert gitlab["release"]["trigger"]["include"][0]["artifact"] == "release-pipeline.json"
+    done = invoke("plan", "--format", "gitlab", cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    child = yaml.safe_load(done.stdout)  # JSON is YAML: GitLab reads the artifact as a pipeline
+    assert child == json.loads(done.stdout)
+    assert all(job["script"][-1].startswith("python3 -m invoke release")
+               for name, job in child.items() if name.startswith("part:"))

@@ -1,0 +1,352 @@
+"""`invoke release`: toolchain check → build → smoke → package → checksum → sign → publish.
+
+Resumable: build is skipped per target when its cache key (sources, Cargo.lock, toolchain, flags,
+config, wavrybuild version) matches the record; smoke and sign record their own keys in
+dist/.wavrybuild/steps.json; package, checksum and publish leave unchanged files alone. A rerun
+after a failure or an interruption therefore does only what is missing.
+
+Fan-out: `--part` stops after packaging and writes dist/manifest-part-<targets>.json; `--merge DIR`
+collects the parts' archives and manifests, never builds, and runs checksum → sign → publish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config, TargetConfig
+from .errors import ConfigError, WavryError
+from .record import state_dir
+
+STAGES = ("toolchain", "build", "smoke", "package", "checksum", "sign", "publish")
+
+
+class MergeError(WavryError):
+    exit_code = 1
+
+
+@dataclass
+class StageResult:
+    stage: str
+    status: str  # done | up to date | skipped | failed | dry
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class Steps:
+    """dist/.wavrybuild/steps.json: keys of what smoke and sign last did successfully."""
+
+    smoke: dict[str, str] = field(default_factory=dict)
+    sign: str = ""
+
+    @staticmethod
+    def path(dist: Path) -> Path:
+        return state_dir(dist) / "steps.json"
+
+    @classmethod
+    def load(cls, dist: Path) -> Steps:
+        try:
+            data = json.loads(cls.path(dist).read_text())
+            return cls(smoke=dict(data.get("smoke", {})), sign=str(data.get("sign", "")))
+        except (OSError, ValueError):
+            return cls()
+
+    def save(self, dist: Path) -> None:
+        from .fsutil import write_atomic
+
+        write_atomic(self.path(dist), json.dumps({"smoke": self.smoke, "sign": self.sign}, indent=2, sort_keys=True))
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def smoke_key(cfg: Config, t: TargetConfig, build_key: str) -> str:
+    return _digest(build_key, t.smoke_args, t.smoke_expect, t.runner, cfg.project.version)
+
+
+def sign_key(cfg: Config, dist: Path) -> str:
+    from .checksum import SUMS_NAME, sha256_file
+
+    sums = dist / SUMS_NAME
+    return _digest(sha256_file(sums) if sums.exists() else None, cfg.sign.methods, cfg.sign.artifacts,
+                   sorted(cfg.sign.options))
+
+
+def publish_configured(cfg: Config) -> bool:
+    return bool(cfg.raw.get("publish"))
+
+
+class Release:
+    """Runs the stages in order, each in a log group, timing it; stops at the first failing stage."""
+
+    def __init__(self, ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool, force: bool) -> None:
+        self.ui = ui
+        self.cfg = cfg
+        self.targets = targets
+        self.ids = [t.id for t in targets]
+        self.dry = dry
+        self.force = force
+        self.dist = cfg.project.dist_dir
+        self.results: list[StageResult] = []
+
+    def stage(self, name: str, fn: Callable[[], str | None]) -> None:
+        start = time.monotonic()
+        with self.ui.group(f"release: {name}"):
+            try:
+                status = fn() or ("dry" if self.dry else "done")
+            except WavryError as exc:
+                self.results.append(StageResult(name, "failed", time.monotonic() - start, str(exc).splitlines()[0]))
+                raise
+        self.results.append(StageResult(name, status, time.monotonic() - start))
+
+    # -- stages ---------------------------------------------------------------------------------
+    def toolchain(self) -> str | None:
+        from . import stages
+        from .errors import ToolMissing
+
+        _tools, sts = stages.statuses(self.cfg, self.targets)
+        bad = [s for s in sts if not s.buildable]
+        if bad and not self.dry:
+            raise ToolMissing("cannot build here: " + "; ".join(f"{s.target.id}: {', '.join(s.problems)}" for s in bad),
+                              hint="run `invoke toolchain --install`, or release these targets on another runner")
+        return None
+
+    def build(self) -> str | None:
+        from . import stages
+
+        outcomes = stages.run_build(self.ui, self.cfg, self.ids, False, False, self.dry, self.force)
+        if outcomes and all(o.cached for o in outcomes):
+            return "up to date"
+        return None
+
+    def smoke(self) -> str | None:
+        from . import stages
+        from .record import BuildRecord
+
+        record = BuildRecord.load(self.dist)
+        steps = Steps.load(self.dist)
+        keys = {t.id: smoke_key(self.cfg, t, record.targets[t.id].key)
+                for t in self.targets if t.id in record.targets and record.targets[t.id].ok}
+        todo = [t for t in self.ids if self.force or steps.smoke.get(t) != keys.get(t) or t not in keys]
+        if not todo:
+            self.ui.info("every target passed its smoke run with these binaries already")
+            return "up to date"
+        stages.run_smoke(self.ui, self.cfg, todo, self.dry)
+        if not self.dry:
+            steps.smoke.update({t: keys[t] for t in todo if t in keys})
+            steps.save(self.dist)
+        return None
+
+    def package(self) -> str | None:
+        from . import stages
+
+        changed = stages.run_package(self.ui, self.cfg, self.ids, self.dry)
+        return None if changed or self.dry else "up to date"
+
+    def checksum(self) -> str | None:
+        from . import stages
+
+        if self.dry:
+            self.ui.info(f"(dry) would write {self.dist / 'SHA256SUMS'} from dist/manifest.json")
+            return None
+        return None if stages.run_checksum(self.ui, self.cfg) else "up to date"
+
+    def sign(self) -> str | None:
+        from . import stages
+        from .sign import SUFFIX, detached_methods
+
+        methods = detached_methods(self.cfg.sign)
+        if not methods:
+            return "skipped"
+        if self.dry:
+            for m in methods:
+                self.ui.info(f"(dry) would sign SHA256SUMS with {m} → SHA256SUMS{SUFFIX[m]}")
+            return None
+        steps = Steps.load(self.dist)
+        key = sign_key(self.cfg, self.dist)
+        have = all((self.dist / f"SHA256SUMS{SUFFIX[m]}").is_file() for m in methods)
+        if have and steps.sign == key and not self.force:
+            # Re-signing would give new bytes (gpg puts a time in signatures): keep the valid ones.
+            self.ui.info("signatures are current for this SHA256SUMS")
+            return "up to date"
+        stages.run_sign(self.ui, self.cfg)
+        steps.sign = key
+        steps.save(self.dist)
+        return None
+
+    def publish(self) -> str | None:
+        if not publish_configured(self.cfg):
+            return "skipped"
+        from .publish import publish
+
+        results = publish(self.cfg, self.dist, dry=self.dry, log=self.ui.info)
+        if results and all(r.action == "skipped" for r in results):
+            return "up to date"
+        return None
+
+    # -- summary --------------------------------------------------------------------------------
+    def summary(self) -> None:
+        color = {"done": "green", "up to date": "green", "skipped": "yellow", "failed": "red", "dry": "cyan"}
+        rows = [(r.stage, f"[{color.get(r.status, 'white')}]{r.status}[/]", f"{r.seconds:.1f} s", r.detail)
+                for r in self.results]
+        self.ui.table(f"Release of {self.cfg.project.name} {self.cfg.project.version}",
+                      ["stage", "result", "time", "detail"], rows)
+        path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if path:
+            lines = [f"### Release of {self.cfg.project.name} {self.cfg.project.version}", "",
+                     "| stage | result | time | detail |", "| --- | --- | --- | --- |"]
+            lines += [f"| {r.stage} | {r.status} | {r.seconds:.1f} s | {r.detail.replace('|', '/')} |"
+                      for r in self.results]
+            with open(path, "a", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n\n")
+
+
+def run_release(ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool = False, force: bool = False,
+                part: bool = False, no_publish: bool = False) -> Release:
+    rel = Release(ui, cfg, targets, dry=dry, force=force)
+    order = ["toolchain", "build", "smoke", "package"]
+    if not part:
+        order += ["checksum", "sign"] + ([] if no_publish else ["publish"])
+    try:
+        for name in order:
+            rel.stage(name, getattr(rel, name))
+        if part and not dry:
+            write_part_manifest(cfg, targets)
+    finally:
+        rel.summary()
+    return rel
+
+
+# --- fan-out over a CI matrix -------------------------------------------------------------------
+
+
+def part_name(targets: tuple[TargetConfig, ...]) -> str:
+    return "manifest-part-" + "+".join(t.id for t in targets) + ".json"
+
+
+def write_part_manifest(cfg: Config, targets: tuple[TargetConfig, ...]) -> Path:
+    """The part's manifest, under a name of its own so that parts can be unpacked side by side."""
+    from .fsutil import write_atomic
+    from .manifest import MANIFEST_NAME
+    from .record import tmp_dir
+
+    dist = cfg.project.dist_dir
+    dest = dist / part_name(targets)
+    write_atomic(dest, (dist / MANIFEST_NAME).read_bytes(), tmp_dir=tmp_dir(dist))
+    return dest
+
+
+def matrix(cfg: Config, fmt: str) -> object:
+    """The build matrix for CI: one job per target."""
+    targets = [{"target": t.id, "triple": str(t.triple), "runs-on": "ubuntu-latest"} for t in cfg.targets]
+    if fmt in ("github", "json"):
+        return {"include": targets}
+    if fmt == "gitlab":
+        # A child pipeline (JSON is YAML): one job per target, then a merge job that needs them all.
+        jobs: dict[str, object] = {"stages": ["build", "merge"]}
+        setup = ["python3 -m pip install -e .", "python3 -m invoke toolchain --install"]
+        for t in targets:
+            jobs[f"part:{t['target']}"] = {
+                "stage": "build",
+                "script": [*setup, f"python3 -m invoke release --part --target {t['target']}"],
+                "artifacts": {"paths": ["dist/*.tar.*", "dist/*.zip", "dist/manifest-part-*.json"]},
+            }
+        jobs["merge"] = {
+            "stage": "merge",
+            "needs": [{"job": f"part:{t['target']}", "artifacts": True} for t in targets],
+            "script": ["python3 -m pip install -e .", "python3 -m invoke release --merge dist"],
+            "artifacts": {"paths": ["dist/"]},
+        }
+        return jobs
+    raise ConfigError(f"--format {fmt}: unknown format", hint="use github, gitlab or json")
+
+
+def _find_parts(parts_dir: Path) -> list[Path]:
+    return sorted(p for p in parts_dir.rglob("manifest*.json")
+                  if not any(part.startswith(".") for part in p.relative_to(parts_dir).parts)
+                  and (p.name.startswith("manifest-part-") or p.name == "manifest.json"))
+
+
+def run_merge(ui, cfg: Config, parts_dir: Path, *, dry: bool = False, no_publish: bool = False) -> Release:
+    """Collect matrix parts into dist/, then checksum → sign → publish. Never builds."""
+    rel = Release(ui, cfg, cfg.targets, dry=dry, force=False)
+    try:
+        rel.stage("merge", lambda: _merge(ui, cfg, parts_dir, dry))
+        for name in ["checksum", "sign"] + ([] if no_publish else ["publish"]):
+            rel.stage(name, getattr(rel, name))
+    finally:
+        rel.summary()
+    return rel
+
+
+def _merge(ui, cfg: Config, parts_dir: Path, dry: bool) -> str | None:
+    from .checksum import sha256_file
+    from .fsutil import atomic_writer, fsync_dir
+    from .manifest import Manifest
+    from .record import tmp_dir
+
+    if not parts_dir.is_dir():
+        raise MergeError(f"{parts_dir}: no such directory", hint="download the matrix jobs' parts into it first")
+    dist = cfg.project.dist_dir
+    found: dict[str, tuple[Path, object]] = {}
+    context: Manifest | None = None
+    rustc: dict[str, object] = {}
+    for path in _find_parts(parts_dir):
+        if path.parent.resolve() == dist.resolve() and path.name == "manifest.json":
+            continue  # our own output from an earlier merge
+        data = json.loads(path.read_text())
+        part = Manifest.load_data(data, path)
+        if context is None:
+            context = part
+        rustc.update(dict(part.tools.get("rustc", {})))
+        for key in ("crate", "version", "git", "source_date_epoch"):
+            if getattr(part, key) != getattr(context, key):
+                raise MergeError(f"{path}: {key} {getattr(part, key)!r} differs from the other parts' "
+                                 f"{getattr(context, key)!r}", hint="every part must come from the same commit")
+        for a in part.artifacts:
+            if a.target in found and found[a.target][1].sha256 != a.sha256:
+                raise MergeError(f"{path}: target {a.target} also comes from {found[a.target][0]} with other bytes")
+            found[a.target] = (path.parent / a.path, a)
+    if context is None:
+        raise MergeError(f"{parts_dir}: no part manifests (manifest-part-*.json) found",
+                         hint="each matrix job runs `invoke release --part --target T` and uploads dist/")
+    missing = [t.id for t in cfg.targets if t.id not in found]
+    if missing:
+        raise MergeError(f"no part for {', '.join(missing)}: a merge never builds",
+                         hint="run the matrix job for these targets (or drop them from targets.toml)")
+    for tid, (src, a) in found.items():
+        if not src.is_file():
+            raise MergeError(f"{src}: listed by a part manifest but missing")
+        if sha256_file(src) != a.sha256:
+            raise MergeError(f"{src}: sha256 differs from its part manifest (corrupted upload?)")
+    if dry:
+        for tid, (src, a) in sorted(found.items()):
+            ui.info(f"(dry) would copy {src} → {dist / a.path}")
+        return None
+    for tid, (src, a) in sorted(found.items()):
+        dest = dist / a.path
+        if dest.is_file() and sha256_file(dest) == a.sha256:
+            continue
+        with atomic_writer(dest, mode=0o644, tmp_dir=tmp_dir(dist)) as f, src.open("rb") as s:
+            while chunk := s.read(1 << 20):
+                f.write(chunk)
+    fsync_dir(dist)
+    merged = Manifest(
+        crate=context.crate, name=context.name, version=context.version, git=context.git,
+        source_date_epoch=context.source_date_epoch, source_date_epoch_from=context.source_date_epoch_from,
+        tools=context.tools, artifacts=[a for _, (_, a) in sorted(found.items())],
+    )
+    merged.tools = {**context.tools, "rustc": dict(sorted(rustc.items()))}
+    old = Manifest.load(dist)
+    if old is not None and [a.sha256 for a in old.artifacts] == [a.sha256 for a in merged.artifacts]:
+        merged.checksums, merged.signatures = old.checksums, old.signatures
+    merged.save(dist)
+    ui.info(f"merged {len(found)} targets from {parts_dir} into {dist}")
+    return None

@@ -1,0 +1,342 @@
+"""The stages behind the tasks: each takes the UI and the parsed config, prints through the UI,
+and raises WavryError on failure. Tasks (and `release`) only parse flags and call these."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config import Config
+from .errors import ConfigError, WavryError
+
+
+def statuses(config, targets):
+    from .toolchain import probe_tools, target_status, choose_builder
+    from .triple import host_triple
+
+    host = host_triple()
+    need_zig = any(choose_builder(t, host) == "zigbuild" for t in targets)
+    tools = probe_tools(need_zig=need_zig)
+    return tools, [target_status(t, tools) for t in targets]
+
+
+def report_toolchain(ui, tools, statuses, as_json: bool) -> None:
+    if as_json:
+        ui.json({"tools": tools.as_json(), "targets": [s.as_json() for s in statuses]})
+        return
+    ui.info(
+        f"host {tools.host} · {tools.cargo or 'cargo: missing'} · zig {tools.zig or '-'} · "
+        f"{tools.zigbuild or 'cargo-zigbuild: -'}"
+    )
+    rows = []
+    for s in statuses:
+        std = (f"{s.std.mode} · {s.std.toolchain.label} {s.std.toolchain.version.split(' (')[0].removeprefix('rustc ')}"
+               if s.std else "[red]missing[/]")
+        runner = s.runner.kind if s.runner.available else f"{s.runner.kind}: {s.runner.reason}"
+        state = "[green]ready[/]" if s.buildable else "[red]" + "; ".join(s.problems) + "[/]"
+        name = s.target.id if s.target.id == s.target.rust_target else f"{s.target.id} → {s.target.rust_target}"
+        rows.append((name, s.builder, std,
+                     s.linker if s.linker_ok else f"[red]{s.linker} missing[/]", runner, state))
+    ui.table("Targets on this machine", ["target", "builder", "std", "linker", "runner", "status"], rows)
+
+
+def install(ui, cfg, targets, dry: bool) -> None:
+    from . import proc
+    from . import toolchain as tc
+    from .errors import ToolMissing
+
+    tools = tc.probe_tools()
+    steps = tc.install_plan(cfg, targets, tools)
+    if not steps:
+        ui.info("nothing to install: every target has a std, linker and runner")
+        return
+    # rustup first: where its server answers, the distribution packages are not needed.
+    for step in [s for s in steps if s.optional]:
+        cmd = proc.Command(step.argv)
+        ui.info(f"[bold]{step.why}[/]")
+        ui.command(cmd.display(), dry=dry)
+        if dry:
+            continue
+        try:
+            proc.run(cmd)
+        except WavryError:
+            ui.warn(f"`{cmd.display()}` failed (offline?); trying the offline providers")
+    if not dry:
+        tc.toolchains.cache_clear()
+        steps = tc.install_plan(cfg, targets, tools)
+    rest = [s for s in steps if not s.optional]
+    root = tc._is_root()
+    if not dry and not root and any(s.needs_root for s in rest):
+        lines = "\n".join(("sudo " if s.needs_root else "") + proc.Command(s.argv).display() for s in rest)
+        raise ToolMissing(
+            "installing system packages needs root; run these commands, then `invoke toolchain` again:\n" + lines
+        )
+    for step in rest:
+        cmd = proc.Command(step.argv, env={"DEBIAN_FRONTEND": "noninteractive"} if step.argv[0] == "apt-get" else {})
+        ui.info(f"[bold]{step.why}[/]")
+        ui.command(cmd.display(), dry=dry)
+        if not dry:
+            with ui.progress(step.why) as update:
+                proc.run(cmd, on_stderr_line=update, on_stdout_line=update)
+
+
+
+def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
+          dry: bool = False, force: bool = False) -> list:
+    from . import build as b
+    from .record import BuildRecord
+    from .ui import human_size
+
+    targets = cfg.select(target or (), all_targets=all_)
+    tools, sts = statuses(cfg, targets)
+    steps = b.plan(cfg, sts, tools)
+    dist = cfg.project.dist_dir
+    source = b.source_digest(cfg.project)
+    record = BuildRecord.load(dist)
+    keys = {s.target.id: b.cache_key(s, tools, source) for s in steps if s.command is not None}
+    if dry:
+        for step in steps:
+            if step.command is None:
+                ui.warn(f"{step.target.id}: cannot be built here: {step.problem}")
+            elif not force and b.cached_outcome(step, keys[step.target.id], record, dist):
+                ui.info(f"(dry) {step.target.id}: up to date, cargo not needed: {step.command.display()}")
+            else:
+                ui.command(step.command.display(), dry=True)
+        return []
+    outcomes: list[b.Outcome] = []
+    for i, step in enumerate(steps, 1):
+        title = f"build {step.target.id} [{i}/{len(steps)}] ({step.builder}, std {step.std_mode or '-'})"
+        cached = None if force or step.command is None else b.cached_outcome(step, keys[step.target.id], record, dist)
+        if cached:
+            # Same sources, lock file, toolchain, flags and config as the recorded build: skip cargo.
+            ui.info(f"{step.target.id}: up to date (--force rebuilds)")
+            outcomes.append(cached)
+            continue
+        with ui.group(title):
+            if step.command is not None:
+                ui.command(step.command.display())
+            with ui.progress(title) as update:
+                outcome = b.execute_step(step, cfg.project, dist, on_line=update)
+            outcome.key = keys.get(step.target.id, "")
+            outcomes.append(outcome)
+            if not outcome.ok:
+                ui.error(f"{step.target.id}: build failed: {outcome.error}")
+        if fail_fast and not outcome.ok:
+            break
+    b.record_outcomes(dist, cfg, outcomes, tools)
+    rows = []
+    for o in outcomes:
+        if o.ok:
+            for bin_ in o.binaries:
+                state = "[green]up to date[/]" if o.cached else "[green]ok[/]"
+                rows.append((o.step.target.id, bin_.name, human_size(bin_.size),
+                             "-" if o.cached else f"{o.seconds:.1f} s", state))
+        else:
+            rows.append((o.step.target.id, "-", "-", f"{o.seconds:.1f} s", "[red]failed[/]"))
+    not_run = [s.target.id for s in steps[len(outcomes):]]
+    for tid in not_run:
+        rows.append((tid, "-", "-", "-", "[yellow]not run (--fail-fast)[/]"))
+    ui.table(f"Build of {cfg.project.name} {cfg.project.version}", ["target", "binary", "size", "time", "result"], rows)
+    failed = [o.step.target.id for o in outcomes if not o.ok] + not_run
+    if failed:
+        raise WavryError(f"{len(failed)} of {len(steps)} targets did not build: {', '.join(failed)}")
+    return outcomes
+
+
+def run_smoke(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> None:
+    import shlex
+
+    from . import smoke as s
+    from .errors import SmokeFailed
+    from .record import BuildRecord
+    from .triple import host_triple
+
+    dist = cfg.project.dist_dir
+    record = BuildRecord.load(dist)
+    if target:
+        targets = cfg.select(target)
+    else:
+        targets = tuple(t for t in cfg.targets if t.id in record.targets)
+        if not targets:
+            raise SmokeFailed("nothing to smoke-run: no target has been built", hint="run `invoke build` first")
+    checks = s.plan(cfg, targets, record, dist, host_triple())
+    results = []
+    for check in checks:
+        if dry:
+            if not (check.skip or check.missing):
+                ui.command(shlex.join(check.argv), dry=True)
+            continue
+        result = s.run_check(check)
+        results.append(result)
+        if result.status == "failed":
+            ui.error(f"{check.target.id} {check.binary}: {result.detail}\n{result.output}".rstrip())
+    if dry:
+        return
+    color = {"passed": "green", "failed": "red", "skipped": "yellow"}
+    rows = [(r.check.target.id, r.check.binary, f"[{color[r.status]}]{r.status}[/]", r.detail,
+             r.output.splitlines()[0] if r.output else "") for r in results]
+    ui.table("Smoke run", ["target", "binary", "result", "how / why", "output"], rows)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise SmokeFailed(f"{len(failed)} smoke check(s) failed: "
+                          + ", ".join(f"{r.check.target.id}/{r.check.binary}" for r in failed))
+
+
+def run_package(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> bool:
+    """Returns whether any archive changed."""
+    from . import package as pk
+    from .archive import source_date_epoch
+    from .manifest import Manifest, git_state
+    from .record import BuildRecord
+    from .ui import human_size
+
+    dist = cfg.project.dist_dir
+    record = BuildRecord.load(dist)
+    targets = cfg.select(target) if target else cfg.targets
+    mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
+    pk.plan(cfg, targets, record, dist)  # validate everything before signing anything
+    signed = {}
+    if not dry and "authenticode" in cfg.sign.methods:
+        from .sign import Secret, codesign_windows, mask_for_ci
+
+        mask_for_ci([Secret(cfg.sign.get("authenticode", "password-env")).value])
+        signed = codesign_windows(cfg, targets, record, dist, mtime)
+    plans = pk.plan(cfg, targets, record, dist, replace=signed)
+    if dry:
+        for p in plans:
+            ui.info(f"(dry) would write {p.dest} ({p.fmt}, mtime {mtime} from {mtime_from}): "
+                    + ", ".join(e.arcname for e in p.entries))
+        return False
+    old = Manifest.load(dist)
+    pk.clean_tmp(dist)
+    written = []
+    with ui.progress("packaging") as update:
+        for p in plans:
+            update(p.dest.name)
+            written.append(pk.write(p, dist, mtime, cfg.package.compression_level))
+    pk.commit(written, dist)
+    chosen = {p.target.id for p in plans}
+    kept = [a for a in (old.artifacts if old else []) if a.target not in chosen and (dist / a.path).is_file()]
+    recs = [record.targets[t] for t in sorted({a.target for a in kept} | chosen) if t in record.targets]
+    manifest = Manifest(
+        crate=cfg.project.package,
+        name=cfg.project.name,
+        version=cfg.project.version,
+        git=git_state(cfg.project.manifest_path.parent),
+        source_date_epoch=mtime,
+        source_date_epoch_from=mtime_from,
+        tools={
+            **{k: v for k, v in record.tools.items()},
+            "rustc": {r.toolchain or "?": r.rustc for r in recs},
+        },
+        artifacts=kept + [pk.artifact(w) for w in written],
+        checksums=old.checksums if old and not any(w.changed for w in written) else None,
+    )
+    manifest.save(dist)
+    rows = [(w.plan.target.id, w.plan.dest.name, human_size(w.size), w.sha256[:16] + "…",
+             "written" if w.changed else "unchanged") for w in written]
+    ui.table(f"Packages in {dist}", ["target", "archive", "size", "sha256", "state"], rows)
+    return any(w.changed for w in written)
+
+
+def run_checksum(ui, cfg: Config, sidecars: bool = False) -> bool:
+    """Returns whether SHA256SUMS changed."""
+    from .checksum import SIDECAR_SUFFIX, SUMS_NAME, format_line, format_sums, sha256_file, sha256_many
+    from .fsutil import write_atomic
+    from .manifest import Manifest
+    from .record import tmp_dir
+
+    dist = cfg.project.dist_dir
+    manifest = Manifest.load(dist)
+    if manifest is None or not manifest.artifacts:
+        raise WavryError(f"{dist / 'manifest.json'}: missing or empty", hint="run `invoke package` first")
+    paths = {a.path: dist / a.path for a in manifest.artifacts}
+    missing = [n for n, p in paths.items() if not p.is_file()]
+    if missing:
+        raise WavryError(f"{dist}: artifacts listed in manifest.json are missing: {', '.join(missing)}",
+                         hint="run `invoke package` again")
+    actual = sha256_many(paths.values())
+    for a in manifest.artifacts:
+        if actual[paths[a.path]] != a.sha256:
+            raise WavryError(f"{paths[a.path]}: changed since `invoke package` (sha256 differs from manifest.json)",
+                             hint="run `invoke package` again")
+    digests = {a.path: a.sha256 for a in manifest.artifacts}
+    use_sidecars = sidecars or cfg.checksum.sidecars
+    if use_sidecars:
+        for name, digest in digests.items():
+            write_atomic(dist / (name + SIDECAR_SUFFIX), format_line(digest, Path(name).name), tmp_dir=tmp_dir(dist))
+    sums = dist / SUMS_NAME
+    text = format_sums(digests)
+    if sums.exists() and sums.read_text() != text:
+        # Signatures over the old SHA256SUMS would no longer match: remove them first.
+        from .checksum import SIGNATURE_SUFFIXES
+
+        for suffix in SIGNATURE_SUFFIXES:
+            (dist / (SUMS_NAME + suffix)).unlink(missing_ok=True)
+        manifest.signatures = [s for s in manifest.signatures if s.get("signs") != SUMS_NAME]
+    changed = not sums.exists() or sums.read_text() != text
+    write_atomic(sums, text, tmp_dir=tmp_dir(dist))
+    manifest.checksums = {"file": SUMS_NAME, "sha256": sha256_file(sums), "sidecars": use_sidecars}
+    manifest.save(dist)
+    ui.table(f"{sums}", ["sha256", "artifact"], [(d, n) for n, d in sorted(digests.items())])
+    return changed
+
+
+# invoke has no optional positional arguments, so the directory is a flag: `invoke verify -d DIR`.
+
+
+def run_sign(ui, cfg: Config, method: list[str] | None = None) -> None:
+    from . import sign as sg
+    from .checksum import SUMS_NAME, parse_sums, sha256_many
+    from .config import SIGN_METHODS
+    from .fsutil import fsync_dir
+    from .manifest import Manifest
+    from .record import tmp_dir
+
+    dist = cfg.project.dist_dir
+    for m in method or ():
+        if m not in SIGN_METHODS:
+            raise ConfigError(f"--method {m}: unknown signing method", hint="methods: " + ", ".join(SIGN_METHODS))
+    methods = sg.detached_methods(cfg.sign, tuple(method or ()))
+    if not methods:
+        raise ConfigError(f"{cfg.project.config_path}: sign.methods: no detached signing method configured",
+                          hint='add e.g. methods = ["gpg"] under [sign], or pass --method')
+    manifest = Manifest.load(dist)
+    sums = dist / SUMS_NAME
+    if manifest is None or not sums.is_file():
+        raise WavryError(f"{sums}: missing", hint="run `invoke package` and `invoke checksum` first")
+    listed = parse_sums(sums.read_text())
+    if listed != {a.path: a.sha256 for a in manifest.artifacts}:
+        raise WavryError(f"{sums}: does not match manifest.json", hint="run `invoke checksum` again")
+    subjects = [sums]
+    if cfg.sign.artifacts:
+        subjects += [dist / a.path for a in manifest.artifacts]
+        actual = sha256_many(subjects[1:])
+        for a in manifest.artifacts:
+            if actual[dist / a.path] != a.sha256:
+                raise WavryError(f"{dist / a.path}: changed since `invoke checksum`", hint="run `invoke package` again")
+    secrets = [sg.Secret(cfg.sign.get(m, "passphrase-env")).value for m in methods if m in ("gpg", "minisign")]
+    sg.mask_for_ci(secrets)
+    work = tmp_dir(dist) / f"sign-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        jobs = sg.plan(cfg, dist, subjects, work, only=tuple(methods))
+        for job in jobs:
+            ui.command(job.command.display())
+            sg.run_job(job)
+        # Every signature succeeded: only now do they enter dist/.
+        for job in jobs:
+            os.replace(job.output, dist / job.output.name)
+        fsync_dir(dist)
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    done = {(j.method, j.subject.name) for j in jobs}
+    manifest.signatures = [s for s in manifest.signatures if (s["method"], s["signs"]) not in done] + [
+        {"method": j.method, "file": j.output.name, "signs": j.subject.name, "signer": j.signer} for j in jobs]
+    manifest.signatures.sort(key=lambda s: s["file"])
+    manifest.save(dist)
+    ui.table("Signatures", ["method", "signature", "signs", "signer"],
+             [(j.method, j.output.name, j.subject.name, j.signer) for j in jobs])
+
