@@ -72,7 +72,11 @@ class Manifest:
     def save(self, dist: Path) -> None:
         data = {"schema": SCHEMA, "wavrybuild": __version__, **asdict(self)}
         data["artifacts"] = sorted(data["artifacts"], key=lambda a: a["path"])
-        write_atomic(self.path(dist), json.dumps(data, indent=2, sort_keys=True) + "\n", tmp_dir=tmp_dir(dist))
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        path = self.path(dist)
+        if path.exists() and path.read_text() == text:
+            return  # unchanged: keep the file (and its mtime) as it is
+        write_atomic(path, text, tmp_dir=tmp_dir(dist))
 
 
 def git_state(repo: Path) -> dict[str, object]:

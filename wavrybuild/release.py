@@ -147,6 +147,15 @@ class Release:
     def package(self) -> str | None:
         from . import stages
 
+        if self.dry:
+            # Nothing is built in a dry run, so say what would be written rather than validate inputs.
+            from .archive import extension
+
+            for t in self.targets:
+                name = f"{self.cfg.project.name}-{self.cfg.project.version}-{t.id}"
+                self.ui.info(f"(dry) would write {self.dist / (name + extension(self.cfg.package.format_for(t)))}"
+                             f" and {self.dist / 'manifest.json'}")
+            return None
         changed = stages.run_package(self.ui, self.cfg, self.ids, self.dry)
         return None if changed or self.dry else "up to date"
 

@@ -264,7 +264,10 @@ def run_checksum(ui, cfg: Config, sidecars: bool = False) -> bool:
     use_sidecars = sidecars or cfg.checksum.sidecars
     if use_sidecars:
         for name, digest in digests.items():
-            write_atomic(dist / (name + SIDECAR_SUFFIX), format_line(digest, Path(name).name), tmp_dir=tmp_dir(dist))
+            sidecar = dist / (name + SIDECAR_SUFFIX)
+            line = format_line(digest, Path(name).name)
+            if not sidecar.exists() or sidecar.read_text() != line:
+                write_atomic(sidecar, line, tmp_dir=tmp_dir(dist))
     sums = dist / SUMS_NAME
     text = format_sums(digests)
     if sums.exists() and sums.read_text() != text:
@@ -275,7 +278,8 @@ def run_checksum(ui, cfg: Config, sidecars: bool = False) -> bool:
             (dist / (SUMS_NAME + suffix)).unlink(missing_ok=True)
         manifest.signatures = [s for s in manifest.signatures if s.get("signs") != SUMS_NAME]
     changed = not sums.exists() or sums.read_text() != text
-    write_atomic(sums, text, tmp_dir=tmp_dir(dist))
+    if changed:
+        write_atomic(sums, text, tmp_dir=tmp_dir(dist))
     manifest.checksums = {"file": SUMS_NAME, "sha256": sha256_file(sums), "sidecars": use_sidecars}
     manifest.save(dist)
     ui.table(f"{sums}", ["sha256", "artifact"], [(d, n) for n, d in sorted(digests.items())])
