@@ -165,3 +165,46 @@ def capture(argv: list[str], *, env: Mapping[str, str] | None = None, timeout: f
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout if proc.returncode == 0 else None
+
+
+def _probe_cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "wavrybuild" / "probes.json"
+
+
+def capture_cached(argv: list[str], key_files: list[str | None]) -> str | None:
+    """`capture`, remembered across runs while the files that decide the answer are unchanged.
+
+    Version probes (`rustc -V`, `python -m ziglang version`) cost tens of milliseconds each; a no-op
+    build should cost less than the tool it wraps, so their answers are cached keyed by the
+    executables' path, size and mtime.
+    """
+    import json
+
+    stamps = []
+    for f in key_files:
+        if not f:
+            return capture(argv)
+        try:
+            st = os.stat(f)
+        except OSError:
+            return capture(argv)
+        stamps.append(f"{os.path.realpath(f)}:{st.st_size}:{st.st_mtime_ns}")
+    key = "\0".join([*argv, *stamps])
+    path = _probe_cache_path()
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if key in cache:
+        return cache[key]
+    out = capture(argv)
+    if out is not None:
+        cache[key] = out
+        try:
+            from .fsutil import write_atomic
+
+            write_atomic(path, json.dumps(cache))
+        except OSError:
+            pass  # a read-only home: probing again next time is fine
+    return out

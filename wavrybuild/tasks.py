@@ -246,8 +246,28 @@ def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     print(_json.dumps(matrix(_load(c, config), format), separators=(",", ":")))
 
 
+@task(iterable=["to"], help={"to": "github, http or directory; repeat for several (default: every [publish] destination)",
+                             "dry": "list what would be uploaded, contacting nothing",
+                             "config": CONFIG_HELP})
+@_guarded
+def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
+    """Upload dist/ (artifacts, signatures, SHA256SUMS, manifest.json last) to the [publish] destinations.
+
+    Idempotent: files already there with the same size and digest are skipped, so a rerun after a
+    partial or killed upload completes it without duplicates. Tokens come from env vars only.
+    """
+    from .publish import publish as run
+    from .ui import UI
+
+    ui = UI()
+    cfg = _load(c, config)
+    results = run(cfg, cfg.project.dist_dir, only=tuple(to or ()), dry=dry, log=ui.info)
+    ui.table("Publish", ["destination", "file", "action", "detail"],
+             [(r.destination, r.file, r.action, r.detail) for r in results])
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
-    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, release, plan)
+    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

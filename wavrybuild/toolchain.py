@@ -63,7 +63,7 @@ class RustToolchain:
     @functools.cached_property
     def version(self) -> str:
         rustc = self.sysroot / "bin" / "rustc"
-        out = proc.capture([str(rustc), "-V"]) if rustc.exists() else None
+        out = proc.capture_cached([str(rustc), "-V"], [str(rustc)]) if rustc.exists() else None
         if out is None:
             out = proc.capture(["rustc", "-V"], env=self.env)
         return out.strip() if out else "unknown"
@@ -244,18 +244,38 @@ def _first_line(out: str | None) -> str | None:
     return out.strip().splitlines()[0] if out and out.strip() else None
 
 
+def _ziglang_binary() -> str | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("ziglang")
+    if spec is None or not spec.origin:
+        return None
+    zig = Path(spec.origin).parent / "zig"
+    return str(zig) if zig.exists() else None
+
+
 def probe_tools(need_zig: bool = True) -> Tools:
     zig = zigbuild = None
     if need_zig:
-        zig_out = proc.capture([sys.executable, "-m", "ziglang", "version"]) or proc.capture(["zig", "version"])
+        zig_bin = _ziglang_binary()
+        zig_out = (proc.capture_cached([sys.executable, "-m", "ziglang", "version"], [zig_bin, sys.executable])
+                   if zig_bin else proc.capture(["zig", "version"]))
         zig = _first_line(zig_out)
-        zigbuild = _first_line(proc.capture(["cargo-zigbuild", "--version"]))
+        zigbuild = _first_line(proc.capture_cached(["cargo-zigbuild", "--version"], [proc.which("cargo-zigbuild")]))
     return Tools(
-        cargo=_first_line(proc.capture(["cargo", "--version"])),
+        cargo=_first_line(proc.capture_cached(["cargo", "--version"], [proc.which("cargo"), _rustup_settings()])),
         zig=zig,
         zigbuild=zigbuild,
         host=host_triple(),
     )
+
+
+def _rustup_settings() -> str | None:
+    """The file that names rustup's default toolchain: `cargo --version` changes with it.
+    (None when there is no rustup: then cargo is probed every time.)"""
+    home = os.environ.get("RUSTUP_HOME") or os.path.join(os.path.expanduser("~"), ".rustup")
+    path = os.path.join(home, "settings.toml")
+    return path if os.path.exists(path) and "RUSTUP_TOOLCHAIN" not in os.environ else None
 
 
 def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchain, ...] | None = None) -> TargetStatus:
