@@ -1,0 +1,155 @@
+"""[publish] parsing: the good table, defaults, and every kind of bad input gives one clear ConfigError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_project
+from wavrybuild.config import load
+from wavrybuild.errors import ConfigError
+from wavrybuild.publish import DirectoryConfig, GitHubConfig, HttpConfig, PublishConfig, parse_publish
+
+BASE = """
+[project]
+crate = "demo"
+
+[targets.x86_64-unknown-linux-gnu]
+builder = "cargo"
+"""
+
+GOOD = BASE + """
+[publish.directory]
+path = "releases"
+layout = "{name}/{commit}"
+
+[publish.github]
+repo = "wavry/demo"
+tag = "release-{name}-{version}"
+api-url = "https://ghe.example.com/api/v3/"
+upload-url = "https://ghe.example.com/api/uploads"
+token-env = "RELEASE_TOKEN"
+draft = true
+prerelease = true
+
+[publish.http]
+url = "https://repo.example.com/raw/{name}/{version}"
+user-env = "REPO_USER"
+password-env = "REPO_PASSWORD"
+"""
+
+
+def _parse(tmp_path: Path, text: str) -> PublishConfig:
+    write_project(tmp_path, text)
+    return parse_publish(load(tmp_path / "targets.toml"))
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        _parse(tmp_path, text)
+    assert info.value.exit_code == 2
+    message = str(info.value)
+    assert str(tmp_path / "targets.toml") in message
+    return message
+
+
+def test_good_config(tmp_path: Path) -> None:
+    pc = _parse(tmp_path, GOOD)
+    assert [d.kind for d in pc.destinations] == ["directory", "github", "http"]  # as written
+    assert pc.github == GitHubConfig(
+        repo="wavry/demo", tag="release-{name}-{version}", api_url="https://ghe.example.com/api/v3",
+        upload_url="https://ghe.example.com/api/uploads", token_env="RELEASE_TOKEN", draft=True, prerelease=True)
+    assert pc.http == HttpConfig(url="https://repo.example.com/raw/{name}/{version}", token_env=None,
+                                 user_env="REPO_USER", password_env="REPO_PASSWORD")
+    # A relative path is relative to targets.toml, not to the working directory.
+    assert pc.directory == DirectoryConfig(path=tmp_path / "releases", layout="{name}/{commit}")
+
+
+def test_defaults(tmp_path: Path) -> None:
+    pc = _parse(tmp_path, BASE + '[publish.github]\nrepo = "o/n"\n[publish.directory]\npath = "/srv/rel"\n')
+    assert pc.github == GitHubConfig(repo="o/n", tag="v{version}", api_url="https://api.github.com",
+                                     upload_url=None, token_env="GITHUB_TOKEN", draft=False, prerelease=False)
+    assert pc.directory == DirectoryConfig(path=Path("/srv/rel"), layout="{name}/{version}/{commit}")
+    assert pc.http is None
+
+
+def test_no_publish_table_is_empty(tmp_path: Path) -> None:
+    assert _parse(tmp_path, BASE).destinations == ()
+
+
+def test_unknown_key_with_did_you_mean(tmp_path: Path) -> None:
+    message = _error(tmp_path, BASE + '[publish.github]\nrepo = "o/n"\ntokn-env = "X"\n')
+    assert "publish.github.tokn-env: unknown key; did you mean 'token-env'?" in message
+    assert "allowed here:" in message
+
+
+def test_unknown_destination_with_did_you_mean(tmp_path: Path) -> None:
+    message = _error(tmp_path, BASE + '[publish.gihub]\nrepo = "o/n"\n')
+    assert "publish.gihub: unknown key; did you mean 'github'?" in message
+
+
+@pytest.mark.parametrize("table, key, value", [
+    ("github", "token", "ghp_0123456789abcdefSECRET"),
+    ("http", "password", "hunter2-SECRET"),
+    ("http", "api-secret", "SECRET-value"),
+])
+def test_secret_key_refused(tmp_path: Path, table: str, key: str, value: str) -> None:
+    required = 'repo = "o/n"' if table == "github" else 'url = "https://h.example/x"'
+    message = _error(tmp_path, BASE + f'[publish.{table}]\n{required}\n{key} = "{value}"\n')
+    assert f"publish.{table}.{key}: secrets never go in targets.toml" in message
+    assert "-env" in message  # the hint says how to do it instead
+    assert value not in message
+
+
+def test_token_pasted_into_env_key_is_refused_without_echo(tmp_path: Path) -> None:
+    token = "ghp_" + "A1b2" * 9
+    message = _error(tmp_path, BASE + f'[publish.github]\nrepo = "o/n"\ntoken-env = "{token}"\n')
+    assert "publish.github.token-env" in message and "looks like a token" in message
+    assert token not in message
+
+
+@pytest.mark.parametrize("body, where, expected", [
+    ('[publish.github]\nrepo = "o/n"\ndraft = "yes"', "publish.github.draft", "expected true or false, got 'yes'"),
+    ('[publish.github]\nrepo = 5', "publish.github.repo", 'expected "owner/name", got 5'),
+    ('[publish.github]\nrepo = "just-a-name"', "publish.github.repo", 'expected "owner/name"'),
+    ('[publish.http]\nurl = ["https://x"]', "publish.http.url", "expected a non-empty string"),
+    ('[publish.http]\nurl = "ftp://x.example/"', "publish.http.url", "expected an http:// or https:// URL"),
+    ('[publish.directory]\npath = 3', "publish.directory.path", "expected a non-empty string, got 3"),
+    ("[publish]\ngithub = \"o/n\"", "publish.github", "expected a table"),
+])
+def test_wrong_type(tmp_path: Path, body: str, where: str, expected: str) -> None:
+    message = _error(tmp_path, BASE + body + "\n")
+    assert f"{where}: {expected}" in message
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    message = _error(tmp_path, BASE + "[publish.http]\ntoken-env = \"T\"\n")
+    assert "publish.http.url: missing" in message
+
+
+def test_unknown_placeholder_with_did_you_mean(tmp_path: Path) -> None:
+    message = _error(tmp_path, BASE + '[publish.github]\nrepo = "o/n"\ntag = "v{versoin}"\n')
+    assert "publish.github.tag:" in message and "did you mean {version}?" in message
+    # Attribute access would reach into Python objects: only plain names are placeholders.
+    message = _error(tmp_path, BASE + '[publish.directory]\npath = "/r"\nlayout = "{name.__class__}"\n')
+    assert "publish.directory.layout:" in message
+
+
+def test_credentials_in_url_refused(tmp_path: Path) -> None:
+    message = _error(tmp_path, BASE + '[publish.http]\nurl = "https://bob:pa55w0rd@repo.example/x"\n')
+    assert "publish.http.url" in message and "without credentials" in message
+    assert "pa55w0rd" not in message
+
+
+def test_layout_may_not_leave_the_directory(tmp_path: Path) -> None:
+    message = _error(tmp_path, BASE + '[publish.directory]\npath = "/r"\nlayout = "../{name}"\n')
+    assert "publish.directory.layout: expected a relative path" in message
+
+
+def test_basic_auth_needs_both_names(tmp_path: Path) -> None:
+    message = _error(tmp_path, BASE + '[publish.http]\nurl = "https://h.example"\nuser-env = "U"\n')
+    assert "publish.http.password-env: missing" in message
+    message = _error(tmp_path, BASE + '[publish.http]\nurl = "https://h.example"\ntoken-env = "T"\n'
+                     'user-env = "U"\npassword-env = "P"\n')
+    assert "publish.http.token-env: cannot be combined" in message
