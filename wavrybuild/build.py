@@ -94,8 +94,89 @@ def plan(config: Config, statuses: list[TargetStatus], tools: Tools) -> list[Bui
     return steps
 
 
-def artifacts_from_messages(stdout: str, project: Project) -> dict[str, Path]:
-    """Binary name -> produced executable, from cargo's compiler-artifact messages."""
+def group_steps(steps: list[BuildStep]) -> list[list[BuildStep]]:
+    """Targets that differ only in --target share one cargo invocation: cargo's jobserver then
+    schedules all of them on the machine's cores, and host build scripts and proc-macros are
+    compiled once. Targets that write to the same output directory (a triple with and without a
+    glibc floor) stay apart."""
+    groups: list[list[BuildStep]] = []
+    index: dict[tuple, int] = {}
+    for step in steps:
+        if step.command is None:
+            groups.append([step])
+            continue
+        argv = list(step.command.argv)
+        i = argv.index("--target")
+        shape = (tuple(argv[:i] + argv[i + 2:]), tuple(sorted(step.command.env.items())), step.builder)
+        g = index.get(shape)
+        if g is not None and all(str(s.target.triple) != str(step.target.triple) for s in groups[g]):
+            groups[g].append(step)
+        else:
+            index[shape] = len(groups)
+            groups.append([step])
+    return groups
+
+
+def group_command(group: list[BuildStep]) -> Command:
+    if len(group) == 1:
+        assert group[0].command is not None
+        return group[0].command
+    first = group[0].command
+    assert first is not None
+    argv = list(first.argv)
+    i = argv.index("--target")
+    targets = [x for s in group for x in ("--target", s.target.rust_target)]
+    # --keep-going: one target's compile error must not stop the others.
+    argv = argv[:i] + targets + argv[i + 2:] + ["--keep-going"]
+    return Command(tuple(argv), first.env, first.cwd)
+
+
+def execute_group(
+    group: list[BuildStep],
+    project: Project,
+    dist: Path,
+    on_line: Callable[[str], None] | None = None,
+) -> list[Outcome]:
+    """Build a group with one cargo invocation; each target's outcome from its own artifacts."""
+    if len(group) == 1:
+        return [execute_step(group[0], project, dist, on_line)]
+    start = time.monotonic()
+    cmd = group_command(group)
+    error = None
+    try:
+        result = proc.run(cmd, on_stderr_line=on_line, tail_lines=60, check=False)
+        if result.returncode != 0:
+            error = _build_error(CommandFailed(list(cmd.argv), result.returncode, result.stderr_tail))
+        stdout = result.stdout
+    except WavryError as exc:
+        return [Outcome(s, False, time.monotonic() - start, error=str(exc)) for s in group]
+    seconds = time.monotonic() - start
+    outcomes = []
+    for step in group:
+        produced = artifacts_from_messages(stdout, project, triple=str(step.target.triple))
+        missing = [b for b in project.binaries if b not in produced]
+        if missing:
+            outcomes.append(Outcome(step, False, seconds, error=error or f"no binary for: {', '.join(missing)}"))
+            continue
+        outcomes.append(Outcome(step, True, seconds, _stage(step, project, dist, produced)))
+    return outcomes
+
+
+def _stage(step: BuildStep, project: Project, dist: Path, produced: dict[str, Path]) -> list[BinaryRecord]:
+    records = []
+    for name in project.binaries:
+        src = produced[name]
+        staged = state_dir(dist) / "bin" / step.target.id / src.name
+        copy_atomic(src, staged)
+        records.append(BinaryRecord(name=name, path=str(staged.relative_to(dist)), size=staged.stat().st_size))
+    return records
+
+
+def artifacts_from_messages(stdout: str, project: Project, triple: str | None = None) -> dict[str, Path]:
+    """Binary name -> produced executable, from cargo's compiler-artifact messages.
+
+    With several --target in one invocation, `triple` picks this target's files: cargo puts them
+    under <target-dir>/<triple>/."""
     found: dict[str, Path] = {}
     manifest = str(project.manifest_path.resolve())
     for line in stdout.splitlines():
@@ -111,6 +192,8 @@ def artifacts_from_messages(stdout: str, project: Project) -> dict[str, Path]:
         if "bin" not in target.get("kind", ()):
             continue
         if str(Path(msg.get("manifest_path", "")).resolve()) != manifest:
+            continue
+        if triple and f"/{triple}/" not in msg["executable"].replace("\\", "/"):
             continue
         if target.get("name") in project.binaries:
             found[target["name"]] = Path(msg["executable"])
@@ -148,13 +231,7 @@ def execute_step(
     if missing:
         return Outcome(step, False, time.monotonic() - start,
                        error=f"cargo reported success but produced no binary for: {', '.join(missing)}")
-    records = []
-    for name in project.binaries:
-        src = produced[name]
-        staged = state_dir(dist) / "bin" / step.target.id / src.name
-        copy_atomic(src, staged)
-        records.append(BinaryRecord(name=name, path=str(staged.relative_to(dist)), size=staged.stat().st_size))
-    return Outcome(step, True, time.monotonic() - start, records)
+    return Outcome(step, True, time.monotonic() - start, _stage(step, project, dist, produced))
 
 
 def _build_error(exc: CommandFailed) -> str:

@@ -94,35 +94,40 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
     source = b.source_digest(cfg.project)
     record = BuildRecord.load(dist)
     keys = {s.target.id: b.cache_key(s, tools, source) for s in steps if s.command is not None}
-    if dry:
-        for step in steps:
-            if step.command is None:
-                ui.warn(f"{step.target.id}: cannot be built here: {step.problem}")
-            elif not force and b.cached_outcome(step, keys[step.target.id], record, dist):
-                ui.info(f"(dry) {step.target.id}: up to date, cargo not needed: {step.command.display()}")
-            else:
-                ui.command(step.command.display(), dry=True)
-        return []
-    outcomes: list[b.Outcome] = []
-    for i, step in enumerate(steps, 1):
-        title = f"build {step.target.id} [{i}/{len(steps)}] ({step.builder}, std {step.std_mode or '-'})"
+    todo: list = []
+    done: dict[str, b.Outcome] = {}
+    for step in steps:
         cached = None if force or step.command is None else b.cached_outcome(step, keys[step.target.id], record, dist)
         if cached:
             # Same sources, lock file, toolchain, flags and config as the recorded build: skip cargo.
-            ui.info(f"{step.target.id}: up to date (--force rebuilds)")
-            outcomes.append(cached)
-            continue
+            ui.info(f"{'(dry) ' if dry else ''}{step.target.id}: up to date (--force rebuilds)")
+            done[step.target.id] = cached
+        else:
+            todo.append(step)
+    groups = b.group_steps(todo)
+    if dry:
+        for group in groups:
+            if group[0].command is None:
+                ui.warn(f"{group[0].target.id}: cannot be built here: {group[0].problem}")
+            else:
+                ui.command(b.group_command(group).display(), dry=True)
+        return []
+    for i, group in enumerate(groups, 1):
+        ids = ", ".join(s.target.id for s in group)
+        title = f"build {ids} [{i}/{len(groups)}] ({group[0].builder}, std {group[0].std_mode or '-'})"
         with ui.group(title):
-            if step.command is not None:
-                ui.command(step.command.display())
+            if group[0].command is not None:
+                ui.command(b.group_command(group).display())
             with ui.progress(title) as update:
-                outcome = b.execute_step(step, cfg.project, dist, on_line=update)
-            outcome.key = keys.get(step.target.id, "")
-            outcomes.append(outcome)
-            if not outcome.ok:
-                ui.error(f"{step.target.id}: build failed: {outcome.error}")
-        if fail_fast and not outcome.ok:
+                results = b.execute_group(group, cfg.project, dist, on_line=update)
+            for outcome in results:
+                outcome.key = keys.get(outcome.step.target.id, "")
+                done[outcome.step.target.id] = outcome
+                if not outcome.ok:
+                    ui.error(f"{outcome.step.target.id}: build failed: {outcome.error}")
+        if fail_fast and not all(o.ok for o in results):
             break
+    outcomes = [done[s.target.id] for s in steps if s.target.id in done]
     b.record_outcomes(dist, cfg, outcomes, tools)
     rows = []
     for o in outcomes:
@@ -133,7 +138,7 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
                              "-" if o.cached else f"{o.seconds:.1f} s", state))
         else:
             rows.append((o.step.target.id, "-", "-", f"{o.seconds:.1f} s", "[red]failed[/]"))
-    not_run = [s.target.id for s in steps[len(outcomes):]]
+    not_run = [s.target.id for s in steps if s.target.id not in done]
     for tid in not_run:
         rows.append((tid, "-", "-", "-", "[yellow]not run (--fail-fast)[/]"))
     ui.table(f"Build of {cfg.project.name} {cfg.project.version}", ["target", "binary", "size", "time", "result"], rows)

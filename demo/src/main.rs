@@ -1,6 +1,10 @@
 #[cfg(feature = "broken")]
 compile_error!("the `broken` feature is enabled: this target is meant to fail");
 
+// Only for tests: fails on aarch64 alone, so one cargo invocation can build one target and fail another.
+#[cfg(all(feature = "broken-on-aarch64", target_arch = "aarch64"))]
+compile_error!("the `broken-on-aarch64` feature is enabled on aarch64: this target is meant to fail");
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let line = format!(
