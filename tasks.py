@@ -1,3 +1,20 @@
-"""This repository's tasks: wavrybuild's collection, exactly as any other repository uses it."""
+"""This repository's tasks: wavrybuild's collection, exactly as any other repository uses it,
+plus the repository's own benchmark task."""
 
-from wavrybuild import ns  # noqa: F401
+import sys
+
+from invoke import task
+
+from wavrybuild import ns
+
+
+@task(help={"quick": "smaller inputs and fewer repetitions (about a minute): for CI regression checks",
+            "write_doc": "update docs/performance.md with the results"})
+def bench(c, quick=False, write_doc=False):
+    """Benchmarks: checksum/archive throughput and orchestration overhead, as side-by-side ratios."""
+    flags = (" --quick" if quick else "") + (" --write-doc" if write_doc else "")
+    for script in ("bench/bench_package.py", "bench/bench_release.py"):
+        c.run(f"{sys.executable} {script}{flags}", pty=False)
+
+
+ns.add_task(bench)
