@@ -4,7 +4,9 @@
 
 1. no-op `invoke build --target aarch64-unknown-linux-gnu` vs no-op raw `cargo zigbuild` (goal <= 1.0);
 2. no-op `invoke release` vs the same release cold, in a fresh clone (goal <= 3 s and >= 95 % faster);
-3. peak memory (max RSS) of the orchestrator over the cold release.
+3. peak memory (max RSS) of the orchestrator over the cold release;
+4. binary sizes per target with the size-oriented settings targets.toml can turn on (strip, lto,
+   codegen-units, opt-level, panic) against cargo's plain release profile.
 
 The contenders alternate and each figure is a median, because the machine is noisy. --quick uses
 two fast targets and fewer repetitions (about a minute); the full run uses the repository's
@@ -14,6 +16,7 @@ targets.toml (cold includes building std from source for musl, macOS and Windows
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -65,10 +68,26 @@ def orchestrator_peak_mib(argv_tail: list[str], cwd: Path, env: dict[str, str]) 
     return elapsed, kib / 1024
 
 
-def make_clone(tmp: Path, name: str, quick: bool) -> Path:
+SIZE_SETTINGS = """
+[defaults]
+strip = "symbols"
+lto = "fat"
+codegen-units = 1
+opt-level = "z"
+panic = "abort"
+"""
+
+
+def make_clone(tmp: Path, name: str, quick: bool, extra: str = "") -> Path:
     clone = tmp / name
     shutil.copytree(REPO / "demo", clone / "demo", ignore=shutil.ignore_patterns("target"))
     targets = QUICK_TARGETS if quick else (REPO / "targets.toml").read_text()
+    if extra:
+        # Size settings go into the [defaults] table the file may already have.
+        if "[defaults]" in targets:
+            targets = targets.replace("[defaults]", extra.strip())
+        else:
+            targets = targets.replace("[targets.", extra + "\n[targets.", 1)
     (clone / "targets.toml").write_text(targets)
     (clone / "tasks.py").write_text("from wavrybuild import ns  # noqa: F401\n")
     (clone / ".gitignore").write_text("dist/\ntarget/\n")
@@ -109,6 +128,16 @@ def bench(quick: bool) -> list[tuple[str, str, str, str, str]]:
                      f"{noop / cold:.3f} ({saving:.1%} faster)", "PASS" if ok else "FAIL (goal <= 3 s, >= 95 % faster)"))
         rows.append(("peak RSS of the orchestrator (the invoke process), cold release", f"{peak:.0f} MiB",
                      "-", "-", "-"))
+        # 3. binary sizes: size-oriented profile settings from targets.toml vs cargo's plain release
+        small = make_clone(tmp, "small", quick, SIZE_SETTINGS)
+        run([*invoke, "build", "--all"], small, env)
+        plain_rec = json.loads((clone / "dist/.wavrybuild/build.json").read_text())["targets"]
+        small_rec = json.loads((small / "dist/.wavrybuild/build.json").read_text())["targets"]
+        for tid in plain_rec:
+            p = next(b["size"] for b in plain_rec[tid]["binaries"] if b["name"] == "wavry-demo")
+            q = next(b["size"] for b in small_rec[tid]["binaries"] if b["name"] == "wavry-demo")
+            rows.append((f"wavry-demo size, {tid}", f"{q / 1024:.0f} KiB", f"plain release: {p / 1024:.0f} KiB",
+                         f"{q / p:.2f}", "-"))
     return rows
 
 

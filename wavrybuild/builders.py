@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +36,10 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
         args.append("--no-default-features")
     if target.all_features:
         args.append("--all-features")
+    for key, value in target.profile_settings:
+        # TOML literals: true/false, numbers, and strings as JSON (a subset of TOML basic strings).
+        literal = str(value).lower() if isinstance(value, bool) else (str(value) if isinstance(value, int) else json.dumps(value))
+        args += ["--config", f"profile.{target.profile}.{key}={literal}"]
     if (project.workspace_root / "Cargo.lock").exists():
         # A release builds exactly the committed dependency set.
         args.append("--locked")

@@ -76,6 +76,36 @@ def _archive(v: Any) -> str | None:
     return None if v in ("", "auto") else _choice(("tar.gz", "tar.xz", "tar.zst", "zip"))(v)
 
 
+def _strip(v: Any) -> str | bool | None:
+    if v is None or isinstance(v, bool) or v in ("none", "debuginfo", "symbols"):
+        return v
+    raise ValueError('true, false, "none", "debuginfo" or "symbols"')
+
+
+def _lto(v: Any) -> str | bool | None:
+    if v is None or isinstance(v, bool) or v in ("off", "thin", "fat"):
+        return v
+    raise ValueError('true, false, "off", "thin" or "fat"')
+
+
+def _codegen_units(v: Any) -> int | None:
+    if v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+        return v
+    raise ValueError("a whole number >= 1")
+
+
+def _opt_level(v: Any) -> int | str | None:
+    if v is None or v in (0, 1, 2, 3, "s", "z"):
+        return v
+    raise ValueError('0, 1, 2, 3, "s" or "z"')
+
+
+def _panic(v: Any) -> str | None:
+    if v is None or v in ("unwind", "abort"):
+        return v
+    raise ValueError('"unwind" or "abort"')
+
+
 def _glibc(v: Any) -> str | None:
     if v in (None, ""):
         return None
@@ -106,7 +136,14 @@ TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "smoke-args": (_args, ("--version",)),
     "smoke-expect": (_expect, "{version}"),
     "archive": (_archive, None),
+    # Profile settings for smaller binaries, passed as `--config profile.<profile>.<key>=…`.
+    "strip": (_strip, None),
+    "lto": (_lto, None),
+    "codegen-units": (_codegen_units, None),
+    "opt-level": (_opt_level, None),
+    "panic": (_panic, None),
 }
+PROFILE_KEYS = ("strip", "lto", "codegen-units", "opt-level", "panic")
 # Only per target: which triple a target id builds (defaults to the id itself).
 TARGET_ONLY_KEYS = {"triple"}
 PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
@@ -137,6 +174,8 @@ class TargetConfig:
     smoke_args: tuple[str, ...] = ("--version",)
     smoke_expect: str | None = "{version}"
     archive: str | None = None  # archive format override
+    # cargo profile overrides (None: the profile's own value); see PROFILE_KEYS
+    profile_settings: tuple[tuple[str, Any], ...] = ()
 
     @property
     def rust_target(self) -> str:
@@ -364,6 +403,7 @@ def _make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> Ta
         smoke_args=values["smoke-args"],
         smoke_expect=values["smoke-expect"],
         archive=values["archive"],
+        profile_settings=tuple((k, values[k]) for k in PROFILE_KEYS if values[k] is not None),
     )
 
 

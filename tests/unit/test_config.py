@@ -148,3 +148,12 @@ def test_sign_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert cfg.sign.get("gpg", "key") == "B"
     assert cfg.sign.methods == ("minisign", "ssh")
     assert cfg.sign.get("gpg", "passphrase-env") == "WAVRYBUILD_GPG_PASSPHRASE"
+
+
+def test_profile_settings(tmp_path: Path) -> None:
+    cfg = _load(tmp_path, '[project]\ncrate="demo"\n[defaults]\nstrip = "symbols"\nopt-level = "z"\n'
+                          '[targets.x86_64-unknown-linux-gnu]\nlto = true\ncodegen-units = 1\npanic = "abort"\n')
+    assert dict(cfg.targets[0].profile_settings) == {"strip": "symbols", "opt-level": "z", "lto": True,
+                                                     "codegen-units": 1, "panic": "abort"}
+    assert "opt-level: expected 0, 1, 2, 3" in _error(tmp_path / "b", '[project]\ncrate="demo"\n'
+                                                      '[targets.x86_64-unknown-linux-gnu]\nopt-level = "x"\n')

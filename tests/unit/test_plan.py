@@ -117,3 +117,14 @@ def test_find_std_unknown_toolchain(tmp_path: Path) -> None:
     chains = (RustToolchain("stable", _sysroot(tmp_path, HOST)),)
     with pytest.raises(ConfigError, match="no installed Rust toolchain 'beta'"):
         find_std(_target(HOST, toolchain="beta"), chains)
+
+
+def test_profile_settings_become_cargo_config(project) -> None:
+    t = _target(HOST, profile_settings=(("strip", "symbols"), ("lto", True), ("codegen-units", 1),
+                                        ("opt-level", "z"), ("panic", "abort")))
+    std = StdSource(RustToolchain("stable", Path("/nowhere")), "installed")
+    argv = list(BUILDERS["cargo"].command(project, t, std, HOST).argv)
+    configs = [argv[i + 1] for i, a in enumerate(argv) if a == "--config"]
+    assert configs == ['profile.release.strip="symbols"', "profile.release.lto=true",
+                       "profile.release.codegen-units=1", 'profile.release.opt-level="z"',
+                       'profile.release.panic="abort"']
