@@ -45,12 +45,6 @@ class CommandFailed(WavryError):
         self.stderr_tail = stderr_tail
 
 
-class BuildFailed(WavryError):
-    """One or more targets failed; the others' results are kept."""
-
-    exit_code = 1
-
-
 class SmokeFailed(WavryError):
     exit_code = 1
 

@@ -23,9 +23,6 @@ from .config import Config, TargetConfig
 from .errors import ConfigError, WavryError
 from .record import state_dir
 
-STAGES = ("toolchain", "build", "smoke", "package", "checksum", "sign", "publish")
-
-
 class MergeError(WavryError):
     exit_code = 1
 

@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -273,12 +273,6 @@ class SigstoreKeyless:
                 "and the Fulcio/Rekor services",
                 hint="run it in CI with `permissions: id-token: write` (see docs/signing.md)",
             )
-
-
-@dataclass
-class SignOutcome:
-    written: list[Path] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)
 
 
 # --- verification with the tools users have -----------------------------------------------------

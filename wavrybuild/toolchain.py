@@ -283,7 +283,12 @@ def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchai
     problems: list[str] = []
     std = find_std(target, chains)
     if std is None:
-        problems.append(f"no std for {target.triple}: run `invoke toolchain --install`")
+        unlinked = unlinked_system_sysroot()
+        if unlinked and (unlinked / "lib" / "rustlib" / str(target.triple)).is_dir():
+            problems.append(f"the std for {target.triple} is in {unlinked} but rustup does not know that "
+                            f"toolchain: run `invoke toolchain --install` (links it as {SYSTEM_TOOLCHAIN!r})")
+        else:
+            problems.append(f"no std for {target.triple}: run `invoke toolchain --install`")
     linker, program, _pkg = linker_for(target, builder, tools.host)
     linker_ok = program is None or proc.which(program) is not None
     if not linker_ok:
