@@ -147,7 +147,7 @@ PROFILE_KEYS = ("strip", "lto", "codegen-units", "opt-level", "panic")
 # Only per target: which triple a target id builds (defaults to the id itself).
 TARGET_ONLY_KEYS = {"triple"}
 PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
-TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish"}
+TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels"}
 ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
 PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level"}
 CHECKSUM_KEYS = {"sidecars"}

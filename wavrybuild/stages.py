@@ -221,7 +221,9 @@ def run_package(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fa
             written.append(pk.write(p, dist, mtime, cfg.package.compression_level))
     pk.commit(written, dist)
     chosen = {p.target.id for p in plans}
-    kept = [a for a in (old.artifacts if old else []) if a.target not in chosen and (dist / a.path).is_file()]
+    # Other targets' archives, and other kinds of artifact (wheels), stay listed while they exist.
+    kept = [a for a in (old.artifacts if old else [])
+            if (a.target not in chosen or a.kind != "archive") and (dist / a.path).is_file()]
     recs = [record.targets[t] for t in sorted({a.target for a in kept} | chosen) if t in record.targets]
     manifest = Manifest(
         crate=cfg.project.package,
@@ -349,3 +351,65 @@ def run_sign(ui, cfg: Config, method: list[str] | None = None) -> None:
     ui.table("Signatures", ["method", "signature", "signs", "signer"],
              [(j.method, j.output.name, j.subject.name, j.signer) for j in jobs])
 
+
+
+def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> None:
+    """Python wheels holding each target's binaries, added to dist/ and manifest.json."""
+    from .channels.wheel import parse_wheel_config, wheel_files, write_wheel
+    from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
+    from .manifest import Artifact, Manifest
+    from .record import BuildRecord, tmp_dir
+    from .ui import human_size
+
+    wc = parse_wheel_config(cfg)
+    dist = cfg.project.dist_dir
+    record = BuildRecord.load(dist)
+    manifest = Manifest.load(dist)
+    if manifest is None:
+        raise WavryError(f"{dist / 'manifest.json'}: missing", hint="run `invoke package` first")
+    targets = cfg.select(target) if target else tuple(
+        t for t in cfg.targets if t.id in record.targets and record.targets[t.id].ok)
+    import os
+
+    from .fsutil import fsync_dir
+
+    rows, new, staged = [], [], []
+    tmp = tmp_dir(dist)
+    tmp.mkdir(parents=True, exist_ok=True)
+    for t in targets:
+        rec = record.targets.get(t.id)
+        if rec is None or not rec.ok:
+            raise WavryError(f"{t.id}: nothing to put in a wheel: not built", hint=f"run `invoke build --target {t.id}`")
+        binaries = [dist / b.path for b in rec.binaries]
+        filename, files = wheel_files(cfg, wc, t, binaries)
+        if dry:
+            ui.info(f"(dry) would write {dist / filename}")
+            continue
+        part = tmp / f"{filename}.{os.getpid()}.part"
+        with part.open("wb") as f:
+            write_wheel(f, files)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = sha256_file(part)
+        staged.append((part, dist / filename))
+        new.append(Artifact(target=t.id, triple=str(t.triple), kind="wheel", format="whl", path=filename,
+                            size=part.stat().st_size, sha256=digest, binaries=[b.name for b in rec.binaries]))
+        rows.append((t.id, filename, human_size(part.stat().st_size)))
+    if dry:
+        return
+    before = {a.path: a.sha256 for a in manifest.artifacts}
+    chosen = {t.id for t in targets}
+    manifest.artifacts = [a for a in manifest.artifacts if not (a.kind == "wheel" and a.target in chosen)] + new
+    if {a.path: a.sha256 for a in manifest.artifacts} != before:
+        # Before any wheel changes in dist/: checksums and signatures over the old set no longer hold.
+        for name in [SUMS_NAME, "manifest.json"] + [SUMS_NAME + s for s in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)]:
+            (dist / name).unlink(missing_ok=True)
+        manifest.checksums = None
+        manifest.signatures = [s for s in manifest.signatures if s.get("signs") != SUMS_NAME]
+        fsync_dir(dist)
+    for part, dest in staged:
+        os.chmod(part, 0o644)
+        os.replace(part, dest)
+    fsync_dir(dist)
+    manifest.save(dist)
+    ui.table("Python wheels", ["target", "wheel", "size"], rows)

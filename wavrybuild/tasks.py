@@ -266,8 +266,19 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
              [(r.destination, r.file, r.action, r.detail) for r in results])
 
 
+@task(iterable=["target"], help={"target": TARGET_HELP + " (default: every built target)",
+                                 "dry": "show the wheel names without writing them", "config": CONFIG_HELP})
+@_guarded
+def wheel(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
+    """Python wheels carrying the built binaries as scripts (pip install puts them on PATH); no rebuild."""
+    from . import stages
+    from .ui import UI
+
+    stages.run_wheel(UI(), _load(c, config), target, dry)
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
-    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan)
+    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

@@ -1,0 +1,113 @@
+"""Python wheels from the built binaries, uploaded with twine to a real pypiserver on localhost,
+installed with pip into a fresh venv, and run."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.utils import parse_wheel_filename
+
+from tests.conftest import invoke
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def wheels(packaged, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("wheels") / "p"
+    shutil.copytree(packaged.root, root)
+    done = invoke("wheel", cwd=root, env=packaged.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+def test_tags_from_targets(wheels: Path) -> None:
+    tags = {}
+    for whl in (wheels / "dist").glob("*.whl"):
+        name, version, _build, tagset = parse_wheel_filename(whl.name)
+        assert str(name) == "wavry-demo" and str(version) == "0.1.0"
+        tags[whl.name] = {str(t) for t in tagset}
+    flat = {t for ts in tags.values() for t in ts}
+    assert "py3-none-manylinux_2_17_x86_64" in flat  # from the glibc floor
+    assert "py3-none-musllinux_1_2_x86_64" in flat
+    assert "py3-none-macosx_11_0_arm64" in flat
+    assert "py3-none-win_amd64" in flat
+    assert any(t.startswith("py3-none-manylinux_2_") and t.endswith("_aarch64") for t in flat)
+    assert len(tags) == 6
+
+
+def test_record_hashes_and_scripts(wheels: Path) -> None:
+    whl = next((wheels / "dist").glob("*manylinux_2_17_x86_64.whl"))
+    with zipfile.ZipFile(whl) as zf:
+        record_name = next(n for n in zf.namelist() if n.endswith(".dist-info/RECORD"))
+        rows = list(csv.reader(io.StringIO(zf.read(record_name).decode())))
+        assert {r[0] for r in rows} == set(zf.namelist())
+        for path, digest, size in rows:
+            if path == record_name:
+                continue
+            data = zf.read(path)
+            expect = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert digest == expect and int(size) == len(data)
+        script = zf.getinfo("wavry_demo-0.1.0.data/scripts/wavry-demo")
+        assert (script.external_attr >> 16) & 0o777 == 0o755
+        assert "Root-Is-Purelib: false" in zf.read("wavry_demo-0.1.0.dist-info/WHEEL").decode()
+
+
+def test_checksums_cover_wheels(wheels: Path, packaged) -> None:
+    done = invoke("checksum", "verify", cwd=wheels, env=packaged.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sums = (wheels / "dist/SHA256SUMS").read_text()
+    assert sums.count(".whl") == 6
+
+
+def test_twine_upload_pip_install_and_run(wheels: Path, tmp_path: Path) -> None:
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port),
+                               "-a", ".", "-P", ".", str(packages)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}"
+        up = subprocess.run([sys.executable, "-m", "twine", "upload", "--non-interactive", "--repository-url",
+                             url + "/", "-u", "wavry", "-p", "unused", *map(str, sorted((wheels / "dist").glob("*.whl")))],
+                            capture_output=True, text=True, check=False)
+        assert up.returncode == 0, up.stdout + up.stderr
+        venv = tmp_path / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = subprocess.run([str(venv / "bin/pip"), "install", "--no-cache-dir", "--index-url", url + "/simple/",
+                              "wavry-demo==0.1.0"], capture_output=True, text=True, check=False)
+        assert pip.returncode == 0, pip.stdout + pip.stderr
+        out = subprocess.run([str(venv / "bin/wavry-demo")], capture_output=True, text=True, check=True).stdout
+        assert out.strip() == "wavry-demo 0.1.0 (x86_64-unknown-linux-gnu)"
+        # For a musl platform pip picks the musllinux wheel.
+        dl = subprocess.run([str(venv / "bin/pip"), "download", "--no-cache-dir", "--index-url", url + "/simple/",
+                             "--only-binary=:all:", "--platform", "musllinux_1_2_x86_64", "--no-deps",
+                             "-d", str(tmp_path / "musl"), "wavry-demo==0.1.0"], capture_output=True, text=True)
+        assert dl.returncode == 0, dl.stdout + dl.stderr
+        assert [p.name for p in (tmp_path / "musl").iterdir()] == ["wavry_demo-0.1.0-py3-none-musllinux_1_2_x86_64.whl"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

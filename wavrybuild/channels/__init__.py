@@ -1,0 +1,1 @@
+"""Distribution channels that repackage the already-built binaries (no rebuild)."""

@@ -1,0 +1,138 @@
+"""Python wheels that carry a target's binaries as scripts (as ruff and uv ship).
+
+The platform tag comes from the target: manylinux_X_Y from the glibc floor (or, without one, the
+newest GLIBC_ symbol version the binary needs), musllinux_1_2, macosx_11_0_arm64 /
+macosx_10_12_x86_64, win_amd64 / win32 / win_arm64. Tags and names are built and checked with the
+`packaging` library. The wheel is deterministic: sorted entries, fixed dates.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import subprocess
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from ..config import Config, TargetConfig
+from ..errors import ConfigError, WavryError
+
+ZIP_DATE = time.gmtime(315532800)[:6]  # 1980-01-01, the earliest zip can say
+LINUX_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "i686": "i686", "armv7": "armv7l",
+              "powerpc64le": "ppc64le", "s390x": "s390x", "riscv64gc": "riscv64"}
+
+
+@dataclass(frozen=True)
+class WheelConfig:
+    name: str  # the PyPI distribution name
+    summary: str
+    license: str | None
+
+
+def parse_wheel_config(cfg: Config) -> WheelConfig:
+    """[channels.pypi] name = "…"; defaults to the artifact name."""
+    where = cfg.project.config_path
+    channels = cfg.raw.get("channels", {})
+    table = channels.get("pypi", {}) if isinstance(channels, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: channels.pypi: expected a table")
+    allowed = {"name", "summary", "license"}
+    for key in table:
+        if key not in allowed:
+            from ..triple import suggest
+
+            near = suggest(key, allowed)
+            raise ConfigError(f"{where}: channels.pypi.{key}: unknown key" + (f"; did you mean {near!r}?" if near else ""))
+    name = table.get("name", cfg.project.name)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+        raise ConfigError(f"{where}: channels.pypi.name: {name!r} is not a valid Python package name",
+                          hint="letters, digits, '.', '_' and '-', starting and ending with a letter or digit")
+    return WheelConfig(name, str(table.get("summary", f"{cfg.project.name} command-line tool")),
+                       table.get("license"))
+
+
+def pep440(version: str) -> str:
+    try:
+        return str(Version(version))
+    except InvalidVersion:
+        raise ConfigError(f"crate version {version!r} is not a valid Python (PEP 440) version",
+                          hint="use a plain X.Y.Z version, or X.Y.Z-alpha.N / -beta.N / -rc.N") from None
+
+
+def _glibc_needed(binary: Path) -> str | None:
+    try:
+        out = subprocess.run(["readelf", "--version-info", "--wide", str(binary)], capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    versions = [tuple(int(x) for x in v.split(".")) for v in re.findall(r"GLIBC_(\d+\.\d+(?:\.\d+)?)", out)]
+    return ".".join(map(str, max(versions)[:2])) if versions else None
+
+
+def platform_tag(t: TargetConfig, binary: Path) -> str:
+    triple = t.triple
+    arch = triple.arch
+    if triple.os == "linux":
+        warch = LINUX_ARCH.get(arch) or LINUX_ARCH.get(arch.split("v")[0] if arch.startswith("armv7") else arch)
+        if not warch:
+            raise WavryError(f"{t.id}: no Python platform tag for architecture {arch}")
+        if triple.is_musl:
+            return f"musllinux_1_2_{warch}"
+        floor = t.glibc or _glibc_needed(binary)
+        if not floor:
+            raise WavryError(f"{t.id}: cannot tell which glibc the binary needs",
+                             hint='set `glibc = "2.17"` for this target (or install binutils for readelf)')
+        major, minor = floor.split(".")[:2]
+        return f"manylinux_{major}_{minor}_{warch}"
+    if triple.os == "macos":
+        return {"aarch64": "macosx_11_0_arm64", "x86_64": "macosx_10_12_x86_64"}[arch]
+    if triple.is_windows:
+        return {"x86_64": "win_amd64", "i686": "win32", "aarch64": "win_arm64"}[arch]
+    raise WavryError(f"{t.id}: no Python platform tag for {triple}")
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def wheel_files(cfg: Config, wc: WheelConfig, t: TargetConfig, binaries: list[Path]) -> tuple[str, dict[str, tuple[bytes, int]]]:
+    """(file name, {archive path: (bytes, mode)}) for one target's wheel."""
+    version = pep440(cfg.project.version)
+    dist_name = canonicalize_name(wc.name).replace("-", "_")
+    tag = Tag("py3", "none", platform_tag(t, binaries[0]))
+    filename = f"{dist_name}-{version}-{tag}.whl"
+    parse_wheel_filename(filename)  # packaging's own check of the name and tag
+    info = f"{dist_name}-{version}.dist-info"
+    data = f"{dist_name}-{version}.data"
+    files: dict[str, tuple[bytes, int]] = {}
+    for b in binaries:
+        files[f"{data}/scripts/{b.name}"] = (b.read_bytes(), 0o755)
+    meta = ["Metadata-Version: 2.1", f"Name: {wc.name}", f"Version: {version}", f"Summary: {wc.summary}"]
+    if wc.license:
+        meta.append(f"License: {wc.license}")
+    files[f"{info}/METADATA"] = (("\n".join(meta) + "\n").encode(), 0o644)
+    files[f"{info}/WHEEL"] = ((f"Wheel-Version: 1.0\nGenerator: wavrybuild\nRoot-Is-Purelib: false\nTag: {tag}\n").encode(), 0o644)
+    record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, (d, _) in sorted(files.items()))
+    record += f"{info}/RECORD,,\n"
+    files[f"{info}/RECORD"] = (record.encode(), 0o644)
+    return filename, files
+
+
+def write_wheel(out, files: dict[str, tuple[bytes, int]]) -> None:
+    # RECORD last, as installers expect; everything else sorted.
+    order = sorted(p for p in files if not p.endswith("/RECORD")) + [p for p in files if p.endswith("/RECORD")]
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in order:
+            data, mode = files[path]
+            zi = zipfile.ZipInfo(path, date_time=ZIP_DATE)
+            zi.create_system = 3
+            zi.external_attr = (0o100000 | mode) << 16
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(zi, data)
