@@ -156,6 +156,19 @@ class Release:
         changed = stages.run_package(self.ui, self.cfg, self.ids, self.dry)
         return None if changed or self.dry else "up to date"
 
+    def wheel(self) -> str | None:
+        """Python wheels from the same binaries, when [channels.pypi] is configured."""
+        from . import stages
+
+        channels = self.cfg.raw.get("channels", {})
+        if not isinstance(channels, dict) or "pypi" not in channels:
+            return "skipped"
+        if self.dry:
+            # Nothing is built in a dry run: the wheels' platform tags are not known yet.
+            self.ui.info("(dry) would write a Python wheel per target ([channels.pypi])")
+            return None
+        return None if stages.run_wheel(self.ui, self.cfg, self.ids) else "up to date"
+
     def checksum(self) -> str | None:
         from . import stages
 
@@ -217,7 +230,7 @@ class Release:
 def run_release(ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool = False, force: bool = False,
                 part: bool = False, no_publish: bool = False) -> Release:
     rel = Release(ui, cfg, targets, dry=dry, force=force)
-    order = ["toolchain", "build", "smoke", "package"]
+    order = ["toolchain", "build", "smoke", "package", "wheel"]
     if not part:
         order += ["checksum", "sign"] + ([] if no_publish else ["publish"])
     try:
@@ -317,13 +330,15 @@ def _merge(ui, cfg: Config, parts_dir: Path, dry: bool) -> str | None:
                 raise MergeError(f"{path}: {key} {getattr(part, key)!r} differs from the other parts' "
                                  f"{getattr(context, key)!r}", hint="every part must come from the same commit")
         for a in part.artifacts:
-            if a.target in found and found[a.target][1].sha256 != a.sha256:
-                raise MergeError(f"{path}: target {a.target} also comes from {found[a.target][0]} with other bytes")
-            found[a.target] = (path.parent / a.path, a)
+            # Keyed by file: a target may bring an archive and a wheel.
+            if a.path in found and found[a.path][1].sha256 != a.sha256:
+                raise MergeError(f"{path}: {a.path} also comes from {found[a.path][0]} with other bytes")
+            found[a.path] = (path.parent / a.path, a)
     if context is None:
         raise MergeError(f"{parts_dir}: no part manifests (manifest-part-*.json) found",
                          hint="each matrix job runs `invoke release --part --target T` and uploads dist/")
-    missing = [t.id for t in cfg.targets if t.id not in found]
+    have = {a.target for _, a in found.values() if a.kind == "archive"}
+    missing = [t.id for t in cfg.targets if t.id not in have]
     if missing:
         raise MergeError(f"no part for {', '.join(missing)}: a merge never builds",
                          hint="run the matrix job for these targets (or drop them from targets.toml)")

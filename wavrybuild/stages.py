@@ -353,8 +353,9 @@ def run_sign(ui, cfg: Config, method: list[str] | None = None) -> None:
 
 
 
-def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> None:
-    """Python wheels holding each target's binaries, added to dist/ and manifest.json."""
+def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> bool:
+    """Python wheels holding each target's binaries, added to dist/ and manifest.json.
+    Returns whether any wheel changed."""
     from .channels.wheel import parse_wheel_config, wheel_files, write_wheel
     from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
     from .manifest import Artifact, Manifest
@@ -396,11 +397,12 @@ def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fals
                             size=part.stat().st_size, sha256=digest, binaries=[b.name for b in rec.binaries]))
         rows.append((t.id, filename, human_size(part.stat().st_size)))
     if dry:
-        return
+        return False
     before = {a.path: a.sha256 for a in manifest.artifacts}
     chosen = {t.id for t in targets}
     manifest.artifacts = [a for a in manifest.artifacts if not (a.kind == "wheel" and a.target in chosen)] + new
-    if {a.path: a.sha256 for a in manifest.artifacts} != before:
+    changed = {a.path: a.sha256 for a in manifest.artifacts} != before
+    if changed:
         # Before any wheel changes in dist/: checksums and signatures over the old set no longer hold.
         for name in [SUMS_NAME, "manifest.json"] + [SUMS_NAME + s for s in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)]:
             (dist / name).unlink(missing_ok=True)
@@ -408,8 +410,12 @@ def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fals
         manifest.signatures = [s for s in manifest.signatures if s.get("signs") != SUMS_NAME]
         fsync_dir(dist)
     for part, dest in staged:
+        if dest.exists() and sha256_file(dest) == sha256_file(part):
+            part.unlink()  # same bytes: leave the published file (and its mtime) alone
+            continue
         os.chmod(part, 0o644)
         os.replace(part, dest)
     fsync_dir(dist)
     manifest.save(dist)
     ui.table("Python wheels", ["target", "wheel", "size"], rows)
+    return changed

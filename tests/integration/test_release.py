@@ -39,7 +39,7 @@ def _summary(stdout: str) -> dict[str, str]:
     rows = {}
     for line in stdout.splitlines():
         cells = [c.strip() for c in line.split("│")]
-        if len(cells) >= 5 and cells[1] in ("toolchain", "build", "smoke", "package", "checksum", "sign",
+        if len(cells) >= 5 and cells[1] in ("toolchain", "build", "smoke", "package", "wheel", "checksum", "sign",
                                              "publish", "merge"):
             rows[cells[1]] = cells[2]
     return rows
@@ -65,7 +65,7 @@ def single(origin: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     done = invoke("release", cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _summary(done.stdout) == {"toolchain": "done", "build": "done", "smoke": "done", "package": "done",
-                                     "checksum": "done", "sign": "skipped", "publish": "skipped"}
+                                     "wheel": "skipped", "checksum": "done", "sign": "skipped", "publish": "skipped"}
     return root, env
 
 
@@ -77,8 +77,8 @@ def test_noop_rerun_does_nothing_and_keeps_dist_identical(single) -> None:
     elapsed = time.monotonic() - start
     assert done.returncode == 0, done.stderr
     assert _summary(done.stdout) == {"toolchain": "done", "build": "up to date", "smoke": "up to date",
-                                     "package": "up to date", "checksum": "up to date", "sign": "skipped",
-                                     "publish": "skipped"}
+                                     "package": "up to date", "wheel": "skipped", "checksum": "up to date",
+                                     "sign": "skipped", "publish": "skipped"}
     assert "$ cargo" not in done.stderr and "$ cargo-zigbuild" not in done.stderr
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (root / "dist").iterdir() if p.is_file()}
     assert after == before
@@ -170,7 +170,7 @@ def test_three_runners_merge_to_the_single_machine_release(origin: Path, single,
         done = invoke("release", "--part", "--target", target, cwd=runner,
                       env={"CARGO_TARGET_DIR": str(tmp_path / f"target{i}")})
         assert done.returncode == 0, done.stdout + done.stderr
-        assert set(_summary(done.stdout)) == {"toolchain", "build", "smoke", "package"}
+        assert set(_summary(done.stdout)) == {"toolchain", "build", "smoke", "package", "wheel"}
         # What the matrix job uploads: the archives and its part manifest.
         upload = parts / f"part-{target}"
         upload.mkdir(parents=True)

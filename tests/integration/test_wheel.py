@@ -111,3 +111,20 @@ def test_twine_upload_pip_install_and_run(wheels: Path, tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_release_makes_wheels_and_a_rerun_changes_nothing(packaged, tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    shutil.copytree(packaged.root, root)
+    toml = root / "targets.toml"
+    toml.write_text(toml.read_text() + '\n[channels.pypi]\nname = "wavry-demo"\nlicense = "MIT"\n')
+    done = invoke("release", cwd=root, env=packaged.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "│ wheel     │ done" in done.stdout
+    assert (root / "dist/SHA256SUMS").read_text().count(".whl") == 6
+    before = {p.name: p.stat().st_mtime_ns for p in (root / "dist").iterdir() if p.is_file()}
+    again = invoke("release", cwd=root, env=packaged.env)
+    assert again.returncode == 0, again.stderr
+    assert "│ wheel     │ up to date" in again.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in (root / "dist").iterdir() if p.is_file()} == before
+    assert invoke("verify", cwd=root, env=packaged.env).returncode == 0
