@@ -73,7 +73,7 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 def _archive(v: Any) -> str | None:
-    return None if v in ("", "auto") else _choice(("tar.gz", "tar.xz", "tar.zst", "zip"))(v)
+    return None if v in ("", "auto") else _choice(ARCHIVE_FORMATS)(v)
 
 
 def _strip(v: Any) -> str | bool | None:

@@ -172,6 +172,21 @@ def _probe_cache_path() -> Path:
     return Path(base) / "wavrybuild" / "probes.json"
 
 
+_PROBES: dict[str, dict[str, str]] = {}
+
+
+def _probe_cache(path: Path) -> dict[str, str]:
+    """The probe cache, read from disk once per process."""
+    import json
+
+    if str(path) not in _PROBES:
+        try:
+            _PROBES[str(path)] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            _PROBES[str(path)] = {}
+    return _PROBES[str(path)]
+
+
 def capture_cached(argv: list[str], key_files: list[str | None]) -> str | None:
     """`capture`, remembered across runs while the files that decide the answer are unchanged.
 
@@ -192,10 +207,7 @@ def capture_cached(argv: list[str], key_files: list[str | None]) -> str | None:
         stamps.append(f"{os.path.realpath(f)}:{st.st_size}:{st.st_mtime_ns}")
     key = "\0".join([*argv, *stamps])
     path = _probe_cache_path()
-    try:
-        cache = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cache = {}
+    cache = _probe_cache(path)
     if key in cache:
         return cache[key]
     out = capture(argv)

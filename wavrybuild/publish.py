@@ -428,14 +428,6 @@ def _secret(cfg: Config, key: str, env: str) -> str:
     return value
 
 
-def _mask_for_ci(secrets: list[str]) -> None:
-    """GitHub Actions replaces masked values with *** in every later log line."""
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        for s in secrets:
-            if s:
-                print(f"::add-mask::{s}", flush=True)
-
-
 def _message(resp: requests.Response) -> str:
     """The server's own explanation, short: GitHub's JSON `message`, else the start of the body."""
     with contextlib.suppress(ValueError, AttributeError):
@@ -758,14 +750,14 @@ def _open(cfg: Config, d: DestinationConfig, release: Release) -> Destination:
     """The destination, with its credentials read from the environment (now, and only here)."""
     if isinstance(d, GitHubConfig):
         token = _secret(cfg, "github.token-env", d.token_env)
-        _mask_for_ci([token])
+        mask_for_ci([token])
         return GitHubDestination(d, release, token)
     if isinstance(d, HttpConfig):
         token = _secret(cfg, "http.token-env", d.token_env) if d.token_env else None
         basic = None
         if d.user_env and d.password_env:
             basic = (_secret(cfg, "http.user-env", d.user_env), _secret(cfg, "http.password-env", d.password_env))
-        _mask_for_ci([token or "", basic[1] if basic else ""])
+        mask_for_ci([token or "", basic[1] if basic else ""])
         return HttpDestination(d, release, token, basic)
     return DirectoryDestination(d, release)
 

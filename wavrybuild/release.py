@@ -342,16 +342,16 @@ def _merge(ui, cfg: Config, parts_dir: Path, dry: bool) -> str | None:
     if missing:
         raise MergeError(f"no part for {', '.join(missing)}: a merge never builds",
                          hint="run the matrix job for these targets (or drop them from targets.toml)")
-    for tid, (src, a) in found.items():
+    for _path, (src, a) in found.items():
         if not src.is_file():
             raise MergeError(f"{src}: listed by a part manifest but missing")
         if sha256_file(src) != a.sha256:
             raise MergeError(f"{src}: sha256 differs from its part manifest (corrupted upload?)")
     if dry:
-        for tid, (src, a) in sorted(found.items()):
+        for _path, (src, a) in sorted(found.items()):
             ui.info(f"(dry) would copy {src} → {dist / a.path}")
         return None
-    for tid, (src, a) in sorted(found.items()):
+    for _path, (src, a) in sorted(found.items()):
         dest = dist / a.path
         if dest.is_file() and sha256_file(dest) == a.sha256:
             continue

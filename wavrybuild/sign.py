@@ -23,6 +23,7 @@ from . import proc
 from .config import Config, SignConfig
 from .errors import ConfigError, ToolMissing, WavryError
 from .proc import Command
+from .ui import mask_for_ci  # noqa: F401  (re-exported for the tasks)
 
 SUFFIX = {"gpg": ".asc", "minisign": ".minisig", "ssh": ".sig"}
 TOOLS = {
@@ -148,14 +149,6 @@ def plan(cfg: Config, dist: Path, subjects: list[Path], tmp: Path, only: tuple[s
             out = tmp / (subject.name + SUFFIX[method])
             jobs.append(SIGNERS[method].job(subject, out, cfg))
     return jobs
-
-
-def mask_for_ci(secrets: list[str]) -> None:
-    """GitHub Actions replaces masked values with *** in every later log line."""
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        for s in secrets:
-            if s:
-                print(f"::add-mask::{s}", flush=True)
 
 
 def run_job(job: SignJob) -> None:

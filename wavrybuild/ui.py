@@ -14,6 +14,14 @@ def in_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
+def mask_for_ci(secrets: list[str]) -> None:
+    """GitHub Actions replaces masked values with *** in every later log line."""
+    if in_github_actions():
+        for s in secrets:
+            if s:
+                print(f"::add-mask::{s}", flush=True)
+
+
 class UI:
     def __init__(self, *, quiet: bool = False) -> None:
         from rich.console import Console
