@@ -34,6 +34,7 @@ from .errors import ConfigError, WavryError
 from .fsutil import atomic_writer, fsync_dir
 from .manifest import MANIFEST_NAME, Manifest
 from .triple import suggest
+from .ui import mask_for_ci
 
 DESTINATIONS = ("github", "http", "directory")
 Action = Literal["uploaded", "skipped", "replaced", "would upload"]
