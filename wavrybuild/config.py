@@ -201,6 +201,12 @@ class Project:
     version: str
     binaries: tuple[str, ...]
     dist_dir: Path
+    # Cargo.toml's [package] metadata, for the package formats of the channels (npm, PyPI, deb, rpm).
+    description: str = ""
+    license: str | None = None
+    homepage: str | None = None
+    repository: str | None = None
+    authors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -506,6 +512,11 @@ def _project(path: Path, raw: Any) -> Project:
         version=pkg["version"],
         binaries=binaries,
         dist_dir=(root / dist).resolve() if not os.path.isabs(dist) else Path(dist),
+        description=(pkg.get("description") or "").strip(),
+        license=pkg.get("license"),
+        homepage=pkg.get("homepage"),
+        repository=pkg.get("repository"),
+        authors=tuple(pkg.get("authors") or ()),
     )
 
 
@@ -531,7 +542,7 @@ def parse(path: Path, data: Mapping[str, Any]) -> Config:
             )
         seen[t.rust_target] = t.id
     project = _project(path, data.get("project"))
-    return Config(
+    cfg = Config(
         project=project,
         targets=targets,
         package=_package(path, data.get("package", {})),
@@ -539,6 +550,10 @@ def parse(path: Path, data: Mapping[str, Any]) -> Config:
         sign=_sign(path, data.get("sign", {})),
         raw=data,
     )
+    from .channels import parse_channels
+
+    parse_channels(cfg)  # bad channel names and versions are refused here, before anything is written
+    return cfg
 
 
 def _package(path: Path, raw: Any) -> PackageConfig:

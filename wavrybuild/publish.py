@@ -37,7 +37,7 @@ from .triple import suggest
 from .ui import mask_for_ci
 
 DESTINATIONS = ("github", "http", "directory")
-Action = Literal["uploaded", "skipped", "replaced", "would upload"]
+Action = Literal["uploaded", "skipped", "replaced", "would upload", "published", "would publish"]
 
 # (connect, read) seconds. Transfers get a long read timeout: after the last byte of a large upload
 # the server may take a while (GitHub scans assets) before it answers.
@@ -732,7 +732,21 @@ def _alive(pid: int) -> bool:
 
 # --- the entry point ------------------------------------------------------------------------------------
 
+def _npm(cfg: Config, only: tuple[str, ...]):
+    """[channels.npm] when it publishes and `only` does not leave it out; else None."""
+    from .channels import parse_channels
+
+    nc = parse_channels(cfg).npm
+    if "npm" in only and (nc is None or not nc.publish):
+        raise ConfigError(f"{cfg.project.config_path}: channels.npm: " + ("not configured" if nc is None else "publish = false"),
+                          hint="add [channels.npm] (docs/channels-npm.md)" if nc is None else "set channels.npm.publish = true")
+    if nc is None or not nc.publish or (only and "npm" not in only):
+        return None
+    return nc
+
+
 def _chosen(cfg: Config, pcfg: PublishConfig, only: tuple[str, ...]) -> list[DestinationConfig]:
+    only = tuple(o for o in only if o != "npm")
     if not pcfg.destinations:
         raise ConfigError(f"{cfg.project.config_path}: publish: no destination configured",
                           hint="add [publish.github], [publish.http] or [publish.directory] (docs/publishing.md)")
@@ -780,13 +794,29 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     transfer (its `results` say what was done before). Rerunning is always safe.
     """
     pcfg = parse_publish(cfg)
-    chosen = _chosen(cfg, pcfg, only)
+    npm = _npm(cfg, only)
+    file_only = only == ("npm",) or (npm is not None and not only and not pcfg.destinations)
+    chosen = [] if file_only else _chosen(cfg, pcfg, only)
     release, files = collect(dist)
     results: list[PublishResult] = []
 
     def record(result: PublishResult) -> None:
         results.append(result)
         log(result.line())
+
+    if npm is not None:
+        # Package registries first: a release page that links to `npm install` should find it there.
+        from .channels.npm import publish_npm
+        from .manifest import Manifest
+        from .record import tmp_dir
+
+        manifest = Manifest.load(dist)
+        try:
+            rows = publish_npm(npm, dist, manifest.artifacts if manifest else [], dry=dry, log=log, tmp=tmp_dir(dist))
+        except WavryError as exc:
+            raise PublishError(exc.message, hint=exc.hint, results=list(results)) from None
+        for file, action, detail in rows:
+            results.append(PublishResult("npm", file, action, detail))  # type: ignore[arg-type]
 
     if dry:
         for d in chosen:

@@ -77,7 +77,10 @@ def sign_key(cfg: Config, dist: Path) -> str:
 
 
 def publish_configured(cfg: Config) -> bool:
-    return bool(cfg.raw.get("publish"))
+    from .channels import parse_channels
+
+    npm = parse_channels(cfg).npm
+    return bool(cfg.raw.get("publish")) or bool(npm and npm.publish)
 
 
 class Release:
@@ -169,6 +172,30 @@ class Release:
             return None
         return None if stages.run_wheel(self.ui, self.cfg, self.ids) else "up to date"
 
+    def npm(self, main: bool = True) -> str | None:
+        """npm packages from the same binaries, when [channels.npm] is configured."""
+        from . import stages
+        from .channels import parse_channels
+
+        if parse_channels(self.cfg).npm is None:
+            return "skipped"
+        if self.dry:
+            self.ui.info("(dry) would write an npm package per target and the main package ([channels.npm])")
+            return None
+        return None if stages.run_npm(self.ui, self.cfg, self.ids, main=main) else "up to date"
+
+    def npm_main(self) -> str | None:
+        """After a merge: the main npm package (the parts brought the platform packages)."""
+        from . import stages
+        from .channels import parse_channels
+
+        if parse_channels(self.cfg).npm is None:
+            return "skipped"
+        if self.dry:
+            self.ui.info("(dry) would write the main npm package ([channels.npm])")
+            return None
+        return None if stages.run_npm(self.ui, self.cfg, main=True, platforms=False) else "up to date"
+
     def checksum(self) -> str | None:
         from . import stages
 
@@ -230,12 +257,13 @@ class Release:
 def run_release(ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool = False, force: bool = False,
                 part: bool = False, no_publish: bool = False) -> Release:
     rel = Release(ui, cfg, targets, dry=dry, force=force)
-    order = ["toolchain", "build", "smoke", "package", "wheel"]
+    order = ["toolchain", "build", "smoke", "package", "wheel", "npm"]
     if not part:
         order += ["checksum", "sign"] + ([] if no_publish else ["publish"])
     try:
         for name in order:
-            rel.stage(name, getattr(rel, name))
+            # A matrix part writes its platform packages; the merge writes the main one.
+            rel.stage(name, (lambda: rel.npm(main=False)) if part and name == "npm" else getattr(rel, name))
         if part and not dry:
             write_part_manifest(cfg, targets)
     finally:
@@ -298,6 +326,7 @@ def run_merge(ui, cfg: Config, parts_dir: Path, *, dry: bool = False, no_publish
     rel = Release(ui, cfg, cfg.targets, dry=dry, force=False)
     try:
         rel.stage("merge", lambda: _merge(ui, cfg, parts_dir, dry))
+        rel.stage("npm", rel.npm_main)
         for name in ["checksum", "sign"] + ([] if no_publish else ["publish"]):
             rel.stage(name, getattr(rel, name))
     finally:

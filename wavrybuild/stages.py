@@ -353,69 +353,152 @@ def run_sign(ui, cfg: Config, method: list[str] | None = None) -> None:
 
 
 
+class _ChannelOutput:
+    """Channel artifacts (wheels, npm tarballs) staged in dist/'s tmp dir, then committed together.
+
+    Unchanged bytes leave the published file and its mtime alone; any change first removes
+    SHA256SUMS and its signatures, which no longer hold."""
+
+    def __init__(self, cfg: Config, kind: str) -> None:
+        from .manifest import Manifest
+        from .record import tmp_dir
+
+        self.cfg, self.kind, self.dist = cfg, kind, cfg.project.dist_dir
+        manifest = Manifest.load(self.dist)
+        if manifest is None:
+            raise WavryError(f"{self.dist / 'manifest.json'}: missing", hint="run `invoke package` first")
+        self.manifest = manifest
+        self.tmp = tmp_dir(self.dist)
+        self.staged: list[tuple[Path, Path]] = []
+        self.new: list = []
+        self.rows: list[tuple[str, ...]] = []
+
+    def add(self, filename: str, write, *, target: str, triple: str, fmt: str, binaries: list[str]) -> None:
+        from .checksum import sha256_file
+        from .manifest import Artifact
+        from .ui import human_size
+
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        part = self.tmp / f"{filename}.{os.getpid()}.part"
+        with part.open("wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        size = part.stat().st_size
+        self.staged.append((part, self.dist / filename))
+        self.new.append(Artifact(target=target, triple=triple, kind=self.kind, format=fmt, path=filename,
+                                 size=size, sha256=sha256_file(part), binaries=binaries))
+        self.rows.append((target or "(all)", filename, human_size(size)))
+
+    def commit(self, replaces) -> bool:
+        """Swap in the staged files; `replaces(artifact)` says which old entries of this kind they replace."""
+        from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
+        from .fsutil import fsync_dir
+
+        dist, manifest = self.dist, self.manifest
+        before = {a.path: a.sha256 for a in manifest.artifacts}
+        manifest.artifacts = [a for a in manifest.artifacts if not (a.kind == self.kind and replaces(a))] + self.new
+        changed = {a.path: a.sha256 for a in manifest.artifacts} != before
+        if changed:
+            for name in [SUMS_NAME, "manifest.json"] + [SUMS_NAME + s for s in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)]:
+                (dist / name).unlink(missing_ok=True)
+            manifest.checksums = None
+            manifest.signatures = [s for s in manifest.signatures if s.get("signs") != SUMS_NAME]
+            fsync_dir(dist)
+        for part, dest in self.staged:
+            if dest.exists() and sha256_file(dest) == sha256_file(part):
+                part.unlink()
+                continue
+            os.chmod(part, 0o644)
+            os.replace(part, dest)
+        fsync_dir(dist)
+        manifest.save(dist)
+        return changed
+
+
+def _built(cfg: Config, targets, what: str):
+    from .record import BuildRecord
+
+    record = BuildRecord.load(cfg.project.dist_dir)
+    out = []
+    for t in targets:
+        rec = record.targets.get(t.id)
+        if rec is None or not rec.ok:
+            raise WavryError(f"{t.id}: nothing to put in {what}: not built", hint=f"run `invoke build --target {t.id}`")
+        out.append((t, rec, [cfg.project.dist_dir / b.path for b in rec.binaries]))
+    return out
+
+
+def _built_ids(cfg: Config) -> set[str]:
+    from .record import BuildRecord
+
+    record = BuildRecord.load(cfg.project.dist_dir)
+    return {t for t, r in record.targets.items() if r.ok}
+
+
 def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> bool:
     """Python wheels holding each target's binaries, added to dist/ and manifest.json.
     Returns whether any wheel changed."""
     from .channels.wheel import parse_wheel_config, wheel_files, write_wheel
-    from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
-    from .manifest import Artifact, Manifest
-    from .record import BuildRecord, tmp_dir
-    from .ui import human_size
 
     wc = parse_wheel_config(cfg)
     dist = cfg.project.dist_dir
-    record = BuildRecord.load(dist)
-    manifest = Manifest.load(dist)
-    if manifest is None:
-        raise WavryError(f"{dist / 'manifest.json'}: missing", hint="run `invoke package` first")
-    targets = cfg.select(target) if target else tuple(
-        t for t in cfg.targets if t.id in record.targets and record.targets[t.id].ok)
-    import os
-
-    from .fsutil import fsync_dir
-
-    rows, new, staged = [], [], []
-    tmp = tmp_dir(dist)
-    tmp.mkdir(parents=True, exist_ok=True)
-    for t in targets:
-        rec = record.targets.get(t.id)
-        if rec is None or not rec.ok:
-            raise WavryError(f"{t.id}: nothing to put in a wheel: not built", hint=f"run `invoke build --target {t.id}`")
-        binaries = [dist / b.path for b in rec.binaries]
+    built = _built_ids(cfg)
+    targets = cfg.select(target) if target else tuple(t for t in cfg.targets if t.id in built)
+    out = None if dry else _ChannelOutput(cfg, "wheel")
+    for t, rec, binaries in _built(cfg, targets, "a wheel"):
         filename, files = wheel_files(cfg, wc, t, binaries)
-        if dry:
+        if out is None:
             ui.info(f"(dry) would write {dist / filename}")
             continue
-        part = tmp / f"{filename}.{os.getpid()}.part"
-        with part.open("wb") as f:
-            write_wheel(f, files)
-            f.flush()
-            os.fsync(f.fileno())
-        digest = sha256_file(part)
-        staged.append((part, dist / filename))
-        new.append(Artifact(target=t.id, triple=str(t.triple), kind="wheel", format="whl", path=filename,
-                            size=part.stat().st_size, sha256=digest, binaries=[b.name for b in rec.binaries]))
-        rows.append((t.id, filename, human_size(part.stat().st_size)))
-    if dry:
+        out.add(filename, lambda f, files=files: write_wheel(f, files), target=t.id, triple=str(t.triple),
+                fmt="whl", binaries=[b.name for b in rec.binaries])
+    if out is None:
         return False
-    before = {a.path: a.sha256 for a in manifest.artifacts}
     chosen = {t.id for t in targets}
-    manifest.artifacts = [a for a in manifest.artifacts if not (a.kind == "wheel" and a.target in chosen)] + new
-    changed = {a.path: a.sha256 for a in manifest.artifacts} != before
-    if changed:
-        # Before any wheel changes in dist/: checksums and signatures over the old set no longer hold.
-        for name in [SUMS_NAME, "manifest.json"] + [SUMS_NAME + s for s in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)]:
-            (dist / name).unlink(missing_ok=True)
-        manifest.checksums = None
-        manifest.signatures = [s for s in manifest.signatures if s.get("signs") != SUMS_NAME]
-        fsync_dir(dist)
-    for part, dest in staged:
-        if dest.exists() and sha256_file(dest) == sha256_file(part):
-            part.unlink()  # same bytes: leave the published file (and its mtime) alone
+    changed = out.commit(lambda a: a.target in chosen)
+    ui.table("Python wheels", ["target", "wheel", "size"], out.rows)
+    return changed
+
+
+def run_npm(ui, cfg: Config, target: list[str] | None = None, dry: bool = False, main: bool = True,
+            platforms: bool = True) -> bool:
+    """npm tarballs: a platform package per built target of [channels.npm] and (unless `main` is
+    false, as in a matrix part) the main package with the launchers. Returns whether any changed."""
+    from .channels import parse_channels
+    from .channels.npm import main_files, platform_files, tarball_name, write_tarball
+    from .channels.npm import platforms as npm_platforms
+
+    nc = parse_channels(cfg).npm
+    if nc is None:
+        raise ConfigError(f"{cfg.project.config_path}: channels.npm: not configured",
+                          hint="add a [channels.npm] table (docs/channels-npm.md)")
+    dist = cfg.project.dist_dir
+    plats = {p.target.id: p for p in npm_platforms(cfg, nc)}
+    if not platforms:
+        targets: tuple = ()
+    elif target:
+        targets = tuple(t for t in cfg.select(target) if t.id in plats)
+    else:
+        built = _built_ids(cfg)
+        targets = tuple(t for t in cfg.targets if t.id in plats and t.id in built)
+    version = cfg.project.version
+    out = None if dry else _ChannelOutput(cfg, "npm")
+    jobs = [(t, rec, *platform_files(cfg, nc, plats[t.id], binaries))
+            for t, rec, binaries in _built(cfg, targets, "an npm package")]
+    if main:
+        name, files = main_files(cfg, nc)
+        jobs.append((None, None, name, files))
+    for t, rec, name, files in jobs:
+        filename = tarball_name(name, version)
+        if out is None:
+            ui.info(f"(dry) would write {dist / filename} ({name}@{version})")
             continue
-        os.chmod(part, 0o644)
-        os.replace(part, dest)
-    fsync_dir(dist)
-    manifest.save(dist)
-    ui.table("Python wheels", ["target", "wheel", "size"], rows)
+        out.add(filename, lambda f, files=files: write_tarball(f, files), target=t.id if t else "",
+                triple=str(t.triple) if t else "", fmt="tgz", binaries=[b.name for b in rec.binaries] if rec else [])
+    if out is None:
+        return False
+    chosen = {t.id for t in targets}
+    changed = out.commit(lambda a: a.target in chosen or (main and a.target == ""))
+    ui.table("npm packages", ["target", "tarball", "size"], out.rows)
     return changed

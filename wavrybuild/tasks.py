@@ -246,12 +246,13 @@ def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     print(_json.dumps(matrix(_load(c, config), format), separators=(",", ":")))
 
 
-@task(iterable=["to"], help={"to": "github, http or directory; repeat for several (default: every [publish] destination)",
+@task(iterable=["to"], help={"to": "github, http, directory or npm; repeat for several (default: every [publish] "
+                                   "destination, and npm when [channels.npm] publishes)",
                              "dry": "list what would be uploaded, contacting nothing",
                              "config": CONFIG_HELP})
 @_guarded
 def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
-    """Upload dist/ (artifacts, signatures, SHA256SUMS, manifest.json last) to the [publish] destinations.
+    """Upload dist/ (artifacts, signatures, SHA256SUMS, manifest.json last) to the [publish] destinations, and npm packages to their registry.
 
     Idempotent: files already there with the same size and digest are skipped, so a rerun after a
     partial or killed upload completes it without duplicates. Tokens come from env vars only.
@@ -277,8 +278,22 @@ def wheel(c: Context, target: list[str] | None = None, dry: bool = False, config
     stages.run_wheel(UI(), _load(c, config), target, dry)
 
 
+@task(iterable=["target"], help={"target": TARGET_HELP + " (default: every built target of [channels.npm])",
+                                 "dry": "show the package tarballs without writing them",
+                                 "no-main": "only the platform packages (a CI matrix part; the merge writes the main one)",
+                                 "config": CONFIG_HELP})
+@_guarded
+def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main: bool = False,
+        config: str | None = None) -> None:
+    """npm packages (esbuild style) from the built binaries: one per platform plus a main package whose launcher runs the right one; no rebuild."""
+    from . import stages
+    from .ui import UI
+
+    stages.run_npm(UI(), _load(c, config), target, dry, main=not no_main)
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
-    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel)
+    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

@@ -54,16 +54,20 @@ def parse_wheel_config(cfg: Config) -> WheelConfig:
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
         raise ConfigError(f"{where}: channels.pypi.name: {name!r} is not a valid Python package name",
                           hint="letters, digits, '.', '_' and '-', starting and ending with a letter or digit")
-    return WheelConfig(name, str(table.get("summary", f"{cfg.project.name} command-line tool")),
-                       table.get("license"))
+    return WheelConfig(name, str(table.get("summary") or cfg.project.description or f"{cfg.project.name} command-line tool"),
+                       table.get("license") or cfg.project.license)
 
 
-def pep440(version: str) -> str:
+def pep440(version: str, where: object = "Cargo.toml") -> str:
     try:
-        return str(Version(version))
+        parsed = Version(version)
     except InvalidVersion:
-        raise ConfigError(f"crate version {version!r} is not a valid Python (PEP 440) version",
+        raise ConfigError(f"{where}: channels.pypi: crate version {version!r} is not a valid Python (PEP 440) version",
                           hint="use a plain X.Y.Z version, or X.Y.Z-alpha.N / -beta.N / -rc.N") from None
+    if parsed.local:
+        raise ConfigError(f"{where}: channels.pypi: crate version {version!r} has build metadata (+{parsed.local}), "
+                          "which PyPI refuses", hint="release a version without the +… suffix")
+    return str(parsed)
 
 
 def _glibc_needed(binary: Path) -> str | None:
