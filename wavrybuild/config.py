@@ -147,7 +147,7 @@ PROFILE_KEYS = ("strip", "lto", "codegen-units", "opt-level", "panic")
 # Only per target: which triple a target id builds (defaults to the id itself).
 TARGET_ONLY_KEYS = {"triple"}
 PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
-TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels"}
+TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings"}
 ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
 PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level"}
 CHECKSUM_KEYS = {"sidecars"}
@@ -207,6 +207,7 @@ class Project:
     homepage: str | None = None
     repository: str | None = None
     authors: tuple[str, ...] = ()
+    readme: Path | None = None  # Cargo.toml's `readme`, absolute
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,28 @@ def _unknown_key(path: Path, where: str, key: str, allowed: Iterable[str]) -> Co
         f"{path}: {where}{key}: unknown key" + (f"; did you mean {near!r}?" if near else ""),
         hint="allowed here: " + ", ".join(sorted(allowed)),
     )
+
+
+def reject_unknown(path: Path, where: str, table: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """The first key of `table` not in `allowed`, as a ConfigError with a did-you-mean."""
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            raise _unknown_key(path, where, key, allowed)
+
+
+def target_ids(cfg: Config, key: str, value: Any) -> tuple[str, ...]:
+    """A non-empty list of configured target ids (for `targets = [...]` of a channel or bindings)."""
+    path = cfg.project.config_path
+    ids = [t.id for t in cfg.targets]
+    if not isinstance(value, list) or not value or not all(isinstance(x, str) for x in value):
+        raise ConfigError(f"{path}: {key}: expected a non-empty list of target ids, got {value!r}")
+    for x in value:
+        if x not in ids:
+            near = suggest(x, ids)
+            raise ConfigError(f"{path}: {key}: {x!r} is not a configured target" + (f"; did you mean {near!r}?" if near else ""),
+                              hint="targets: " + ", ".join(ids))
+    return tuple(value)
 
 
 def _check_table(path: Path, where: str, value: Any) -> dict:
@@ -517,6 +540,7 @@ def _project(path: Path, raw: Any) -> Project:
         homepage=pkg.get("homepage"),
         repository=pkg.get("repository"),
         authors=tuple(pkg.get("authors") or ()),
+        readme=(Path(pkg["manifest_path"]).parent / pkg["readme"]) if pkg.get("readme") else None,
     )
 
 
@@ -553,6 +577,10 @@ def parse(path: Path, data: Mapping[str, Any]) -> Config:
     from .channels import parse_channels
 
     parse_channels(cfg)  # bad channel names and versions are refused here, before anything is written
+    if "bindings" in data:
+        from .bindings import parse_bindings
+
+        parse_bindings(cfg)
     return cfg
 
 

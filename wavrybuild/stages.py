@@ -502,3 +502,27 @@ def run_npm(ui, cfg: Config, target: list[str] | None = None, dry: bool = False,
     changed = out.commit(lambda a: a.target in chosen or (main and a.target == ""))
     ui.table("npm packages", ["target", "tarball", "size"], out.rows)
     return changed
+
+
+def run_wheels(ui, cfg: Config, platform: str, *, identifiers: bool = False, dry: bool = False) -> None:
+    """cibuildwheel for a crate with Python bindings, its matrix from targets.toml ([bindings])."""
+    from . import proc
+    from .bindings import parse_bindings, plan
+
+    bc = parse_bindings(cfg)
+    if bc is None:
+        raise ConfigError(f"{cfg.project.config_path}: bindings: not configured",
+                          hint="add a [bindings] table with package-dir (docs/channels-pypi.md)")
+    p = plan(cfg, bc, platform, ("--print-build-identifiers",) if identifiers else ())
+    cmd = proc.Command(p.argv, env=p.env)
+    ui.command(cmd.display(), dry=dry)
+    if dry:
+        return
+    if identifiers:
+        print(proc.run(cmd).stdout, end="")
+        return
+    with ui.group(f"cibuildwheel --platform {platform}"):
+        def echo(line: str) -> None:
+            ui.err.print(line, markup=False, highlight=False)
+
+        proc.run(cmd, on_stderr_line=echo, on_stdout_line=echo, tail_lines=60)

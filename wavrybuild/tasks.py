@@ -292,8 +292,25 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
     stages.run_npm(UI(), _load(c, config), target, dry, main=not no_main)
 
 
+@task(help={"platform": "linux, macos or windows (default: this machine's)",
+            "print-build-identifiers": "only list the wheels cibuildwheel would build",
+            "dry": "print the cibuildwheel command and its CIBW_* variables without running it",
+            "config": CONFIG_HELP})
+@_guarded
+def wheels(c: Context, platform: str | None = None, print_build_identifiers: bool = False, dry: bool = False,
+           config: str | None = None) -> None:
+    """Python extension wheels of a crate with bindings, built by cibuildwheel with the matrix of targets.toml ([bindings])."""
+    import sys
+
+    from . import stages
+    from .ui import UI
+
+    host = {"darwin": "macos", "win32": "windows"}.get(sys.platform, "linux")
+    stages.run_wheels(UI(), _load(c, config), platform or host, identifiers=print_build_identifiers, dry=dry)
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
-    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm)
+    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

@@ -128,3 +128,40 @@ def test_release_makes_wheels_and_a_rerun_changes_nothing(packaged, tmp_path: Pa
     assert "│ wheel     │ up to date" in again.stdout
     assert {p.name: p.stat().st_mtime_ns for p in (root / "dist").iterdir() if p.is_file()} == before
     assert invoke("verify", cwd=root, env=packaged.env).returncode == 0
+
+
+def _wheel_facts(whl: Path) -> dict:
+    """What an installer acts on: tags, the scripts it puts on PATH, and the core metadata fields."""
+    _name, _version, _build, tags = parse_wheel_filename(whl.name)
+    with zipfile.ZipFile(whl) as zf:
+        scripts = sorted(n.rsplit("/", 1)[1] for n in zf.namelist() if "/scripts/" in n)
+        modes = {(zf.getinfo(n).external_attr >> 16) & 0o777 for n in zf.namelist() if "/scripts/" in n}
+        meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = dict(line.split(": ", 1) for line in zf.read(meta_name).decode().split("\n\n", 1)[0].splitlines())
+        wheel_name = next(n for n in zf.namelist() if n.endswith(".dist-info/WHEEL"))
+        wheel = zf.read(wheel_name).decode()
+    return {"tags": sorted(map(str, tags)), "scripts": scripts, "modes": modes, "meta": meta,
+            "wheel_tags": sorted(ln.split(": ")[1] for ln in wheel.splitlines() if ln.startswith("Tag: "))}
+
+
+def test_same_tags_and_commands_as_maturin(wheels: Path, tmp_path: Path) -> None:
+    """maturin (`-b bin --zig`, manylinux2014) on the same crate: the same tags, the same commands
+    and the same core metadata; docs/channels-pypi.md records the comparison."""
+    from tests.conftest import copy_demo
+
+    crate = copy_demo(tmp_path / "demo")
+    out = tmp_path / "maturin"
+    done = subprocess.run([sys.executable, "-m", "maturin", "build", "-b", "bin", "--zig", "--release",
+                           "--target", "x86_64-unknown-linux-gnu", "--compatibility", "manylinux2014",
+                           "-o", str(out)], cwd=crate, capture_output=True, text=True,
+                          env={**__import__("os").environ, "CARGO_TARGET_DIR": str(tmp_path / "target")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    theirs = _wheel_facts(next(out.glob("*.whl")))
+    ours = _wheel_facts(next((wheels / "dist").glob("*manylinux_2_17_x86_64.whl")))
+    assert ours["tags"] == theirs["tags"] == ["py3-none-manylinux2014_x86_64", "py3-none-manylinux_2_17_x86_64"]
+    assert ours["wheel_tags"] == theirs["wheel_tags"]
+    assert ours["scripts"] == theirs["scripts"] == ["wavry-demo", "wavry-hello"]
+    assert ours["modes"] == theirs["modes"] == {0o755}
+    for field in ("Name", "Version", "Summary", "License", "Home-page", "Author-email", "Description-Content-Type"):
+        assert ours["meta"].get(field) is not None, field
+        assert ours["meta"][field].split(";")[0] == theirs["meta"].get(field, theirs["meta"].get(field.replace("-page", "-Page"), "")).split(";")[0], field

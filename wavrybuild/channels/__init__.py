@@ -30,13 +30,9 @@ def parse_channels(cfg: Config) -> Channels:
     table = cfg.raw.get("channels", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: channels: expected a table with [channels.pypi] / [channels.npm]")
-    for key in table:
-        if key not in CHANNELS:
-            from ..triple import suggest
+    from ..config import reject_unknown
 
-            near = suggest(key, list(CHANNELS))
-            raise ConfigError(f"{where}: channels.{key}: unknown channel" + (f"; did you mean {near!r}?" if near else ""),
-                              hint="channels: " + ", ".join(CHANNELS))
+    reject_unknown(where, "channels.", table, CHANNELS)
     pypi = npm = None
     if "pypi" in table:
         from .wheel import parse_wheel_config, pep440

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, TargetConfig
+from ..config import Config, TargetConfig, target_ids
 from ..errors import ConfigError, WavryError
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"
@@ -146,17 +146,7 @@ def parse_npm_config(cfg: Config) -> NpmConfig:
     check_semver(cfg.project.version, where)
     targets = table.get("targets")
     if targets is not None:
-        if not isinstance(targets, list) or not targets or not all(isinstance(x, str) for x in targets):
-            raise ConfigError(f"{where}: channels.npm.targets: expected a non-empty list of target ids, got {targets!r}")
-        ids = [t.id for t in cfg.targets]
-        for x in targets:
-            if x not in ids:
-                from ..triple import suggest
-
-                near = suggest(x, ids)
-                raise ConfigError(f"{where}: channels.npm.targets: {x!r} is not a configured target"
-                                  + (f"; did you mean {near!r}?" if near else ""), hint="targets: " + ", ".join(ids))
-        targets = tuple(targets)
+        targets = target_ids(cfg, "channels.npm.targets", targets)
     registry = text("registry", DEFAULT_REGISTRY)
     assert registry is not None
     if not re.match(r"https?://[^/\s]+", registry):

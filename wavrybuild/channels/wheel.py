@@ -25,6 +25,7 @@ from ..config import Config, TargetConfig
 from ..errors import ConfigError, WavryError
 
 ZIP_DATE = time.gmtime(315532800)[:6]  # 1980-01-01, the earliest zip can say
+LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 LINUX_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "i686": "i686", "armv7": "armv7l",
               "powerpc64le": "ppc64le", "s390x": "s390x", "riscv64gc": "riscv64"}
 
@@ -43,13 +44,9 @@ def parse_wheel_config(cfg: Config) -> WheelConfig:
     table = channels.get("pypi", {}) if isinstance(channels, dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: channels.pypi: expected a table")
-    allowed = {"name", "summary", "license"}
-    for key in table:
-        if key not in allowed:
-            from ..triple import suggest
+    from ..config import reject_unknown
 
-            near = suggest(key, allowed)
-            raise ConfigError(f"{where}: channels.pypi.{key}: unknown key" + (f"; did you mean {near!r}?" if near else ""))
+    reject_unknown(where, "channels.pypi.", table, ("name", "summary", "license"))
     name = table.get("name", cfg.project.name)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
         raise ConfigError(f"{where}: channels.pypi.name: {name!r} is not a valid Python package name",
@@ -102,6 +99,37 @@ def platform_tag(t: TargetConfig, binary: Path) -> str:
     raise WavryError(f"{t.id}: no Python platform tag for {triple}")
 
 
+def legacy_alias(platform: str) -> str | None:
+    """manylinux_2_17_x86_64 → manylinux2014_x86_64 (PEP 599/571/513 names of the same platforms)."""
+    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(.+)", platform)
+    if not m:
+        return None
+    legacy = LEGACY_MANYLINUX.get((int(m.group(1)), int(m.group(2))))
+    return f"{legacy}_{m.group(3)}" if legacy else None
+
+
+def metadata(cfg: Config, wc: WheelConfig, version: str) -> str:
+    """Core metadata 2.1 from Cargo.toml: summary, license, author, URLs and the README as description."""
+    p = cfg.project
+    lines = ["Metadata-Version: 2.1", f"Name: {wc.name}", f"Version: {version}", f"Summary: {wc.summary}"]
+    if p.homepage:
+        lines.append(f"Home-page: {p.homepage}")
+    for author in p.authors:
+        lines.append(f"Author-email: {author}" if "<" in author else f"Author: {author}")
+    if wc.license:
+        lines.append(f"License: {wc.license}")
+    if p.homepage:
+        lines.append(f"Project-URL: Homepage, {p.homepage}")
+    if p.repository:
+        lines.append(f"Project-URL: Source Code, {p.repository}")
+    body = ""
+    if p.readme and p.readme.is_file():
+        kind = "text/markdown" if p.readme.suffix.lower() in (".md", ".markdown") else "text/plain"
+        lines.append(f"Description-Content-Type: {kind}; charset=UTF-8")
+        body = "\n" + p.readme.read_text(encoding="utf-8")
+    return "\n".join(lines) + "\n" + body
+
+
 def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
@@ -110,19 +138,19 @@ def wheel_files(cfg: Config, wc: WheelConfig, t: TargetConfig, binaries: list[Pa
     """(file name, {archive path: (bytes, mode)}) for one target's wheel."""
     version = pep440(cfg.project.version)
     dist_name = canonicalize_name(wc.name).replace("-", "_")
-    tag = Tag("py3", "none", platform_tag(t, binaries[0]))
-    filename = f"{dist_name}-{version}-{tag}.whl"
+    platform = platform_tag(t, binaries[0])
+    # The PEP 600 tag, plus its legacy alias (manylinux2014 …) for pips older than 20.3, as maturin does.
+    tags = [Tag("py3", "none", p) for p in (legacy_alias(platform), platform) if p]
+    filename = f"{dist_name}-{version}-py3-none-{'.'.join(t.platform for t in tags)}.whl"
     parse_wheel_filename(filename)  # packaging's own check of the name and tag
     info = f"{dist_name}-{version}.dist-info"
     data = f"{dist_name}-{version}.data"
     files: dict[str, tuple[bytes, int]] = {}
     for b in binaries:
         files[f"{data}/scripts/{b.name}"] = (b.read_bytes(), 0o755)
-    meta = ["Metadata-Version: 2.1", f"Name: {wc.name}", f"Version: {version}", f"Summary: {wc.summary}"]
-    if wc.license:
-        meta.append(f"License: {wc.license}")
-    files[f"{info}/METADATA"] = (("\n".join(meta) + "\n").encode(), 0o644)
-    files[f"{info}/WHEEL"] = ((f"Wheel-Version: 1.0\nGenerator: wavrybuild\nRoot-Is-Purelib: false\nTag: {tag}\n").encode(), 0o644)
+    files[f"{info}/METADATA"] = (metadata(cfg, wc, version).encode(), 0o644)
+    wheel = "Wheel-Version: 1.0\nGenerator: wavrybuild\nRoot-Is-Purelib: false\n" + "".join(f"Tag: {t}\n" for t in tags)
+    files[f"{info}/WHEEL"] = (wheel.encode(), 0o644)
     record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, (d, _) in sorted(files.items()))
     record += f"{info}/RECORD,,\n"
     files[f"{info}/RECORD"] = (record.encode(), 0o644)
