@@ -303,7 +303,8 @@ def matrix(cfg: Config, fmt: str) -> object:
             jobs[f"part:{t['target']}"] = {
                 "stage": "build",
                 "script": [*setup, f"python3 -m invoke release --part --target {t['target']}"],
-                "artifacts": {"paths": ["dist/*.tar.*", "dist/*.zip", "dist/manifest-part-*.json"]},
+                "artifacts": {"paths": ["dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz",
+                                             "dist/manifest-part-*.json"]},
             }
         jobs["merge"] = {
             "stage": "merge",

@@ -31,6 +31,14 @@ builder = "cargo"
 
 [package]
 include = ["LICENSE"]
+
+# Every channel from the same binaries: the merge of matrix parts must give the same release.
+[channels.pypi]
+
+[channels.npm]
+name = "@wavry/demo"
+targets = ["x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu"]
+publish = false
 """
 IDS = ["x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu"]
 
@@ -39,7 +47,7 @@ def _summary(stdout: str) -> dict[str, str]:
     rows = {}
     for line in stdout.splitlines():
         cells = [c.strip() for c in line.split("│")]
-        if len(cells) >= 5 and cells[1] in ("toolchain", "build", "smoke", "package", "wheel", "checksum", "sign",
+        if len(cells) >= 5 and cells[1] in ("toolchain", "build", "smoke", "package", "wheel", "npm", "checksum", "sign",
                                              "publish", "merge"):
             rows[cells[1]] = cells[2]
     return rows
@@ -65,7 +73,8 @@ def single(origin: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     done = invoke("release", cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _summary(done.stdout) == {"toolchain": "done", "build": "done", "smoke": "done", "package": "done",
-                                     "wheel": "skipped", "checksum": "done", "sign": "skipped", "publish": "skipped"}
+                                     "wheel": "done", "npm": "done", "checksum": "done", "sign": "skipped",
+                                     "publish": "skipped"}
     return root, env
 
 
@@ -77,7 +86,7 @@ def test_noop_rerun_does_nothing_and_keeps_dist_identical(single) -> None:
     elapsed = time.monotonic() - start
     assert done.returncode == 0, done.stderr
     assert _summary(done.stdout) == {"toolchain": "done", "build": "up to date", "smoke": "up to date",
-                                     "package": "up to date", "wheel": "skipped", "checksum": "up to date",
+                                     "package": "up to date", "wheel": "up to date", "npm": "up to date", "checksum": "up to date",
                                      "sign": "skipped", "publish": "skipped"}
     assert "$ cargo" not in done.stderr and "$ cargo-zigbuild" not in done.stderr
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (root / "dist").iterdir() if p.is_file()}
@@ -170,12 +179,12 @@ def test_three_runners_merge_to_the_single_machine_release(origin: Path, single,
         done = invoke("release", "--part", "--target", target, cwd=runner,
                       env={"CARGO_TARGET_DIR": str(tmp_path / f"target{i}")})
         assert done.returncode == 0, done.stdout + done.stderr
-        assert set(_summary(done.stdout)) == {"toolchain", "build", "smoke", "package", "wheel"}
-        # What the matrix job uploads: the archives and its part manifest.
+        assert set(_summary(done.stdout)) == {"toolchain", "build", "smoke", "package", "wheel", "npm"}
+        # What the matrix job uploads: the archives, wheels, npm platform packages and its part manifest.
         upload = parts / f"part-{target}"
         upload.mkdir(parents=True)
         for f in (runner / "dist").iterdir():
-            if f.is_file() and (f.name.endswith(".tar.gz") or f.name.startswith("manifest-part-")):
+            if f.is_file() and (f.name.endswith((".tar.gz", ".whl", ".tgz")) or f.name.startswith("manifest-part-")):
                 shutil.copy2(f, upload / f.name)
     merger = _clone(origin, tmp_path / "merger")
     done = invoke("release", "--merge", str(parts), cwd=merger)
@@ -184,6 +193,8 @@ def test_three_runners_merge_to_the_single_machine_release(origin: Path, single,
     assert "$ cargo" not in done.stderr and not (merger / "dist/.wavrybuild/bin").exists()  # built nothing
     single_root, _ = single
     assert (merger / "dist/SHA256SUMS").read_bytes() == (single_root / "dist/SHA256SUMS").read_bytes()
+    sums = (merger / "dist/SHA256SUMS").read_text()
+    assert sums.count(".whl") == 3 and sums.count(".tgz") == 3  # the main npm package made by the merge
     assert invoke("verify", cwd=merger).returncode == 0
 
     # A missing part is refused, not built.
