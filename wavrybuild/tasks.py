@@ -309,8 +309,46 @@ def wheels(c: Context, platform: str | None = None, print_build_identifiers: boo
     stages.run_wheels(UI(), _load(c, config), platform or host, identifiers=print_build_identifiers, dry=dry)
 
 
+@task(name="linux-packages", iterable=["target", "format"],
+      help={"target": TARGET_HELP + " (default: every built target of [channels.deb] / [channels.rpm])",
+            "format": "deb or rpm; repeat for both (default: every configured one)",
+            "dry": "print the nfpm commands without running them", "config": CONFIG_HELP})
+@_guarded
+def linux_packages(c: Context, target: list[str] | None = None, format: list[str] | None = None, dry: bool = False,
+                   config: str | None = None) -> None:
+    """.deb and .rpm packages of the built Linux binaries (nfpm; metadata from Cargo.toml; rpms gpg-signed with [sign] gpg); no rebuild."""
+    from . import stages
+    from .ui import UI
+
+    for f in format or ():
+        if f not in ("deb", "rpm"):
+            raise WavryError(f"--format {f}: expected deb or rpm")
+    stages.run_linux_packages(UI(), _load(c, config), target, dry, tuple(format or ("deb", "rpm")))
+
+
+@task(help={"dry": "say what would be added without writing", "config": CONFIG_HELP})
+@_guarded
+def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
+    """Add dist/'s .deb/.rpm to the apt and rpm repositories (static files, gpg-signed), updating them incrementally."""
+    from . import stages
+    from .ui import UI
+
+    stages.run_repos(UI(), _load(c, config), dry)
+
+
+@task(help={"dry": "name the scripts without writing them", "config": CONFIG_HELP})
+@_guarded
+def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
+    """install.sh (POSIX sh) and install.ps1 that pick, download, SHA-256/minisign-verify and install this release's archive."""
+    from . import stages
+    from .ui import UI
+
+    stages.run_installer(UI(), _load(c, config), dry)
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
-    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels)
+    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels,
+                    linux_packages, repos, installer)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

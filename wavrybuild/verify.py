@@ -46,6 +46,8 @@ def verify_dir(directory: Path) -> list[Check]:
         p.relative_to(directory).as_posix()
         for p in directory.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        # dist/repo/: the apt and rpm repositories, signed by their own indexes (InRelease, repomd.xml.asc).
+        and p.relative_to(directory).parts[0] != "repo"
     }
     checks: list[Check] = []
     existing = [directory / n for n in sorted(listed) if (directory / n).is_file()]

@@ -13,16 +13,21 @@ from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..config import Config
+    from .installer import InstallerConfig
+    from .linux import LinuxPackageConfig
     from .npm import NpmConfig
     from .wheel import WheelConfig
 
-CHANNELS = ("pypi", "npm")
+CHANNELS = ("pypi", "npm", "deb", "rpm", "installer")
 
 
 @dataclass(frozen=True)
 class Channels:
     pypi: WheelConfig | None = None
     npm: NpmConfig | None = None
+    deb: LinuxPackageConfig | None = None
+    rpm: LinuxPackageConfig | None = None
+    installer: InstallerConfig | None = None
 
 
 def parse_channels(cfg: Config) -> Channels:
@@ -43,4 +48,15 @@ def parse_channels(cfg: Config) -> Channels:
         from .npm import parse_npm_config
 
         npm = parse_npm_config(cfg)
-    return Channels(pypi, npm)
+    linux = {}
+    for fmt in ("deb", "rpm"):
+        if fmt in table:
+            from .linux import parse_linux_config
+
+            linux[fmt] = parse_linux_config(cfg, fmt)
+    installer = None
+    if "installer" in table:
+        from .installer import parse_installer_config
+
+        installer = parse_installer_config(cfg)
+    return Channels(pypi, npm, linux.get("deb"), linux.get("rpm"), installer)
