@@ -128,7 +128,7 @@ def group_command(group: list[BuildStep]) -> Command:
     targets = [x for s in group for x in ("--target", s.target.rust_target)]
     # --keep-going: one target's compile error must not stop the others.
     argv = argv[:i] + targets + argv[i + 2:] + ["--keep-going"]
-    return Command(tuple(argv), first.env, first.cwd)
+    return Command(tuple(argv), first.env, first.cwd, unset_env=first.unset_env)
 
 
 def execute_group(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 import os
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +41,10 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
         # TOML literals: true/false, numbers, and strings as JSON (a subset of TOML basic strings).
         literal = str(value).lower() if isinstance(value, bool) else (str(value) if isinstance(value, int) else json.dumps(value))
         args += ["--config", f"profile.{target.profile}.{key}={literal}"]
+    if project.sccache:
+        # As an argument, not CARGO_TARGET_DIR: sccache puts every CARGO_* variable rustc sees into
+        # its cache key, and the target dir differs between clones.
+        args += ["--target-dir", str(project.target_directory)]
     if (project.workspace_root / "Cargo.lock").exists():
         # A release builds exactly the committed dependency set.
         args.append("--locked")
@@ -55,9 +60,12 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
     return args
 
 
-def remap_flags(project: Project, std: StdSource) -> list[str]:
+def remap_flags(project: Project, std: StdSource, *, checkout: bool | None = None) -> list[str]:
     """--remap-path-prefix for every machine-specific directory that can reach the binary
-    (panic locations, debug info): the same commit gives the same bytes in any checkout."""
+    (panic locations, debug info): the same commit gives the same bytes in any checkout.
+
+    checkout=True: only the pairs naming this checkout (workspace, target dir); False: only the
+    others (cargo home, Rust's source), which are the same in every clone on a machine."""
     cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
     pairs = [
         (cargo_home, "/cargo"),
@@ -66,14 +74,48 @@ def remap_flags(project: Project, std: StdSource) -> list[str]:
     ]
     if std.mode == "build-std" and std.toolchain.rust_src:
         pairs.append((std.toolchain.rust_src.parent.parent, "/rustc/src"))  # .../lib/rustlib/src/rust
+    if checkout is not None:
+        local = {project.target_directory, project.workspace_root}
+        pairs = [p for p in pairs if (p[0] in local) == checkout]
     # rustc uses the last matching prefix: list outer directories first.
     pairs.sort(key=lambda p: len(str(p[0])))
     return [f"--remap-path-prefix={src}={dst}" for src, dst in pairs]
 
 
+def _unset(project: Project) -> frozenset[str]:
+    return frozenset({"CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"}) if project.sccache else frozenset()
+
+
+def sccache_env(project: Project, std: StdSource) -> dict[str, str]:
+    """sccache as rustc's wrapper (with the shared Redis cache when one is configured).
+
+    The flags naming this checkout are added by a small rustc shim *behind* sccache, so they are
+    not part of its cache key (a second clone hits) nor of cargo's -C metadata (symbol names, and so
+    the binaries, stay the same in every clone)."""
+    from . import proc
+    from .fsutil import write_atomic
+
+    shim = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wavrybuild" / "rustc-remap.sh"
+    text = resources.files("wavrybuild").joinpath("resources/rustc-remap.sh").read_text()
+    if not shim.is_file() or shim.read_text() != text:
+        shim.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(shim, text, mode=0o755)
+    env = {"RUSTC_WRAPPER": proc.which("sccache") or "sccache", "CARGO_INCREMENTAL": "0", "RUSTC": str(shim),
+           "WAVRYBUILD_REMAP": "\n".join(remap_flags(project, std, checkout=True))}
+    if project.sccache and project.sccache != "local":
+        env["SCCACHE_REDIS_ENDPOINT"] = project.sccache
+    return env
+
+
 def _env(project: Project, target: TargetConfig, std: StdSource) -> dict[str, str]:
     env = dict(std.toolchain.env)
-    flags = remap_flags(project, std) + list(target.rustflags)
+    if project.sccache:
+        # Flags naming the checkout would put its path into every cache key, and a second clone
+        # would never hit: they go to the released package only (see _cargo_args), the rest here.
+        flags = remap_flags(project, std, checkout=False) + list(target.rustflags)
+        env.update(sccache_env(project, std))
+    else:
+        flags = remap_flags(project, std) + list(target.rustflags)
     if target.triple.is_windows and target.triple.env.startswith("gnu"):
         # GNU ld stamps the link time into the PE header and keeps a COFF symbol table naming rustc's
         # temporary object files: both differ per build, so neither goes into a release binary.
@@ -103,7 +145,8 @@ class CargoBuilder:
         _, program, _ = linker_for(target, self.name, host)
         if str(target.triple) != host and program and program != "cc":
             env.setdefault(f"CARGO_TARGET_{target.triple.cargo_env_key}_LINKER", program)
-        return Command(("cargo", "build", *_cargo_args(project, target, std)), env, cwd=Path(project.root))
+        return Command(("cargo", "build", *_cargo_args(project, target, std)), env, cwd=Path(project.root),
+                       unset_env=_unset(project))
 
 
 class ZigBuilder:
@@ -117,6 +160,7 @@ class ZigBuilder:
             ("cargo-zigbuild", "zigbuild", *_cargo_args(project, target, std)),
             _env(project, target, std),
             cwd=Path(project.root),
+            unset_env=_unset(project),
         )
 
 

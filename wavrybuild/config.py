@@ -147,7 +147,8 @@ PROFILE_KEYS = ("strip", "lto", "codegen-units", "opt-level", "panic")
 # Only per target: which triple a target id builds (defaults to the id itself).
 TARGET_ONLY_KEYS = {"triple"}
 PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
-TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings"}
+TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
+            "cache"}
 ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
 PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level"}
 CHECKSUM_KEYS = {"sidecars"}
@@ -208,6 +209,8 @@ class Project:
     repository: str | None = None
     authors: tuple[str, ...] = ()
     readme: Path | None = None  # Cargo.toml's `readme`, absolute
+    # [cache] sccache: None (off), "local" (sccache's own local cache) or a redis:// endpoint.
+    sccache: str | None = None
 
 
 @dataclass(frozen=True)
@@ -566,6 +569,9 @@ def parse(path: Path, data: Mapping[str, Any]) -> Config:
             )
         seen[t.rust_target] = t.id
     project = _project(path, data.get("project"))
+    import dataclasses
+
+    project = dataclasses.replace(project, sccache=_cache(path, data.get("cache", {})))
     cfg = Config(
         project=project,
         targets=targets,
@@ -582,6 +588,25 @@ def parse(path: Path, data: Mapping[str, Any]) -> Config:
 
         parse_bindings(cfg)
     return cfg
+
+
+def _cache(path: Path, raw: Any) -> str | None:
+    """[cache] sccache = true | "redis://host:port" (env WAVRYBUILD_SCCACHE overrides: 0, 1 or a URL)."""
+    table = _check_table(path, "cache.", raw)
+    reject_unknown(path, "cache.", table, ("sccache",))
+    value: Any = table.get("sccache", False)
+    where = f"{path}: cache.sccache"
+    env = os.environ.get("WAVRYBUILD_SCCACHE")
+    if env is not None:
+        value, where = {"0": False, "1": True, "": False}.get(env, env), "WAVRYBUILD_SCCACHE"
+    if value is False:
+        return None
+    if value is True:
+        return os.environ.get("SCCACHE_REDIS_ENDPOINT") or "local"
+    if isinstance(value, str) and re.fullmatch(r"rediss?://\S+", value):
+        return value
+    raise ConfigError(f"{where}: expected true, false or a redis:// URL, got {value!r}",
+                      hint='e.g. sccache = "redis://127.0.0.1:6379" for a cache shared between machines')
 
 
 def _package(path: Path, raw: Any) -> PackageConfig:

@@ -58,6 +58,8 @@ class Command:
     cwd: Path | None = None
     # Env keys whose values must never be shown (tokens, passphrases).
     secret_env: frozenset[str] = frozenset()
+    # Inherited env keys the command must not see.
+    unset_env: frozenset[str] = frozenset()
 
     def display(self) -> str:
         env = " ".join(
@@ -67,7 +69,7 @@ class Command:
         return f"{env} {line}" if env else line
 
     def full_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in self.unset_env}
         env["PATH"] = tool_path()
         env.update(self.env)
         return env

@@ -20,10 +20,15 @@ def statuses(config, targets):
     return tools, [target_status(t, tools) for t in targets]
 
 
-def report_toolchain(ui, tools, statuses, as_json: bool) -> None:
+def report_toolchain(ui, tools, statuses, as_json: bool, cache=None) -> None:
     if as_json:
-        ui.json({"tools": tools.as_json(), "targets": [s.as_json() for s in statuses]})
+        data = {"tools": tools.as_json(), "targets": [s.as_json() for s in statuses]}
+        if cache is not None:
+            data["cache"] = cache.as_json()
+        ui.json(data)
         return
+    if cache is not None:
+        ui.info(cache.line())
     ui.info(
         f"host {tools.host} · {tools.cargo or 'cargo: missing'} · zig {tools.zig or '-'} · "
         f"{tools.zigbuild or 'cargo-zigbuild: -'}"
@@ -105,6 +110,14 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
         else:
             todo.append(step)
     groups = b.group_steps(todo)
+    if todo and not dry and cfg.project.sccache:
+        from .cache import status
+        from .errors import ToolMissing
+
+        cache = status(cfg.project)
+        if cache.problem:
+            raise ToolMissing(f"[cache] sccache: {cache.problem}", hint="fix it, or build without the cache (WAVRYBUILD_SCCACHE=0)")
+        ui.info(cache.line())
     if dry:
         for group in groups:
             if group[0].command is None:

@@ -88,8 +88,11 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
     cfg = _load(c, config)
     targets = cfg.select(target or (), all_targets=not target)
     tools, statuses = stages.statuses(cfg, targets)
-    stages.report_toolchain(ui, tools, statuses, json)
-    if not all(s.buildable for s in statuses):
+    from .cache import status
+
+    cache = status(cfg.project)
+    stages.report_toolchain(ui, tools, statuses, json, cache)
+    if not all(s.buildable for s in statuses) or cache.problem:
         raise Exit(code=1)
 
 
