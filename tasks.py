@@ -11,9 +11,13 @@ from wavrybuild import ns
 @task(help={"quick": "smaller inputs and fewer repetitions (about a minute): for CI regression checks",
             "write_doc": "update docs/performance.md with the results"})
 def bench(c, quick=False, write_doc=False):
-    """Benchmarks: checksum/archive throughput and orchestration overhead, as side-by-side ratios."""
+    """Benchmarks: checksum/archive throughput, orchestration overhead and cold builds, as side-by-side ratios."""
     flags = (" --quick" if quick else "") + (" --write-doc" if write_doc else "")
-    for script in ("bench/bench_package.py", "bench/bench_release.py"):
+    scripts = ["bench/bench_package.py", "bench/bench_release.py"]
+    if not quick:
+        # Cold builds from clean (multi-target vs a shell loop; sccache + Redis across clones): minutes.
+        scripts.append("bench/bench_build.py")
+    for script in scripts:
         c.run(f"{sys.executable} {script}{flags}", pty=False)
 
 
