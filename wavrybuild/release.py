@@ -268,6 +268,17 @@ class Release:
             return "skipped"
         from .publish import publish
 
+        if self.dry and not (self.dist / "manifest.json").is_file():
+            # Nothing is built in a dry run from scratch: say where it would go instead of listing files.
+            from .channels import parse_channels
+            from .publish import parse_publish
+
+            for d in parse_publish(self.cfg).destinations:
+                self.ui.info(f"(dry) would publish dist/ to [publish.{d.kind}]")
+            npm = parse_channels(self.cfg).npm
+            if npm and npm.publish:
+                self.ui.info(f"(dry) would publish the npm packages to {npm.registry}")
+            return None
         results = publish(self.cfg, self.dist, dry=self.dry, log=self.ui.info)
         if results and all(r.action == "skipped" for r in results):
             return "up to date"

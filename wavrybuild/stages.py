@@ -10,6 +10,12 @@ from .config import Config
 from .errors import ConfigError, WavryError
 
 
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def statuses(config, targets):
     from .toolchain import probe_tools, target_status, choose_builder
     from .triple import host_triple
@@ -58,7 +64,7 @@ def install(ui, cfg, targets, dry: bool) -> None:
     # rustup first: where its server answers, the distribution packages are not needed.
     for step in [s for s in steps if s.optional]:
         cmd = proc.Command(step.argv)
-        ui.info(f"[bold]{step.why}[/]")
+        ui.info(f"[bold]{_esc(step.why)}[/]", markup=True)
         ui.command(cmd.display(), dry=dry)
         if dry:
             continue
@@ -78,7 +84,7 @@ def install(ui, cfg, targets, dry: bool) -> None:
         )
     for step in rest:
         cmd = proc.Command(step.argv, env={"DEBIAN_FRONTEND": "noninteractive"} if step.argv[0] == "apt-get" else {})
-        ui.info(f"[bold]{step.why}[/]")
+        ui.info(f"[bold]{_esc(step.why)}[/]", markup=True)
         ui.command(cmd.display(), dry=dry)
         if not dry:
             with ui.progress(step.why) as update:
@@ -686,6 +692,9 @@ def run_repos(ui, cfg: Config, dry: bool = False) -> bool:
     changed = False
     for lc in configs:
         files = [dist / a.path for a in (manifest.artifacts if manifest else []) if a.kind == lc.format]
+        if dry and not files:
+            ui.info(f"(dry) would add this release's .{lc.format} packages to {lc.repo_dir} and sign it")
+            continue
         if not files:
             raise WavryError(f"{dist}: no .{lc.format} packages in manifest.json", hint="run `invoke linux-packages` first")
         if dry:

@@ -179,7 +179,7 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
     if bad:
         raise VerifyFailed(f"{len(bad)} problem(s) in {where}: "
                            + ", ".join(f"{ch.name} ({ch.status})" for ch in bad))
-    ui.info(f"[green]all {len(checks)} artifacts verified[/]")
+    ui.info(f"[green]all {len(checks)} artifacts verified[/]", markup=True)
 
 
 @task(iterable=["method"], help={

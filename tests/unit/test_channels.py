@@ -161,3 +161,28 @@ def test_bad_channel_config_through_the_cli_writes_nothing(tmp_path: Path) -> No
     assert done.returncode == 2
     assert "channels.npm.name" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_dry_release_with_every_channel_writes_nothing(tmp_path: Path) -> None:
+    from tests.conftest import invoke
+
+    write_project(tmp_path, TARGETS.replace('[targets."x86_64-unknown-linux-gnu.2.17"]\n', "") + """
+[channels.pypi]
+[channels.npm]
+name = "@wavry/demo"
+[channels.deb]
+[channels.rpm]
+[channels.installer]
+base-url = "https://downloads.example.invalid/v{version}"
+[publish.directory]
+path = "out"
+""")
+    done = invoke("release", "--dry", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("would write an npm package per target and the main package ([channels.npm])",
+                 "would write a .deb / .rpm per Linux target with nfpm",
+                 "would write install.sh / install.ps1 ([channels.installer])",
+                 "would add this release's .deb packages to", "would publish dist/ to [publish.directory]",
+                 "would publish the npm packages to https://registry.npmjs.org/"):
+        assert line in done.stderr, line
+    assert not (tmp_path / "dist").exists() and not (tmp_path / "out").exists()
