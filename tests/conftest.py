@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a local server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def copy_demo(dest: Path) -> Path:

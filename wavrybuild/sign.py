@@ -87,23 +87,37 @@ class Signer(Protocol):
     def job(self, subject: Path, output_tmp: Path, cfg: Config) -> SignJob: ...
 
 
+@dataclass(frozen=True)
+class GpgIdentity:
+    """The release's gpg key: which key, which keyring (env), and where its passphrase is."""
+
+    key: str
+    env: dict[str, str]
+    passphrase: Secret
+
+
+def gpg_identity(cfg: Config) -> GpgIdentity:
+    sign = cfg.sign
+    key = sign.get("gpg", "key")
+    if not key:
+        raise ConfigError(f"{cfg.project.config_path}: sign.gpg.key: not set",
+                          hint="the key id, fingerprint or email of the signing key (or WAVRYBUILD_GPG_KEY)")
+    env = {}
+    home = sign.path("gpg", "homedir", cfg.project.root)
+    if home:
+        env["GNUPGHOME"] = str(home)
+    return GpgIdentity(key, env, Secret(sign.get("gpg", "passphrase-env")))
+
+
 class GpgSigner:
     method = "gpg"
 
     def job(self, subject: Path, output_tmp: Path, cfg: Config) -> SignJob:
-        sign = cfg.sign
-        key = sign.get("gpg", "key")
-        if not key:
-            raise ConfigError(f"{cfg.project.config_path}: sign.gpg.key: not set",
-                              hint="the key id, fingerprint or email of the signing key (or WAVRYBUILD_GPG_KEY)")
-        env = {}
-        home = sign.path("gpg", "homedir", cfg.project.root)
-        if home:
-            env["GNUPGHOME"] = str(home)
+        gpg = gpg_identity(cfg)
         argv = ("gpg", "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase-fd", "0",
-                "--local-user", key, "--armor", "--detach-sign", "--output", str(output_tmp), str(subject))
-        return SignJob("gpg", subject, output_tmp, Command(argv, env),
-                       stdin_secret=Secret(sign.get("gpg", "passphrase-env")), signer=f"gpg:{key}")
+                "--local-user", gpg.key, "--armor", "--detach-sign", "--output", str(output_tmp), str(subject))
+        return SignJob("gpg", subject, output_tmp, Command(argv, gpg.env), stdin_secret=gpg.passphrase,
+                       signer=f"gpg:{gpg.key}")
 
 
 class MinisignSigner:

@@ -551,21 +551,14 @@ def _rpm_signing_key(cfg: Config, work: Path) -> tuple[Path, str] | None:
     """With [sign] gpg: the signing key exported (still passphrase-protected) for nfpm, and the
     passphrase, which reaches nfpm through its environment only. None without gpg signing."""
     from . import proc
-    from .sign import Secret
+    from .channels.repos import gpg_key
 
-    sign = cfg.sign
-    if "gpg" not in sign.methods:
+    if "gpg" not in cfg.sign.methods:
         return None
-    key = sign.get("gpg", "key")
-    if not key:
-        raise ConfigError(f"{cfg.project.config_path}: sign.gpg.key: not set", hint="rpm signing uses the release's gpg key")
-    env = {}
-    home = sign.path("gpg", "homedir", cfg.project.root)
-    if home:
-        env["GNUPGHOME"] = str(home)
-    passphrase = Secret(sign.get("gpg", "passphrase-env")).value
+    gpg = gpg_key(cfg, "rpms")
+    key, passphrase = gpg.key, gpg.passphrase
     out = proc.run(proc.Command(("gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase-fd", "0",
-                                 "--armor", "--export-secret-keys", key), env),
+                                 "--armor", "--export-secret-keys", key), gpg.env),
                    stdin_data=(passphrase + "\n").encode(), secrets=(passphrase,))
     if "PRIVATE KEY" not in out.stdout:
         raise ConfigError(f"sign.gpg.key: no secret key {key!r} in the keyring", hint="check sign.gpg.key and homedir")
@@ -631,6 +624,7 @@ def run_linux_packages(ui, cfg: Config, target: list[str] | None = None, dry: bo
             keys = json.loads(keys_file.read_text())
         except (OSError, ValueError):
             keys = {}
+        have = {a.path: a.sha256 for a in out.manifest.artifacts} if out else {}
         work = Path(tempfile.mkdtemp(prefix="wavrybuild-nfpm-"))
         try:
             key = None if dry or lc.format != "rpm" else _rpm_signing_key(cfg, work)
@@ -643,7 +637,6 @@ def run_linux_packages(ui, cfg: Config, target: list[str] | None = None, dry: bo
                 # A signed rpm carries the signing time: remade, it would differ. Inputs unchanged and
                 # the file as recorded: keep it, so a rerun leaves dist/ and SHA256SUMS alone.
                 inputs = _inputs_key(data, cfg.sign.get("gpg", "key") if key else None)
-                have = {a.path: a.sha256 for a in out.manifest.artifacts} if out else {}
                 dest = cfg.project.dist_dir / name
                 if out is not None and keys.get(name) == inputs and dest.is_file() and have.get(name) == sha256_file(dest):
                     shutil.copyfile(dest, built_file)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -17,18 +16,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO, invoke
+from tests.conftest import REPO, free_port, invoke
 
 VERDACCIO = REPO / "tests/npm-registry/node_modules/.bin/verdaccio"
 NPM_TARGETS = ["x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl",
                "aarch64-apple-darwin", "x86_64-pc-windows-gnu"]
 PASSWORD = "npm-test-pass-4c1d"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -47,7 +41,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         "auth:\n  htpasswd:\n    file: ./htpasswd\n    max_users: 10\n"
         "packages:\n  '**':\n    access: $all\n    publish: $authenticated\n"  # no uplinks: nothing leaves localhost
         "log: { type: stdout, format: pretty, level: warn }\n")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([str(VERDACCIO), "--config", str(home / "config.yaml"), "--listen", f"127.0.0.1:{port}"],
                               cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import REPO, invoke
+from tests.conftest import REPO, free_port, invoke
 from tests.integration.conftest import Release
 from wavrybuild.checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME
 from wavrybuild.config import load
@@ -262,11 +262,6 @@ class Nginx:
     token: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 NGINX_CONF = """
 daemon off;
@@ -307,7 +302,7 @@ def nginx(tmp_path: Path) -> Iterator[Nginx]:
         pytest.fail("nginx is not installed; the HTTP PUT publishing tests need it: apt-get install -y nginx")
     d = tmp_path / "nginx"
     (d / "www").mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     token = "http-" + TOKEN
     user = "user root;" if os.geteuid() == 0 else ""
     (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port, user=user, token=token))

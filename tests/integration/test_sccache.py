@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git_commit, invoke, write_project
+from tests.conftest import free_port, git_commit, invoke, write_project
 
 TARGETS = """
 [project]
@@ -32,17 +32,12 @@ sccache = "{url}"
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server missing: run .ci/setup (apt-get install redis-server)")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -77,7 +72,7 @@ def test_second_clone_hits_the_shared_cache(redis_url: str, tmp_path: Path) -> N
     origin = write_project(tmp_path / "origin", TARGETS.format(url=redis_url))
     git_commit(origin)
     # A server of our own (not a developer's running one), stopped between clones: as on two machines.
-    env = {**os.environ, "SCCACHE_SERVER_PORT": str(_free_port()), "SCCACHE_IDLE_TIMEOUT": "0"}
+    env = {**os.environ, "SCCACHE_SERVER_PORT": str(free_port()), "SCCACHE_IDLE_TIMEOUT": "0"}
     results = {}
     try:
         for name in ("first", "second"):
@@ -88,7 +83,7 @@ def test_second_clone_hits_the_shared_cache(redis_url: str, tmp_path: Path) -> N
             run_env["CARGO_TARGET_DIR"] = str(tmp_path / f"{name}-target")
             done = invoke("build", "--all", cwd=clone, env=run_env)
             assert done.returncode == 0, done.stdout + done.stderr
-            assert f"compile cache: sccache" in done.stderr and redis_url in done.stderr
+            assert "compile cache: sccache" in done.stderr and redis_url in done.stderr
             results[name] = (clone, _stats(env))
     finally:
         subprocess.run(["sccache", "--stop-server"], env=env, capture_output=True, check=False)

@@ -18,13 +18,8 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from tests.conftest import invoke
+from tests.conftest import free_port, invoke
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +73,7 @@ def test_checksums_cover_wheels(wheels: Path, packaged) -> None:
 def test_twine_upload_pip_install_and_run(wheels: Path, tmp_path: Path) -> None:
     packages = tmp_path / "packages"
     packages.mkdir()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port),
                                "-a", ".", "-P", ".", str(packages)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -37,18 +37,13 @@ class GpgKey:
 
 
 def gpg_key(cfg: Config, what: str) -> GpgKey:
-    from ..sign import Secret
+    from ..sign import gpg_identity
 
-    sign = cfg.sign
-    key = sign.get("gpg", "key")
-    if "gpg" not in sign.methods or not key:
+    if "gpg" not in cfg.sign.methods or not cfg.sign.get("gpg", "key"):
         raise ConfigError(f"{cfg.project.config_path}: {what} must be signed, and [sign] has no gpg key",
                           hint='add "gpg" to sign.methods with [sign.gpg] key = "..." (docs/signing.md)')
-    env = {}
-    home = sign.path("gpg", "homedir", cfg.project.root)
-    if home:
-        env["GNUPGHOME"] = str(home)
-    return GpgKey(key, env, Secret(sign.get("gpg", "passphrase-env")).value)
+    gpg = gpg_identity(cfg)
+    return GpgKey(gpg.key, gpg.env, gpg.passphrase.value)
 
 
 def _gpg(k: GpgKey, *args: str) -> None:
