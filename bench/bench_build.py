@@ -59,23 +59,39 @@ def project(tmp: Path, name: str, toml: str) -> Path:
 
 
 def loop_script(root: Path, env: dict[str, str]) -> str:
-    """The per-target commands `invoke build --all --dry` shows, as one sequential shell script."""
-    done = subprocess.run([sys.executable, "-m", "invoke", "build", "--all", "--dry"], cwd=root, env=env,
+    """The per-target commands `invoke build --all --dry --parallel 1` shows (one target dir, as a
+    hand-written script has), as one sequential shell script."""
+    done = subprocess.run([sys.executable, "-m", "invoke", "build", "--all", "--dry", "--parallel", "1"], cwd=root, env=env,
                           capture_output=True, text=True, check=True)
     lines = [ln.split("$ ", 1)[1] for ln in done.stderr.splitlines() if ln.startswith("(dry) $ ")]
     if not lines:
         sys.exit("no commands in `invoke build --all --dry`:\n" + done.stderr)
-    # Each target on its own, as a loop would run it (a grouped command is split back per target).
+    # Each target on its own, as a loop would run it: a grouped command is split back per target,
+    # each with its own `--target T` and the `--config target."<triple>".…` entries that follow it.
     out = []
     for line in lines:
         argv = shlex.split(line)
         envs = [a for a in argv if re.match(r"^[A-Z_][A-Z0-9_]*=", a)]
         rest = argv[len(envs):]
-        targets = [rest[i + 1] for i, a in enumerate(rest) if a == "--target"]
-        base = [a for i, a in enumerate(rest) if a != "--target" and (i == 0 or rest[i - 1] != "--target")
-                and a != "--keep-going"]
-        for t in targets:
-            out.append(shlex.join(["env", *envs, *base[:2], "--target", t, *base[2:]]))
+        own: dict[str, list[str]] = {}
+        base: list[str] = []
+        current = None
+        i = 0
+        while i < len(rest):
+            a = rest[i]
+            if a == "--target":
+                current = rest[i + 1]
+                own[current] = [a, current]
+                i += 2
+            elif a == "--config" and rest[i + 1].startswith('target."') and current is not None:
+                own[current] += [a, rest[i + 1]]
+                i += 2
+            else:
+                if a != "--keep-going":
+                    base.append(a)
+                i += 1
+        for args in own.values():
+            out.append(shlex.join(["env", *envs, *base[:2], *args, *base[2:]]))
     return " && ".join(out)
 
 

@@ -20,7 +20,7 @@ from .errors import CommandFailed, WavryError
 from .fsutil import copy_atomic
 from .proc import Command
 from .record import BinaryRecord, BuildRecord, TargetRecord, state_dir
-from .toolchain import TargetStatus, Tools
+from .toolchain import StdSource, TargetStatus, Tools
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class BuildStep:
     std_mode: str | None = None
     toolchain: str | None = None
     rustc: str | None = None
+    std: StdSource | None = field(default=None, compare=False)  # to plan the command again (relocate)
 
 
 def source_digest(project: Project) -> str:
@@ -90,24 +91,40 @@ def plan(config: Config, statuses: list[TargetStatus], tools: Tools) -> list[Bui
             continue
         cmd = BUILDERS[st.builder].command(config.project, st.target, st.std, tools.host)
         steps.append(BuildStep(st.target, st.builder, cmd, std_mode=st.std.mode, toolchain=st.std.toolchain.label,
-                               rustc=st.std.toolchain.version))
+                               rustc=st.std.toolchain.version, std=st.std))
     return steps
 
 
+def _split_target_args(argv: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(the argv without this target's own arguments, those arguments): `--target T` and the
+    `--config target."<triple>".…` entries, which apply to that target only."""
+    shared: list[str] = []
+    own: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--target" or (a == "--config" and i + 1 < len(argv) and argv[i + 1].startswith('target."')):
+            own += argv[i:i + 2]
+            i += 2
+            continue
+        shared.append(a)
+        i += 1
+    return shared, own
+
+
 def group_steps(steps: list[BuildStep]) -> list[list[BuildStep]]:
-    """Targets that differ only in --target share one cargo invocation: cargo's jobserver then
-    schedules all of them on the machine's cores, and host build scripts and proc-macros are
-    compiled once. Targets that write to the same output directory (a triple with and without a
-    glibc floor) stay apart."""
+    """Targets that differ only in their own arguments (--target, per-target rustflags) share one
+    cargo invocation: cargo's jobserver then schedules all of them on the machine's cores, and host
+    build scripts and proc-macros are compiled once. Targets that write to the same output
+    directory (a triple with and without a glibc floor) stay apart."""
     groups: list[list[BuildStep]] = []
     index: dict[tuple, int] = {}
     for step in steps:
         if step.command is None:
             groups.append([step])
             continue
-        argv = list(step.command.argv)
-        i = argv.index("--target")
-        shape = (tuple(argv[:i] + argv[i + 2:]), tuple(sorted(step.command.env.items())), step.builder)
+        shared, _ = _split_target_args(step.command.argv)
+        shape = (tuple(shared), tuple(sorted(step.command.env.items())), step.command.unset_env, step.builder)
         g = index.get(shape)
         if g is not None and all(str(s.target.triple) != str(step.target.triple) for s in groups[g]):
             groups[g].append(step)
@@ -118,17 +135,55 @@ def group_steps(steps: list[BuildStep]) -> list[list[BuildStep]]:
 
 
 def group_command(group: list[BuildStep]) -> Command:
-    if len(group) == 1:
-        assert group[0].command is not None
-        return group[0].command
     first = group[0].command
     assert first is not None
-    argv = list(first.argv)
-    i = argv.index("--target")
-    targets = [x for s in group for x in ("--target", s.target.rust_target)]
-    # --keep-going: one target's compile error must not stop the others.
-    argv = argv[:i] + targets + argv[i + 2:] + ["--keep-going"]
+    if len(group) == 1:
+        return first
+    shared, _ = _split_target_args(first.argv)
+    own = [x for s in group if s.command is not None for x in _split_target_args(s.command.argv)[1]]
+    # After the program and its subcommand; --keep-going: one target's compile error must not stop
+    # the others.
+    argv = shared[:2] + own + shared[2:] + ["--keep-going"]
     return Command(tuple(argv), first.env, first.cwd, unset_env=first.unset_env)
+
+
+def group_weight(group: list[BuildStep]) -> int:
+    """A rough cost, to balance lanes: a std built from source takes tens of seconds per target,
+    far more than most crates against an installed std."""
+    return sum(10 if s.std_mode == "build-std" else 1 for s in group if s.command is not None)
+
+
+def assign_lanes(groups: list[list[BuildStep]], lanes: int) -> list[int]:
+    """The lane of each group: the heaviest first, each onto the least loaded lane.
+
+    Only the groups' composition decides, not timings from earlier runs: the next build of the
+    same targets lands in the same lanes and finds cargo's incremental state in the same dirs."""
+    load = [0] * max(1, lanes)
+    result = [0] * len(groups)
+    order = sorted(range(len(groups)), key=lambda i: (-group_weight(groups[i]), i))
+    for i in order:
+        if groups[i][0].command is None:
+            continue
+        lane = min(range(len(load)), key=lambda k: (load[k], k))
+        result[i] = lane
+        load[lane] += group_weight(groups[i])
+    return result
+
+
+def relocate(group: list[BuildStep], project: Project, lane: int, host: str) -> list[BuildStep]:
+    """The group planned again for a lane's own target dir (lane 0: unchanged)."""
+    from dataclasses import replace
+
+    if lane == 0:
+        return group
+    moved = replace(project, build_lane=lane)
+    out = []
+    for s in group:
+        if s.command is None or s.std is None:
+            out.append(s)
+            continue
+        out.append(replace(s, command=BUILDERS[s.builder].command(moved, s.target, s.std, host)))
+    return out
 
 
 def execute_group(

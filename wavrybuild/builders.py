@@ -41,10 +41,11 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
         # TOML literals: true/false, numbers, and strings as JSON (a subset of TOML basic strings).
         literal = str(value).lower() if isinstance(value, bool) else (str(value) if isinstance(value, int) else json.dumps(value))
         args += ["--config", f"profile.{target.profile}.{key}={literal}"]
-    if project.sccache:
+    if project.sccache or project.build_lane:
         # As an argument, not CARGO_TARGET_DIR: sccache puts every CARGO_* variable rustc sees into
-        # its cache key, and the target dir differs between clones.
-        args += ["--target-dir", str(project.target_directory)]
+        # its cache key, and the target dir differs between clones. A lane's own dir is an
+        # argument too: it wins over CARGO_TARGET_DIR and cargo config.
+        args += ["--target-dir", str(project.build_dir)]
     if (project.workspace_root / "Cargo.lock").exists():
         # A release builds exactly the committed dependency set.
         args.append("--locked")
@@ -69,13 +70,14 @@ def remap_flags(project: Project, std: StdSource, *, checkout: bool | None = Non
     cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
     pairs = [
         (cargo_home, "/cargo"),
-        (project.target_directory, "/target"),
+        # A lane's dir maps to the same /target: where a target was built leaves no trace.
+        (project.build_dir, "/target"),
         (project.workspace_root, f"/build/{project.package}"),
     ]
     if std.mode == "build-std" and std.toolchain.rust_src:
         pairs.append((std.toolchain.rust_src.parent.parent, "/rustc/src"))  # .../lib/rustlib/src/rust
     if checkout is not None:
-        local = {project.target_directory, project.workspace_root}
+        local = {project.build_dir, project.workspace_root}
         pairs = [p for p in pairs if (p[0] in local) == checkout]
     # rustc uses the last matching prefix: list outer directories first.
     pairs.sort(key=lambda p: len(str(p[0])))
@@ -107,32 +109,51 @@ def sccache_env(project: Project, std: StdSource) -> dict[str, str]:
     return env
 
 
-def _env(project: Project, target: TargetConfig, std: StdSource) -> dict[str, str]:
-    env = dict(std.toolchain.env)
-    if project.sccache:
-        # Flags naming the checkout would put its path into every cache key, and a second clone
-        # would never hit: they go to the released package only (see _cargo_args), the rest here.
-        flags = remap_flags(project, std, checkout=False) + list(target.rustflags)
-        env.update(sccache_env(project, std))
-    else:
-        flags = remap_flags(project, std) + list(target.rustflags)
+INHERITED_FLAGS = ("CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS")
+
+
+def rustflags(project: Project, target: TargetConfig, std: StdSource) -> list[str]:
+    """This target's rustc flags: the caller's RUSTFLAGS, remaps, targets.toml's, and the ones a
+    target needs for a reproducible link."""
+    encoded = os.environ.get("CARGO_ENCODED_RUSTFLAGS")
+    inherited = encoded.split("\x1f") if encoded else os.environ.get("RUSTFLAGS", "").split()
+    # Flags naming the checkout would put its path into every sccache key, and a second clone would
+    # never hit: with the cache they are added behind sccache (sccache_env), the rest here.
+    flags = remap_flags(project, std, checkout=False if project.sccache else None) + list(target.rustflags)
     if target.triple.is_windows and target.triple.env.startswith("gnu"):
         # GNU ld stamps the link time into the PE header and keeps a COFF symbol table naming rustc's
         # temporary object files: both differ per build, so neither goes into a release binary.
         flags += ["-C", "link-arg=-Wl,--no-insert-timestamp", "-C", "strip=symbols"]
+    if std.mode == "build-std" and target.triple.is_musl:
+        # A std built from source has no self-contained musl crt objects; the linker's own are used.
+        flags += ["-C", "link-self-contained=no"]
+    return [f for f in inherited if f] + flags
+
+
+def rustflags_config(target: TargetConfig, flags: list[str]) -> list[str]:
+    """The flags as `--config target.<triple>.rustflags`, not RUSTFLAGS: they then apply to this
+    target only, so targets that differ only in flags can share one cargo invocation (build
+    scripts and proc-macros compiled once, one jobserver for all). A TOML array needs no
+    splitting on spaces, so paths with spaces are safe."""
+    return ["--config", f'target."{target.triple}".rustflags={json.dumps(flags)}']
+
+
+def _env(project: Project, target: TargetConfig, std: StdSource) -> dict[str, str]:
+    env = dict(std.toolchain.env)
+    if project.sccache:
+        env.update(sccache_env(project, std))
     if std.mode == "build-std":
         env["RUSTC_BOOTSTRAP"] = "1"  # -Z flags on a stable toolchain
-        if target.triple.is_musl:
-            # A std built from source has no self-contained musl crt objects; the linker's own are used.
-            flags += ["-C", "link-self-contained=no"]
-    inherited = os.environ.get("RUSTFLAGS", "").split()
-    if any(any(c.isspace() for c in f) for f in flags):
-        # A path with spaces: RUSTFLAGS splits on whitespace, the encoded form does not.
-        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(inherited + flags)
-    else:
-        env["RUSTFLAGS"] = " ".join(inherited + flags)
     env.update(dict(target.env))
     return env
+
+
+def _command(program: tuple[str, ...], project: Project, target: TargetConfig, std: StdSource,
+             env: dict[str, str]) -> Command:
+    argv = (*program, *_cargo_args(project, target, std), *rustflags_config(target, rustflags(project, target, std)))
+    # RUSTFLAGS in the environment would override every target.<triple>.rustflags: the caller's
+    # flags are folded into ours (see rustflags) and the variables cleared for cargo.
+    return Command(argv, env, cwd=Path(project.root), unset_env=_unset(project) | frozenset(INHERITED_FLAGS))
 
 
 class CargoBuilder:
@@ -145,8 +166,7 @@ class CargoBuilder:
         _, program, _ = linker_for(target, self.name, host)
         if str(target.triple) != host and program and program != "cc":
             env.setdefault(f"CARGO_TARGET_{target.triple.cargo_env_key}_LINKER", program)
-        return Command(("cargo", "build", *_cargo_args(project, target, std)), env, cwd=Path(project.root),
-                       unset_env=_unset(project))
+        return _command(("cargo", "build"), project, target, std, env)
 
 
 class ZigBuilder:
@@ -156,12 +176,7 @@ class ZigBuilder:
 
     def command(self, project: Project, target: TargetConfig, std: StdSource, host: str) -> Command:
         # Called directly (not as `cargo zigbuild`) so it need not be on cargo's PATH lookup.
-        return Command(
-            ("cargo-zigbuild", "zigbuild", *_cargo_args(project, target, std)),
-            _env(project, target, std),
-            cwd=Path(project.root),
-            unset_env=_unset(project),
-        )
+        return _command(("cargo-zigbuild", "zigbuild"), project, target, std, _env(project, target, std))
 
 
 BUILDERS: dict[str, Builder] = {"cargo": CargoBuilder(), "zigbuild": ZigBuilder()}

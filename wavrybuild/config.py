@@ -211,6 +211,14 @@ class Project:
     readme: Path | None = None  # Cargo.toml's `readme`, absolute
     # [cache] sccache: None (off), "local" (sccache's own local cache) or a redis:// endpoint.
     sccache: str | None = None
+    # Builds running at the same time need their own target dirs (cargo locks one for a whole
+    # build): lane 0 is cargo's target dir, lane N a directory inside it (see build_dir).
+    build_lane: int = 0
+
+    @property
+    def build_dir(self) -> Path:
+        """The target dir cargo is given for this lane."""
+        return self.target_directory / f"wavrybuild-lane-{self.build_lane}" if self.build_lane else self.target_directory
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,10 @@ class Command:
             f"{k}={'***' if k in self.secret_env else shlex.quote(v)}" for k, v in sorted(self.env.items())
         )
         line = shlex.join(self.argv)
+        # Shown only when set here, so the line is what to type to run the same command.
+        unset = sorted(k for k in self.unset_env if k in os.environ)
+        if unset:
+            line = shlex.join(["env", *(x for k in unset for x in ("-u", k)), *self.argv])
         return f"{env} {line}" if env else line
 
     def full_env(self) -> dict[str, str]:

@@ -87,8 +87,10 @@ def publish_configured(cfg: Config) -> bool:
 class Release:
     """Runs the stages in order, each in a log group, timing it; stops at the first failing stage."""
 
-    def __init__(self, ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool, force: bool) -> None:
+    def __init__(self, ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool, force: bool,
+                 parallel: int | None = None) -> None:
         self.ui = ui
+        self.parallel = parallel
         self.cfg = cfg
         self.targets = targets
         self.ids = [t.id for t in targets]
@@ -122,7 +124,7 @@ class Release:
     def build(self) -> str | None:
         from . import stages
 
-        outcomes = stages.run_build(self.ui, self.cfg, self.ids, False, False, self.dry, self.force)
+        outcomes = stages.run_build(self.ui, self.cfg, self.ids, False, False, self.dry, self.force, self.parallel)
         if outcomes and all(o.cached for o in outcomes):
             return "up to date"
         return None
@@ -302,8 +304,8 @@ class Release:
 
 
 def run_release(ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool = False, force: bool = False,
-                part: bool = False, no_publish: bool = False) -> Release:
-    rel = Release(ui, cfg, targets, dry=dry, force=force)
+                part: bool = False, no_publish: bool = False, parallel: int | None = None) -> Release:
+    rel = Release(ui, cfg, targets, dry=dry, force=force, parallel=parallel)
     order = ["toolchain", "build", "smoke", "package", "wheel", "npm", "linux"]
     if not part:
         order += ["installer", "checksum", "sign", "repos"] + ([] if no_publish else ["publish"])

@@ -93,7 +93,7 @@ def install(ui, cfg, targets, dry: bool) -> None:
 
 
 def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
-          dry: bool = False, force: bool = False) -> list:
+          dry: bool = False, force: bool = False, parallel: int | None = None) -> list:
     from . import build as b
     from .record import BuildRecord
     from .ui import human_size
@@ -116,6 +116,10 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
         else:
             todo.append(step)
     groups = b.group_steps(todo)
+    # --fail-fast means one invocation after the other: nothing else is running when one fails.
+    lanes = 1 if fail_fast else min(parallel_builds(parallel), sum(1 for g in groups if g[0].command is not None)) or 1
+    lane_of = b.assign_lanes(groups, lanes)
+    groups = [b.relocate(g, cfg.project, lane, tools.host) for g, lane in zip(groups, lane_of)]
     if todo and not dry and cfg.project.sccache:
         from .cache import status
         from .errors import ToolMissing
@@ -125,27 +129,36 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
             raise ToolMissing(f"[cache] sccache: {cache.problem}", hint="fix it, or build without the cache (WAVRYBUILD_SCCACHE=0)")
         ui.info(cache.line())
     if dry:
+        if lanes > 1:
+            ui.info(f"(dry) {len(groups)} cargo invocations, {lanes} at a time (--parallel)")
         for group in groups:
             if group[0].command is None:
                 ui.warn(f"{group[0].target.id}: cannot be built here: {group[0].problem}")
             else:
                 ui.command(b.group_command(group).display(), dry=True)
         return []
-    for i, group in enumerate(groups, 1):
-        ids = ", ".join(s.target.id for s in group)
-        title = f"build {ids} [{i}/{len(groups)}] ({group[0].builder}, std {group[0].std_mode or '-'})"
-        with ui.group(title):
-            if group[0].command is not None:
-                ui.command(b.group_command(group).display())
-            with ui.progress(title) as update:
-                results = b.execute_group(group, cfg.project, dist, on_line=update)
-            for outcome in results:
-                outcome.key = keys.get(outcome.step.target.id, "")
-                done[outcome.step.target.id] = outcome
-                if not outcome.ok:
-                    ui.error(f"{outcome.step.target.id}: build failed: {outcome.error}")
-        if fail_fast and not all(o.ok for o in results):
-            break
+
+    def finished(results: list) -> None:
+        for outcome in results:
+            outcome.key = keys.get(outcome.step.target.id, "")
+            done[outcome.step.target.id] = outcome
+            if not outcome.ok:
+                ui.error(f"{outcome.step.target.id}: build failed: {outcome.error}")
+
+    if lanes == 1:
+        for i, group in enumerate(groups, 1):
+            ids = ", ".join(s.target.id for s in group)
+            title = f"build {ids} [{i}/{len(groups)}] ({group[0].builder}, std {group[0].std_mode or '-'})"
+            with ui.group(title):
+                if group[0].command is not None:
+                    ui.command(b.group_command(group).display())
+                with ui.progress(title) as update:
+                    results = b.execute_group(group, cfg.project, dist, on_line=update)
+                finished(results)
+            if fail_fast and not all(o.ok for o in results):
+                break
+    else:
+        _build_lanes(ui, b, groups, lane_of, lanes, cfg, dist, finished)
     outcomes = [done[s.target.id] for s in steps if s.target.id in done]
     b.record_outcomes(dist, cfg, outcomes, tools)
     rows = []
@@ -165,6 +178,73 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
     if failed:
         raise WavryError(f"{len(failed)} of {len(steps)} targets did not build: {', '.join(failed)}")
     return outcomes
+
+
+def parallel_builds(requested: int | None) -> int:
+    """How many cargo invocations run at once: --parallel, else $WAVRYBUILD_PARALLEL, else 2.
+
+    Two even on two cores: one build of std from source keeps about 1.4 of them busy (its crates
+    form long serial chains), so a second build fills the gaps."""
+    import os
+
+    from .errors import ConfigError
+
+    raw = requested if requested is not None else os.environ.get("WAVRYBUILD_PARALLEL", "2")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        where = "--parallel" if requested is not None else "WAVRYBUILD_PARALLEL"
+        raise ConfigError(f"{where}: {raw!r} is not a whole number of builds at once (1 or more)")
+    return n
+
+
+def _build_lanes(ui, b, groups: list, lane_of: list[int], lanes: int, cfg: Config, dist, finished) -> None:
+    """Run the groups in `lanes` threads, each lane's groups one after the other in its own target
+    dir. Each invocation's log is shown as one block (a log group in CI) when it ends, not
+    interleaved with the other lane's; outcomes are reported in plan order once all are done."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+    results: dict[int, list] = {}
+    live = ui.live
+    buildable = sum(1 for g in groups if g[0].command is not None)
+    title = f"build: {buildable} cargo invocations, {lanes} at a time"
+    ui.info(title + " (--parallel)")
+    with ui.progress(title) as update:
+
+        def run_lane(lane: int) -> None:
+            for i, group in enumerate(groups):
+                if lane_of[i] != lane:
+                    continue
+                ids = ", ".join(s.target.id for s in group)
+                log: list[str] = []
+
+                def on_line(line: str, ids: str = ids, log: list[str] = log) -> None:
+                    log.append(line)
+                    if live:
+                        with lock:
+                            update(f"[{ids}] {line}")
+
+                out = b.execute_group(group, cfg.project, dist, on_line=on_line)
+                results[i] = out
+                with lock:
+                    seconds = max((o.seconds for o in out), default=0.0)
+                    with ui.group(f"build {ids} (lane {lane + 1}, {group[0].builder}, std {group[0].std_mode or '-'}, "
+                                  f"{seconds:.1f} s)"):
+                        if group[0].command is not None:
+                            ui.command(b.group_command(group).display())
+                        if not live:
+                            for line in log:
+                                ui.raw(line)
+
+        with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="wavrybuild-lane") as pool:
+            for future in [pool.submit(run_lane, lane) for lane in range(lanes)]:
+                future.result()
+    for i in sorted(results):
+        finished(results[i])
 
 
 def run_smoke(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> None:

@@ -14,6 +14,8 @@ from invoke.exceptions import Exit
 from .errors import WavryError
 
 CONFIG_HELP = "path to targets.toml (default: $WAVRYBUILD_CONFIG, the invoke setting wavrybuild.config, ./targets.toml)"
+PARALLEL_HELP = ("how many cargo invocations run at once, each in its own target dir "
+                 "(default: $WAVRYBUILD_PARALLEL, else 2; 1: one after the other in cargo's target dir)")
 TARGET_HELP = "target id or triple from targets.toml; repeat for several"
 
 
@@ -101,20 +103,21 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
     help={
         "target": TARGET_HELP,
         "all": "build every target in targets.toml",
-        "fail-fast": "stop at the first target that fails (default: build the others)",
+        "fail-fast": "stop at the first target that fails (default: build the others); builds one invocation at a time",
         "dry": "print every command without running anything",
         "force": "run cargo even for targets whose sources, toolchain and config are unchanged",
+        "parallel": PARALLEL_HELP,
         "config": CONFIG_HELP,
     },
 )
 @_guarded
 def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
-          dry: bool = False, force: bool = False, config: str | None = None) -> None:
+          dry: bool = False, force: bool = False, parallel: int = 0, config: str | None = None) -> None:
     """Cross-compile the crate for the chosen targets; binaries go to dist/.wavrybuild/bin/<target>/."""
     from . import stages
     from .ui import UI
 
-    stages.run_build(UI(), _load(c, config), target, all_, fail_fast, dry, force)
+    stages.run_build(UI(), _load(c, config), target, all_, fail_fast, dry, force, parallel or None)
 
 
 @task(iterable=["target"], help={"target": TARGET_HELP + " (default: every built target)", "config": CONFIG_HELP,
@@ -209,13 +212,14 @@ def sign(c: Context, method: list[str] | None = None, config: str | None = None)
         "merge": "CI merge job: collect the parts found under this directory into dist/, then "
         "checksum, sign and publish; never builds",
         "no-publish": "stop before the publish stage",
+        "parallel": PARALLEL_HELP,
         "config": CONFIG_HELP,
     },
 )
 @_guarded
 def release(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
             part: bool = False, merge: str | None = None, no_publish: bool = False,
-            config: str | None = None) -> None:
+            parallel: int = 0, config: str | None = None) -> None:
     """Build, smoke-run, package, checksum, sign and publish every target: the same command on a laptop and in CI.
 
     Stages: toolchain check → build → smoke → package → checksum → sign (if [sign] methods) →
@@ -235,7 +239,7 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
         run_merge(ui, cfg, Path(merge), dry=dry, no_publish=no_publish)
         return
     targets = cfg.select(target or (), all_targets=not target)
-    run_release(ui, cfg, targets, dry=dry, force=force, part=part, no_publish=no_publish)
+    run_release(ui, cfg, targets, dry=dry, force=force, part=part, no_publish=no_publish, parallel=parallel or None)
 
 
 @task(help={"format": "github (strategy.matrix JSON), gitlab (child pipeline) or json", "config": CONFIG_HELP})

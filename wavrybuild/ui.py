@@ -71,6 +71,11 @@ class UI:
             self.err.rule(f"[bold]{_escape(title)}", align="left")
             yield
 
+    @property
+    def live(self) -> bool:
+        """A terminal showing a live status line (progress does not print the tool's lines)."""
+        return self.err.is_terminal and not in_github_actions()
+
     @contextlib.contextmanager
     def progress(self, title: str) -> Iterator[Any]:
         """Yields a callable taking the tool's latest output line.
@@ -79,7 +84,7 @@ class UI:
         logs): the lines themselves, so the log shows everything.
         """
         start = time.monotonic()
-        if self.err.is_terminal and not in_github_actions():
+        if self.live:
             with self.err.status(f"{_escape(title)}") as status:
 
                 def update(line: str) -> None:

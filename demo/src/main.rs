@@ -5,6 +5,10 @@ compile_error!("the `broken` feature is enabled: this target is meant to fail");
 #[cfg(all(feature = "broken-on-aarch64", target_arch = "aarch64"))]
 compile_error!("the `broken-on-aarch64` feature is enabled on aarch64: this target is meant to fail");
 
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/generated.rs"));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let line = format!(
@@ -18,6 +22,7 @@ fn main() {
         Some("--help") | Some("-h") => {
             println!("{line}\nUsage: wavry-demo [--version|--help]");
         }
+        Some("--generated-from") => println!("{}", generated::GENERATED_FROM),
         Some(other) => {
             eprintln!("wavry-demo: unknown argument {other:?}");
             std::process::exit(2);

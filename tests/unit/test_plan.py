@@ -15,6 +15,16 @@ from wavrybuild.triple import Triple
 HOST = "x86_64-unknown-linux-gnu"
 
 
+def _rustflags(cmd, triple: str) -> list[str]:
+    """The flags a command gives one target, parsed back from its `--config target."T".rustflags`."""
+    import json
+
+    prefix = f'target."{triple}".rustflags='
+    values = [a[len(prefix):] for a in cmd.argv if a.startswith(prefix)]
+    assert len(values) == 1, cmd.argv
+    return json.loads(values[0])
+
+
 def _target(triple: str, **kw) -> TargetConfig:
     return TargetConfig(id=kw.pop("id", triple), triple=Triple(triple), **kw)
 
@@ -50,7 +60,9 @@ def test_cargo_builder_host(project) -> None:
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--bin"] == ["wavry-demo", "wavry-hello"]
     assert cmd.env["RUSTUP_TOOLCHAIN"] == "stable"
     # Machine paths are remapped so the binary does not depend on where the checkout is.
-    assert f"--remap-path-prefix={project.workspace_root}=/build/wavry-demo" in cmd.env["RUSTFLAGS"].split()
+    assert f"--remap-path-prefix={project.workspace_root}=/build/wavry-demo" in _rustflags(cmd, HOST)
+    # Per-target config, not RUSTFLAGS (which would override it): an inherited RUSTFLAGS is cleared.
+    assert "RUSTFLAGS" not in cmd.env and "RUSTFLAGS" in cmd.unset_env
     assert not any(a.startswith("-Zbuild-std") for a in argv)
 
 
@@ -66,7 +78,7 @@ def test_zigbuild_glibc_floor_and_build_std(project, tmp_path: Path) -> None:
     assert "-Zbuild-std=std,panic_abort" in cmd.argv
     assert f'source.crates-io.replace-with="{VENDOR_SOURCE}"' in cmd.argv
     assert cmd.env["RUSTC_BOOTSTRAP"] == "1"
-    assert cmd.env["RUSTFLAGS"].endswith("-C opt-level=z -C link-self-contained=no")
+    assert _rustflags(cmd, "x86_64-unknown-linux-musl")[-4:] == ["-C", "opt-level=z", "-C", "link-self-contained=no"]
 
 
 def test_cargo_windows_gnu_uses_mingw_linker(project, tmp_path: Path) -> None:
@@ -124,7 +136,72 @@ def test_profile_settings_become_cargo_config(project) -> None:
                                         ("opt-level", "z"), ("panic", "abort")))
     std = StdSource(RustToolchain("stable", Path("/nowhere")), "installed")
     argv = list(BUILDERS["cargo"].command(project, t, std, HOST).argv)
-    configs = [argv[i + 1] for i, a in enumerate(argv) if a == "--config"]
+    configs = [argv[i + 1] for i, a in enumerate(argv) if a == "--config" and argv[i + 1].startswith("profile.")]
     assert configs == ['profile.release.strip="symbols"', "profile.release.lto=true",
                        "profile.release.codegen-units=1", 'profile.release.opt-level="z"',
                        'profile.release.panic="abort"']
+
+
+def test_targets_differing_only_in_flags_share_one_invocation(project, tmp_path: Path, monkeypatch) -> None:
+    from wavrybuild.build import BuildStep, group_command, group_steps
+
+    # The caller's RUSTFLAGS (a path with a space: it must stay one flag) go into every target's config.
+    monkeypatch.setenv("CARGO_ENCODED_RUSTFLAGS", "-L\x1f/opt/my libs")
+    chain = RustToolchain("system", _sysroot(tmp_path, src=True, vendor=True))
+    std = StdSource(chain, "build-std")
+
+    def step(t: TargetConfig, builder: str = "zigbuild", s: StdSource = std) -> BuildStep:
+        return BuildStep(t, builder, BUILDERS[builder].command(project, t, s, HOST), std_mode=s.mode)
+
+    musl = step(_target("x86_64-unknown-linux-musl"))
+    mac = step(_target("aarch64-apple-darwin", rustflags=("-C", "opt-level=s")))
+    win = step(_target("x86_64-pc-windows-gnu"), builder="cargo")
+    host = step(_target(HOST))
+    floor = step(_target(HOST, id="floor", glibc="2.17"))
+    aarch64 = step(_target("aarch64-unknown-linux-gnu"), s=StdSource(chain, "installed"))
+    groups = group_steps([musl, host, mac, floor, win, aarch64])
+    ids = [[s.target.id for s in g] for g in groups]
+    # Same builder, toolchain, std and shared flags: one invocation, whatever each target's own
+    # rustflags; the same triple twice (glibc floor) writes the same output dir and stays apart;
+    # another builder or std mode is another invocation.
+    assert ids == [["x86_64-unknown-linux-musl", HOST, "aarch64-apple-darwin"], ["floor"],
+                   ["x86_64-pc-windows-gnu"], ["aarch64-unknown-linux-gnu"]]
+    cmd = group_command(groups[0])
+    argv = list(cmd.argv)
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--target"] == [
+        "x86_64-unknown-linux-musl", HOST, "aarch64-apple-darwin"]
+    assert argv[-1] == "--keep-going" and argv.count("-Zbuild-std=std,panic_abort") == 1
+    assert _rustflags(cmd, "x86_64-unknown-linux-musl")[:2] == ["-L", "/opt/my libs"]
+    assert _rustflags(cmd, "x86_64-unknown-linux-musl")[-2:] == ["-C", "link-self-contained=no"]
+    assert _rustflags(cmd, "aarch64-apple-darwin")[-2:] == ["-C", "opt-level=s"]
+    assert "link-self-contained=no" not in _rustflags(cmd, "aarch64-apple-darwin")
+    assert {"RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"} <= cmd.unset_env
+    assert "env -u CARGO_ENCODED_RUSTFLAGS" in cmd.display()
+
+
+def test_lanes_balance_std_builds_and_relocate_into_a_dir_of_their_own(project, tmp_path: Path) -> None:
+    from wavrybuild.build import BuildStep, assign_lanes, group_command, relocate
+
+    chain = RustToolchain("system", _sysroot(tmp_path, src=True, vendor=True))
+
+    def group(triple: str, mode: str, builder: str = "zigbuild") -> list[BuildStep]:
+        t, s = _target(triple), StdSource(chain, mode)
+        return [BuildStep(t, builder, BUILDERS[builder].command(project, t, s, HOST), std_mode=mode, std=s)]
+
+    groups = [group(HOST, "installed", "cargo"), group("x86_64-unknown-linux-musl", "build-std"),
+              group("aarch64-unknown-linux-gnu", "installed"), group("x86_64-pc-windows-gnu", "build-std", "cargo"),
+              [BuildStep(_target("riscv64gc-unknown-linux-gnu"), "zigbuild", None, problem="no std")]]
+    # The two std-from-source builds go to different lanes; the light ones fill the emptier lane.
+    assert assign_lanes(groups, 2) == [0, 0, 1, 1, 0]
+    assert assign_lanes(groups, 1) == [0, 0, 0, 0, 0]
+    assert assign_lanes(groups, 3) == [2, 0, 2, 1, 0]
+    assert relocate(groups[0], project, 0, HOST) is groups[0]
+    moved = group_command(relocate(groups[3], project, 1, HOST))
+    lane_dir = project.target_directory / "wavrybuild-lane-1"
+    argv = list(moved.argv)
+    assert argv[argv.index("--target-dir") + 1] == str(lane_dir)
+    # The lane's dir maps to /target as cargo's own does; cargo's own dir is not given at all.
+    flags = _rustflags(moved, "x86_64-pc-windows-gnu")
+    assert f"--remap-path-prefix={lane_dir}=/target" in flags
+    assert f"--remap-path-prefix={project.target_directory}=/target" not in flags
+    assert "--target-dir" not in group_command(groups[3]).argv
