@@ -8,7 +8,8 @@
 4. shared compile cache: sccache on a Redis server started here; a second, separate clone (own
    target dir, own sccache server) building the same commit, against the first; goal <= 0.3.
 
---quick: two targets (x86_64 gnu with cargo, x86_64 musl with std built from source), one round.
+--quick: two targets with std built from source (x86_64 musl with cargo-zigbuild, x86_64 Windows
+with cargo and mingw), which run in two lanes at once; one round.
 The full run uses the repository's targets.toml and alternates the contenders twice.
 """
 
@@ -31,9 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 QUICK = """
 [project]
 crate = "demo"
-[targets.x86_64-unknown-linux-gnu]
-builder = "cargo"
 [targets.x86_64-unknown-linux-musl]
+[targets.x86_64-pc-windows-gnu]
 """
 
 
