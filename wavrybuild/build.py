@@ -179,7 +179,7 @@ def relocate(group: list[BuildStep], project: Project, lane: int, host: str) -> 
     moved = replace(project, build_lane=lane)
     out = []
     for s in group:
-        if s.command is None or s.std is None:
+        if s.std is None:  # cannot be built here: nothing to move
             out.append(s)
             continue
         out.append(replace(s, command=BUILDERS[s.builder].command(moved, s.target, s.std, host)))

@@ -10,12 +10,6 @@ from .config import Config
 from .errors import ConfigError, WavryError
 
 
-def _esc(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
 def statuses(config, targets):
     from .toolchain import probe_tools, target_status, choose_builder
     from .triple import host_triple
@@ -64,7 +58,7 @@ def install(ui, cfg, targets, dry: bool) -> None:
     # rustup first: where its server answers, the distribution packages are not needed.
     for step in [s for s in steps if s.optional]:
         cmd = proc.Command(step.argv)
-        ui.info(f"[bold]{_esc(step.why)}[/]", markup=True)
+        ui.info(step.why, bold=True)
         ui.command(cmd.display(), dry=dry)
         if dry:
             continue
@@ -84,7 +78,7 @@ def install(ui, cfg, targets, dry: bool) -> None:
         )
     for step in rest:
         cmd = proc.Command(step.argv, env={"DEBIAN_FRONTEND": "noninteractive"} if step.argv[0] == "apt-get" else {})
-        ui.info(f"[bold]{_esc(step.why)}[/]", markup=True)
+        ui.info(step.why, bold=True)
         ui.command(cmd.display(), dry=dry)
         if not dry:
             with ui.progress(step.why) as update:
@@ -116,8 +110,10 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
         else:
             todo.append(step)
     groups = b.group_steps(todo)
+    buildable = sum(1 for g in groups if g[0].command is not None)
     # --fail-fast means one invocation after the other: nothing else is running when one fails.
-    lanes = 1 if fail_fast else min(parallel_builds(parallel), sum(1 for g in groups if g[0].command is not None)) or 1
+    lanes = 1 if fail_fast else min(parallel_builds(parallel), buildable) or 1
+    at_once = f"{buildable} cargo invocations, {lanes} at a time (--parallel)"
     lane_of = b.assign_lanes(groups, lanes)
     groups = [b.relocate(g, cfg.project, lane, tools.host) for g, lane in zip(groups, lane_of)]
     if todo and not dry and cfg.project.sccache:
@@ -130,7 +126,7 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
         ui.info(cache.line())
     if dry:
         if lanes > 1:
-            ui.info(f"(dry) {len(groups)} cargo invocations, {lanes} at a time (--parallel)")
+            ui.info(f"(dry) {at_once}")
         for group in groups:
             if group[0].command is None:
                 ui.warn(f"{group[0].target.id}: cannot be built here: {group[0].problem}")
@@ -148,7 +144,7 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
     if lanes == 1:
         for i, group in enumerate(groups, 1):
             ids = ", ".join(s.target.id for s in group)
-            title = f"build {ids} [{i}/{len(groups)}] ({group[0].builder}, std {group[0].std_mode or '-'})"
+            title = f"build {ids} [{i}/{len(groups)}] ({_how(group)})"
             with ui.group(title):
                 if group[0].command is not None:
                     ui.command(b.group_command(group).display())
@@ -158,7 +154,7 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
             if fail_fast and not all(o.ok for o in results):
                 break
     else:
-        _build_lanes(ui, b, groups, lane_of, lanes, cfg, dist, finished)
+        _build_lanes(ui, b, groups, lane_of, lanes, at_once, cfg, dist, finished)
     outcomes = [done[s.target.id] for s in steps if s.target.id in done]
     b.record_outcomes(dist, cfg, outcomes, tools)
     rows = []
@@ -200,7 +196,12 @@ def parallel_builds(requested: int | None) -> int:
     return n
 
 
-def _build_lanes(ui, b, groups: list, lane_of: list[int], lanes: int, cfg: Config, dist, finished) -> None:
+def _how(group: list) -> str:
+    return f"{group[0].builder}, std {group[0].std_mode or '-'}"
+
+
+def _build_lanes(ui, b, groups: list, lane_of: list[int], lanes: int, title: str, cfg: Config, dist,
+                 finished) -> None:
     """Run the groups in `lanes` threads, each lane's groups one after the other in its own target
     dir. Each invocation's log is shown as one block (a log group in CI) when it ends, not
     interleaved with the other lane's; outcomes are reported in plan order once all are done."""
@@ -210,10 +211,8 @@ def _build_lanes(ui, b, groups: list, lane_of: list[int], lanes: int, cfg: Confi
     lock = threading.Lock()
     results: dict[int, list] = {}
     live = ui.live
-    buildable = sum(1 for g in groups if g[0].command is not None)
-    title = f"build: {buildable} cargo invocations, {lanes} at a time"
-    ui.info(title + " (--parallel)")
-    with ui.progress(title) as update:
+    ui.info(f"build: {title}")
+    with ui.progress(f"build: {title}") as update:
 
         def run_lane(lane: int) -> None:
             for i, group in enumerate(groups):
@@ -232,8 +231,7 @@ def _build_lanes(ui, b, groups: list, lane_of: list[int], lanes: int, cfg: Confi
                 results[i] = out
                 with lock:
                     seconds = max((o.seconds for o in out), default=0.0)
-                    with ui.group(f"build {ids} (lane {lane + 1}, {group[0].builder}, std {group[0].std_mode or '-'}, "
-                                  f"{seconds:.1f} s)"):
+                    with ui.group(f"build {ids} (lane {lane + 1}, {_how(group)}, {seconds:.1f} s)"):
                         if group[0].command is not None:
                             ui.command(b.group_command(group).display())
                         if not live:

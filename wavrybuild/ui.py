@@ -39,10 +39,11 @@ class UI:
         prefix = "[dim](dry)[/] " if dry else ""
         self.err.print(f"{prefix}[bold cyan]$[/] {_escape(text)}")
 
-    def info(self, text: str, *, markup: bool = False) -> None:
+    def info(self, text: str, *, markup: bool = False, bold: bool = False) -> None:
         # Plain by default: messages quote config keys like [channels.npm], which rich would eat.
         if not self.quiet:
-            self.err.print(text if markup else _escape(text))
+            shown = text if markup else _escape(text)
+            self.err.print(f"[bold]{shown}[/]" if bold else shown)
 
     def warn(self, text: str) -> None:
         self.err.print(f"[yellow]warning:[/] {_escape(text)}")
