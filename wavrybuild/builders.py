@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+from . import sources
 from .config import Project, TargetConfig
 from .proc import Command
 from .toolchain import StdSource, linker_for
@@ -53,10 +54,14 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
         args.append("-Zbuild-std=std,panic_abort")
         vendor = std.toolchain.vendored_src
         if vendor:
-            # std's dependencies from the vendored copy next to rust-src: no registry needed.
+            # std's dependencies from the vendored copy next to rust-src: no registry needed. A
+            # crate whose own dependencies come from a directory source (cargo vendor, a
+            # distribution's registry) gets one source holding both: cargo takes one replacement.
+            own = sources.crates_io_directory(project.manifest_path.parent)
+            directory = sources.merged_directory(vendor, own) if own else vendor
             args += [
                 "--config", f'source.crates-io.replace-with="{VENDOR_SOURCE}"',
-                "--config", f'source.{VENDOR_SOURCE}.directory="{vendor}"',
+                "--config", f'source.{VENDOR_SOURCE}.directory="{directory}"',
             ]
     return args
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, ToolMissing
 from .triple import Triple, known_triples, suggest
 
 BUILDERS = ("auto", "zigbuild", "cargo")
@@ -449,23 +449,63 @@ def _make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> Ta
 
 def cargo_metadata(manifest_path: Path) -> dict:
     """`cargo metadata --no-deps`: the authority on packages, versions and binary names."""
+    from . import proc as proc_
+
+    cargo = proc_.which("cargo") or "cargo"  # rustup's installer may have put it off PATH
     try:
         proc = subprocess.run(
-            ["cargo", "metadata", "--no-deps", "--format-version", "1", "--offline",
+            [cargo, "metadata", "--no-deps", "--format-version", "1", "--offline",
              "--manifest-path", str(manifest_path)],
             capture_output=True, text=True, check=False,
         )
     except FileNotFoundError:
-        from .errors import ToolMissing
-
-        raise ToolMissing("cargo is not on PATH", hint="install Rust with rustup (or your distribution's cargo)") from None
+        raise ToolMissing("cargo is not on PATH",
+                          hint="run `invoke toolchain --install` (rustup where its server answers, else the "
+                          "distribution's Rust)") from None
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        pinned = re.search(r"toolchain '([^']+)'[^\n]* is not installed", proc.stderr)
+        if pinned:
+            # rustup's cargo proxy: the crate pins a toolchain (rust-toolchain.toml) that is not here.
+            raise ToolMissing(f"{manifest_path}: the crate pins Rust toolchain {pinned.group(1)!r}, which is not installed",
+                              hint=f"`rustup toolchain install {pinned.group(1)}`, or `invoke toolchain --install`")
+        tail = "\n".join(proc.stderr.strip().split("\nStack backtrace:")[0].splitlines()[-8:])
         raise ConfigError(f"{manifest_path}: cargo cannot read this manifest:\n{tail}")
     return json.loads(proc.stdout)
 
 
-def _project(path: Path, raw: Any) -> Project:
+def manifest_metadata(manifest_path: Path) -> dict:
+    """What `cargo metadata --no-deps` would say of a single package, read from Cargo.toml itself.
+
+    Only for reporting on a machine without cargo (`invoke doctor`, `invoke toolchain --install`
+    before Rust is installed): binaries declared as [[bin]] or implied by src/main.rs and src/bin/.
+    Builds always ask cargo."""
+    try:
+        with manifest_path.open("rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{manifest_path}: cannot read this manifest: {exc}") from None
+    pkg = data.get("package")
+    if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str):
+        # A workspace root: without cargo the members' bins are not worth guessing.
+        raise ToolMissing("cargo is not on PATH (needed to read the workspace " + str(manifest_path) + ")",
+                          hint="run `invoke toolchain --install` (or install Rust with rustup)")
+    version = pkg.get("version")
+    src = manifest_path.parent / "src"
+    bins = [b["name"] for b in data.get("bin", []) if isinstance(b, dict) and isinstance(b.get("name"), str)]
+    if (src / "main.rs").is_file() and pkg["name"] not in bins:
+        bins.append(pkg["name"])
+    bins += sorted(p.stem for p in (src / "bin").glob("*.rs") if p.stem not in bins)
+    targets = [{"name": b, "kind": ["bin"]} for b in bins]
+    return {
+        "packages": [{**{k: v for k, v in pkg.items() if isinstance(v, str | list)}, "name": pkg["name"],
+                      "version": version if isinstance(version, str) else "0.0.0",
+                      "manifest_path": str(manifest_path), "targets": targets}],
+        "workspace_root": str(manifest_path.parent),
+        "target_directory": os.environ.get("CARGO_TARGET_DIR") or str(manifest_path.parent / "target"),
+    }
+
+
+def _project(path: Path, raw: Any, cargo_optional: bool = False) -> Project:
     table = _check_table(path, "project.", raw if raw is not None else {})
     for key in table:
         if key not in PROJECT_KEYS:
@@ -481,7 +521,12 @@ def _project(path: Path, raw: Any) -> Project:
             f"{path}: project.crate: no Cargo.toml at {crate_dir}",
             hint="set project.crate to the directory holding the crate's Cargo.toml (relative to targets.toml)",
         )
-    meta = cargo_metadata(manifest)
+    try:
+        meta = cargo_metadata(manifest)
+    except ToolMissing:
+        if not cargo_optional:
+            raise
+        meta = manifest_metadata(manifest)
     packages = meta["packages"]
     want = table.get("package")
     if want is not None and not isinstance(want, str):
@@ -555,7 +600,7 @@ def _project(path: Path, raw: Any) -> Project:
     )
 
 
-def parse(path: Path, data: Mapping[str, Any]) -> Config:
+def parse(path: Path, data: Mapping[str, Any], cargo_optional: bool = False) -> Config:
     """Turn the TOML document into a Config, or raise the first ConfigError."""
     for key in data:
         if key not in TOP_KEYS:
@@ -576,7 +621,7 @@ def parse(path: Path, data: Mapping[str, Any]) -> Config:
                 hint="remove one of them, or give one a different triple or glibc floor",
             )
         seen[t.rust_target] = t.id
-    project = _project(path, data.get("project"))
+    project = _project(path, data.get("project"), cargo_optional)
     import dataclasses
 
     project = dataclasses.replace(project, sccache=_cache(path, data.get("cache", {})))
@@ -700,7 +745,9 @@ def _checksum(path: Path, raw: Any) -> ChecksumConfig:
         raise ConfigError(f"{path}: checksum.sidecars: expected {exc}, got {table['sidecars']!r}") from None
 
 
-def load(path: str | os.PathLike[str]) -> Config:
+def load(path: str | os.PathLike[str], cargo_optional: bool = False) -> Config:
+    """Parse targets.toml. cargo_optional: a machine without cargo still gets a Config (read from
+    Cargo.toml directly), for the tasks that report on or install the toolchain."""
     path = Path(path).absolute()
     try:
         with path.open("rb") as f:
@@ -713,4 +760,4 @@ def load(path: str | os.PathLike[str]) -> Config:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse(path, data)
+    return parse(path, data, cargo_optional)

@@ -32,17 +32,30 @@ INSTALL_HINTS = {
 }
 
 
+def shim_dir() -> Path:
+    """Where wavrybuild links tools under the names rustc looks for (rust-objcopy)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "wavrybuild" / "bin"
+
+
+def cargo_bin() -> Path:
+    """Where rustup's installer puts cargo (it may not be on PATH yet in this shell)."""
+    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo") / "bin"
+
+
 def tool_path() -> str:
     """PATH for child processes, with this interpreter's scripts dir first.
 
     pip puts cargo-zigbuild there, and cargo-zigbuild finds zig through `python -m ziglang`,
-    so both must resolve to this environment even when it is not activated.
+    so both must resolve to this environment even when it is not activated. rustup's bin dir and
+    the shim dir come last: whatever the user's PATH names wins.
     """
     scripts = sysconfig.get_path("scripts")
     bindir = str(Path(sys.executable).parent)
     parts = [p for p in (scripts, bindir) if p]
-    rest = os.environ.get("PATH", os.defpath)
-    return os.pathsep.join(dict.fromkeys(parts + rest.split(os.pathsep)))
+    rest = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    tail = [str(d) for d in (cargo_bin(), shim_dir()) if d.is_dir()]
+    return os.pathsep.join(dict.fromkeys(parts + rest + tail))
 
 
 def which(program: str) -> str | None:
@@ -176,6 +189,21 @@ def capture(argv: list[str], *, env: Mapping[str, str] | None = None, timeout: f
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout if proc.returncode == 0 else None
+
+
+def probe(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+          timeout: float = 60) -> tuple[int, str, str] | None:
+    """A probe whose failure says something too: (exit code, stdout, stderr); None if it cannot run."""
+    full = dict(os.environ)
+    full["PATH"] = tool_path()
+    if env:
+        full.update(env)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, env=full, cwd=cwd, timeout=timeout,
+                              check=False, errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.returncode, done.stdout, done.stderr
 
 
 def _probe_cache_path() -> Path:

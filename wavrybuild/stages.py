@@ -11,13 +11,14 @@ from .errors import ConfigError, WavryError
 
 
 def statuses(config, targets):
-    from .toolchain import probe_tools, target_status, choose_builder
+    from .toolchain import active_pin, probe_tools, target_status, choose_builder
     from .triple import host_triple
 
     host = host_triple()
     need_zig = any(choose_builder(t, host) == "zigbuild" for t in targets)
     tools = probe_tools(need_zig=need_zig)
-    return tools, [target_status(t, tools) for t in targets]
+    pin = active_pin(config.project.manifest_path.parent)
+    return tools, [target_status(t, tools, pin=pin) for t in targets]
 
 
 def report_toolchain(ui, tools, statuses, as_json: bool, cache=None) -> None:
@@ -38,7 +39,7 @@ def report_toolchain(ui, tools, statuses, as_json: bool, cache=None) -> None:
         std = (f"{s.std.mode} · {s.std.toolchain.label} {s.std.toolchain.version.split(' (')[0].removeprefix('rustc ')}"
                if s.std else "[red]missing[/]")
         runner = s.runner.kind if s.runner.available else f"{s.runner.kind}: {s.runner.reason}"
-        state = "[green]ready[/]" if s.buildable else "[red]" + "; ".join(s.problems) + "[/]"
+        state = "[green]ready[/]" if s.ready else "[red]" + "; ".join(s.problems + s.missing) + "[/]"
         name = s.target.id if s.target.id == s.target.rust_target else f"{s.target.id} → {s.target.rust_target}"
         rows.append((name, s.builder, std,
                      s.linker if s.linker_ok else f"[red]{s.linker} missing[/]", runner, state))
@@ -56,18 +57,22 @@ def install(ui, cfg, targets, dry: bool) -> None:
         ui.info("nothing to install: every target has a std, linker and runner")
         return
     # rustup first: where its server answers, the distribution packages are not needed.
+    failed_chains: set[str] = set()
     for step in [s for s in steps if s.optional]:
         cmd = proc.Command(step.argv)
         ui.info(step.why, bold=True)
         ui.command(cmd.display(), dry=dry)
-        if dry:
+        if dry or (step.chain and step.chain in failed_chains):
             continue
         try:
             proc.run(cmd)
         except WavryError:
+            failed_chains.add(step.chain)
             ui.warn(f"`{cmd.display()}` failed (offline?); trying the offline providers")
     if not dry:
         tc.toolchains.cache_clear()
+        tc.active_pin.cache_clear()
+        tools = tc.probe_tools()  # rustup may have brought cargo
         steps = tc.install_plan(cfg, targets, tools)
     rest = [s for s in steps if not s.optional]
     root = tc._is_root()
@@ -133,6 +138,12 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
             else:
                 ui.command(b.group_command(group).display(), dry=True)
         return []
+
+    from .toolchain import ensure_objcopy_shim
+
+    for step in todo:
+        if step.std is not None and step.target.triple.os == "macos":
+            ensure_objcopy_shim(step.std.toolchain, tools.host)
 
     def finished(results: list) -> None:
         for outcome in results:

@@ -41,10 +41,10 @@ def _config_path(c: Context, flag: str | None) -> Path:
     return Path(chosen)
 
 
-def _load(c: Context, flag: str | None):
+def _load(c: Context, flag: str | None, cargo_optional: bool = False):
     from .config import load
 
-    return load(_config_path(c, flag))
+    return load(_config_path(c, flag), cargo_optional)
 
 
 @task(
@@ -67,13 +67,16 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
     from .ui import UI
 
     ui = UI()
-    cfg = _load(c, config)
+    cfg = _load(c, config, cargo_optional=True)
     targets = cfg.select(target or (), all_targets=not target)
     if install:
         stages.install(ui, cfg, targets, dry)
         tc.toolchains.cache_clear()
+        tc.active_pin.cache_clear()
         if dry:
             return
+        cfg = _load(c, config, cargo_optional=True)  # with cargo now installed, as builds will see it
+        targets = cfg.select(target or (), all_targets=not target)
     tools, statuses = stages.statuses(cfg, targets)
     stages.report_toolchain(ui, tools, statuses, json)
 
@@ -87,14 +90,14 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
     from .ui import UI
 
     ui = UI()
-    cfg = _load(c, config)
+    cfg = _load(c, config, cargo_optional=True)
     targets = cfg.select(target or (), all_targets=not target)
     tools, statuses = stages.statuses(cfg, targets)
     from .cache import status
 
     cache = status(cfg.project)
     stages.report_toolchain(ui, tools, statuses, json, cache)
-    if not all(s.buildable for s in statuses) or cache.problem:
+    if not all(s.ready for s in statuses) or cache.problem:
         raise Exit(code=1)
 
 

@@ -60,6 +60,11 @@ class RustToolchain:
         src = self.rust_src
         return src / "vendor" if src and (src / "vendor").is_dir() else None
 
+    def own_tool(self, name: str, host: str) -> Path | None:
+        """A tool the toolchain ships for rustc itself (rustup's carry rust-objcopy, rust-lld)."""
+        path = self.sysroot / "lib" / "rustlib" / host / "bin" / name
+        return path if path.is_file() else None
+
     @functools.cached_property
     def version(self) -> str:
         rustc = self.sysroot / "bin" / "rustc"
@@ -98,14 +103,74 @@ def unlinked_system_sysroot() -> Path | None:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """The toolchain the crate's directory selects through rustup: a rust-toolchain(.toml) file,
+    `rustup override set` or RUSTUP_TOOLCHAIN. Builds use it, as `cargo build` there would."""
+
+    name: str
+    source: str  # what rustup says selected it
+    installed: bool
+
+
+@functools.cache
+def active_pin(crate_dir: Path) -> Pin | None:
+    """What rustup would run in `crate_dir`, when something other than its default chose it."""
+    if proc.which("rustup") is None or not _may_be_pinned(crate_dir):
+        return None
+    # RUSTUP_AUTO_INSTALL=0: a probe must not start downloading a pinned toolchain.
+    done = proc.probe(["rustup", "show", "active-toolchain"], env={"RUSTUP_AUTO_INSTALL": "0"}, cwd=crate_dir)
+    if done is None:
+        return None
+    rc, out, err = done
+    if rc != 0:
+        # "error: override toolchain 'X' is not installed … the toolchain file at '…' specifies …"
+        # rustup 1.28+: "override toolchain 'X' is not installed … the toolchain file at '…'", or
+        # "custom toolchain 'X' specified in override file '…' is not installed".
+        m = re.search(r"toolchain '([^']+)'[^\n]* is not installed", err)
+        if not m:
+            return None
+        src = re.search(r"(?:toolchain file at|override file) '([^']+)'", err)
+        return Pin(m.group(1), f"overridden by '{src.group(1)}'" if src else "overridden", installed=False)
+    m = re.match(r"(\S+)(?:\s+\((.*)\))?", out.strip())
+    if not m or not m.group(2) or m.group(2).startswith("default"):
+        return None
+    return Pin(m.group(1), m.group(2), installed=True)
+
+
+def _may_be_pinned(crate_dir: Path) -> bool:
+    """Cheap pre-check so that an unpinned build does not pay for a rustup call."""
+    if os.environ.get("RUSTUP_TOOLCHAIN"):
+        return True
+    for d in (crate_dir, *crate_dir.parents):
+        if (d / "rust-toolchain.toml").is_file() or (d / "rust-toolchain").is_file():
+            return True
+    home = os.environ.get("RUSTUP_HOME") or os.path.join(os.path.expanduser("~"), ".rustup")
+    try:
+        settings = Path(home, "settings.toml").read_text()
+    except OSError:
+        return False
+    return re.search(r"^\[overrides\]\s*\n\s*\S", settings, re.M) is not None
+
+
+def pin_matches(chain: RustToolchain, pin: Pin) -> bool:
+    return chain.name == pin.name or (chain.name or "").startswith(pin.name + "-")
+
+
+@dataclass(frozen=True)
 class StdSource:
     toolchain: RustToolchain
     mode: str  # "installed" | "build-std"
 
 
-def find_std(target: TargetConfig, chains: tuple[RustToolchain, ...] | None = None) -> StdSource | None:
-    """Which toolchain gives this target a std, and how. None: nothing installed can."""
+def find_std(target: TargetConfig, chains: tuple[RustToolchain, ...] | None = None,
+             pin: Pin | None = None) -> StdSource | None:
+    """Which toolchain gives this target a std, and how. None: nothing installed can.
+
+    targets.toml's `toolchain` wins; else the crate's pin (rust-toolchain.toml, rustup override) is
+    the only candidate; else any installed toolchain, the default first."""
     chains = toolchains() if chains is None else chains
+    if pin is not None and not target.toolchain:
+        chains = tuple(c for c in chains if pin_matches(c, pin))[:1]
     if target.toolchain:
         named = [t for t in chains if t.name == target.toolchain or (t.name or "").startswith(target.toolchain + "-")]
         if not named:
@@ -203,11 +268,17 @@ class TargetStatus:
     linker: str
     linker_ok: bool
     runner: Runner
-    problems: tuple[str, ...] = field(default_factory=tuple)
+    problems: tuple[str, ...] = field(default_factory=tuple)  # each stops the build
+    missing: tuple[str, ...] = field(default_factory=tuple)  # the build works, a later stage will not
 
     @property
     def buildable(self) -> bool:
         return not self.problems
+
+    @property
+    def ready(self) -> bool:
+        """Nothing missing at all: what `doctor` exits 0 for."""
+        return not self.problems and not self.missing
 
     def as_json(self) -> dict:
         return {
@@ -224,6 +295,7 @@ class TargetStatus:
             "runner_note": self.runner.reason,
             "buildable": self.buildable,
             "problems": list(self.problems),
+            "missing": list(self.missing),
         }
 
 
@@ -278,36 +350,110 @@ def _rustup_settings() -> str | None:
     return path if os.path.exists(path) and "RUSTUP_TOOLCHAIN" not in os.environ else None
 
 
-def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchain, ...] | None = None) -> TargetStatus:
+def llvm_objcopy() -> str | None:
+    """An LLVM objcopy (Debian's `llvm` package, or a versioned llvm-N): what rust-objcopy is."""
+    found = proc.which("llvm-objcopy")
+    if found:
+        return found
+    versioned = sorted(Path("/usr/lib").glob("llvm-*/bin/llvm-objcopy"),
+                       key=lambda p: int(re.sub(r"\D", "", p.parent.parent.name) or 0), reverse=True)
+    return str(versioned[0]) if versioned else None
+
+
+def objcopy_for(chain: RustToolchain, host: str) -> str | None:
+    """The `rust-objcopy` rustc runs to strip Apple binaries: its toolchain's own (rustup's carry
+    one), one on PATH, or an LLVM objcopy that the build puts on PATH under that name."""
+    own = chain.own_tool("rust-objcopy", host)
+    return str(own) if own else proc.which("rust-objcopy") or llvm_objcopy()
+
+
+def ensure_objcopy_shim(chain: RustToolchain, host: str) -> None:
+    """Give rustc a `rust-objcopy` when its toolchain has none (a distribution's Rust): a link to
+    LLVM's objcopy in wavrybuild's shim dir, which proc puts at the end of every child's PATH."""
+    if chain.own_tool("rust-objcopy", host):
+        return
+    shim = proc.shim_dir() / "rust-objcopy"
+    found = proc.which("rust-objcopy")
+    if found and Path(found) != shim:
+        return
+    llvm = llvm_objcopy()
+    if llvm is None:
+        return
+    if shim.is_symlink() and os.readlink(shim) == llvm:
+        return
+    shim.parent.mkdir(parents=True, exist_ok=True)
+    tmp = shim.with_name(f".rust-objcopy.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(llvm)
+    tmp.replace(shim)
+
+
+INSTALL_ALL = "invoke toolchain --install"
+
+
+def _fix(command: str | None) -> str:
+    return f"`{command}`" if command else f"`{INSTALL_ALL}`"
+
+
+def _std_problem(target: TargetConfig, pin: Pin | None, rustup: bool) -> str:
+    triple = str(target.triple)
+    if pin is not None and not target.toolchain:
+        if not pin.installed:
+            return (f"the crate pins toolchain {pin.name} ({pin.source}), which is not installed: "
+                    f"`rustup toolchain install {pin.name}`")
+        return (f"the pinned toolchain {pin.name} ({pin.source}) has no std for {triple}: "
+                f"`rustup target add {triple} --toolchain {pin.name}` (or `rustup component add rust-src "
+                f"--toolchain {pin.name}` to build it from source)")
+    unlinked = unlinked_system_sysroot()
+    if unlinked and (unlinked / "lib" / "rustlib" / triple).is_dir():
+        return (f"the std for {triple} is in {unlinked} but rustup does not know that toolchain: "
+                f"`rustup toolchain link {SYSTEM_TOOLCHAIN} {unlinked}`")
+    if rustup and target.std != "build-std":
+        return f"no std for {triple}: `rustup target add {triple}` (offline: {_fix(None)})"
+    return f"no std for {triple}: {_fix(None)}"
+
+
+def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchain, ...] | None = None,
+                  pin: Pin | None = None) -> TargetStatus:
+    """What `doctor` says of one target: every missing piece, each with the command that fixes it."""
     builder = choose_builder(target, tools.host)
     problems: list[str] = []
-    std = find_std(target, chains)
-    if std is None:
-        unlinked = unlinked_system_sysroot()
-        if unlinked and (unlinked / "lib" / "rustlib" / str(target.triple)).is_dir():
-            problems.append(f"the std for {target.triple} is in {unlinked} but rustup does not know that "
-                            f"toolchain: run `invoke toolchain --install` (links it as {SYSTEM_TOOLCHAIN!r})")
-        else:
-            problems.append(f"no std for {target.triple}: run `invoke toolchain --install`")
-    linker, program, _pkg = linker_for(target, builder, tools.host)
+    rustup = proc.which("rustup") is not None
+    if pin is not None and not pin.installed and not target.toolchain:
+        problems.append(_std_problem(target, pin, rustup))  # rustup's cargo cannot run either
+        std = None
+    elif not tools.cargo:
+        problems.append(f"cargo (Rust) not installed: {_fix(None)}")
+        std = None
+    else:
+        std = find_std(target, chains, pin)
+        if std is None:
+            problems.append(_std_problem(target, pin, rustup))
+    linker, program, pkg = linker_for(target, builder, tools.host)
     linker_ok = program is None or proc.which(program) is not None
     if not linker_ok:
-        problems.append(f"linker {program} not found: run `invoke toolchain --install`")
+        problems.append(f"linker {program} not found: {_fix(f'apt-get install {pkg}' if pkg else None)}")
     if builder == "zigbuild":
         if not tools.zigbuild:
-            problems.append("cargo-zigbuild not found: pip install cargo-zigbuild")
+            problems.append("cargo-zigbuild not found: `pip install cargo-zigbuild`")
         if not tools.zig:
-            problems.append("zig not found: pip install ziglang")
-    if not tools.cargo:
-        problems.append("cargo not found: install Rust (rustup)")
+            problems.append("zig not found: `pip install ziglang`")
+    if target.triple.os == "macos" and std is not None and objcopy_for(std.toolchain, tools.host) is None:
+        problems.append(f"rust-objcopy not found (rustc strips Apple binaries with it; {std.toolchain.label} has "
+                        "none): `apt-get install llvm`")
+    runner = choose_runner(target, tools.host)
+    missing = []
+    if runner.kind == "qemu" and not runner.available:
+        missing.append(f"{runner.argv[0]} not found (smoke runs need it): `apt-get install qemu-user`")
     return TargetStatus(
         target=target,
         builder=builder,
         std=std,
         linker=linker,
         linker_ok=linker_ok,
-        runner=choose_runner(target, tools.host),
+        runner=runner,
         problems=tuple(problems),
+        missing=tuple(missing),
     )
 
 
@@ -321,6 +467,8 @@ class InstallStep:
     needs_root: bool = False
     # Try it, and on failure go on to the next provider (rustup is offline here).
     optional: bool = False
+    # Optional steps of one chain (download, then run the installer) stop at the first failure.
+    chain: str = ""
 
 
 def _is_root() -> bool:
@@ -348,9 +496,43 @@ def _rust_package_suffix() -> str:
     return "-web" if ident == "debian" and version == "12" else ""
 
 
+RUSTUP_INIT_URL = "https://sh.rustup.rs"
+
+
+def _rust_install_steps(rustup: bool, pin: Pin | None) -> list[InstallStep]:
+    """No cargo at all: rustup's toolchain where its server answers (the distribution's Rust is
+    the offline fallback, planned with the std packages)."""
+    if rustup:
+        name = pin.name if pin else "stable"
+        argv = ("rustup", "toolchain", "install", name, "--profile", "minimal")
+        steps = [InstallStep(f"Rust {name} from rustup (needs its server)", argv, optional=True, chain="rust")]
+        if not pin:
+            steps.append(InstallStep("make it rustup's default", ("rustup", "default", name), optional=True, chain="rust"))
+        return steps
+    script = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"rustup-init-{os.getuid() if hasattr(os, 'getuid') else 0}.sh")
+    return [
+        InstallStep("rustup's installer (needs its server)",
+                    ("curl", "--proto", "=https", "--tlsv1.2", "-sSf", "--connect-timeout", "20", "-o", script,
+                     RUSTUP_INIT_URL), optional=True, chain="rust"),
+        InstallStep("rustup and Rust stable into ~/.cargo (PATH is left alone; wavrybuild finds it there)",
+                    ("sh", script, "-y", "--profile", "minimal", "--no-modify-path"), optional=True, chain="rust"),
+    ]
+
+
+def _needs_objcopy(st: TargetStatus, tools: Tools) -> bool:
+    """An Apple target whose toolchain (or the distribution's Rust it will get) has no rust-objcopy."""
+    if st.target.triple.os != "macos":
+        return False
+    if st.std is not None:
+        return objcopy_for(st.std.toolchain, tools.host) is None
+    return proc.which("rust-objcopy") is None and llvm_objcopy() is None
+
+
 def install_plan(config: Config, targets: tuple[TargetConfig, ...], tools: Tools) -> list[InstallStep]:
-    """Commands that give each target a std, a linker and a runner. Pure apart from file probes."""
-    statuses = [target_status(t, tools) for t in targets]
+    """Commands that give each target a std, a linker, a runner and what rustc itself needs.
+    Pure apart from file probes."""
+    pin = active_pin(config.project.manifest_path.parent)
+    statuses = [target_status(t, tools, pin=pin) for t in targets]
     steps: list[InstallStep] = []
     debian = _is_debian()
     apt_pkgs: list[str] = []
@@ -358,35 +540,56 @@ def install_plan(config: Config, targets: tuple[TargetConfig, ...], tools: Tools
     need_system_link = False
     rustup = proc.which("rustup") is not None
 
+    if not tools.cargo:
+        steps += _rust_install_steps(rustup, pin)
+        if debian:
+            apt_pkgs += ["rustc-web", "cargo-web"]
+            need_system_link = True
+    elif pin is not None and not pin.installed:
+        steps.append(InstallStep(f"the pinned toolchain {pin.name} ({pin.source})",
+                                 ("rustup", "toolchain", "install", pin.name, "--profile", "minimal"), optional=True))
     for st in statuses:
         t = st.target
-        prebuilt_possible = t.std != "build-std" and (
-            rustup or (debian and t.triple.is_linux_gnu and t.triple.debian_arch is not None)
-        )
-        # Missing std, or only build-std (minutes per target) where a prebuilt std could be had.
-        wants_std = st.std is None or (st.std.mode == "build-std" and t.std == "auto" and prebuilt_possible)
-        if wants_std:
-            if rustup and t.std != "build-std":
-                steps.append(InstallStep(
-                    f"{t.id}: prebuilt std from rustup (needs its server)",
-                    ("rustup", "target", "add", str(t.triple), *(("--toolchain", t.toolchain) if t.toolchain else ())),
-                    optional=True,
-                ))
-            if debian and t.triple.is_linux_gnu and t.triple.debian_arch and t.std != "build-std":
-                arch = t.triple.debian_arch
-                if arch != "amd64" and arch not in foreign_arches:
-                    foreign_arches.append(arch)
-                apt_pkgs += ["rustc-web", "cargo-web", f"libstd-rust-web-dev:{arch}"]
-                need_system_link = True
-            elif debian and st.std is None:
-                # No prebuilt std package: build std from source (Debian's copy vendors its deps).
-                apt_pkgs += ["rustc-web", "cargo-web", "rust-web-src"]
-                need_system_link = True
+        pinned = pin is not None and not t.toolchain
+        if pinned and st.std is None and tools.cargo:
+            # Only rustup can give a pinned toolchain a std: the distribution's is for its own rustc.
+            assert pin is not None
+            if t.std != "build-std":
+                steps.append(InstallStep(f"{t.id}: std for the pinned {pin.name}",
+                                         ("rustup", "target", "add", str(t.triple), "--toolchain", pin.name),
+                                         optional=True))
+            steps.append(InstallStep(f"{t.id}: Rust's source for -Zbuild-std with {pin.name}",
+                                     ("rustup", "component", "add", "rust-src", "--toolchain", pin.name), optional=True))
+        elif not pinned:
+            prebuilt_possible = t.std != "build-std" and (
+                rustup or (debian and t.triple.is_linux_gnu and t.triple.debian_arch is not None)
+            )
+            # Missing std, or only build-std (minutes per target) where a prebuilt std could be had.
+            wants_std = st.std is None or (st.std.mode == "build-std" and t.std == "auto" and prebuilt_possible)
+            if wants_std:
+                if rustup and tools.cargo and t.std != "build-std":
+                    steps.append(InstallStep(
+                        f"{t.id}: prebuilt std from rustup (needs its server)",
+                        ("rustup", "target", "add", str(t.triple), *(("--toolchain", t.toolchain) if t.toolchain else ())),
+                        optional=True,
+                    ))
+                if debian and t.triple.is_linux_gnu and t.triple.debian_arch and t.std != "build-std":
+                    arch = t.triple.debian_arch
+                    if arch != "amd64" and arch not in foreign_arches:
+                        foreign_arches.append(arch)
+                    apt_pkgs += ["rustc-web", "cargo-web", f"libstd-rust-web-dev:{arch}"]
+                    need_system_link = True
+                elif debian and st.std is None:
+                    # No prebuilt std package: build std from source (Debian's copy vendors its deps).
+                    apt_pkgs += ["rustc-web", "cargo-web", "rust-web-src"]
+                    need_system_link = True
         _, program, pkg = linker_for(t, st.builder, tools.host)
         if program and proc.which(program) is None and pkg and debian:
             apt_pkgs.append(pkg)
         if st.runner.kind == "qemu" and not st.runner.available and debian:
             apt_pkgs.append("qemu-user")
+        if debian and _needs_objcopy(st, tools):
+            apt_pkgs.append("llvm")  # llvm-objcopy, which rustc gets as rust-objcopy (see ensure_objcopy_shim)
     if apt_pkgs:
         apt_pkgs = list(dict.fromkeys(apt_pkgs))
         suffix = _rust_package_suffix()
@@ -395,13 +598,17 @@ def install_plan(config: Config, targets: tuple[TargetConfig, ...], tools: Tools
             steps.append(InstallStep(f"enable {arch} packages (multiarch)", ("dpkg", "--add-architecture", arch), True))
         steps.append(InstallStep("refresh package lists", ("apt-get", "update", "-q"), True))
         steps.append(InstallStep(
-            "std, linkers and runners from the distribution",
+            "Rust, std, linkers and runners from the distribution",
             ("apt-get", "install", "-y", "-q", "--no-install-recommends", *apt_pkgs),
             True,
         ))
-    if need_system_link and rustup and not any(c.name == SYSTEM_TOOLCHAIN for c in toolchains()):
+    chains = toolchains() if rustup else ()
+    if need_system_link and rustup and not any(c.name == SYSTEM_TOOLCHAIN for c in chains):
         steps.append(InstallStep(
             f"make the distribution's Rust selectable as toolchain {SYSTEM_TOOLCHAIN!r}",
             ("rustup", "toolchain", "link", SYSTEM_TOOLCHAIN, "/usr"),
         ))
+        if not any(c.default for c in chains if c.name):
+            steps.append(InstallStep(f"rustup has no default toolchain: make it {SYSTEM_TOOLCHAIN!r}",
+                                     ("rustup", "default", SYSTEM_TOOLCHAIN)))
     return steps
