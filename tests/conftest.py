@@ -61,6 +61,18 @@ def invoke(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: fl
     )
 
 
+def toolchain_with_std(*triples: str) -> str:
+    """A targets.toml line that puts these targets on one installed toolchain having all their std's
+    ('' where that is the only Rust, on PATH without rustup): rustup's own toolchains and the
+    distribution's differ from machine to machine."""
+    from wavrybuild.toolchain import toolchains
+
+    for chain in toolchains():
+        if all(chain.has_std(t) for t in triples):
+            return f'toolchain = "{chain.name}"\n' if chain.name else ""
+    pytest.fail(f"no installed toolchain has the std of all of {triples} (run `invoke toolchain --install`)")
+
+
 @pytest.fixture(scope="session")
 def cargo_target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cargo target dir for the whole session: std built from source is built once."""

@@ -112,15 +112,21 @@ def _split_target_args(argv: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return shared, own
 
 
-def group_steps(steps: list[BuildStep]) -> list[list[BuildStep]]:
+def group_steps(steps: list[BuildStep], host: str) -> list[list[BuildStep]]:
     """Targets that differ only in their own arguments (--target, per-target rustflags) share one
     cargo invocation: cargo's jobserver then schedules all of them on the machine's cores, and host
     build scripts and proc-macros are compiled once. Targets that write to the same output
-    directory (a triple with and without a glibc floor) stay apart."""
+    directory (a triple with and without a glibc floor) stay apart, and so does a target of the
+    host's own triple: beside it, cargo gives the other targets' build-script units other
+    metadata (another OUT_DIR name in their bytes), so a foreign target would not come out the
+    same as when built alone, as a CI matrix runner builds it."""
     groups: list[list[BuildStep]] = []
     index: dict[tuple, int] = {}
     for step in steps:
         if step.command is None:
+            groups.append([step])
+            continue
+        if str(step.target.triple) == host:
             groups.append([step])
             continue
         shared, _ = _split_target_args(step.command.argv)

@@ -39,11 +39,17 @@ def report_toolchain(ui, tools, statuses, as_json: bool, cache=None) -> None:
         std = (f"{s.std.mode} · {s.std.toolchain.label} {s.std.toolchain.version.split(' (')[0].removeprefix('rustc ')}"
                if s.std else "[red]missing[/]")
         runner = s.runner.kind if s.runner.available else f"{s.runner.kind}: {s.runner.reason}"
-        state = "[green]ready[/]" if s.ready else "[red]" + "; ".join(s.problems + s.missing) + "[/]"
+        state = ("[green]ready[/]" if s.ready else "[yellow]builds; see below[/]" if s.buildable
+                 else "[red]cannot build; see below[/]")
         name = s.target.id if s.target.id == s.target.rust_target else f"{s.target.id} → {s.target.rust_target}"
         rows.append((name, s.builder, std,
                      s.linker if s.linker_ok else f"[red]{s.linker} missing[/]", runner, state))
     ui.table("Targets on this machine", ["target", "builder", "std", "linker", "runner", "status"], rows)
+    missing = [(s.target.id, p) for s in statuses for p in (*s.problems, *s.missing)]
+    for tid, problem in missing:
+        ui.warn(f"{tid}: {problem}")
+    if missing:
+        ui.info("`invoke toolchain --install` gets all of them (`--dry` shows the commands first)")
 
 
 def install(ui, cfg, targets, dry: bool) -> None:
@@ -114,7 +120,7 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
             done[step.target.id] = cached
         else:
             todo.append(step)
-    groups = b.group_steps(todo)
+    groups = b.group_steps(todo, tools.host)
     buildable = sum(1 for g in groups if g[0].command is not None)
     # --fail-fast means one invocation after the other: nothing else is running when one fails.
     lanes = 1 if fail_fast else min(parallel_builds(parallel), buildable) or 1

@@ -476,7 +476,8 @@ def _is_root() -> bool:
 
 
 def _is_debian() -> bool:
-    return Path("/etc/debian_version").exists() and proc.which("apt-get") is not None
+    return Path("/etc/debian_version").exists() and (proc.which("apt-get") is not None
+                                                     or Path("/usr/bin/apt-get").exists())
 
 
 def _rust_package_suffix() -> str:

@@ -13,7 +13,7 @@ from wavrybuild.config import load
 from wavrybuild.errors import ToolMissing
 from wavrybuild.ui import UI
 
-RISCV = '[project]\ncrate="demo"\n[targets.riscv64gc-unknown-linux-gnu]\ntoolchain = "stable"\nstd = "installed"\n'
+RISCV = '[project]\ncrate="demo"\n[targets.riscv64gc-unknown-linux-gnu]\nstd = "installed"\n'
 
 
 def test_without_root_the_commands_are_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
