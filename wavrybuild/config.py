@@ -636,6 +636,9 @@ def parse(path: Path, data: Mapping[str, Any], cargo_optional: bool = False) -> 
     from .channels import parse_channels
 
     parse_channels(cfg)  # bad channel names and versions are refused here, before anything is written
+    from .publish import parse_publish
+
+    parse_publish(cfg)  # and a typo in [publish.*], before anything is built
     if "bindings" in data:
         from .bindings import parse_bindings
 

@@ -360,8 +360,8 @@ def run_package(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fa
     return any(w.changed for w in written)
 
 
-def run_checksum(ui, cfg: Config, sidecars: bool = False) -> bool:
-    """Returns whether SHA256SUMS changed."""
+def run_checksum(ui, cfg: Config, sidecars: bool = False, dry: bool = False) -> bool:
+    """Returns whether SHA256SUMS changed (dry: would change, nothing written)."""
     from .checksum import SIDECAR_SUFFIX, SUMS_NAME, format_line, format_sums, sha256_file, sha256_many
     from .fsutil import write_atomic
     from .manifest import Manifest
@@ -383,6 +383,12 @@ def run_checksum(ui, cfg: Config, sidecars: bool = False) -> bool:
                              hint="run `invoke package` again")
     digests = {a.path: a.sha256 for a in manifest.artifacts}
     use_sidecars = sidecars or cfg.checksum.sidecars
+    if dry:
+        sums = dist / SUMS_NAME
+        changed = not sums.is_file() or sums.read_text() != format_sums(digests)
+        ui.info(f"(dry) {sums}: {'would be written' if changed else 'up to date'} for {len(digests)} artifacts"
+                + (" (with .sha256 sidecars)" if use_sidecars else ""))
+        return changed
     if use_sidecars:
         for name, digest in digests.items():
             sidecar = dist / (name + SIDECAR_SUFFIX)
@@ -410,7 +416,7 @@ def run_checksum(ui, cfg: Config, sidecars: bool = False) -> bool:
 # invoke has no optional positional arguments, so the directory is a flag: `invoke verify -d DIR`.
 
 
-def run_sign(ui, cfg: Config, method: list[str] | None = None) -> None:
+def run_sign(ui, cfg: Config, method: list[str] | None = None, dry: bool = False) -> None:
     from . import sign as sg
     from .checksum import SUMS_NAME, parse_sums, sha256_many
     from .config import SIGN_METHODS
@@ -440,6 +446,10 @@ def run_sign(ui, cfg: Config, method: list[str] | None = None) -> None:
         for a in manifest.artifacts:
             if actual[dist / a.path] != a.sha256:
                 raise WavryError(f"{dist / a.path}: changed since `invoke checksum`", hint="run `invoke package` again")
+    if dry:
+        for m in methods:
+            ui.info(f"(dry) would sign {', '.join(p.name for p in subjects)} with {m}")
+        return
     secrets = [sg.Secret(cfg.sign.get(m, "passphrase-env")).value for m in methods if m in ("gpg", "minisign")]
     sg.mask_for_ci(secrets)
     work = tmp_dir(dist) / f"sign-{os.getpid()}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +23,14 @@ TARGET_HELP = "target id or triple from targets.toml; repeat for several"
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """WavryError -> one clear message and its exit code, not a traceback."""
 
+    takes_dry = "dry" in inspect.signature(fn).parameters
+
     @functools.wraps(fn)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        # invoke's own `invoke --dry TASK` means the same as `invoke TASK --dry`: a task that
+        # changes anything has a dry mode, and the others only read.
+        if takes_dry and c.config.get("run", {}).get("dry"):
+            kwargs["dry"] = True
         try:
             return fn(c, *args, **kwargs)
         except WavryError as exc:
@@ -35,8 +42,23 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+INVOKE_SETTINGS = ("config",)
+
+
 def _config_path(c: Context, flag: str | None) -> Path:
     settings = c.config.get("wavrybuild") or {}
+    from .config import ConfigError
+    from .triple import suggest
+
+    if not hasattr(settings, "keys"):
+        raise ConfigError(f"invoke setting wavrybuild: expected a mapping, got {settings!r}",
+                          hint="e.g. ns.configure({'wavrybuild': {'config': 'targets.toml'}})")
+    for key in settings.keys():
+        if key not in INVOKE_SETTINGS:
+            near = suggest(str(key), list(INVOKE_SETTINGS))
+            raise ConfigError(f"invoke setting wavrybuild.{key}: unknown" + (f"; did you mean {near!r}?" if near else ""),
+                              hint="allowed: " + ", ".join(INVOKE_SETTINGS) + " (other options are task flags "
+                              "or WAVRYBUILD_* variables, e.g. --parallel / WAVRYBUILD_PARALLEL)")
     chosen = flag or os.environ.get("WAVRYBUILD_CONFIG") or settings.get("config") or "targets.toml"
     return Path(chosen)
 
@@ -147,14 +169,15 @@ def package(c: Context, target: list[str] | None = None, dry: bool = False, conf
 
 
 @task(help={"sidecars": "also write <artifact>.sha256 files (also on with `sidecars = true` under [checksum])",
+            "dry": "check the artifacts and say whether SHA256SUMS would change, writing nothing",
             "config": CONFIG_HELP})
 @_guarded
-def checksum(c: Context, sidecars: bool = False, config: str | None = None) -> None:
+def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str | None = None) -> None:
     """Write dist/SHA256SUMS (the format `sha256sum -c` reads) for every artifact in dist/manifest.json."""
     from . import stages
     from .ui import UI
 
-    stages.run_checksum(UI(), _load(c, config), sidecars)
+    stages.run_checksum(UI(), _load(c, config), sidecars, dry)
 
 
 @task(help={"directory": "directory holding SHA256SUMS, e.g. a downloaded release (default: dist/ of targets.toml)",
@@ -191,9 +214,10 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
 @task(iterable=["method"], help={
     "method": "gpg, minisign or ssh; repeat for several (default: [sign] methods in targets.toml, "
     "or $WAVRYBUILD_SIGN_METHODS)",
+    "dry": "say what would be signed with which method, running no signer",
     "config": CONFIG_HELP})
 @_guarded
-def sign(c: Context, method: list[str] | None = None, config: str | None = None) -> None:
+def sign(c: Context, method: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Detached signatures over dist/SHA256SUMS (and every artifact with [sign] artifacts = true).
 
     Keys come from targets.toml paths or WAVRYBUILD_<METHOD>_KEY; passphrases only from the env vars
@@ -202,7 +226,7 @@ def sign(c: Context, method: list[str] | None = None, config: str | None = None)
     from . import stages
     from .ui import UI
 
-    stages.run_sign(UI(), _load(c, config), method)
+    stages.run_sign(UI(), _load(c, config), method, dry)
 
 
 @task(

@@ -768,3 +768,48 @@ def test_github_wrong_token(tmp_path: Path, packaged: Release, github: FakeGitHu
     with pytest.raises(ConfigError) as missing:
         publish(cfg, cfg.project.dist_dir, log=lines.append)
     assert "publish.github.token-env: environment variable WAVRY_TEST_GH_TOKEN is not set" in str(missing.value)
+
+
+def _snapshot(d: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(d)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_invokes_own_dry_flag_publishes_and_writes_nothing(tmp_path: Path, packaged: Release) -> None:
+    """`invoke --dry publish` / `invoke --dry release` are the tasks' own --dry: no upload, no file."""
+    root = make_project(tmp_path, packaged)
+    (tmp_path / "releases").mkdir()
+    add_publish(root, '[publish.directory]\npath = "../releases"\n')
+    before = _snapshot(root / "dist")
+    for argv in (["--dry", "publish"], ["--dry", "release"], ["--dry", "checksum"], ["--dry", "sign", "--method", "ssh"]):
+        done = invoke(*argv, cwd=root, env=packaged.env)
+        assert done.returncode == 0, (argv, done.stdout + done.stderr)
+        assert files_under(tmp_path / "releases") == [], argv
+        assert _snapshot(root / "dist") == before, argv
+    done = invoke("--dry", "publish", cwd=root, env=packaged.env)
+    assert "would upload" in done.stdout + done.stderr
+    # And without --dry it does publish: the dry run above was not a no-op by accident.
+    done = invoke("publish", cwd=root, env=packaged.env)
+    assert done.returncode == 0, done.stderr
+    assert files_under(tmp_path / "releases")
+
+
+def test_publish_typo_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    from tests.conftest import write_project
+
+    root = write_project(tmp_path, '[project]\ncrate = "demo"\n[targets.x86_64-unknown-linux-gnu]\n'
+                                   '[publish.github]\nrepo = "o/n"\ntokn-env = "GITHUB_TOKEN"\n')
+    done = invoke("release", cwd=root)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "publish.github.tokn-env: unknown key; did you mean 'token-env'?" in done.stderr
+    assert "Traceback" not in done.stderr and not (root / "dist").exists()
+
+
+def test_unknown_invoke_setting_is_refused(tmp_path: Path) -> None:
+    from tests.conftest import write_project
+
+    root = write_project(tmp_path, '[project]\ncrate = "demo"\n[targets.x86_64-unknown-linux-gnu]\n')
+    (root / "invoke.yaml").write_text("wavrybuild:\n  parallel: 4\n")
+    done = invoke("build", "--all", cwd=root)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "invoke setting wavrybuild.parallel: unknown" in done.stderr
+    assert not (root / "dist").exists()
