@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["namespace", "ns", "__version__"]
+__all__ = ["__version__", "namespace", "ns"]
 
 if TYPE_CHECKING:
-    from invoke import Collection
+    from invoke.collection import Collection
 
 
 def namespace() -> Collection:

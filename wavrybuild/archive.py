@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from .errors import ToolMissing
 
@@ -51,7 +51,7 @@ class HashingWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, b) -> int:  # type: ignore[override]
+    def write(self, b: Any) -> int:
         self.sha256.update(b)
         self.size += len(b)
         self.raw.write(b)
@@ -125,7 +125,7 @@ def write_archive(out: BinaryIO, fmt: str, top: str, entries: list[Entry], mtime
             _write_tar(gz, top, entries, mtime)  # type: ignore[arg-type]
     elif fmt == "tar.xz":
         with lzma.LZMAFile(out, "wb", preset=min(level, 9)) as xz:
-            _write_tar(xz, top, entries, mtime)  # type: ignore[arg-type]
+            _write_tar(xz, top, entries, mtime)
     elif fmt == "tar.zst":
         try:
             import zstandard
@@ -134,7 +134,7 @@ def write_archive(out: BinaryIO, fmt: str, top: str, entries: list[Entry], mtime
         # Single-threaded and with the content size left out: the frame is the same for the same input.
         cctx = zstandard.ZstdCompressor(level=level, write_content_size=False, threads=0)
         with cctx.stream_writer(out, closefd=False) as zst:
-            _write_tar(zst, top, entries, mtime)  # type: ignore[arg-type]
+            _write_tar(zst, top, entries, mtime)
     else:
         raise ValueError(f"unknown archive format {fmt!r}")
 

@@ -128,7 +128,8 @@ def selections(cfg: Config, bc: BindingsConfig) -> list[Selection]:
 
 def _own_config(package_dir: Path) -> dict[str, Any]:
     with (package_dir / "pyproject.toml").open("rb") as f:
-        return tomllib.load(f).get("tool", {}).get("cibuildwheel", {})
+        table: dict[str, Any] = tomllib.load(f).get("tool", {}).get("cibuildwheel", {})
+        return table
 
 
 def plan(cfg: Config, bc: BindingsConfig, platform: str, extra: tuple[str, ...] = ()) -> CibwPlan:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import proc
 from .builders import BUILDERS
@@ -121,7 +122,7 @@ def group_steps(steps: list[BuildStep], host: str) -> list[list[BuildStep]]:
     metadata (another OUT_DIR name in their bytes), so a foreign target would not come out the
     same as when built alone, as a CI matrix runner builds it."""
     groups: list[list[BuildStep]] = []
-    index: dict[tuple, int] = {}
+    index: dict[tuple[Any, ...], int] = {}
     for step in steps:
         if step.command is None:
             groups.append([step])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Protocol
 

@@ -26,7 +26,7 @@ def sha256_many(paths: Iterable[Path]) -> dict[Path, str]:
     if len(paths) <= 1:
         return {p: sha256_file(p) for p in paths}
     with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 2)) as pool:
-        return dict(zip(paths, pool.map(sha256_file, paths)))
+        return dict(zip(paths, pool.map(sha256_file, paths), strict=True))
 
 
 def format_line(digest: str, name: str) -> str:

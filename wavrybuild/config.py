@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import ConfigError, ToolMissing
 from .triple import Triple, known_triples, suggest
@@ -64,7 +64,7 @@ def _str_map(v: Any) -> tuple[tuple[str, str], ...]:
 def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     def check(v: Any) -> str:
         if not isinstance(v, str) or v not in choices:
-            near = suggest(v, choices) if isinstance(v, str) else None
+            near = suggest(v, list(choices)) if isinstance(v, str) else None
             extra = f" (did you mean {near!r}?)" if near else ""
             raise ValueError("one of " + ", ".join(repr(c) for c in choices) + extra)
         return v
@@ -78,13 +78,13 @@ def _archive(v: Any) -> str | None:
 
 def _strip(v: Any) -> str | bool | None:
     if v is None or isinstance(v, bool) or v in ("none", "debuginfo", "symbols"):
-        return v
+        return cast(str | bool | None, v)
     raise ValueError('true, false, "none", "debuginfo" or "symbols"')
 
 
 def _lto(v: Any) -> str | bool | None:
     if v is None or isinstance(v, bool) or v in ("off", "thin", "fat"):
-        return v
+        return cast(str | bool | None, v)
     raise ValueError('true, false, "off", "thin" or "fat"')
 
 
@@ -95,14 +95,15 @@ def _codegen_units(v: Any) -> int | None:
 
 
 def _opt_level(v: Any) -> int | str | None:
-    if v is None or v in (0, 1, 2, 3, "s", "z"):
-        return v
+    # `true` is 1 to Python: a bool is not an opt-level.
+    if v is None or (not isinstance(v, bool) and v in (0, 1, 2, 3, "s", "z")):
+        return cast(int | str | None, v)
     raise ValueError('0, 1, 2, 3, "s" or "z"')
 
 
 def _panic(v: Any) -> str | None:
     if v is None or v in ("unwind", "abort"):
-        return v
+        return cast(str | None, v)
     raise ValueError('"unwind" or "abort"')
 
 
@@ -349,13 +350,13 @@ def target_ids(cfg: Config, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _check_table(path: Path, where: str, value: Any) -> dict:
+def _check_table(path: Path, where: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: {where.rstrip('.')}: expected a table")
     return value
 
 
-def _target_values(path: Path, where: str, table: dict, allowed_extra: set[str]) -> dict[str, Any]:
+def _target_values(path: Path, where: str, table: dict[str, Any], allowed_extra: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
         if key in allowed_extra:
@@ -447,7 +448,7 @@ def _make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> Ta
     )
 
 
-def cargo_metadata(manifest_path: Path) -> dict:
+def cargo_metadata(manifest_path: Path) -> dict[str, Any]:
     """`cargo metadata --no-deps`: the authority on packages, versions and binary names."""
     from . import proc as proc_
 
@@ -470,10 +471,11 @@ def cargo_metadata(manifest_path: Path) -> dict:
                               hint=f"`rustup toolchain install {pinned.group(1)}`, or `invoke toolchain --install`")
         tail = "\n".join(proc.stderr.strip().split("\nStack backtrace:")[0].splitlines()[-8:])
         raise ConfigError(f"{manifest_path}: cargo cannot read this manifest:\n{tail}")
-    return json.loads(proc.stdout)
+    meta: dict[str, Any] = json.loads(proc.stdout)
+    return meta
 
 
-def manifest_metadata(manifest_path: Path) -> dict:
+def manifest_metadata(manifest_path: Path) -> dict[str, Any]:
     """What `cargo metadata --no-deps` would say of a single package, read from Cargo.toml itself.
 
     Only for reporting on a machine without cargo (`invoke doctor`, `invoke toolchain --install`
@@ -505,30 +507,22 @@ def manifest_metadata(manifest_path: Path) -> dict:
     }
 
 
-def _project(path: Path, raw: Any, cargo_optional: bool = False) -> Project:
-    table = _check_table(path, "project.", raw if raw is not None else {})
-    for key in table:
-        if key not in PROJECT_KEYS:
-            raise _unknown_key(path, "project.", key, PROJECT_KEYS)
-    root = path.parent
+def _crate_manifest(path: Path, table: dict[str, Any]) -> Path:
     crate_rel = table.get("crate", ".")
     if not isinstance(crate_rel, str):
         raise ConfigError(f"{path}: project.crate: expected a path string, got {crate_rel!r}")
-    crate_dir = (root / crate_rel).resolve()
+    crate_dir = (path.parent / crate_rel).resolve()
     manifest = crate_dir / "Cargo.toml" if crate_dir.is_dir() else crate_dir
     if not manifest.is_file():
         raise ConfigError(
             f"{path}: project.crate: no Cargo.toml at {crate_dir}",
             hint="set project.crate to the directory holding the crate's Cargo.toml (relative to targets.toml)",
         )
-    try:
-        meta = cargo_metadata(manifest)
-    except ToolMissing:
-        if not cargo_optional:
-            raise
-        meta = manifest_metadata(manifest)
-    packages = meta["packages"]
-    want = table.get("package")
+    return manifest
+
+
+def _package_of(path: Path, manifest: Path, packages: list[dict[str, Any]], want: Any) -> dict[str, Any]:
+    """project.package, or the one package the manifest names or the workspace has with binaries."""
     if want is not None and not isinstance(want, str):
         raise ConfigError(f"{path}: project.package: expected a string, got {want!r}")
     if want:
@@ -540,40 +534,62 @@ def _project(path: Path, raw: Any, cargo_optional: bool = False) -> Project:
                 + (f"; did you mean {near!r}?" if near else ""),
                 hint="packages: " + ", ".join(p["name"] for p in packages),
             )
-        pkg = found[0]
-    else:
-        own = [p for p in packages if Path(p["manifest_path"]).resolve() == manifest.resolve()]
-        with_bins = [p for p in packages if any("bin" in t["kind"] for t in p["targets"])]
-        if own:
-            pkg = own[0]
-        elif len(with_bins) == 1:
-            pkg = with_bins[0]
-        else:
-            raise ConfigError(
-                f"{path}: project.package: {manifest} is a workspace; say which package to release",
-                hint="packages with binaries: " + ", ".join(p["name"] for p in with_bins),
-            )
+        return found[0]
+    own = [p for p in packages if Path(p["manifest_path"]).resolve() == manifest.resolve()]
+    with_bins = [p for p in packages if any("bin" in t["kind"] for t in p["targets"])]
+    if own:
+        return own[0]
+    if len(with_bins) == 1:
+        return with_bins[0]
+    raise ConfigError(
+        f"{path}: project.package: {manifest} is a workspace; say which package to release",
+        hint="packages with binaries: " + ", ".join(p["name"] for p in with_bins),
+    )
+
+
+def _binaries_of(path: Path, pkg: dict[str, Any], wanted_bins: Any) -> tuple[str, ...]:
     bins = [t["name"] for t in pkg["targets"] if "bin" in t["kind"]]
     if not bins:
         raise ConfigError(f"{path}: project: package {pkg['name']!r} has no binary targets")
-    wanted_bins = table.get("binaries")
+    for b in bins:
+        # Binary names become file names in dist/ and in every package format.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", b) or ".." in b:
+            raise ConfigError(f"{pkg['manifest_path']}: binary name {b!r} is not a safe file name",
+                              hint="rename the [[bin]] (letters, digits, . _ + -)")
     if wanted_bins is None:
-        binaries = tuple(bins)
-    else:
-        try:
-            binaries = _str_list(wanted_bins)
-        except ValueError as exc:
-            raise ConfigError(f"{path}: project.binaries: expected {exc}, got {wanted_bins!r}") from None
-        for b in binaries:
-            if b not in bins:
-                near = suggest(b, bins)
-                raise ConfigError(
-                    f"{path}: project.binaries: package {pkg['name']!r} has no binary {b!r}"
-                    + (f"; did you mean {near!r}?" if near else ""),
-                    hint="its binaries: " + ", ".join(bins),
-                )
-        if not binaries:
-            raise ConfigError(f"{path}: project.binaries: the list is empty", hint="name at least one binary, or remove the key")
+        return tuple(bins)
+    try:
+        binaries = _str_list(wanted_bins)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: project.binaries: expected {exc}, got {wanted_bins!r}") from None
+    for b in binaries:
+        if b not in bins:
+            near = suggest(b, bins)
+            raise ConfigError(
+                f"{path}: project.binaries: package {pkg['name']!r} has no binary {b!r}"
+                + (f"; did you mean {near!r}?" if near else ""),
+                hint="its binaries: " + ", ".join(bins),
+            )
+    if not binaries:
+        raise ConfigError(f"{path}: project.binaries: the list is empty", hint="name at least one binary, or remove the key")
+    return binaries
+
+
+def _project(path: Path, raw: Any, cargo_optional: bool = False) -> Project:
+    table = _check_table(path, "project.", raw if raw is not None else {})
+    for key in table:
+        if key not in PROJECT_KEYS:
+            raise _unknown_key(path, "project.", key, PROJECT_KEYS)
+    root = path.parent
+    manifest = _crate_manifest(path, table)
+    try:
+        meta = cargo_metadata(manifest)
+    except ToolMissing:
+        if not cargo_optional:
+            raise
+        meta = manifest_metadata(manifest)
+    pkg = _package_of(path, manifest, meta["packages"], table.get("package"))
+    binaries = _binaries_of(path, pkg, table.get("binaries"))
     dist = table.get("dist", "dist")
     if not isinstance(dist, str) or not dist:
         raise ConfigError(f"{path}: project.dist: expected a directory path string, got {dist!r}")
@@ -731,7 +747,7 @@ def _sign(path: Path, raw: Any) -> SignConfig:
         raise ConfigError(f"{path}: sign: expected {exc}") from None
     for m in methods:
         if m not in SIGN_METHODS:
-            near = suggest(m, SIGN_METHODS)
+            near = suggest(m, list(SIGN_METHODS))
             raise ConfigError(f"{where}: unknown signing method {m!r}" + (f"; did you mean {near!r}?" if near else ""),
                               hint="methods: " + ", ".join(SIGN_METHODS))
     return SignConfig(methods=methods, artifacts=artifacts, options=tuple(sorted(options.items())))

@@ -69,3 +69,22 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def unsafe_name(name: object) -> str | None:
+    """Why a name from a manifest, SHA256SUMS or a server cannot be a path under dist/ (None: it can).
+
+    Only plain relative paths: no absolute path, no `..` or `.` segment, no empty segment, no
+    backslash (a separator on Windows), no NUL or other control character."""
+    if not isinstance(name, str) or not name:
+        return "not a non-empty string"
+    if any(ord(c) < 32 or c == "\x7f" for c in name):
+        return "contains a control character"
+    if "\\" in name:
+        return "contains a backslash"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "is an absolute path"
+    if any(seg in ("", ".", "..") for seg in name.split("/")):
+        return "has an empty, '.' or '..' segment"
+    return None
+

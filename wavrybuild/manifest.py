@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import __version__, proc
 from .errors import ConfigError
-from .fsutil import write_atomic
+from .fsutil import unsafe_name, write_atomic
 from .record import tmp_dir
 
 SCHEMA = 1
@@ -57,7 +58,7 @@ class Manifest:
         return cls.load_data(data, path)
 
     @classmethod
-    def load_data(cls, data: dict, path: Path) -> Manifest:
+    def load_data(cls, data: dict[str, Any], path: Path) -> Manifest:
         data = dict(data)
         try:
             if data.get("schema") != SCHEMA:
@@ -65,8 +66,12 @@ class Manifest:
             data.pop("schema")
             data.pop("wavrybuild", None)
             data["artifacts"] = [Artifact(**a) for a in data["artifacts"]]
+            for a in data["artifacts"]:
+                why = unsafe_name(a.path)
+                if why:
+                    raise ValueError(f"artifact path {a.path!r} {why}")
             return cls(**data)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}: unreadable manifest ({exc})", hint="run `invoke package` again") from None
 
     def save(self, dist: Path) -> None:

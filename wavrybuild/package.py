@@ -13,8 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import build_key
 from .archive import Entry, HashingWriter, extension, write_archive
+from .build import build_key
 from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
 from .config import Config, TargetConfig
 from .errors import ConfigError, WavryError

@@ -99,6 +99,36 @@ class Result:
     stderr_tail: str
 
 
+def _start(cmd: Command, with_stdin: bool) -> subprocess.Popen[str]:
+    program = cmd.argv[0]
+    resolved = shutil.which(program, path=cmd.full_env()["PATH"])
+    if resolved is None:
+        raise ToolMissing(f"{program}: not found on PATH", hint=INSTALL_HINTS.get(program))
+    try:
+        return subprocess.Popen(
+            [resolved, *cmd.argv[1:]],
+            env=cmd.full_env(),
+            cwd=cmd.cwd,
+            stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+    except OSError as exc:
+        raise ToolMissing(f"{program}: cannot be started: {exc}", hint=INSTALL_HINTS.get(program)) from None
+
+
+def _feed(proc: subprocess.Popen[str], data: bytes) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.buffer.write(data)  # type: ignore[attr-defined]
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+
+
 def run(
     cmd: Command,
     *,
@@ -116,24 +146,7 @@ def run(
     `stdin_data` is how secrets reach a program (never argv); `secrets` are scrubbed from the
     stderr tail that errors carry, in case a tool echoes one back.
     """
-    program = cmd.argv[0]
-    resolved = shutil.which(program, path=cmd.full_env()["PATH"])
-    if resolved is None:
-        raise ToolMissing(f"{program}: not found on PATH", hint=INSTALL_HINTS.get(program))
-    try:
-        proc = subprocess.Popen(
-            [resolved, *cmd.argv[1:]],
-            env=cmd.full_env(),
-            cwd=cmd.cwd,
-            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            bufsize=1,
-        )
-    except OSError as exc:
-        raise ToolMissing(f"{program}: cannot be started: {exc}", hint=INSTALL_HINTS.get(program)) from None
+    proc = _start(cmd, stdin_data is not None)
     tail: deque[str] = deque(maxlen=tail_lines)
 
     def pump_stderr() -> None:
@@ -147,12 +160,7 @@ def run(
     reader = threading.Thread(target=pump_stderr, daemon=True)
     reader.start()
     if stdin_data is not None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.buffer.write(stdin_data)  # type: ignore[attr-defined]
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+        _feed(proc, stdin_data)
     out: list[str] = []
     assert proc.stdout is not None
     try:

@@ -23,7 +23,7 @@ import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -35,6 +35,9 @@ from .fsutil import atomic_writer, fsync_dir
 from .manifest import MANIFEST_NAME, Manifest
 from .triple import suggest
 from .ui import mask_for_ci
+
+if TYPE_CHECKING:
+    from .channels.npm import NpmConfig
 
 DESTINATIONS = ("github", "http", "directory")
 Action = Literal["uploaded", "skipped", "replaced", "would upload", "published", "would publish"]
@@ -476,11 +479,19 @@ class _Http:
     def json(self, resp: requests.Response, what: str) -> Any:
         """The JSON body; a page that is not JSON (a wrong api-url, a proxy's login page) is a clear error."""
         try:
-            return resp.json()
+            body = resp.json()
         except ValueError:
             raise PublishError(f"{self.kind}: {what}: {resp.request.method} {resp.url}: "
                                f"HTTP {resp.status_code} but the answer is not JSON",
                                hint="check that the API URL points at the GitHub REST API") from None
+        return body
+
+    def json_object(self, resp: requests.Response, what: str) -> dict[str, Any]:
+        body = self.json(resp, what)
+        if not isinstance(body, dict):
+            raise PublishError(f"{self.kind}: {what}: {resp.request.method} {resp.url}: the answer is JSON but not an object",
+                               hint="check that the API URL points at the GitHub REST API")
+        return body
 
     def sha256_of(self, url: str, what: str, headers: Mapping[str, str] | None = None) -> str:
         """Download and hash, streamed: never holds the file in memory."""
@@ -564,7 +575,7 @@ class GitHubDestination:
         what = f"release {self.tag}"
         resp = self.http.call("GET", f"{self.repo_url}/releases/tags/{quote(self.tag, safe='/')}", what, expect=(200, 404))
         if resp.status_code == 200:
-            return self.http.json(resp, what)
+            return self.http.json_object(resp, what)
         # A draft has no tag yet, so the tag lookup cannot see it: search the list (which shows
         # drafts to a token that can push) so a rerun with draft = true does not make a second draft.
         for rel in self._paged(f"{self.repo_url}/releases", f"{what}: list releases"):
@@ -577,7 +588,7 @@ class GitHubDestination:
         resp = self.http.call("POST", f"{self.repo_url}/releases", f"release {self.tag}: create", json=body,
                               expect=(201, 422))
         if resp.status_code == 201:
-            return self.http.json(resp, f"release {self.tag}: create")
+            return self.http.json_object(resp, f"release {self.tag}: create")
         # 422: someone created it between our lookup and now (a concurrent run); use theirs.
         found = self._find_release()
         if found is None:
@@ -623,7 +634,7 @@ class GitHubDestination:
                 params={"name": name}, data=body,
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(f.size)},
             )
-        asset = self.http.json(resp, f"{name}: upload")
+        asset = self.http.json_object(resp, f"{name}: upload")
         digest = asset.get("digest")
         if asset.get("size") != f.size or (isinstance(digest, str) and digest != f"sha256:{f.sha256}"):
             raise PublishError(f"github: {name}: the uploaded asset has size {asset.get('size')} and {digest}, "
@@ -732,7 +743,7 @@ def _alive(pid: int) -> bool:
 
 # --- the entry point ------------------------------------------------------------------------------------
 
-def _npm(cfg: Config, only: tuple[str, ...]):
+def _npm(cfg: Config, only: tuple[str, ...]) -> NpmConfig | None:
     """[channels.npm] when it publishes and `only` does not leave it out; else None."""
     from .channels import parse_channels
 
@@ -768,12 +779,12 @@ def _open(cfg: Config, d: DestinationConfig, release: Release) -> Destination:
         mask_for_ci([token])
         return GitHubDestination(d, release, token)
     if isinstance(d, HttpConfig):
-        token = _secret(cfg, "http.token-env", d.token_env) if d.token_env else None
+        bearer = _secret(cfg, "http.token-env", d.token_env) if d.token_env else None
         basic = None
         if d.user_env and d.password_env:
             basic = (_secret(cfg, "http.user-env", d.user_env), _secret(cfg, "http.password-env", d.password_env))
-        mask_for_ci([token or "", basic[1] if basic else ""])
-        return HttpDestination(d, release, token, basic)
+        mask_for_ci([bearer or "", basic[1] if basic else ""])
+        return HttpDestination(d, release, bearer, basic)
     return DirectoryDestination(d, release)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 from .fsutil import write_atomic
@@ -48,7 +49,7 @@ class TargetRecord:
     key: str = ""  # digest of everything the build depended on (see build.cache_key)
 
     @classmethod
-    def from_json(cls, data: dict) -> TargetRecord:
+    def from_json(cls, data: dict[str, Any]) -> TargetRecord:
         data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         data["binaries"] = [BinaryRecord(**b) for b in data.get("binaries", [])]
         return cls(**data)

@@ -19,10 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, TargetConfig
 from .errors import ConfigError, WavryError
 from .record import state_dir
+
+if TYPE_CHECKING:
+    from .manifest import Artifact, Manifest
+    from .ui import UI
 
 class MergeError(WavryError):
     exit_code = 1
@@ -87,7 +92,7 @@ def publish_configured(cfg: Config) -> bool:
 class Release:
     """Runs the stages in order, each in a log group, timing it; stops at the first failing stage."""
 
-    def __init__(self, ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool, force: bool,
+    def __init__(self, ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool, force: bool,
                  parallel: int | None = None) -> None:
         self.ui = ui
         self.parallel = parallel
@@ -303,7 +308,7 @@ class Release:
                 f.write("\n".join(lines) + "\n\n")
 
 
-def run_release(ui, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool = False, force: bool = False,
+def run_release(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], *, dry: bool = False, force: bool = False,
                 part: bool = False, no_publish: bool = False, parallel: int | None = None) -> Release:
     rel = Release(ui, cfg, targets, dry=dry, force=force, parallel=parallel)
     order = ["toolchain", "build", "smoke", "package", "wheel", "npm", "linux"]
@@ -371,7 +376,7 @@ def _find_parts(parts_dir: Path) -> list[Path]:
                   and (p.name.startswith("manifest-part-") or p.name == "manifest.json"))
 
 
-def run_merge(ui, cfg: Config, parts_dir: Path, *, dry: bool = False, no_publish: bool = False) -> Release:
+def run_merge(ui: UI, cfg: Config, parts_dir: Path, *, dry: bool = False, no_publish: bool = False) -> Release:
     """Collect matrix parts into dist/, then checksum → sign → publish. Never builds."""
     rel = Release(ui, cfg, cfg.targets, dry=dry, force=False)
     try:
@@ -385,26 +390,28 @@ def run_merge(ui, cfg: Config, parts_dir: Path, *, dry: bool = False, no_publish
     return rel
 
 
-def _merge(ui, cfg: Config, parts_dir: Path, dry: bool) -> str | None:
-    from .checksum import sha256_file
-    from .fsutil import atomic_writer, fsync_dir
+def _read_parts(parts_dir: Path, dist: Path) -> tuple[dict[str, tuple[Path, Artifact]], Manifest | None, dict[str, Any]]:
+    """Every part manifest's artifacts by file, checked to come from one commit and to agree."""
     from .manifest import Manifest
-    from .record import tmp_dir
 
-    if not parts_dir.is_dir():
-        raise MergeError(f"{parts_dir}: no such directory", hint="download the matrix jobs' parts into it first")
-    dist = cfg.project.dist_dir
-    found: dict[str, tuple[Path, object]] = {}
+    found: dict[str, tuple[Path, Artifact]] = {}
     context: Manifest | None = None
-    rustc: dict[str, object] = {}
+    rustc: dict[str, Any] = {}
     for path in _find_parts(parts_dir):
         if path.parent.resolve() == dist.resolve() and path.name == "manifest.json":
             continue  # our own output from an earlier merge
-        data = json.loads(path.read_text())
-        part = Manifest.load_data(data, path)
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MergeError(f"{path}: not a part manifest (not valid JSON: {exc})") from None
+        if not isinstance(data, dict):
+            raise MergeError(f"{path}: not a part manifest (a JSON {type(data).__name__}, not an object)")
+        part = Manifest.load_data(data, path)  # refuses artifact paths outside dist/
         if context is None:
             context = part
-        rustc.update(dict(part.tools.get("rustc", {})))
+        part_rustc = part.tools.get("rustc", {})
+        if isinstance(part_rustc, dict):
+            rustc.update(part_rustc)
         for key in ("crate", "version", "git", "source_date_epoch"):
             if getattr(part, key) != getattr(context, key):
                 raise MergeError(f"{path}: {key} {getattr(part, key)!r} differs from the other parts' "
@@ -414,19 +421,39 @@ def _merge(ui, cfg: Config, parts_dir: Path, dry: bool) -> str | None:
             if a.path in found and found[a.path][1].sha256 != a.sha256:
                 raise MergeError(f"{path}: {a.path} also comes from {found[a.path][0]} with other bytes")
             found[a.path] = (path.parent / a.path, a)
-    if context is None:
-        raise MergeError(f"{parts_dir}: no part manifests (manifest-part-*.json) found",
-                         hint="each matrix job runs `invoke release --part --target T` and uploads dist/")
+    return found, context, rustc
+
+
+def _check_parts(cfg: Config, found: dict[str, tuple[Path, Artifact]]) -> None:
+    """Every target has its part, and every file is there with the bytes its part says."""
+    from .checksum import sha256_file
+
     have = {a.target for _, a in found.values() if a.kind == "archive"}
     missing = [t.id for t in cfg.targets if t.id not in have]
     if missing:
         raise MergeError(f"no part for {', '.join(missing)}: a merge never builds",
                          hint="run the matrix job for these targets (or drop them from targets.toml)")
-    for _path, (src, a) in found.items():
+    for src, a in found.values():
         if not src.is_file():
             raise MergeError(f"{src}: listed by a part manifest but missing")
         if sha256_file(src) != a.sha256:
             raise MergeError(f"{src}: sha256 differs from its part manifest (corrupted upload?)")
+
+
+def _merge(ui: UI, cfg: Config, parts_dir: Path, dry: bool) -> str | None:
+    from .checksum import sha256_file
+    from .fsutil import atomic_writer, fsync_dir
+    from .manifest import Manifest
+    from .record import tmp_dir
+
+    if not parts_dir.is_dir():
+        raise MergeError(f"{parts_dir}: no such directory", hint="download the matrix jobs' parts into it first")
+    dist = cfg.project.dist_dir
+    found, context, rustc = _read_parts(parts_dir, dist)
+    if context is None:
+        raise MergeError(f"{parts_dir}: no part manifests (manifest-part-*.json) found",
+                         hint="each matrix job runs `invoke release --part --target T` and uploads dist/")
+    _check_parts(cfg, found)
     if dry:
         for _path, (src, a) in sorted(found.items()):
             ui.info(f"(dry) would copy {src} → {dist / a.path}")

@@ -17,13 +17,16 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import proc
-from .config import Config, SignConfig
+from .config import Config, SignConfig, TargetConfig
 from .errors import ConfigError, ToolMissing, WavryError
 from .proc import Command
 from .ui import mask_for_ci  # noqa: F401  (re-exported for the tasks)
+
+if TYPE_CHECKING:
+    from .record import BuildRecord
 
 SUFFIX = {"gpg": ".asc", "minisign": ".minisig", "ssh": ".sig"}
 TOOLS = {
@@ -346,7 +349,8 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def codesign_windows(cfg: Config, targets, record, dist: Path, signing_time: int) -> dict[Path, Path]:
+def codesign_windows(cfg: Config, targets: tuple[TargetConfig, ...], record: BuildRecord, dist: Path,
+                     signing_time: int) -> dict[Path, Path]:
     """Authenticode-sign the staged Windows binaries; unsigned path -> signed path, for packaging.
 
     Signed copies live in dist/.wavrybuild/codesigned/<target>/ with a note of the unsigned input's

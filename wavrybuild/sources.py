@@ -55,7 +55,7 @@ def crates_io_directory(start: Path) -> Path | None:
                 directories[name] = (f.parent.parent / table["directory"]).resolve()
     if replace_with is None:
         return None
-    name, where = replace_with
+    name, _ = replace_with
     if name not in directories:
         return None  # a registry mirror or local-registry: cargo's own replacement is kept out of reach
     return directories[name]

@@ -3,15 +3,26 @@ and raises WavryError on failure. Tasks (and `release`) only parse flags and cal
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .config import Config
+from .config import Config, TargetConfig
 from .errors import ConfigError, WavryError
 
+if TYPE_CHECKING:
+    from .build import BuildStep, Outcome
+    from .cache import CacheStatus
+    from .manifest import Artifact, Manifest
+    from .record import TargetRecord
+    from .toolchain import TargetStatus, Tools
+    from .ui import UI
 
-def statuses(config, targets):
-    from .toolchain import active_pin, probe_tools, target_status, choose_builder
+
+def statuses(config: Config, targets: tuple[TargetConfig, ...]) -> tuple[Tools, list[TargetStatus]]:
+    from .toolchain import active_pin, choose_builder, probe_tools, target_status
     from .triple import host_triple
 
     host = host_triple()
@@ -21,7 +32,8 @@ def statuses(config, targets):
     return tools, [target_status(t, tools, pin=pin) for t in targets]
 
 
-def report_toolchain(ui, tools, statuses, as_json: bool, cache=None) -> None:
+def report_toolchain(ui: UI, tools: Tools, statuses: list[TargetStatus], as_json: bool,
+                     cache: CacheStatus | None = None) -> None:
     if as_json:
         data = {"tools": tools.as_json(), "targets": [s.as_json() for s in statuses]}
         if cache is not None:
@@ -52,7 +64,7 @@ def report_toolchain(ui, tools, statuses, as_json: bool, cache=None) -> None:
         ui.info("`invoke toolchain --install` gets all of them (`--dry` shows the commands first)")
 
 
-def install(ui, cfg, targets, dry: bool) -> None:
+def install(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) -> None:
     from . import proc
     from . import toolchain as tc
     from .errors import ToolMissing
@@ -97,11 +109,10 @@ def install(ui, cfg, targets, dry: bool) -> None:
 
 
 
-def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
-          dry: bool = False, force: bool = False, parallel: int | None = None) -> list:
+def run_build(ui: UI, cfg: Config, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
+          dry: bool = False, force: bool = False, parallel: int | None = None) -> list[Outcome]:
     from . import build as b
     from .record import BuildRecord
-    from .ui import human_size
 
     targets = cfg.select(target or (), all_targets=all_)
     tools, sts = statuses(cfg, targets)
@@ -110,8 +121,8 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
     source = b.source_digest(cfg.project)
     record = BuildRecord.load(dist)
     keys = {s.target.id: b.cache_key(s, tools, source) for s in steps if s.command is not None}
-    todo: list = []
-    done: dict[str, b.Outcome] = {}
+    todo: list[BuildStep] = []
+    done: dict[str, Outcome] = {}
     for step in steps:
         cached = None if force or step.command is None else b.cached_outcome(step, keys[step.target.id], record, dist)
         if cached:
@@ -126,32 +137,13 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
     lanes = 1 if fail_fast else min(parallel_builds(parallel), buildable) or 1
     at_once = f"{buildable} cargo invocations, {lanes} at a time (--parallel)"
     lane_of = b.assign_lanes(groups, lanes)
-    groups = [b.relocate(g, cfg.project, lane, tools.host) for g, lane in zip(groups, lane_of)]
-    if todo and not dry and cfg.project.sccache:
-        from .cache import status
-        from .errors import ToolMissing
-
-        cache = status(cfg.project)
-        if cache.problem:
-            raise ToolMissing(f"[cache] sccache: {cache.problem}", hint="fix it, or build without the cache (WAVRYBUILD_SCCACHE=0)")
-        ui.info(cache.line())
+    groups = [b.relocate(g, cfg.project, lane, tools.host) for g, lane in zip(groups, lane_of, strict=True)]
     if dry:
-        if lanes > 1:
-            ui.info(f"(dry) {at_once}")
-        for group in groups:
-            if group[0].command is None:
-                ui.warn(f"{group[0].target.id}: cannot be built here: {group[0].problem}")
-            else:
-                ui.command(b.group_command(group).display(), dry=True)
+        _show_build_plan(ui, groups, at_once if lanes > 1 else None)
         return []
+    _prepare_build(ui, cfg, todo, tools)
 
-    from .toolchain import ensure_objcopy_shim
-
-    for step in todo:
-        if step.std is not None and step.target.triple.os == "macos":
-            ensure_objcopy_shim(step.std.toolchain, tools.host)
-
-    def finished(results: list) -> None:
+    def finished(results: list[Outcome]) -> None:
         for outcome in results:
             outcome.key = keys.get(outcome.step.target.id, "")
             done[outcome.step.target.id] = outcome
@@ -159,21 +151,69 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
                 ui.error(f"{outcome.step.target.id}: build failed: {outcome.error}")
 
     if lanes == 1:
-        for i, group in enumerate(groups, 1):
-            ids = ", ".join(s.target.id for s in group)
-            title = f"build {ids} [{i}/{len(groups)}] ({_how(group)})"
-            with ui.group(title):
-                if group[0].command is not None:
-                    ui.command(b.group_command(group).display())
-                with ui.progress(title) as update:
-                    results = b.execute_group(group, cfg.project, dist, on_line=update)
-                finished(results)
-            if fail_fast and not all(o.ok for o in results):
-                break
+        _build_serially(ui, groups, cfg, dist, finished, fail_fast)
     else:
         _build_lanes(ui, b, groups, lane_of, lanes, at_once, cfg, dist, finished)
     outcomes = [done[s.target.id] for s in steps if s.target.id in done]
     b.record_outcomes(dist, cfg, outcomes, tools)
+    not_run = [s.target.id for s in steps if s.target.id not in done]
+    _build_summary(ui, cfg, outcomes, not_run)
+    failed = [o.step.target.id for o in outcomes if not o.ok] + not_run
+    if failed:
+        raise WavryError(f"{len(failed)} of {len(steps)} targets did not build: {', '.join(failed)}")
+    return outcomes
+
+
+def _show_build_plan(ui: UI, groups: list[list[BuildStep]], at_once: str | None) -> None:
+    from .build import group_command
+
+    if at_once:
+        ui.info(f"(dry) {at_once}")
+    for group in groups:
+        if group[0].command is None:
+            ui.warn(f"{group[0].target.id}: cannot be built here: {group[0].problem}")
+        else:
+            ui.command(group_command(group).display(), dry=True)
+
+
+def _prepare_build(ui: UI, cfg: Config, todo: list[BuildStep], tools: Tools) -> None:
+    """What must hold before cargo starts: a working shared cache, rust-objcopy for Apple targets."""
+    from .toolchain import ensure_objcopy_shim
+
+    if todo and cfg.project.sccache:
+        from .cache import status
+        from .errors import ToolMissing
+
+        cache = status(cfg.project)
+        if cache.problem:
+            raise ToolMissing(f"[cache] sccache: {cache.problem}",
+                              hint="fix it, or build without the cache (WAVRYBUILD_SCCACHE=0)")
+        ui.info(cache.line())
+    for step in todo:
+        if step.std is not None and step.target.triple.os == "macos":
+            ensure_objcopy_shim(step.std.toolchain, tools.host)
+
+
+def _build_serially(ui: UI, groups: list[list[BuildStep]], cfg: Config, dist: Path,
+                    finished: Callable[[list[Outcome]], None], fail_fast: bool) -> None:
+    from .build import execute_group, group_command
+
+    for i, group in enumerate(groups, 1):
+        ids = ", ".join(s.target.id for s in group)
+        title = f"build {ids} [{i}/{len(groups)}] ({_how(group)})"
+        with ui.group(title):
+            if group[0].command is not None:
+                ui.command(group_command(group).display())
+            with ui.progress(title) as update:
+                results = execute_group(group, cfg.project, dist, on_line=update)
+            finished(results)
+        if fail_fast and not all(o.ok for o in results):
+            break
+
+
+def _build_summary(ui: UI, cfg: Config, outcomes: list[Outcome], not_run: list[str]) -> None:
+    from .ui import human_size
+
     rows = []
     for o in outcomes:
         if o.ok:
@@ -183,14 +223,9 @@ def run_build(ui, cfg: Config, target: list[str] | None = None, all_: bool = Fal
                              "-" if o.cached else f"{o.seconds:.1f} s", state))
         else:
             rows.append((o.step.target.id, "-", "-", f"{o.seconds:.1f} s", "[red]failed[/]"))
-    not_run = [s.target.id for s in steps if s.target.id not in done]
     for tid in not_run:
         rows.append((tid, "-", "-", "-", "[yellow]not run (--fail-fast)[/]"))
     ui.table(f"Build of {cfg.project.name} {cfg.project.version}", ["target", "binary", "size", "time", "result"], rows)
-    failed = [o.step.target.id for o in outcomes if not o.ok] + not_run
-    if failed:
-        raise WavryError(f"{len(failed)} of {len(steps)} targets did not build: {', '.join(failed)}")
-    return outcomes
 
 
 def parallel_builds(requested: int | None) -> int:
@@ -213,12 +248,12 @@ def parallel_builds(requested: int | None) -> int:
     return n
 
 
-def _how(group: list) -> str:
+def _how(group: list[BuildStep]) -> str:
     return f"{group[0].builder}, std {group[0].std_mode or '-'}"
 
 
-def _build_lanes(ui, b, groups: list, lane_of: list[int], lanes: int, title: str, cfg: Config, dist,
-                 finished) -> None:
+def _build_lanes(ui: UI, b: Any, groups: list[list[BuildStep]], lane_of: list[int], lanes: int, title: str,
+                 cfg: Config, dist: Path, finished: Callable[[list[Outcome]], None]) -> None:
     """Run the groups in `lanes` threads, each lane's groups one after the other in its own target
     dir. Each invocation's log is shown as one block (a log group in CI) when it ends, not
     interleaved with the other lane's; outcomes are reported in plan order once all are done."""
@@ -226,7 +261,7 @@ def _build_lanes(ui, b, groups: list, lane_of: list[int], lanes: int, title: str
     from concurrent.futures import ThreadPoolExecutor
 
     lock = threading.Lock()
-    results: dict[int, list] = {}
+    results: dict[int, list[Outcome]] = {}
     live = ui.live
     ui.info(f"build: {title}")
     with ui.progress(f"build: {title}") as update:
@@ -262,7 +297,7 @@ def _build_lanes(ui, b, groups: list, lane_of: list[int], lanes: int, title: str
         finished(results[i])
 
 
-def run_smoke(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> None:
+def run_smoke(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool = False) -> None:
     import shlex
 
     from . import smoke as s
@@ -301,7 +336,7 @@ def run_smoke(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fals
                           + ", ".join(f"{r.check.target.id}/{r.check.binary}" for r in failed))
 
 
-def run_package(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> bool:
+def run_package(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool = False) -> bool:
     """Returns whether any archive changed."""
     from . import package as pk
     from .archive import source_date_epoch
@@ -314,9 +349,10 @@ def run_package(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fa
     targets = cfg.select(target) if target else cfg.targets
     mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
     pk.plan(cfg, targets, record, dist)  # validate everything before signing anything
-    signed = {}
+    signed: dict[Path, Path] = {}
     if not dry and "authenticode" in cfg.sign.methods:
-        from .sign import Secret, codesign_windows, mask_for_ci
+        from .sign import Secret, codesign_windows
+        from .ui import mask_for_ci
 
         mask_for_ci([Secret(cfg.sign.get("authenticode", "password-env")).value])
         signed = codesign_windows(cfg, targets, record, dist, mtime)
@@ -360,7 +396,7 @@ def run_package(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fa
     return any(w.changed for w in written)
 
 
-def run_checksum(ui, cfg: Config, sidecars: bool = False, dry: bool = False) -> bool:
+def run_checksum(ui: UI, cfg: Config, sidecars: bool = False, dry: bool = False) -> bool:
     """Returns whether SHA256SUMS changed (dry: would change, nothing written)."""
     from .checksum import SIDECAR_SUFFIX, SUMS_NAME, format_line, format_sums, sha256_file, sha256_many
     from .fsutil import write_atomic
@@ -416,22 +452,12 @@ def run_checksum(ui, cfg: Config, sidecars: bool = False, dry: bool = False) -> 
 # invoke has no optional positional arguments, so the directory is a flag: `invoke verify -d DIR`.
 
 
-def run_sign(ui, cfg: Config, method: list[str] | None = None, dry: bool = False) -> None:
-    from . import sign as sg
+def _sign_subjects(cfg: Config) -> tuple[Manifest, list[Path]]:
+    """SHA256SUMS (and with [sign] artifacts, every artifact), checked against manifest.json first."""
     from .checksum import SUMS_NAME, parse_sums, sha256_many
-    from .config import SIGN_METHODS
-    from .fsutil import fsync_dir
     from .manifest import Manifest
-    from .record import tmp_dir
 
     dist = cfg.project.dist_dir
-    for m in method or ():
-        if m not in SIGN_METHODS:
-            raise ConfigError(f"--method {m}: unknown signing method", hint="methods: " + ", ".join(SIGN_METHODS))
-    methods = sg.detached_methods(cfg.sign, tuple(method or ()))
-    if not methods:
-        raise ConfigError(f"{cfg.project.config_path}: sign.methods: no detached signing method configured",
-                          hint='add e.g. methods = ["gpg"] under [sign], or pass --method')
     manifest = Manifest.load(dist)
     sums = dist / SUMS_NAME
     if manifest is None or not sums.is_file():
@@ -446,12 +472,31 @@ def run_sign(ui, cfg: Config, method: list[str] | None = None, dry: bool = False
         for a in manifest.artifacts:
             if actual[dist / a.path] != a.sha256:
                 raise WavryError(f"{dist / a.path}: changed since `invoke checksum`", hint="run `invoke package` again")
+    return manifest, subjects
+
+
+def run_sign(ui: UI, cfg: Config, method: list[str] | None = None, dry: bool = False) -> None:
+    from . import sign as sg
+    from .config import SIGN_METHODS
+    from .fsutil import fsync_dir
+    from .record import tmp_dir
+    from .ui import mask_for_ci
+
+    dist = cfg.project.dist_dir
+    for m in method or ():
+        if m not in SIGN_METHODS:
+            raise ConfigError(f"--method {m}: unknown signing method", hint="methods: " + ", ".join(SIGN_METHODS))
+    methods = sg.detached_methods(cfg.sign, tuple(method or ()))
+    if not methods:
+        raise ConfigError(f"{cfg.project.config_path}: sign.methods: no detached signing method configured",
+                          hint='add e.g. methods = ["gpg"] under [sign], or pass --method')
+    manifest, subjects = _sign_subjects(cfg)
     if dry:
         for m in methods:
             ui.info(f"(dry) would sign {', '.join(p.name for p in subjects)} with {m}")
         return
     secrets = [sg.Secret(cfg.sign.get(m, "passphrase-env")).value for m in methods if m in ("gpg", "minisign")]
-    sg.mask_for_ci(secrets)
+    mask_for_ci(secrets)
     work = tmp_dir(dist) / f"sign-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -477,6 +522,17 @@ def run_sign(ui, cfg: Config, method: list[str] | None = None, dry: bool = False
 
 
 
+def _writes(data: bytes) -> Callable[[BinaryIO], None]:
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return write
+
+
+def _of_targets(ids: set[str]) -> Callable[[Artifact], bool]:
+    return lambda a: a.target in ids
+
+
 class _ChannelOutput:
     """Channel artifacts (wheels, npm tarballs) staged in dist/'s tmp dir, then committed together.
 
@@ -494,10 +550,11 @@ class _ChannelOutput:
         self.manifest = manifest
         self.tmp = tmp_dir(self.dist)
         self.staged: list[tuple[Path, Path]] = []
-        self.new: list = []
+        self.new: list[Artifact] = []
         self.rows: list[tuple[str, ...]] = []
 
-    def add(self, filename: str, write, *, target: str, triple: str, fmt: str, binaries: list[str]) -> None:
+    def add(self, filename: str, write: Callable[[BinaryIO], None], *, target: str, triple: str, fmt: str,
+            binaries: list[str]) -> None:
         from .checksum import sha256_file
         from .manifest import Artifact
         from .ui import human_size
@@ -514,7 +571,7 @@ class _ChannelOutput:
                                  size=size, sha256=sha256_file(part), binaries=binaries))
         self.rows.append((target or "(all)", filename, human_size(size)))
 
-    def commit(self, replaces) -> bool:
+    def commit(self, replaces: Callable[[Artifact], bool]) -> bool:
         """Swap in the staged files; `replaces(artifact)` says which old entries of this kind they replace."""
         from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
         from .fsutil import fsync_dir
@@ -540,7 +597,8 @@ class _ChannelOutput:
         return changed
 
 
-def _built(cfg: Config, targets, what: str):
+def _built(cfg: Config, targets: tuple[TargetConfig, ...],
+           what: str) -> list[tuple[TargetConfig, TargetRecord, list[Path]]]:
     from .record import BuildRecord
 
     record = BuildRecord.load(cfg.project.dist_dir)
@@ -560,7 +618,7 @@ def _built_ids(cfg: Config) -> set[str]:
     return {t for t, r in record.targets.items() if r.ok}
 
 
-def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = False) -> bool:
+def run_wheel(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool = False) -> bool:
     """Python wheels holding each target's binaries, added to dist/ and manifest.json.
     Returns whether any wheel changed."""
     from .channels.wheel import parse_wheel_config, wheel_files, write_wheel
@@ -575,7 +633,7 @@ def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fals
         if out is None:
             ui.info(f"(dry) would write {dist / filename}")
             continue
-        out.add(filename, lambda f, files=files: write_wheel(f, files), target=t.id, triple=str(t.triple),
+        out.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
                 fmt="whl", binaries=[b.name for b in rec.binaries])
     if out is None:
         return False
@@ -585,7 +643,7 @@ def run_wheel(ui, cfg: Config, target: list[str] | None = None, dry: bool = Fals
     return changed
 
 
-def run_npm(ui, cfg: Config, target: list[str] | None = None, dry: bool = False, main: bool = True,
+def run_npm(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool = False, main: bool = True,
             platforms: bool = True) -> bool:
     """npm tarballs: a platform package per built target of [channels.npm] and (unless `main` is
     false, as in a matrix part) the main package with the launchers. Returns whether any changed."""
@@ -600,7 +658,7 @@ def run_npm(ui, cfg: Config, target: list[str] | None = None, dry: bool = False,
     dist = cfg.project.dist_dir
     plats = {p.target.id: p for p in npm_platforms(cfg, nc)}
     if not platforms:
-        targets: tuple = ()
+        targets: tuple[TargetConfig, ...] = ()
     elif target:
         targets = tuple(t for t in cfg.select(target) if t.id in plats)
     else:
@@ -608,8 +666,8 @@ def run_npm(ui, cfg: Config, target: list[str] | None = None, dry: bool = False,
         targets = tuple(t for t in cfg.targets if t.id in plats and t.id in built)
     version = cfg.project.version
     out = None if dry else _ChannelOutput(cfg, "npm")
-    jobs = [(t, rec, *platform_files(cfg, nc, plats[t.id], binaries))
-            for t, rec, binaries in _built(cfg, targets, "an npm package")]
+    jobs: list[tuple[TargetConfig | None, TargetRecord | None, str, Any]] = [
+        (t, rec, *platform_files(cfg, nc, plats[t.id], binaries)) for t, rec, binaries in _built(cfg, targets, "an npm package")]
     if main:
         name, files = main_files(cfg, nc)
         jobs.append((None, None, name, files))
@@ -618,7 +676,7 @@ def run_npm(ui, cfg: Config, target: list[str] | None = None, dry: bool = False,
         if out is None:
             ui.info(f"(dry) would write {dist / filename} ({name}@{version})")
             continue
-        out.add(filename, lambda f, files=files: write_tarball(f, files), target=t.id if t else "",
+        out.add(filename, functools.partial(write_tarball, files=files), target=t.id if t else "",
                 triple=str(t.triple) if t else "", fmt="tgz", binaries=[b.name for b in rec.binaries] if rec else [])
     if out is None:
         return False
@@ -628,7 +686,7 @@ def run_npm(ui, cfg: Config, target: list[str] | None = None, dry: bool = False,
     return changed
 
 
-def run_wheels(ui, cfg: Config, platform: str, *, identifiers: bool = False, dry: bool = False) -> None:
+def run_wheels(ui: UI, cfg: Config, platform: str, *, identifiers: bool = False, dry: bool = False) -> None:
     """cibuildwheel for a crate with Python bindings, its matrix from targets.toml ([bindings])."""
     from . import proc
     from .bindings import parse_bindings, plan
@@ -674,7 +732,7 @@ def _rpm_signing_key(cfg: Config, work: Path) -> tuple[Path, str] | None:
     return path, passphrase
 
 
-def _inputs_key(nfpm_data: dict, signer: str | None) -> str:
+def _inputs_key(nfpm_data: dict[str, Any], signer: str | None) -> str:
     """What a .deb/.rpm is made from: nfpm's config (its temp paths left out) and every file's bytes."""
     import hashlib
     import json
@@ -689,7 +747,7 @@ def _inputs_key(nfpm_data: dict, signer: str | None) -> str:
     return hashlib.sha256(json.dumps([data, files, signer, __version__], sort_keys=True).encode()).hexdigest()
 
 
-def run_linux_packages(ui, cfg: Config, target: list[str] | None = None, dry: bool = False,
+def run_linux_packages(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool = False,
                        formats: tuple[str, ...] = ("deb", "rpm")) -> bool:
     """.deb / .rpm per Linux target of [channels.deb] / [channels.rpm], made by nfpm from the built
     binaries (rpms signed with the release's gpg key when [sign] has gpg). Returns whether any changed."""
@@ -699,10 +757,10 @@ def run_linux_packages(ui, cfg: Config, target: list[str] | None = None, dry: bo
 
     from . import proc
     from .channels import parse_channels
+    from .channels.linux import file_name, linux_targets, nfpm_config, write_nfpm_config
     from .checksum import sha256_file
     from .fsutil import write_atomic
     from .record import state_dir
-    from .channels.linux import file_name, linux_targets, nfpm_config, write_nfpm_config
 
     channels = parse_channels(cfg)
     configs = [c for c in (channels.deb, channels.rpm) if c is not None and c.format in formats]
@@ -745,7 +803,7 @@ def run_linux_packages(ui, cfg: Config, target: list[str] | None = None, dry: bo
                 dest = cfg.project.dist_dir / name
                 if out is not None and keys.get(name) == inputs and dest.is_file() and have.get(name) == sha256_file(dest):
                     shutil.copyfile(dest, built_file)
-                    out.add(name, lambda f, src=built_file: f.write(src.read_bytes()), target=t.id,
+                    out.add(name, _writes(built_file.read_bytes()), target=t.id,
                             triple=str(t.triple), fmt=lc.format, binaries=[b.name for b in rec.binaries])
                     continue
                 keys[name] = inputs
@@ -759,7 +817,7 @@ def run_linux_packages(ui, cfg: Config, target: list[str] | None = None, dry: bo
                     continue
                 proc.run(cmd, secrets=(key[1],) if key else ())
 
-                def copy(f, src=built_file) -> None:
+                def copy(f: BinaryIO, src: Path = built_file) -> None:
                     with src.open("rb") as s:
                         shutil.copyfileobj(s, f)
 
@@ -769,13 +827,13 @@ def run_linux_packages(ui, cfg: Config, target: list[str] | None = None, dry: bo
             shutil.rmtree(work, ignore_errors=True)
         if out is not None:
             ids = {t.id for t in targets}
-            changed = out.commit(lambda a, ids=ids: a.target in ids) or changed
+            changed = out.commit(_of_targets(ids)) or changed
             write_atomic(keys_file, json.dumps(keys, indent=2, sort_keys=True))
             ui.table(f".{lc.format} packages", ["target", "package", "size"], out.rows)
     return changed
 
 
-def run_repos(ui, cfg: Config, dry: bool = False) -> bool:
+def run_repos(ui: UI, cfg: Config, dry: bool = False) -> bool:
     """Add dist/'s .deb/.rpm packages to the signed apt / rpm repositories of [channels.deb] / [channels.rpm]."""
     from .channels import parse_channels
     from .manifest import Manifest
@@ -806,7 +864,7 @@ def run_repos(ui, cfg: Config, dry: bool = False) -> bool:
     return changed
 
 
-def run_installer(ui, cfg: Config, dry: bool = False) -> bool:
+def run_installer(ui: UI, cfg: Config, dry: bool = False) -> bool:
     """dist/install.sh (and install.ps1 with a Windows target) for the packaged archives."""
     from .channels import parse_channels
     from .channels.installer import render
@@ -823,7 +881,7 @@ def run_installer(ui, cfg: Config, dry: bool = False) -> bool:
             ui.info(f"(dry) would write {cfg.project.dist_dir / name}")
         return False
     for name, text in scripts.items():
-        out.add(name, lambda f, text=text: f.write(text.encode()), target="", triple="", fmt=name.rsplit(".", 1)[1],
+        out.add(name, _writes(text.encode()), target="", triple="", fmt=name.rsplit(".", 1)[1],
                 binaries=list(cfg.project.binaries))
     changed = out.commit(lambda a: True)
     ui.table("Install scripts", ["target", "file", "size"], out.rows)

@@ -7,12 +7,17 @@ import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from invoke import Collection, Context, task
+from invoke.collection import Collection
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from .errors import WavryError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 CONFIG_HELP = "path to targets.toml (default: $WAVRYBUILD_CONFIG, the invoke setting wavrybuild.config, ./targets.toml)"
 PARALLEL_HELP = ("how many cargo invocations run at once, each in its own target dir "
@@ -47,13 +52,13 @@ INVOKE_SETTINGS = ("config",)
 
 def _config_path(c: Context, flag: str | None) -> Path:
     settings = c.config.get("wavrybuild") or {}
-    from .config import ConfigError
+    from .errors import ConfigError
     from .triple import suggest
 
     if not hasattr(settings, "keys"):
         raise ConfigError(f"invoke setting wavrybuild: expected a mapping, got {settings!r}",
                           hint="e.g. ns.configure({'wavrybuild': {'config': 'targets.toml'}})")
-    for key in settings.keys():
+    for key in settings:
         if key not in INVOKE_SETTINGS:
             near = suggest(str(key), list(INVOKE_SETTINGS))
             raise ConfigError(f"invoke setting wavrybuild.{key}: unknown" + (f"; did you mean {near!r}?" if near else ""),
@@ -63,7 +68,7 @@ def _config_path(c: Context, flag: str | None) -> Path:
     return Path(chosen)
 
 
-def _load(c: Context, flag: str | None, cargo_optional: bool = False):
+def _load(c: Context, flag: str | None, cargo_optional: bool = False) -> Config:
     from .config import load
 
     return load(_config_path(c, flag), cargo_optional)
@@ -193,7 +198,11 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
     cfg = None
     if directory is None or config or _config_path(c, None).exists():
         cfg = _load(c, config)
-    where = Path(directory) if directory else cfg.project.dist_dir
+    if directory:
+        where = Path(directory)
+    else:
+        assert cfg is not None  # loaded above when no directory is given
+        where = cfg.project.dist_dir
     checks = verify_dir(where)
     if cfg is not None and cfg.sign.methods:
         from .verify import verify_signatures
@@ -286,7 +295,8 @@ def plan(c: Context, format: str = "github", config: str | None = None) -> None:
                              "config": CONFIG_HELP})
 @_guarded
 def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
-    """Upload dist/ (artifacts, signatures, SHA256SUMS, manifest.json last) to the [publish] destinations, and npm packages to their registry.
+    """Upload dist/ (artifacts, signatures, SHA256SUMS, manifest.json last) to the [publish] destinations,
+    and npm packages to their registry.
 
     Idempotent: files already there with the same size and digest are skipped, so a rerun after a
     partial or killed upload completes it without duplicates. Tokens come from env vars only.
@@ -319,7 +329,8 @@ def wheel(c: Context, target: list[str] | None = None, dry: bool = False, config
 @_guarded
 def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main: bool = False,
         config: str | None = None) -> None:
-    """npm packages (esbuild style) from the built binaries: one per platform plus a main package whose launcher runs the right one; no rebuild."""
+    """npm packages (esbuild style) from the built binaries: one per platform plus a main package whose
+    launcher runs the right one; no rebuild."""
     from . import stages
     from .ui import UI
 
@@ -350,7 +361,8 @@ def wheels(c: Context, platform: str | None = None, print_build_identifiers: boo
 @_guarded
 def linux_packages(c: Context, target: list[str] | None = None, format: list[str] | None = None, dry: bool = False,
                    config: str | None = None) -> None:
-    """.deb and .rpm packages of the built Linux binaries (nfpm; metadata from Cargo.toml; rpms gpg-signed with [sign] gpg); no rebuild."""
+    """.deb and .rpm packages of the built Linux binaries (nfpm; metadata from Cargo.toml; rpms gpg-signed
+    with [sign] gpg); no rebuild."""
     from . import stages
     from .ui import UI
 

@@ -15,6 +15,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import proc
 from .config import Config, TargetConfig
@@ -280,7 +281,7 @@ class TargetStatus:
         """Nothing missing at all: what `doctor` exits 0 for."""
         return not self.problems and not self.missing
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "target": self.target.id,
             "triple": self.target.rust_target,
@@ -308,7 +309,7 @@ class Tools:
     zigbuild: str | None
     host: str
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"host": self.host, "cargo": self.cargo, "zig": self.zig, "cargo-zigbuild": self.zigbuild}
 
 
@@ -529,87 +530,116 @@ def _needs_objcopy(st: TargetStatus, tools: Tools) -> bool:
     return proc.which("rust-objcopy") is None and llvm_objcopy() is None
 
 
-def install_plan(config: Config, targets: tuple[TargetConfig, ...], tools: Tools) -> list[InstallStep]:
-    """Commands that give each target a std, a linker, a runner and what rustc itself needs.
-    Pure apart from file probes."""
-    pin = active_pin(config.project.manifest_path.parent)
-    statuses = [target_status(t, tools, pin=pin) for t in targets]
-    steps: list[InstallStep] = []
-    debian = _is_debian()
-    apt_pkgs: list[str] = []
-    foreign_arches: list[str] = []
-    need_system_link = False
-    rustup = proc.which("rustup") is not None
+@dataclass
+class _Needs:
+    """What the plan collects while walking the targets."""
 
+    steps: list[InstallStep] = field(default_factory=list)
+    apt: list[str] = field(default_factory=list)
+    arches: list[str] = field(default_factory=list)
+    system_rust: bool = False  # the distribution's Rust will be installed (link it into rustup)
+
+    def distro_rust(self, *pkgs: str) -> None:
+        self.apt += ["rustc-web", "cargo-web", *pkgs]
+        self.system_rust = True
+
+
+def _pinned_std_steps(t: TargetConfig, pin: Pin) -> list[InstallStep]:
+    """Only rustup can give a pinned toolchain a std: the distribution's is for its own rustc."""
+    steps = []
+    if t.std != "build-std":
+        steps.append(InstallStep(f"{t.id}: std for the pinned {pin.name}",
+                                 ("rustup", "target", "add", str(t.triple), "--toolchain", pin.name), optional=True))
+    steps.append(InstallStep(f"{t.id}: Rust's source for -Zbuild-std with {pin.name}",
+                             ("rustup", "component", "add", "rust-src", "--toolchain", pin.name), optional=True))
+    return steps
+
+
+def _std_needs(st: TargetStatus, tools: Tools, rustup: bool, debian: bool, needs: _Needs) -> None:
+    """A prebuilt std from rustup (optional: it needs rustup's server), else the distribution's."""
+    t = st.target
+    prebuilt_possible = t.std != "build-std" and (
+        rustup or (debian and t.triple.is_linux_gnu and t.triple.debian_arch is not None))
+    # Missing std, or only build-std (minutes per target) where a prebuilt std could be had.
+    if not (st.std is None or (st.std.mode == "build-std" and t.std == "auto" and prebuilt_possible)):
+        return
+    if rustup and tools.cargo and t.std != "build-std":
+        toolchain = ("--toolchain", t.toolchain) if t.toolchain else ()
+        needs.steps.append(InstallStep(f"{t.id}: prebuilt std from rustup (needs its server)",
+                                       ("rustup", "target", "add", str(t.triple), *toolchain), optional=True))
+    arch = t.triple.debian_arch
+    if debian and t.triple.is_linux_gnu and arch and t.std != "build-std":
+        if arch != "amd64" and arch not in needs.arches:
+            needs.arches.append(arch)
+        needs.distro_rust(f"libstd-rust-web-dev:{arch}")
+    elif debian and st.std is None:
+        # No prebuilt std package: build std from source (Debian's copy vendors its deps).
+        needs.distro_rust("rust-web-src")
+
+
+def _tool_needs(st: TargetStatus, tools: Tools, needs: _Needs) -> None:
+    """Linker, runner and the rust-objcopy of Apple targets, as Debian packages."""
+    _, program, pkg = linker_for(st.target, st.builder, tools.host)
+    if program and proc.which(program) is None and pkg:
+        needs.apt.append(pkg)
+    if st.runner.kind == "qemu" and not st.runner.available:
+        needs.apt.append("qemu-user")
+    if _needs_objcopy(st, tools):
+        needs.apt.append("llvm")  # llvm-objcopy, which rustc gets as rust-objcopy (see ensure_objcopy_shim)
+
+
+def _apt_steps(needs: _Needs) -> list[InstallStep]:
+    if not needs.apt:
+        return []
+    suffix = _rust_package_suffix()
+    pkgs = [p.replace("-web", suffix) for p in dict.fromkeys(needs.apt)]
+    steps = [InstallStep(f"enable {arch} packages (multiarch)", ("dpkg", "--add-architecture", arch), True)
+             for arch in needs.arches]
+    steps.append(InstallStep("refresh package lists", ("apt-get", "update", "-q"), True))
+    steps.append(InstallStep("Rust, std, linkers and runners from the distribution",
+                             ("apt-get", "install", "-y", "-q", "--no-install-recommends", *pkgs), True))
+    return steps
+
+
+def _link_steps() -> list[InstallStep]:
+    """rustup on the machine: make the distribution's Rust one of its toolchains."""
+    chains = toolchains()
+    if any(c.name == SYSTEM_TOOLCHAIN for c in chains):
+        return []
+    steps = [InstallStep(f"make the distribution's Rust selectable as toolchain {SYSTEM_TOOLCHAIN!r}",
+                         ("rustup", "toolchain", "link", SYSTEM_TOOLCHAIN, "/usr"))]
+    if not any(c.default for c in chains if c.name):
+        steps.append(InstallStep(f"rustup has no default toolchain: make it {SYSTEM_TOOLCHAIN!r}",
+                                 ("rustup", "default", SYSTEM_TOOLCHAIN)))
+    return steps
+
+
+def install_plan(config: Config, targets: tuple[TargetConfig, ...], tools: Tools) -> list[InstallStep]:
+    """Commands that give each target a std, a linker, a runner and what rustc itself needs; only
+    what the targets need. Pure apart from file probes."""
+    pin = active_pin(config.project.manifest_path.parent)
+    debian = _is_debian()
+    rustup = proc.which("rustup") is not None
+    needs = _Needs()
     if not tools.cargo:
-        steps += _rust_install_steps(rustup, pin)
+        needs.steps += _rust_install_steps(rustup, pin)
         if debian:
-            apt_pkgs += ["rustc-web", "cargo-web"]
-            need_system_link = True
+            needs.distro_rust()
     elif pin is not None and not pin.installed:
-        steps.append(InstallStep(f"the pinned toolchain {pin.name} ({pin.source})",
-                                 ("rustup", "toolchain", "install", pin.name, "--profile", "minimal"), optional=True))
-    for st in statuses:
-        t = st.target
-        pinned = pin is not None and not t.toolchain
-        if pinned and st.std is None and tools.cargo:
-            # Only rustup can give a pinned toolchain a std: the distribution's is for its own rustc.
-            assert pin is not None
-            if t.std != "build-std":
-                steps.append(InstallStep(f"{t.id}: std for the pinned {pin.name}",
-                                         ("rustup", "target", "add", str(t.triple), "--toolchain", pin.name),
-                                         optional=True))
-            steps.append(InstallStep(f"{t.id}: Rust's source for -Zbuild-std with {pin.name}",
-                                     ("rustup", "component", "add", "rust-src", "--toolchain", pin.name), optional=True))
-        elif not pinned:
-            prebuilt_possible = t.std != "build-std" and (
-                rustup or (debian and t.triple.is_linux_gnu and t.triple.debian_arch is not None)
-            )
-            # Missing std, or only build-std (minutes per target) where a prebuilt std could be had.
-            wants_std = st.std is None or (st.std.mode == "build-std" and t.std == "auto" and prebuilt_possible)
-            if wants_std:
-                if rustup and tools.cargo and t.std != "build-std":
-                    steps.append(InstallStep(
-                        f"{t.id}: prebuilt std from rustup (needs its server)",
-                        ("rustup", "target", "add", str(t.triple), *(("--toolchain", t.toolchain) if t.toolchain else ())),
-                        optional=True,
-                    ))
-                if debian and t.triple.is_linux_gnu and t.triple.debian_arch and t.std != "build-std":
-                    arch = t.triple.debian_arch
-                    if arch != "amd64" and arch not in foreign_arches:
-                        foreign_arches.append(arch)
-                    apt_pkgs += ["rustc-web", "cargo-web", f"libstd-rust-web-dev:{arch}"]
-                    need_system_link = True
-                elif debian and st.std is None:
-                    # No prebuilt std package: build std from source (Debian's copy vendors its deps).
-                    apt_pkgs += ["rustc-web", "cargo-web", "rust-web-src"]
-                    need_system_link = True
-        _, program, pkg = linker_for(t, st.builder, tools.host)
-        if program and proc.which(program) is None and pkg and debian:
-            apt_pkgs.append(pkg)
-        if st.runner.kind == "qemu" and not st.runner.available and debian:
-            apt_pkgs.append("qemu-user")
-        if debian and _needs_objcopy(st, tools):
-            apt_pkgs.append("llvm")  # llvm-objcopy, which rustc gets as rust-objcopy (see ensure_objcopy_shim)
-    if apt_pkgs:
-        apt_pkgs = list(dict.fromkeys(apt_pkgs))
-        suffix = _rust_package_suffix()
-        apt_pkgs = [p.replace("-web", suffix) for p in apt_pkgs]
-        for arch in foreign_arches:
-            steps.append(InstallStep(f"enable {arch} packages (multiarch)", ("dpkg", "--add-architecture", arch), True))
-        steps.append(InstallStep("refresh package lists", ("apt-get", "update", "-q"), True))
-        steps.append(InstallStep(
-            "Rust, std, linkers and runners from the distribution",
-            ("apt-get", "install", "-y", "-q", "--no-install-recommends", *apt_pkgs),
-            True,
-        ))
-    chains = toolchains() if rustup else ()
-    if need_system_link and rustup and not any(c.name == SYSTEM_TOOLCHAIN for c in chains):
-        steps.append(InstallStep(
-            f"make the distribution's Rust selectable as toolchain {SYSTEM_TOOLCHAIN!r}",
-            ("rustup", "toolchain", "link", SYSTEM_TOOLCHAIN, "/usr"),
-        ))
-        if not any(c.default for c in chains if c.name):
-            steps.append(InstallStep(f"rustup has no default toolchain: make it {SYSTEM_TOOLCHAIN!r}",
-                                     ("rustup", "default", SYSTEM_TOOLCHAIN)))
+        needs.steps.append(InstallStep(f"the pinned toolchain {pin.name} ({pin.source})",
+                                       ("rustup", "toolchain", "install", pin.name, "--profile", "minimal"),
+                                       optional=True))
+    for st in (target_status(t, tools, pin=pin) for t in targets):
+        if pin is not None and not st.target.toolchain:
+            if st.std is None and tools.cargo:
+                needs.steps += _pinned_std_steps(st.target, pin)
+        else:
+            _std_needs(st, tools, rustup, debian, needs)
+        if debian:
+            _tool_needs(st, tools, needs)
+    if not debian:
+        needs.apt.clear()
+    steps = needs.steps + _apt_steps(needs)
+    if needs.system_rust and rustup:
+        steps += _link_steps()
     return steps

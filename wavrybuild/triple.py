@@ -8,6 +8,7 @@ import platform
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 
 @functools.cache
@@ -18,7 +19,7 @@ def known_triples() -> frozenset[str]:
 
 
 @functools.cache
-def platforms() -> dict:
+def platforms() -> dict[str, Any]:
     with resources.files("wavrybuild.resources").joinpath("platforms.toml").open("rb") as f:
         return tomllib.load(f)
 
@@ -76,17 +77,13 @@ class Triple:
         return ".exe" if self.is_windows else ""
 
     @property
-    def arch_info(self) -> dict:
+    def arch_info(self) -> dict[str, Any]:
         arch = self.arch
         table = platforms()["arch"]
-        if arch in table:
-            return table[arch]
         # armv7 variants (armv7-unknown-linux-gnueabihf …) and arm v6 share entries.
-        if arch.startswith("armv7"):
-            return table["armv7"]
-        if arch.startswith("arm"):
-            return table["arm"]
-        return {}
+        key = arch if arch in table else "armv7" if arch.startswith("armv7") else "arm" if arch.startswith("arm") else None
+        info: dict[str, Any] = table[key] if key else {}
+        return info
 
     @property
     def debian_arch(self) -> str | None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_many
 from .errors import WavryError
 from .manifest import MANIFEST_NAME
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 
@@ -31,24 +35,60 @@ def _describes(name: str, listed: set[str]) -> bool:
     return False
 
 
-def verify_dir(directory: Path) -> list[Check]:
+def _read_sums(directory: Path) -> dict[str, str]:
     sums_path = directory / SUMS_NAME
     if not directory.is_dir():
         raise WavryError(f"{directory}: no such directory")
     if not sums_path.is_file():
         raise WavryError(f"{sums_path}: missing", hint="run `invoke checksum` (after `invoke package`)")
     try:
-        expected = parse_sums(sums_path.read_text())
+        return parse_sums(sums_path.read_text())
     except (SumsError, UnicodeDecodeError) as exc:
         raise WavryError(f"{sums_path}: {exc}") from None
+
+
+def _present(directory: Path) -> set[str]:
+    """Release files in the directory: not hidden, and not the apt/rpm repositories under repo/
+    (signed by their own indexes, InRelease and repomd.xml.asc)."""
+    found = set()
+    for p in directory.rglob("*"):
+        rel = p.relative_to(directory)
+        if p.is_file() and not any(part.startswith(".") for part in rel.parts) and rel.parts[0] != "repo":
+            found.add(rel.as_posix())
+    return found
+
+
+def _sidecar_check(directory: Path, name: str, digest: str) -> Check | None:
+    sidecar = directory / (name + SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        return None
+    try:
+        side = parse_sums(sidecar.read_text())
+    except (SumsError, UnicodeDecodeError):
+        side = {}
+    return None if side.get(Path(name).name) == digest else Check(sidecar.name, "bad-sidecar", "does not agree with SHA256SUMS")
+
+
+def _manifest_checks(directory: Path, expected: dict[str, str]) -> list[Check]:
+    manifest = directory / MANIFEST_NAME
+    if not manifest.is_file():
+        return []
+    import json
+
+    try:
+        data = json.loads(manifest.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return [Check(MANIFEST_NAME, "manifest-disagrees", "not valid JSON")]
+    artifacts = data.get("artifacts", []) if isinstance(data, dict) else None
+    if not isinstance(artifacts, list) or not all(isinstance(a, dict) for a in artifacts):
+        return [Check(MANIFEST_NAME, "manifest-disagrees", "not a manifest (no list of artifacts)")]
+    return [Check(str(a.get("path", "?")), "manifest-disagrees", "manifest.json and SHA256SUMS give different digests")
+            for a in artifacts if expected.get(a.get("path")) != a.get("sha256")]
+
+
+def verify_dir(directory: Path) -> list[Check]:
+    expected = _read_sums(directory)
     listed = set(expected)
-    present = {
-        p.relative_to(directory).as_posix()
-        for p in directory.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-        # dist/repo/: the apt and rpm repositories, signed by their own indexes (InRelease, repomd.xml.asc).
-        and p.relative_to(directory).parts[0] != "repo"
-    }
     checks: list[Check] = []
     existing = [directory / n for n in sorted(listed) if (directory / n).is_file()]
     actual = {p.relative_to(directory).as_posix(): d for p, d in sha256_many(existing).items()}
@@ -59,36 +99,16 @@ def verify_dir(directory: Path) -> list[Check]:
             checks.append(Check(name, "mismatch", f"sha256 {actual[name]}, SHA256SUMS says {expected[name]}"))
         else:
             checks.append(Check(name, "ok", actual[name]))
-        sidecar = directory / (name + SIDECAR_SUFFIX)
-        if sidecar.is_file():
-            try:
-                side = parse_sums(sidecar.read_text())
-            except (SumsError, UnicodeDecodeError):
-                side = {}
-            if side.get(Path(name).name) != expected[name]:
-                checks.append(Check(sidecar.name, "bad-sidecar", "does not agree with SHA256SUMS"))
-    for name in sorted(present - listed):
+        bad_sidecar = _sidecar_check(directory, name, expected[name])
+        if bad_sidecar:
+            checks.append(bad_sidecar)
+    for name in sorted(_present(directory) - listed):
         if not _describes(name, listed):
             checks.append(Check(name, "unexpected", "not listed in SHA256SUMS"))
-    manifest = directory / MANIFEST_NAME
-    if manifest.is_file():
-        import json
-
-        try:
-            artifacts = json.loads(manifest.read_text()).get("artifacts", [])
-        except ValueError:
-            artifacts = None
-        if artifacts is None:
-            checks.append(Check(MANIFEST_NAME, "manifest-disagrees", "not valid JSON"))
-        else:
-            for a in artifacts:
-                if expected.get(a.get("path")) != a.get("sha256"):
-                    checks.append(Check(a.get("path", "?"), "manifest-disagrees",
-                                        "manifest.json and SHA256SUMS give different digests"))
-    return checks
+    return checks + _manifest_checks(directory, expected)
 
 
-def verify_signatures(directory: Path, cfg) -> list[Check]:
+def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
     """Each configured signature must exist and verify with the real tool against the release key."""
     import tempfile
     import zipfile
@@ -99,7 +119,7 @@ def verify_signatures(directory: Path, cfg) -> list[Check]:
     sums = directory / SUMS_NAME
     subjects = [sums]
     manifest = directory / MANIFEST_NAME
-    artifacts: list[dict] = []
+    artifacts: list[dict[str, Any]] = []
     if manifest.is_file():
         import json
 

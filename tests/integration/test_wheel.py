@@ -21,7 +21,6 @@ from packaging.utils import parse_wheel_filename
 from tests.conftest import free_port, invoke
 
 
-
 @pytest.fixture(scope="module")
 def wheels(packaged, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wheels") / "p"

@@ -46,34 +46,11 @@ class LinuxPackageConfig:
     component: str  # apt: <component>/binary-<arch>
 
 
-def parse_linux_config(cfg: Config, fmt: str) -> LinuxPackageConfig:
-    where = cfg.project.config_path
-    key = f"channels.{fmt}"
-    table: Any = cfg.raw["channels"][fmt]
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: {key}: expected a table")
-    reject_unknown(where, key + ".", table, KEYS if fmt == "deb" else [k for k in KEYS if k not in ("section", "distribution", "component")])
-
-    def text(k: str, default: str | None) -> str:
-        v = table.get(k, default)
-        if not isinstance(v, str) or not v:
-            raise ConfigError(f"{where}: {key}.{k}: expected a non-empty string, got {v!r}",
-                              hint=f"set {key}.{k}" if v is None else None)
-        return v
-
-    name = text("name", cfg.project.name)
-    if not DEB_NAME_RE.fullmatch(name):
-        raise ConfigError(f"{where}: {key}.name: {name!r} is not a valid package name",
-                          hint="lowercase letters, digits, '+', '-' and '.', at least two characters, starting alphanumeric")
-    maintainer = text("maintainer", cfg.project.authors[0] if cfg.project.authors else None)
-    depends = table.get("depends", [])
-    if not isinstance(depends, list) or not all(isinstance(d, str) and d for d in depends):
-        raise ConfigError(f"{where}: {key}.depends: expected a list of package names (with optional versions)")
-    contents = []
-    crate = cfg.project.manifest_path.parent
-    raw_contents = table.get("contents", [])
+def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Content]:
+    """[channels.deb|rpm] contents: extra files from the crate, each to an absolute path."""
     if not isinstance(raw_contents, list):
         raise ConfigError(f"{where}: {key}.contents: expected a list of {{ src = ..., dst = ... }} tables")
+    contents = []
     for i, item in enumerate(raw_contents):
         at = f"{where}: {key}.contents[{i}]"
         if not isinstance(item, dict):
@@ -90,6 +67,34 @@ def parse_linux_config(cfg: Config, fmt: str) -> LinuxPackageConfig:
         if not isinstance(mode, str) or not re.fullmatch(r"0?[0-7]{3}", mode):
             raise ConfigError(f"{at}: mode {mode!r}: expected an octal string such as \"0644\"")
         contents.append(Content(path, dst, int(mode, 8)))
+    return contents
+
+
+def parse_linux_config(cfg: Config, fmt: str) -> LinuxPackageConfig:
+    where = cfg.project.config_path
+    key = f"channels.{fmt}"
+    table: Any = cfg.raw["channels"][fmt]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: {key}: expected a table")
+    deb_only = ("section", "distribution", "component")
+    reject_unknown(where, key + ".", table, KEYS if fmt == "deb" else [k for k in KEYS if k not in deb_only])
+
+    def text(k: str, default: str | None) -> str:
+        v = table.get(k, default)
+        if not isinstance(v, str) or not v:
+            raise ConfigError(f"{where}: {key}.{k}: expected a non-empty string, got {v!r}",
+                              hint=f"set {key}.{k}" if v is None else None)
+        return v
+
+    name = text("name", cfg.project.name)
+    if not DEB_NAME_RE.fullmatch(name):
+        raise ConfigError(f"{where}: {key}.name: {name!r} is not a valid package name",
+                          hint="lowercase letters, digits, '+', '-' and '.', at least two characters, starting alphanumeric")
+    maintainer = text("maintainer", cfg.project.authors[0] if cfg.project.authors else None)
+    depends = table.get("depends", [])
+    if not isinstance(depends, list) or not all(isinstance(d, str) and d for d in depends):
+        raise ConfigError(f"{where}: {key}.depends: expected a list of package names (with optional versions)")
+    contents = _contents(where, key, cfg.project.manifest_path.parent, table.get("contents", []))
     targets = table.get("targets")
     if targets is not None:
         targets = target_ids(cfg, f"{key}.targets", targets)
@@ -108,7 +113,7 @@ def parse_linux_config(cfg: Config, fmt: str) -> LinuxPackageConfig:
 
 def arch_of(t: TargetConfig, fmt: str) -> str:
     name = t.triple.arch_info.get("debian" if fmt == "deb" else "rpm")
-    if t.triple.os != "linux" or not name:
+    if t.triple.os != "linux" or not isinstance(name, str) or not name:
         raise ConfigError(f"{t.id}: not a Linux target {fmt} can package", hint=f"leave it out of channels.{fmt}.targets")
     return name
 
@@ -151,7 +156,7 @@ def nfpm_config(cfg: Config, lc: LinuxPackageConfig, t: TargetConfig, binaries: 
     import datetime
 
     p = cfg.project
-    stamp = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.datetime.fromtimestamp(mtime, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     contents: list[dict[str, Any]] = [
         {"src": str(b), "dst": f"/usr/bin/{b.name}", "file_info": {"mode": 0o755, "mtime": stamp}} for b in binaries]
     contents += [{"src": str(c.src), "dst": c.dst, "file_info": {"mode": c.mode, "mtime": stamp}} for c in lc.contents]

@@ -13,12 +13,16 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..config import Config, TargetConfig, target_ids
 from ..errors import ConfigError, WavryError
+
+if TYPE_CHECKING:
+    from ..manifest import Artifact
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"
 ACCESS = ("public", "restricted")
@@ -115,21 +119,26 @@ def tarball_name(package: str, version: str) -> str:
     return f"{package.lstrip('@').replace('/', '-')}-{version}.tgz"
 
 
+def _check_keys(where: Path, table: dict[str, Any]) -> None:
+    from ..triple import suggest
+
+    for key in table:
+        if key in KEYS:
+            continue
+        near = suggest(key, list(KEYS))
+        if any(w in key for w in ("token", "password", "secret")) and key != "token-env":
+            raise ConfigError(f"{where}: channels.npm.{key}: secrets never go in targets.toml",
+                              hint="put the token in an env var and name it with token-env (default NPM_TOKEN)")
+        raise ConfigError(f"{where}: channels.npm.{key}: unknown key" + (f"; did you mean {near!r}?" if near else ""),
+                          hint="keys: " + ", ".join(KEYS))
+
+
 def parse_npm_config(cfg: Config) -> NpmConfig:
     where = cfg.project.config_path
     table: Any = cfg.raw["channels"]["npm"]
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: channels.npm: expected a table")
-    for key in table:
-        if key not in KEYS:
-            from ..triple import suggest
-
-            near = suggest(key, list(KEYS))
-            if any(w in key for w in ("token", "password", "secret")) and key != "token-env":
-                raise ConfigError(f"{where}: channels.npm.{key}: secrets never go in targets.toml",
-                                  hint="put the token in an env var and name it with token-env (default NPM_TOKEN)")
-            raise ConfigError(f"{where}: channels.npm.{key}: unknown key" + (f"; did you mean {near!r}?" if near else ""),
-                              hint="keys: " + ", ".join(KEYS))
+    _check_keys(where, table)
 
     def text(key: str, default: str | None) -> str | None:
         v = table.get(key, default)
@@ -154,7 +163,9 @@ def parse_npm_config(cfg: Config) -> NpmConfig:
     token_env = text("token-env", "NPM_TOKEN")
     assert token_env is not None
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
-        raise ConfigError(f"{where}: channels.npm.token-env: {token_env!r} is not an environment variable name")
+        # Not echoed: what is there may be the token itself, pasted instead of its variable's name.
+        raise ConfigError(f"{where}: channels.npm.token-env: not an environment variable name",
+                          hint="name the variable that holds the token (e.g. NPM_TOKEN), never the token")
     access = text("access", None)
     if access is not None and access not in ACCESS:
         raise ConfigError(f"{where}: channels.npm.access: {access!r}: expected one of {', '.join(ACCESS)}")
@@ -270,10 +281,10 @@ def main_files(cfg: Config, nc: NpmConfig) -> tuple[str, dict[str, tuple[bytes, 
     return nc.name, files
 
 
-def write_tarball(out, files: dict[str, tuple[bytes, int]]) -> None:
+def write_tarball(out: BinaryIO, files: dict[str, tuple[bytes, int]]) -> None:
     """An npm tarball: everything under package/, deterministic like `npm pack`'s."""
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=9, mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=9, mtime=0) as gz,
+          tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar):
             for path in sorted(files):
                 data, mode = files[path]
                 info = tarfile.TarInfo(f"package/{path}")
@@ -288,7 +299,8 @@ def read_package_json(tgz: Path) -> dict[str, Any]:
         member = tar.extractfile("package/package.json")
         if member is None:
             raise WavryError(f"{tgz}: no package/package.json")
-        return json.load(member)
+        data: dict[str, Any] = json.load(member)
+        return data
 
 
 # --- publishing ------------------------------------------------------------------------------------
@@ -302,7 +314,7 @@ class NpmTarball:
     integrity: str  # sha512-<base64>, as the registry reports it as dist.integrity
 
 
-def tarballs(dist: Path, artifacts) -> list[NpmTarball]:
+def tarballs(dist: Path, artifacts: Iterable[Artifact]) -> list[NpmTarball]:
     """The npm tarballs of the manifest: platform packages first, the main package last, so that
     nobody can install a main package whose optional dependencies are not there yet."""
     import base64
@@ -329,7 +341,8 @@ def dist_tag(nc: NpmConfig, version: str) -> str | None:
     return nc.tag or ("next" if "-" in version.split("+")[0] else None)
 
 
-def publish_npm(nc: NpmConfig, dist: Path, artifacts, *, dry: bool, log, tmp: Path) -> list[tuple[str, str, str]]:
+def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry: bool, log: Callable[[str], None],
+                tmp: Path) -> list[tuple[str, str, str]]:
     """Publish the tarballs that the registry does not have yet. Returns (file, action, detail) rows.
 
     The token reaches npm through the environment: the userconfig written here says

@@ -18,6 +18,7 @@ import gzip
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def _bytes(argv: list[str], env: dict[str, str]) -> bytes:
     return subprocess.run(argv, env={**os.environ, **env}, capture_output=True, check=True).stdout
 
 
-def _add_to_pool(files: list[Path], pool_dir_of) -> list[Path]:
+def _add_to_pool(files: list[Path], pool_dir_of: Callable[[Path], Path]) -> list[Path]:
     """Copy packages into the pool; refuse one that is there with other bytes. Returns the new ones."""
     added = []
     for f in files:
@@ -107,7 +108,7 @@ def _gzip(data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def update_apt(cfg: Config, lc: LinuxPackageConfig, debs: list[Path], log) -> bool:
+def update_apt(cfg: Config, lc: LinuxPackageConfig, debs: list[Path], log: Callable[[str], None]) -> bool:
     """Add `debs` to the apt repository at lc.repo_dir and re-sign it. Returns whether it changed."""
     root = lc.repo_dir
     key = gpg_key(cfg, "the apt repository")
@@ -149,7 +150,7 @@ def update_apt(cfg: Config, lc: LinuxPackageConfig, debs: list[Path], log) -> bo
 
 # --- rpm ------------------------------------------------------------------------------------------
 
-def update_rpm(cfg: Config, lc: LinuxPackageConfig, rpms: list[Path], log) -> bool:
+def update_rpm(cfg: Config, lc: LinuxPackageConfig, rpms: list[Path], log: Callable[[str], None]) -> bool:
     """Add `rpms` to the rpm repository at lc.repo_dir (createrepo_c --update) and sign repomd.xml."""
     root = lc.repo_dir
     key = gpg_key(cfg, "the rpm repository")

@@ -16,6 +16,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -157,7 +158,7 @@ def wheel_files(cfg: Config, wc: WheelConfig, t: TargetConfig, binaries: list[Pa
     return filename, files
 
 
-def write_wheel(out, files: dict[str, tuple[bytes, int]]) -> None:
+def write_wheel(out: BinaryIO, files: dict[str, tuple[bytes, int]]) -> None:
     # RECORD last, as installers expect; everything else sorted.
     order = sorted(p for p in files if not p.endswith("/RECORD")) + [p for p in files if p.endswith("/RECORD")]
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
