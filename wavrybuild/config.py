@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -452,26 +451,23 @@ def cargo_metadata(manifest_path: Path) -> dict[str, Any]:
     """`cargo metadata --no-deps`: the authority on packages, versions and binary names."""
     from . import proc as proc_
 
-    cargo = proc_.which("cargo") or "cargo"  # rustup's installer may have put it off PATH
-    try:
-        proc = subprocess.run(
-            [cargo, "metadata", "--no-deps", "--format-version", "1", "--offline",
-             "--manifest-path", str(manifest_path)],
-            capture_output=True, text=True, check=False,
-        )
-    except FileNotFoundError:
-        raise ToolMissing("cargo is not on PATH",
+    cargo = proc_.which("cargo")  # rustup's installer may have put it off PATH: proc looks there too
+    done = proc_.capture_all([cargo or "cargo", "metadata", "--no-deps", "--format-version", "1", "--offline",
+                              "--manifest-path", str(manifest_path)], timeout=300) if cargo else None
+    if done is None or done.returncode is None:
+        raise ToolMissing("cargo is not on PATH" if done is None else f"cargo: {done.error}",
                           hint="run `invoke toolchain --install` (rustup where its server answers, else the "
-                          "distribution's Rust)") from None
-    if proc.returncode != 0:
-        pinned = re.search(r"toolchain '([^']+)'[^\n]* is not installed", proc.stderr)
+                          "distribution's Rust)")
+    stderr = done.stderr.decode(errors="replace")
+    if done.returncode != 0:
+        pinned = re.search(r"toolchain '([^']+)'[^\n]* is not installed", stderr)
         if pinned:
             # rustup's cargo proxy: the crate pins a toolchain (rust-toolchain.toml) that is not here.
             raise ToolMissing(f"{manifest_path}: the crate pins Rust toolchain {pinned.group(1)!r}, which is not installed",
                               hint=f"`rustup toolchain install {pinned.group(1)}`, or `invoke toolchain --install`")
-        tail = "\n".join(proc.stderr.strip().split("\nStack backtrace:")[0].splitlines()[-8:])
+        tail = "\n".join(stderr.strip().split("\nStack backtrace:")[0].splitlines()[-8:])
         raise ConfigError(f"{manifest_path}: cargo cannot read this manifest:\n{tail}")
-    meta: dict[str, Any] = json.loads(proc.stdout)
+    meta: dict[str, Any] = json.loads(done.stdout)
     return meta
 
 

@@ -199,19 +199,47 @@ def capture(argv: list[str], *, env: Mapping[str, str] | None = None, timeout: f
     return proc.stdout if proc.returncode == 0 else None
 
 
-def probe(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-          timeout: float = 60) -> tuple[int, str, str] | None:
-    """A probe whose failure says something too: (exit code, stdout, stderr); None if it cannot run."""
+@dataclass(frozen=True)
+class Captured:
+    """A short command run to its end with its output kept whole (or why it did not run)."""
+
+    returncode: int | None  # None: it could not start or ran out of time (`error` says which)
+    stdout: bytes = b""
+    stderr: bytes = b""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def text(self) -> str:
+        return (self.stdout + self.stderr).decode(errors="replace")
+
+
+def capture_all(argv: list[str] | tuple[str, ...], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+                stdin: bytes | None = None, timeout: float = 60) -> Captured:
+    """Run a short command with this module's PATH, feeding `stdin` (how secrets reach a program)."""
     full = dict(os.environ)
     full["PATH"] = tool_path()
     if env:
         full.update(env)
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, env=full, cwd=cwd, timeout=timeout,
-                              check=False, errors="replace")
-    except (OSError, subprocess.TimeoutExpired):
+        done = subprocess.run(list(argv), input=stdin, capture_output=True, env=full, cwd=cwd, timeout=timeout,
+                              check=False, stdin=None if stdin is not None else subprocess.DEVNULL)
+    except OSError as exc:
+        return Captured(None, error=f"cannot start: {exc}")
+    except subprocess.TimeoutExpired:
+        return Captured(None, error=f"still running after {timeout:.0f} s")
+    return Captured(done.returncode, done.stdout, done.stderr)
+
+
+def probe(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+          timeout: float = 60) -> tuple[int, str, str] | None:
+    """A probe whose failure says something too: (exit code, stdout, stderr); None if it cannot run."""
+    done = capture_all(argv, env=env, cwd=cwd, timeout=timeout)
+    if done.returncode is None:
         return None
-    return done.returncode, done.stdout, done.stderr
+    return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
 
 
 def _probe_cache_path() -> Path:

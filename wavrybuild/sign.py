@@ -289,11 +289,8 @@ class SigstoreKeyless:
 
 
 def _quiet(argv: list[str], *, env: dict[str, str] | None = None, stdin: bytes | None = None) -> tuple[int, str]:
-    import subprocess
-
-    full = {**os.environ, "PATH": proc.tool_path(), **(env or {})}
-    done = subprocess.run(argv, input=stdin, capture_output=True, env=full, check=False, timeout=120)
-    return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
+    done = proc.capture_all(argv, env=env, stdin=stdin, timeout=120)
+    return (done.returncode if done.returncode is not None else 127), done.text() or (done.error or "")
 
 
 def verify_detached(method: str, subject: Path, sig: Path, cfg: Config) -> tuple[bool, str]:

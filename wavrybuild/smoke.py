@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,15 +57,10 @@ def run_check(check: SmokeCheck, timeout: float = 120) -> SmokeResult:
         return SmokeResult(check, "failed", check.missing)
     if check.skip:
         return SmokeResult(check, "skipped", check.skip)
-    env = proc.Command(check.argv).full_env()
-    try:
-        done = subprocess.run(list(check.argv), capture_output=True, text=True, errors="replace",
-                              timeout=timeout, env=env, stdin=subprocess.DEVNULL, check=False)
-    except FileNotFoundError as exc:
-        return SmokeResult(check, "failed", f"cannot start: {exc}")
-    except subprocess.TimeoutExpired:
-        return SmokeResult(check, "failed", f"still running after {timeout:.0f} s")
-    output = (done.stdout + done.stderr).strip()
+    done = proc.capture_all(check.argv, timeout=timeout)
+    if done.returncode is None:
+        return SmokeResult(check, "failed", done.error or "did not run")
+    output = done.text().strip()
     if done.returncode != 0:
         return SmokeResult(check, "failed", f"exit code {done.returncode}", output)
     if check.expect is not None and check.expect not in output:

@@ -701,13 +701,10 @@ def run_wheels(ui: UI, cfg: Config, platform: str, *, identifiers: bool = False,
     if dry:
         return
     if identifiers:
-        print(proc.run(cmd).stdout, end="")
+        ui.result(proc.run(cmd).stdout)
         return
     with ui.group(f"cibuildwheel --platform {platform}"):
-        def echo(line: str) -> None:
-            ui.err.print(line, markup=False, highlight=False)
-
-        proc.run(cmd, on_stderr_line=echo, on_stdout_line=echo, tail_lines=60)
+        proc.run(cmd, on_stderr_line=ui.raw, on_stdout_line=ui.raw, tail_lines=60)
 
 
 def _rpm_signing_key(cfg: Config, work: Path) -> tuple[Path, str] | None:

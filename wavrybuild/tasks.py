@@ -285,8 +285,9 @@ def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     import json as _json
 
     from .release import matrix
+    from .ui import UI
 
-    print(_json.dumps(matrix(_load(c, config), format), separators=(",", ":")))
+    UI().result(_json.dumps(matrix(_load(c, config), format), separators=(",", ":")) + "\n")
 
 
 @task(iterable=["to"], help={"to": "github, http, directory or npm; repeat for several (default: every [publish] "

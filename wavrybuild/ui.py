@@ -18,8 +18,10 @@ def mask_for_ci(secrets: list[str]) -> None:
     """GitHub Actions replaces masked values with *** in every later log line."""
     if in_github_actions():
         for s in secrets:
-            if s:
-                print(f"::add-mask::{s}", flush=True)
+            # A mask covers one line: a multi-line secret (a key file) is masked line by line.
+            for line in s.splitlines() if s else ():
+                if line.strip():
+                    print(f"::add-mask::{line}", flush=True)
 
 
 class UI:
@@ -57,6 +59,11 @@ class UI:
 
     def raw(self, line: str) -> None:
         print(line, file=sys.stderr, flush=True)
+
+    def result(self, text: str) -> None:
+        """A machine-readable result on stdout, exactly as given (JSON for CI, a tool's listing)."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
     # -- structure ------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -75,11 +75,11 @@ def test_apple_target_with_llvm_objcopy_gets_a_shim(tmp_path: Path, monkeypatch:
 
 def test_bare_machine_plan_installs_rust_then_everything_the_targets_need(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _machine(monkeypatch, {"cargo-zigbuild", "curl", "sh"}, tmp_path)
-    monkeypatch.setattr(tc, "toolchains", lambda: ())
     root = write_project(tmp_path / "p", '[project]\ncrate="demo"\n[targets.x86_64-unknown-linux-gnu]\n'
                                          '[targets.aarch64-unknown-linux-gnu]\n[targets.aarch64-apple-darwin]\n')
-    cfg = load(root / "targets.toml")
+    cfg = load(root / "targets.toml")  # with this machine's cargo; the machine described has none
+    _machine(monkeypatch, {"cargo-zigbuild", "curl", "sh"}, tmp_path)
+    monkeypatch.setattr(tc, "toolchains", lambda: ())
     bare = Tools(cargo=None, zig="0.17.1", zigbuild="cargo-zigbuild 0.24.1", host=HOST)
     doctor = [target_status(t, bare) for t in cfg.targets]
     assert all(any("cargo (Rust) not installed" in p for p in st.problems) for st in doctor)
@@ -101,11 +101,11 @@ def test_bare_machine_plan_installs_rust_then_everything_the_targets_need(
 
 
 def test_rustup_without_toolchains_gets_one_and_a_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_project(tmp_path / "p", '[project]\ncrate="demo"\n[targets.x86_64-unknown-linux-gnu]\n')
+    cfg = load(root / "targets.toml")
     _machine(monkeypatch, {"cargo-zigbuild", "rustup"}, tmp_path)
     monkeypatch.setattr(tc, "toolchains", lambda: ())
     monkeypatch.setattr(tc, "active_pin", lambda _d: None)
-    root = write_project(tmp_path / "p", '[project]\ncrate="demo"\n[targets.x86_64-unknown-linux-gnu]\n')
-    cfg = load(root / "targets.toml")
     bare = Tools(cargo=None, zig=None, zigbuild=None, host=HOST)
     argvs = [" ".join(s.argv) for s in tc.install_plan(cfg, cfg.targets, bare)]
     assert argvs[0] == "rustup toolchain install stable --profile minimal"

@@ -25,7 +25,7 @@ from pathlib import Path
 from .. import proc
 from ..checksum import sha256_file
 from ..config import Config
-from ..errors import ConfigError, WavryError
+from ..errors import CommandFailed, ConfigError, WavryError
 from ..fsutil import fsync_dir, write_atomic
 from .linux import LinuxPackageConfig
 
@@ -63,9 +63,11 @@ def _export_public(k: GpgKey, dest_dir: Path, name: str) -> None:
 
 
 def _bytes(argv: list[str], env: dict[str, str]) -> bytes:
-    import subprocess
-
-    return subprocess.run(argv, env={**os.environ, **env}, capture_output=True, check=True).stdout
+    done = proc.capture_all(argv, env=env)
+    if not done.ok:
+        raise CommandFailed(argv, done.returncode if done.returncode is not None else 127,
+                            done.stderr.decode(errors="replace") or (done.error or ""))
+    return done.stdout
 
 
 def _add_to_pool(files: list[Path], pool_dir_of: Callable[[Path], Path]) -> list[Path]:

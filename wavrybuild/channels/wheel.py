@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import subprocess
 import time
 import zipfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from .. import proc
 from ..config import Config, TargetConfig
 from ..errors import ConfigError, WavryError
 
@@ -69,11 +69,10 @@ def pep440(version: str, where: object = "Cargo.toml") -> str:
 
 
 def _glibc_needed(binary: Path) -> str | None:
-    try:
-        out = subprocess.run(["readelf", "--version-info", "--wide", str(binary)], capture_output=True,
-                             text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
+    done = proc.capture_all(["readelf", "--version-info", "--wide", str(binary)])
+    if not done.ok:
         return None
+    out = done.stdout.decode(errors="replace")
     versions = [tuple(int(x) for x in v.split(".")) for v in re.findall(r"GLIBC_(\d+\.\d+(?:\.\d+)?)", out)]
     return ".".join(map(str, max(versions)[:2])) if versions else None
 
