@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -293,6 +294,32 @@ def _quiet(argv: list[str], *, env: dict[str, str] | None = None, stdin: bytes |
     return (done.returncode if done.returncode is not None else 127), done.text() or (done.error or "")
 
 
+def _gpg_signer_is(key: str, status: str, env: dict[str, str]) -> bool:
+    """Whether the key that made a good signature is exactly `key`: a fingerprint or key id (the
+    end of the signing or primary key's fingerprint), or one of its user ids in full, or the
+    e-mail address of one (never a substring: notrel@example.com is not rel@example.com)."""
+    fprs = []
+    for line in status.splitlines():
+        parts = line.split()
+        if parts[:2] == ["[GNUPG:]", "VALIDSIG"] and len(parts) > 2:
+            fprs += [parts[2], parts[-1]]  # the signing (sub)key and its primary key
+    want = key.replace(" ", "").upper().removeprefix("0X")
+    if re.fullmatch(r"[0-9A-F]{8,40}", want):
+        return any(f.upper().endswith(want) for f in fprs)
+    if not fprs:
+        return False
+    listed = proc.capture_all(["gpg", "--batch", "--with-colons", "--list-keys", fprs[-1]], env=env)
+    for line in listed.stdout.decode(errors="replace").splitlines():
+        fields = line.split(":")
+        if fields[0] != "uid" or len(fields) < 10:
+            continue
+        uid = fields[9]
+        email = re.search(r"<([^<>]+)>\s*$", uid)
+        if uid == key or (email and email.group(1).lower() == key.strip("<>").lower()):
+            return True
+    return False
+
+
 def verify_detached(method: str, subject: Path, sig: Path, cfg: Config) -> tuple[bool, str]:
     """(ok, what the tool said) for one detached signature, checked against the configured public key."""
     base = cfg.project.root
@@ -310,10 +337,10 @@ def verify_detached(method: str, subject: Path, sig: Path, cfg: Config) -> tuple
                 homedir = sign.path("gpg", "homedir", base)
                 env = {"GNUPGHOME": str(homedir)} if homedir else {}
             code, out = _quiet(["gpg", "--batch", "--status-fd", "1", "--verify", str(sig), str(subject)], env=env)
-        key = (sign.get("gpg", "key") or "").upper()
-        good = code == 0 and "[GNUPG:] VALIDSIG" in out
-        if good and pub is None and key and key.replace(" ", "") not in out.upper() and key not in out.upper():
-            return False, f"signed by another key than {key}"
+            key = sign.get("gpg", "key") or ""
+            good = code == 0 and "[GNUPG:] VALIDSIG" in out
+            if good and pub is None and key and not _gpg_signer_is(key, out, env):
+                return False, f"signed by another key than {key}"
         return good, _last_line(out)
     if method == "minisign":
         pub = sign.path("minisign", "public-key", base)
