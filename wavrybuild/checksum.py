@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fsutil import unsafe_name
+
 SUMS_NAME = "SHA256SUMS"
 SIDECAR_SUFFIX = ".sha256"
 SIGNATURE_SUFFIXES = (".asc", ".minisig", ".sig")  # gpg, minisign, ssh
@@ -42,14 +44,18 @@ def format_sums(digests: dict[str, str]) -> str:
 class SumsError(Exception):
     line: int
     text: str
+    why: str = "not a checksum line"
 
     def __str__(self) -> str:
-        return f"line {self.line}: not a checksum line: {self.text!r}"
+        return f"line {self.line}: {self.why}: {self.text!r}"
 
 
 def parse_sums(text: str) -> dict[str, str]:
-    """name -> digest. Accepts text (`  `) and binary (` *`) mode lines, as sha256sum does."""
+    """name -> digest. Accepts text (`  `) and binary (` *`) mode lines, as sha256sum does; refuses
+    what `sha256sum -c` and install.sh would read differently (a name twice: they take the first)
+    and names that are not plain relative paths."""
     out: dict[str, str] = {}
+    first: dict[str, int] = {}
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -57,5 +63,11 @@ def parse_sums(text: str) -> dict[str, str]:
         name = name[1:] if name[:1] in (" ", "*") else ""
         if len(digest) != 64 or not sep or not name or any(c not in "0123456789abcdefABCDEF" for c in digest):
             raise SumsError(i, line)
+        why = unsafe_name(name)
+        if why:
+            raise SumsError(i, line, f"the file name {why}")
+        if name in first:
+            raise SumsError(i, line, f"a second entry for {name} (the first is on line {first[name]})")
+        first[name] = i
         out[name] = digest.lower()
     return out

@@ -42,9 +42,13 @@ def _read_sums(directory: Path) -> dict[str, str]:
     if not sums_path.is_file():
         raise WavryError(f"{sums_path}: missing", hint="run `invoke checksum` (after `invoke package`)")
     try:
-        return parse_sums(sums_path.read_text())
+        sums = parse_sums(sums_path.read_text())
     except (SumsError, UnicodeDecodeError) as exc:
         raise WavryError(f"{sums_path}: {exc}") from None
+    if not sums:
+        # `sha256sum -c` fails on a file with no checksum lines too: nothing verified is not a pass.
+        raise WavryError(f"{sums_path}: no checksum lines", hint="run `invoke checksum` (after `invoke package`)")
+    return sums
 
 
 def _present(directory: Path) -> set[str]:
@@ -69,6 +73,13 @@ def _sidecar_check(directory: Path, name: str, digest: str) -> Check | None:
     return None if side.get(Path(name).name) == digest else Check(sidecar.name, "bad-sidecar", "does not agree with SHA256SUMS")
 
 
+def _signature_checks(directory: Path, present: set[str], data: dict[str, Any]) -> list[Check]:
+    """Signature files the release's manifest does not record (a stray *.asc passes nothing)."""
+    recorded = {s.get("file") for s in data.get("signatures", []) if isinstance(s, dict)}
+    return [Check(name, "unexpected", "a signature file that manifest.json does not record")
+            for name in sorted(present) if name.endswith(SIGNATURE_SUFFIXES) and name not in recorded]
+
+
 def _manifest_checks(directory: Path, expected: dict[str, str]) -> list[Check]:
     manifest = directory / MANIFEST_NAME
     if not manifest.is_file():
@@ -82,8 +93,9 @@ def _manifest_checks(directory: Path, expected: dict[str, str]) -> list[Check]:
     artifacts = data.get("artifacts", []) if isinstance(data, dict) else None
     if not isinstance(artifacts, list) or not all(isinstance(a, dict) for a in artifacts):
         return [Check(MANIFEST_NAME, "manifest-disagrees", "not a manifest (no list of artifacts)")]
-    return [Check(str(a.get("path", "?")), "manifest-disagrees", "manifest.json and SHA256SUMS give different digests")
-            for a in artifacts if expected.get(a.get("path")) != a.get("sha256")]
+    checks = [Check(str(a.get("path", "?")), "manifest-disagrees", "manifest.json and SHA256SUMS give different digests")
+              for a in artifacts if expected.get(a.get("path")) != a.get("sha256")]
+    return checks + _signature_checks(directory, _present(directory), data)
 
 
 def verify_dir(directory: Path) -> list[Check]:
