@@ -55,8 +55,14 @@ def _args(v: Any) -> tuple[str, ...]:
 
 
 def _str_map(v: Any) -> tuple[tuple[str, str], ...]:
+    """An environment table: variable names as the shell writes them, values without NUL."""
     if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
         raise ValueError("a table of string values")
+    for name, value in v.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"environment variable names (letters, digits, _), not {name!r}")
+        if "\0" in value:
+            raise ValueError(f"values without NUL characters ({name})")
     return tuple(sorted(v.items()))
 
 
@@ -366,7 +372,9 @@ def _target_values(path: Path, where: str, table: dict[str, Any], allowed_extra:
         try:
             out[key] = checker(value)
         except ValueError as exc:
-            raise ConfigError(f"{path}: {where}{key}: expected {exc}, got {value!r}") from None
+            # env values may be credentials a build needs: never echoed.
+            got = "" if key == "env" else f", got {value!r}"
+            raise ConfigError(f"{path}: {where}{key}: expected {exc}{got}") from None
     return out
 
 
@@ -677,27 +685,34 @@ def _cache(path: Path, raw: Any) -> str | None:
                       hint='e.g. sccache = "redis://127.0.0.1:6379" for a cache shared between machines')
 
 
+def _compression_level(level: Any) -> int:
+    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 22:
+        raise ValueError("a whole number from 0 to 22 (gzip/xz use 0-9, zstd 1-22)")
+    return level
+
+
+_PACKAGE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "format": _choice(ARCHIVE_FORMATS), "windows-format": _choice(ARCHIVE_FORMATS),
+    "include": _str_list, "compression-level": _compression_level,
+}
+
+
 def _package(path: Path, raw: Any) -> PackageConfig:
     table = _check_table(path, "package.", raw)
     for key in table:
         if key not in PACKAGE_KEYS:
             raise _unknown_key(path, "package.", key, PACKAGE_KEYS)
     values: dict[str, Any] = {}
-    try:
-        for key in ("format", "windows-format"):
-            if key in table:
-                values[key.replace("-", "_")] = _choice(ARCHIVE_FORMATS)(table[key])
-        if "include" in table:
-            values["include"] = _str_list(table["include"])
-        if "compression-level" in table:
-            level = table["compression-level"]
-            if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 22:
-                raise ValueError("a whole number from 0 to 22 (gzip/xz use 0-9, zstd 1-22)")
-            values["compression_level"] = level
-    except ValueError as exc:
-        raise ConfigError(f"{path}: package.{key}: expected {exc}, got {table[key]!r}") from None
+    for key, value in table.items():
+        try:
+            values[key.replace("-", "_")] = _PACKAGE_CHECKS[key](value)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: package.{key}: expected {exc}, got {value!r}") from None
     for pattern in values.get("include", ()):
         parts = Path(pattern).parts
+        if pattern.strip() and not parts:
+            raise ConfigError(f"{path}: package.include: {pattern!r} is the crate directory itself",
+                              hint="name the files to ship, e.g. \"LICENSE*\" or \"completions/*\"")
         if Path(pattern).is_absolute() or ".." in parts or not pattern.strip():
             raise ConfigError(
                 f"{path}: package.include: {pattern!r} would reach outside the crate directory",
@@ -731,7 +746,9 @@ def _sign(path: Path, raw: Any) -> SignConfig:
                         raise _secret_refused(path, f"sign.{key}.", k)
                     raise _unknown_key(path, f"sign.{key}.", k, SIGN_METHOD_KEYS[key])
                 if not isinstance(v, str) or not v:
-                    raise ConfigError(f"{path}: sign.{key}.{k}: expected a non-empty string, got {v!r}")
+                    # A *-env value is not echoed: it may be the passphrase pasted in place of its name.
+                    got = "" if k.endswith("-env") else f", got {v!r}"
+                    raise ConfigError(f"{path}: sign.{key}.{k}: expected a non-empty string{got}")
             options[key] = tuple(sorted(sub.items()))
     methods_raw = os.environ.get("WAVRYBUILD_SIGN_METHODS")
     where = "WAVRYBUILD_SIGN_METHODS" if methods_raw is not None else f"{path}: sign.methods"
@@ -775,4 +792,13 @@ def load(path: str | os.PathLike[str], cargo_optional: bool = False) -> Config:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML for wavrybuild: nested too deeply") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a targets.toml",
+                          hint="point --config (or WAVRYBUILD_CONFIG) at the file itself") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
     return parse(path, data, cargo_optional)

@@ -43,6 +43,17 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
             UI().error(str(exc))
             raise Exit(code=exc.exit_code) from None
+        except Exit:
+            raise
+        except Exception as exc:
+            # A bug of ours, not the user's input: still one line, and the traceback on request.
+            if os.environ.get("WAVRYBUILD_DEBUG"):
+                raise
+            from .ui import UI
+
+            UI().error(f"internal error in `invoke {fn.__name__.replace('_', '-')}`: {type(exc).__name__}: {exc}\n"
+                       "  this is a wavrybuild bug: please report it (WAVRYBUILD_DEBUG=1 shows the traceback)")
+            raise Exit(code=70) from None  # EX_SOFTWARE
 
     return wrapper
 
