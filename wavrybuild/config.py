@@ -217,6 +217,9 @@ class Project:
     readme: Path | None = None  # Cargo.toml's `readme`, absolute
     # [cache] sccache: None (off), "local" (sccache's own local cache) or a redis:// endpoint.
     sccache: str | None = None
+    # Variables holding credentials (named by *-env keys, and the well-known CI tokens): cargo,
+    # build scripts, proc-macros and smoke-run binaries never see them.
+    secret_env: frozenset[str] = frozenset()
     # Builds running at the same time need their own target dirs (cargo locks one for a whole
     # build): lane 0 is cargo's target dir, lane N a directory inside it (see build_dir).
     build_lane: int = 0
@@ -620,6 +623,31 @@ def _project(path: Path, raw: Any, cargo_optional: bool = False) -> Project:
     )
 
 
+# Tokens CI systems and package tools put in the environment of every step.
+WELL_KNOWN_SECRETS = frozenset({
+    "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "NPM_TOKEN", "NODE_AUTH_TOKEN",
+    "CARGO_REGISTRY_TOKEN", "TWINE_PASSWORD", "PYPI_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+})
+
+
+def _named_env(data: Any) -> frozenset[str]:
+    """Every variable a `*-env` key of targets.toml names (passphrases, tokens, passwords)."""
+    names: set[str] = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and k.endswith("-env") and isinstance(v, str):
+                    names.add(v)
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(x for x in node if isinstance(x, dict | list))
+    return frozenset(names)
+
+
 def parse(path: Path, data: Mapping[str, Any], cargo_optional: bool = False) -> Config:
     """Turn the TOML document into a Config, or raise the first ConfigError."""
     for key in data:
@@ -644,7 +672,8 @@ def parse(path: Path, data: Mapping[str, Any], cargo_optional: bool = False) -> 
     project = _project(path, data.get("project"), cargo_optional)
     import dataclasses
 
-    project = dataclasses.replace(project, sccache=_cache(path, data.get("cache", {})))
+    project = dataclasses.replace(project, sccache=_cache(path, data.get("cache", {})),
+                                  secret_env=WELL_KNOWN_SECRETS | _named_env(data))
     cfg = Config(
         project=project,
         targets=targets,

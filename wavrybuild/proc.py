@@ -217,9 +217,10 @@ class Captured:
 
 
 def capture_all(argv: list[str] | tuple[str, ...], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-                stdin: bytes | None = None, timeout: float = 60) -> Captured:
-    """Run a short command with this module's PATH, feeding `stdin` (how secrets reach a program)."""
-    full = dict(os.environ)
+                stdin: bytes | None = None, timeout: float = 60, unset: frozenset[str] = frozenset()) -> Captured:
+    """Run a short command with this module's PATH, feeding `stdin` (how secrets reach a program);
+    `unset`: inherited variables it must not see."""
+    full = {k: v for k, v in os.environ.items() if k not in unset}
     full["PATH"] = tool_path()
     if env:
         full.update(env)
