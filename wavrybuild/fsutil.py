@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -87,4 +87,36 @@ def unsafe_name(name: object) -> str | None:
     if any(seg in ("", ".", "..") for seg in name.split("/")):
         return "has an empty, '.' or '..' segment"
     return None
+
+
+_HELD: dict[Path, int] = {}
+
+
+def lock_dir(directory: Path, on_wait: Callable[[str], None], *, wait: bool = True) -> None:
+    """Hold an exclusive lock for `directory` (dist/) until this process ends. Two tasks on one
+    dist/ run one after the other; with wait=False the second fails at once. Taken once per
+    process (`invoke build smoke` is one).
+
+    The lock is a flock on the directory that holds dist/: it exists before dist/ does (a dry run
+    creates nothing) and no lock file appears anywhere."""
+    import fcntl
+
+    from .errors import WavryError
+
+    key = directory.resolve()
+    if key in _HELD:
+        return
+    holder = key.parent
+    holder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(holder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if not wait:
+            os.close(fd)
+            raise WavryError(f"{directory}: another wavrybuild task is using it",
+                             hint="wait for it to finish (unset WAVRYBUILD_NO_WAIT to wait for it)") from None
+        on_wait(f"{directory}: another wavrybuild task is using it; waiting for it to finish")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    _HELD[key] = fd
 

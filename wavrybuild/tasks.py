@@ -79,10 +79,17 @@ def _config_path(c: Context, flag: str | None) -> Path:
     return Path(chosen)
 
 
-def _load(c: Context, flag: str | None, cargo_optional: bool = False) -> Config:
+def _load(c: Context, flag: str | None, cargo_optional: bool = False, lock: bool = True) -> Config:
+    """The config, and (for tasks that write dist/) the lock on its dist/ for the rest of the run."""
     from .config import load
 
-    return load(_config_path(c, flag), cargo_optional)
+    cfg = load(_config_path(c, flag), cargo_optional)
+    if lock:
+        from .fsutil import lock_dir
+        from .ui import UI
+
+        lock_dir(cfg.project.dist_dir, UI().warn, wait=not os.environ.get("WAVRYBUILD_NO_WAIT"))
+    return cfg
 
 
 @task(
@@ -105,7 +112,7 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
     from .ui import UI
 
     ui = UI()
-    cfg = _load(c, config, cargo_optional=True)
+    cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)
     if install:
         stages.install(ui, cfg, targets, dry)
@@ -113,7 +120,7 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
         tc.active_pin.cache_clear()
         if dry:
             return
-        cfg = _load(c, config, cargo_optional=True)  # with cargo now installed, as builds will see it
+        cfg = _load(c, config, cargo_optional=True, lock=False)  # with cargo now installed, as builds will see it
         targets = cfg.select(target or (), all_targets=not target)
     tools, statuses = stages.statuses(cfg, targets)
     stages.report_toolchain(ui, tools, statuses, json)
@@ -128,7 +135,7 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
     from .ui import UI
 
     ui = UI()
-    cfg = _load(c, config, cargo_optional=True)
+    cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)
     tools, statuses = stages.statuses(cfg, targets)
     from .cache import status
@@ -208,7 +215,7 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
     ui = UI()
     cfg = None
     if directory is None or config or _config_path(c, None).exists():
-        cfg = _load(c, config)
+        cfg = _load(c, config, lock=False)
     if directory:
         where = Path(directory)
     else:
@@ -298,7 +305,7 @@ def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     from .release import matrix
     from .ui import UI
 
-    UI().result(_json.dumps(matrix(_load(c, config), format), separators=(",", ":")) + "\n")
+    UI().result(_json.dumps(matrix(_load(c, config, lock=False), format), separators=(",", ":")) + "\n")
 
 
 @task(iterable=["to"], help={"to": "github, http, directory or npm; repeat for several (default: every [publish] "
