@@ -18,6 +18,7 @@ from . import proc
 from .builders import BUILDERS
 from .config import Config, Project, TargetConfig
 from .errors import CommandFailed, WavryError
+from .freshness import watched
 from .fsutil import copy_atomic
 from .proc import Command
 from .record import BinaryRecord, BuildRecord, TargetRecord, state_dir
@@ -36,17 +37,24 @@ class BuildStep:
     std: StdSource | None = field(default=None, compare=False)  # to plan the command again (relocate)
 
 
+VCS_DIRS = {".git", ".hg", ".svn", ".jj", ".pijul"}
+
+
 def source_digest(project: Project) -> str:
     """Digest of the workspace's files by path, size and mtime (as cargo judges freshness), without
-    build output, dist/ or hidden directories; plus Cargo.lock's content."""
+    build output, dist/ or version-control data (hidden directories such as .cargo/ and .sqlx/
+    count); plus Cargo.lock's content, the cargo config files outside the workspace and the
+    variables cargo, rustc and C toolchains read (see freshness)."""
     import hashlib
     import os
+
+    from .freshness import cargo_config_digest, environment_digest
 
     h = hashlib.sha256()
     skip = {project.target_directory.resolve(), project.dist_dir.resolve()}
     root = project.workspace_root
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "target"
+        dirnames[:] = sorted(d for d in dirnames if d not in VCS_DIRS and d != "target"
                              and Path(dirpath, d).resolve() not in skip)
         for name in sorted(filenames):
             st = os.stat(os.path.join(dirpath, name))
@@ -54,6 +62,8 @@ def source_digest(project: Project) -> str:
     lock = root / "Cargo.lock"
     if lock.exists():
         h.update(lock.read_bytes())
+    h.update(cargo_config_digest(project.manifest_path.parent, root).encode())
+    h.update(environment_digest(project.secret_env).encode())
     return h.hexdigest()
 
 
@@ -74,8 +84,10 @@ def cache_key(step: BuildStep, tools: Tools, source: str) -> str:
 
 def cached_outcome(step: BuildStep, key: str, record: BuildRecord, dist: Path) -> Outcome | None:
     """The recorded result, if it was built from exactly this key and its binaries are still there."""
+    from .freshness import still_fresh
+
     rec = record.targets.get(step.target.id)
-    if rec is None or not rec.ok or rec.key != key or not rec.binaries:
+    if rec is None or not rec.ok or rec.key != key or not rec.binaries or not still_fresh(rec.watch):
         return None
     for b in rec.binaries:
         path = dist / b.path
@@ -220,7 +232,9 @@ def execute_group(
         if missing:
             outcomes.append(Outcome(step, False, seconds, error=error or f"no binary for: {', '.join(missing)}"))
             continue
-        outcomes.append(Outcome(step, True, seconds, _stage(step, project, dist, produced)))
+        outcomes.append(Outcome(step, True, seconds, _stage(step, project, dist, produced),
+                                watch=watched(list(produced.values()), stdout, str(step.target.triple),
+                                              project.secret_env)))
     return outcomes
 
 
@@ -271,6 +285,7 @@ class Outcome:
     error: str | None = None
     cached: bool = False
     key: str = ""
+    watch: dict[str, Any] = field(default_factory=dict)  # see freshness.watched
 
 
 def execute_step(
@@ -293,7 +308,8 @@ def execute_step(
     if missing:
         return Outcome(step, False, time.monotonic() - start,
                        error=f"cargo reported success but produced no binary for: {', '.join(missing)}")
-    return Outcome(step, True, time.monotonic() - start, _stage(step, project, dist, produced))
+    return Outcome(step, True, time.monotonic() - start, _stage(step, project, dist, produced),
+                   watch=watched(list(produced.values()), result.stdout, None, project.secret_env))
 
 
 def _build_error(exc: CommandFailed) -> str:
@@ -333,6 +349,7 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
             fingerprint=build_key(config.project, t),
             rustc=o.step.rustc,
             key=o.key if o.ok else "",
+            watch=(o.watch if not o.cached else rec.targets[t.id].watch) if o.ok else {},
         )
     rec.save(dist)
     return rec

@@ -47,6 +47,7 @@ class TargetRecord:
     fingerprint: str = ""
     rustc: str | None = None  # `rustc -V` of the toolchain that built it
     key: str = ""  # digest of everything the build depended on (see build.cache_key)
+    watch: dict[str, Any] = field(default_factory=dict)  # inputs outside the key (see freshness)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TargetRecord:

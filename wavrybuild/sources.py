@@ -16,7 +16,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 
-def _config_files(start: Path) -> list[Path]:
+def config_files(start: Path) -> list[Path]:
     """Cargo config files in the order cargo reads them: nearest directory first, CARGO_HOME last."""
     found: list[Path] = []
     for d in (start, *start.parents):
@@ -38,7 +38,7 @@ def crates_io_directory(start: Path) -> Path | None:
     """The directory source that replaces crates.io for a crate in `start`, if its cargo config says so."""
     replace_with: tuple[str, Path] | None = None
     directories: dict[str, Path] = {}
-    for f in _config_files(start):
+    for f in config_files(start):
         try:
             data = tomllib.loads(f.read_text())
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
