@@ -349,7 +349,7 @@ class LocalFile:
 
 
 @dataclass(frozen=True)
-class Release:
+class ReleaseRef:
     """The context templates are expanded with: from the manifest, i.e. what was actually built."""
 
     name: str
@@ -364,7 +364,7 @@ def _dist_error(message: str, hint: str) -> PublishError:
     return PublishError(message, hint=hint)
 
 
-def collect(dist: Path) -> tuple[Release, list[LocalFile]]:
+def collect(dist: Path) -> tuple[ReleaseRef, list[LocalFile]]:
     """Every file to publish, in upload order, after checking dist/ is consistent.
 
     Nothing is sent anywhere unless each artifact still has the size and sha256 manifest.json
@@ -400,7 +400,7 @@ def collect(dist: Path) -> tuple[Release, list[LocalFile]]:
                               "run `invoke package` and `invoke checksum` again")
     files = [LocalFile(n, dist / n, (dist / n).stat().st_size, digests[dist / n]) for n in names]
     commit = manifest.git.get("commit") if isinstance(manifest.git, dict) else None
-    return Release(manifest.name, manifest.version, str(commit) if commit else "nocommit"), files
+    return ReleaseRef(manifest.name, manifest.version, str(commit) if commit else "nocommit"), files
 
 
 # --- destinations -------------------------------------------------------------------------------------
@@ -517,7 +517,7 @@ def _auth_hints(env: str | None, what: str) -> dict[int, str]:
 class GitHubDestination:
     kind = "github"
 
-    def __init__(self, c: GitHubConfig, release: Release, token: str) -> None:
+    def __init__(self, c: GitHubConfig, release: ReleaseRef, token: str) -> None:
         self.c = c
         self.tag = c.tag.format(**release.values())
         self.http = _Http("github", [token], {
@@ -648,7 +648,7 @@ class GitHubDestination:
 class HttpDestination:
     kind = "http"
 
-    def __init__(self, c: HttpConfig, release: Release, token: str | None, basic: tuple[str, str] | None) -> None:
+    def __init__(self, c: HttpConfig, release: ReleaseRef, token: str | None, basic: tuple[str, str] | None) -> None:
         self.base = c.url.format(**release.values()).rstrip("/")
         env = c.token_env or c.password_env
         self.http = _Http("http", [token or "", basic[1] if basic else ""], _auth_hints(env, self.base))
@@ -685,7 +685,7 @@ class HttpDestination:
 class DirectoryDestination:
     kind = "directory"
 
-    def __init__(self, c: DirectoryConfig, release: Release) -> None:
+    def __init__(self, c: DirectoryConfig, release: ReleaseRef) -> None:
         self.root = c.path
         self.target = c.path / c.layout.format(**release.values())
         # Temp files live beside the release dir, not in it, and carry host and pid: a run killed
@@ -772,7 +772,7 @@ def _chosen(cfg: Config, pcfg: PublishConfig, only: tuple[str, ...]) -> list[Des
     return [d for d in pcfg.destinations if not only or d.kind in only]
 
 
-def _open(cfg: Config, d: DestinationConfig, release: Release) -> Destination:
+def _open(cfg: Config, d: DestinationConfig, release: ReleaseRef) -> Destination:
     """The destination, with its credentials read from the environment (now, and only here)."""
     if isinstance(d, GitHubConfig):
         token = _secret(cfg, "github.token-env", d.token_env)
@@ -788,7 +788,7 @@ def _open(cfg: Config, d: DestinationConfig, release: Release) -> Destination:
     return DirectoryDestination(d, release)
 
 
-def _dry(d: DestinationConfig, release: Release) -> Destination:
+def _dry(d: DestinationConfig, release: ReleaseRef) -> Destination:
     # Built without credentials: a dry run reads no secret and makes no network call.
     if isinstance(d, GitHubConfig):
         return GitHubDestination(d, release, "")

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -225,65 +223,6 @@ def authenticode_sign(cfg: Config, src: Path, dest: Path, tmp: Path, signing_tim
     os.chmod(out, 0o755)
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(out, dest)
-
-
-# --- Designs for what needs macOS or the network: commands built, run refused here ---------------
-
-
-class NotAvailableHere(WavryError):
-    exit_code = 3
-
-
-@dataclass(frozen=True)
-class MacNotarize:
-    """codesign with the hardened runtime, then notarytool submit --wait (App Store Connect API key)."""
-
-    identity: str  # "Developer ID Application: Name (TEAMID)"
-    api_key: str  # path to AuthKey_XXXX.p8 (a secret file)
-    key_id: str
-    issuer: str
-    entitlements: str | None = None
-
-    def codesign(self, binary: Path) -> Command:
-        argv = ["codesign", "--force", "--sign", self.identity, "--options", "runtime", "--timestamp"]
-        if self.entitlements:
-            argv += ["--entitlements", self.entitlements]
-        return Command((*argv, str(binary)))
-
-    def notarize(self, zip_path: Path) -> Command:
-        return Command(("xcrun", "notarytool", "submit", str(zip_path), "--key", self.api_key,
-                        "--key-id", self.key_id, "--issuer", self.issuer, "--wait"))
-
-    @staticmethod
-    def check_available() -> None:
-        if platform.system() != "Darwin" or proc.which("codesign") is None:
-            raise NotAvailableHere("macOS codesign/notarization is not available on this machine",
-                                   hint="run `invoke sign` for apple targets on a macOS runner (see docs/signing.md)")
-
-
-@dataclass(frozen=True)
-class SigstoreKeyless:
-    """Keyless signing: an OIDC identity (CI's ID token) gets a short-lived Fulcio certificate; the
-    signature goes to the Rekor transparency log and into a .sigstore.json bundle."""
-
-    identity_token_env: str = "SIGSTORE_IDENTITY_TOKEN"  # sigstore reads it itself: never on argv
-
-    def sign(self, subject: Path) -> Command:
-        return Command((sys.executable, "-m", "sigstore", "sign", "--bundle", f"{subject}.sigstore.json",
-                        str(subject)))
-
-    def verify(self, subject: Path, identity: str, issuer: str) -> Command:
-        return Command((sys.executable, "-m", "sigstore", "verify", "identity", "--bundle",
-                        f"{subject}.sigstore.json", "--cert-identity", identity, "--cert-oidc-issuer", issuer,
-                        str(subject)))
-
-    def check_available(self) -> None:
-        if not (os.environ.get(self.identity_token_env) or os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")):
-            raise NotAvailableHere(
-                "Sigstore keyless signing is not available on this machine: it needs an OIDC identity token "
-                "and the Fulcio/Rekor services",
-                hint="run it in CI with `permissions: id-token: write` (see docs/signing.md)",
-            )
 
 
 # --- verification with the tools users have -----------------------------------------------------
