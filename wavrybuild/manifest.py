@@ -70,6 +70,11 @@ class Manifest:
                 why = unsafe_name(a.path)
                 if why:
                     raise ValueError(f"artifact path {a.path!r} {why}")
+            for key in ("name", "version"):
+                # Publishers put these in paths and URLs ({name}/{version}/…).
+                why = unsafe_name(data.get(key)) or ("contains '/'" if "/" in str(data.get(key)) else None)
+                if why:
+                    raise ValueError(f"{key} {data.get(key)!r} {why}")
             return cls(**data)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}: unreadable manifest ({exc})", hint="run `invoke package` again") from None
