@@ -347,6 +347,13 @@ def run_package(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool 
     dist = cfg.project.dist_dir
     record = BuildRecord.load(dist)
     targets = cfg.select(target) if target else cfg.targets
+    if target and Manifest.load(dist) is None and any(dist.glob(f"{cfg.project.name}-*")):
+        # A run killed after replacing archives and before writing manifest.json leaves archives
+        # nothing lists: package every built target again (same bytes: "unchanged"), so that none
+        # of them drops out of the release.
+        built = {t for t, r in record.targets.items() if r.ok}
+        targets = tuple(t for t in cfg.targets if t in targets or t.id in built)
+        ui.info("dist/manifest.json is missing (an interrupted run?): packaging every built target")
     mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
     pk.plan(cfg, targets, record, dist)  # validate everything before signing anything
     signed: dict[Path, Path] = {}

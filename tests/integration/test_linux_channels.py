@@ -28,18 +28,46 @@ def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, check=False, **kw)
 
 
+_CERT: list[Path] = []
+
+
+def _cert() -> Path:
+    """A self-signed certificate for 127.0.0.1 (made once), which the install script's curl trusts
+    through CURL_CA_BUNDLE: the release host over https, as install.sh insists on."""
+    if not _CERT:
+        import tempfile
+
+        d = Path(tempfile.mkdtemp(prefix="wavrybuild-tls-"))
+        done = _run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                     "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                     "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")])
+        assert done.returncode == 0, done.stderr
+        _CERT.append(d)
+    return _CERT[0]
+
+
+def tls_env() -> dict[str, str]:
+    return {**os.environ, "CURL_CA_BUNDLE": str(_cert() / "cert.pem")}
+
+
 @contextlib.contextmanager
-def serve(directory: Path) -> Iterator[str]:
+def serve(directory: Path, tls: bool = False) -> Iterator[str]:
     """A static file server on localhost (what the release host or a CDN is to users)."""
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    if tls:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(_cert() / "cert.pem", _cert() / "key.pem")
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -308,16 +336,17 @@ def test_bad_deb_config_is_refused_before_writing(project: Project, tmp_path: Pa
 
 # --- the install script --------------------------------------------------------------------------
 
-def _install(script: Path, url: str, prefix: Path, *extra: str) -> subprocess.CompletedProcess:
+def _install(script: Path, url: str, prefix: Path, *extra: str, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess:
     # /bin/sh is dash on Debian: the script is run by a strict POSIX shell.
-    return _run(["sh", str(script), "--base-url", url, "--prefix", str(prefix), *extra])
+    return _run(["sh", str(script), "--base-url", url, "--prefix", str(prefix), *extra], env=env or tls_env())
 
 
 def test_install_script_installs_a_verified_archive(project: Project, tmp_path: Path) -> None:
     script = project.dist / "install.sh"
     assert "downloads.example.invalid/wavry-demo/v0.1.0" in script.read_text()
     assert "install.sh" in (project.dist / "SHA256SUMS").read_text()
-    with serve(project.dist) as url:
+    with serve(project.dist, tls=True) as url:
         prefix = tmp_path / "bin"
         done = _install(script, url, prefix)
         assert done.returncode == 0, done.stderr
@@ -328,7 +357,8 @@ def test_install_script_installs_a_verified_archive(project: Project, tmp_path: 
         assert sorted(p.name for p in prefix.iterdir()) == ["wavry-demo", "wavry-hello"]
         # As users run it: piped into sh.
         piped = subprocess.run(f"curl -fsSL {url}/install.sh | sh -s -- --base-url {url} --prefix {tmp_path / 'p2'} "
-                               "--target x86_64-unknown-linux-musl", shell=True, capture_output=True, text=True)
+                               "--target x86_64-unknown-linux-musl", shell=True, capture_output=True, text=True,
+                               env=tls_env())
         assert piped.returncode == 0, piped.stderr
         assert _run([str(tmp_path / "p2/wavry-demo"), "--version"]).stdout.strip() == "wavry-demo 0.1.0 (x86_64-unknown-linux-musl)"
 
@@ -338,7 +368,7 @@ def test_install_script_refuses_a_tampered_archive(project: Project, tmp_path: P
     shutil.copytree(project.dist, served, ignore=shutil.ignore_patterns(".wavrybuild", "repo"))
     archive = served / "wavry-demo-0.1.0-x86_64-unknown-linux-gnu.2.17.tar.gz"
     archive.write_bytes(archive.read_bytes() + b"\0")
-    with serve(served) as url:
+    with serve(served, tls=True) as url:
         prefix = tmp_path / "bin"
         done = _install(project.dist / "install.sh", url, prefix)
         assert done.returncode == 1
@@ -357,7 +387,57 @@ def test_install_script_refuses_a_tampered_archive(project: Project, tmp_path: P
 
 
 def test_install_script_says_when_nothing_fits(project: Project, tmp_path: Path) -> None:
-    with serve(project.dist) as url:
+    with serve(project.dist, tls=True) as url:
         done = _install(project.dist / "install.sh", url, tmp_path / "bin", "--target", "riscv64gc-unknown-linux-gnu")
     assert done.returncode == 1 and "no wavry-demo 0.1.0 build for" in done.stderr
     assert not (tmp_path / "bin").exists()
+
+
+def _path_without(tmp_path: Path, *missing: str) -> str:
+    """A PATH with every program of this machine's bin directories except `missing`."""
+    d = tmp_path / "path-without"
+    d.mkdir()
+    for bindir in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for prog in Path(bindir).iterdir() if Path(bindir).is_dir() else ():
+            if prog.name not in missing and not (d / prog.name).exists():
+                (d / prog.name).symlink_to(prog)
+    return str(d)
+
+
+def test_install_script_cannot_be_downgraded(project: Project, tmp_path: Path) -> None:
+    """A tampered archive with a matching SHA256SUMS and no minisign on the machine: refused (the
+    configured key makes the signature check required), unless the user opts out explicitly."""
+    served = tmp_path / "served"
+    shutil.copytree(project.dist, served, ignore=shutil.ignore_patterns(".wavrybuild", "repo"))
+    archive = served / "wavry-demo-0.1.0-x86_64-unknown-linux-gnu.2.17.tar.gz"
+    archive.write_bytes(archive.read_bytes() + b"\0")
+    sums = served / "SHA256SUMS"
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    sums.write_text("\n".join(f"{digest}  {archive.name}" if line.endswith(archive.name) else line
+                              for line in sums.read_text().splitlines()) + "\n")
+    env = {**tls_env(), "PATH": _path_without(tmp_path, "minisign")}
+    with serve(served, tls=True) as url:
+        prefix = tmp_path / "bin"
+        done = _install(project.dist / "install.sh", url, prefix, env=env)
+        assert done.returncode == 1, done.stderr
+        assert "minisign is needed to check this release's signature" in done.stderr
+        assert not prefix.exists()
+        # Plain http is refused before anything is fetched.
+        done = _install(project.dist / "install.sh", url.replace("https://", "http://"), prefix)
+        assert done.returncode == 1 and "base URL must be https://" in done.stderr
+        # The explicit opt-out says loudly what it skips; the archive's SHA-256 still holds here.
+        done = _install(project.dist / "install.sh", url, prefix, env={**env, "WAVRYBUILD_INSTALL_NO_SIGNATURE": "1"})
+        assert "signature is NOT checked" in done.stderr
+        assert done.returncode == 0, done.stderr  # the sums were rewritten to match: only a signature catches that
+
+
+def test_a_truncated_install_script_does_nothing(project: Project, tmp_path: Path) -> None:
+    text = (project.dist / "install.sh").read_text()
+    with serve(project.dist, tls=True) as url:
+        for cut in (len(text) // 3, len(text) // 2, len(text) - len('main "$@"\n')):
+            script = tmp_path / f"cut-{cut}.sh"
+            script.write_text(text[:cut])
+            prefix = tmp_path / f"bin-{cut}"
+            done = _install(script, url, prefix)
+            assert not prefix.exists(), (cut, done.stderr)
+            assert "downloading" not in done.stderr

@@ -253,3 +253,21 @@ def test_package_refuses_unbuilt_target(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "aarch64-unknown-linux-gnu: nothing to package: not built" in done.stderr
     assert not (root / "dist").exists() or not list((root / "dist").glob("*.tar.gz"))
+
+
+def test_single_target_rerun_after_a_kill_between_archives_and_manifest(packaged, tmp_path: Path) -> None:
+    """The state a SIGKILL right after `package --target X` replaced its archive leaves: archives in
+    place, manifest.json and SHA256SUMS removed. Rerunning the same command repairs all of it."""
+    root = tmp_path / "p"
+    shutil.copytree(packaged.root, root)
+    dist = root / "dist"
+    for name in ("manifest.json", "SHA256SUMS"):
+        (dist / name).unlink()
+    done = invoke("package", "--target", "x86_64-unknown-linux-musl", cwd=root, env=packaged.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = {a["target"] for a in json.loads((dist / "manifest.json").read_text())["artifacts"]}
+    assert listed == set(TARGETS)
+    for task in ("checksum", "verify"):
+        done = invoke(task, cwd=root, env=packaged.env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    _consistent(dist)

@@ -24,6 +24,10 @@ BASE = '[project]\ncrate = "demo"\n[targets.x86_64-unknown-linux-gnu]\n'
     ('[targets.x86_64-unknown-linux-gnu.env]\nA = "x\\u0000y"\n', "env: expected values without NUL"),
     ("[targets.x86_64-unknown-linux-gnu.profile]\n", "targets.x86_64-unknown-linux-gnu.profile"),
     ('[publish.github]\nrepo = "o/n"\ntokn-env = "T"\n', "publish.github.tokn-env: unknown key"),
+    # install.sh: https only, and nothing that could leave its quoted string.
+    ('[channels.installer]\nbase-url = "http://dl.example/v{version}"\n', "channels.installer.base-url: expected the https://"),
+    ('[channels.installer]\nbase-url = "https://dl.example/v{version}\\n"\n', "channels.installer.base-url"),
+    ('[channels.installer]\nbase-url = "https://dl.example/$(id)"\n', "channels.installer.base-url"),
 ])
 def test_bad_values_are_one_clear_error(tmp_path: Path, extra: str, message: str) -> None:
     root = write_project(tmp_path, BASE + extra)

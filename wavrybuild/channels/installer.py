@@ -30,9 +30,12 @@ def parse_installer_config(cfg: Config) -> InstallerConfig:
         raise ConfigError(f"{where}: channels.installer: expected a table")
     reject_unknown(where, "channels.installer.", table, KEYS)
     url = table.get("base-url")
-    if not isinstance(url, str) or not re.match(r"https?://[^\s'\"]+$", url):
-        raise ConfigError(f"{where}: channels.installer.base-url: expected the http(s) URL the release files are served from",
-                          hint='e.g. "https://github.com/OWNER/REPO/releases/download/v{version}"')
+    # fullmatch: `$` alone would let a trailing newline through, into the script above `set -eu`.
+    if not isinstance(url, str) or not re.fullmatch(r"https://[^\s'\"`$\\;&|<>()\x00-\x1f\x7f]+", url):
+        raise ConfigError(f"{where}: channels.installer.base-url: expected the https:// URL the release files are "
+                          "served from, without spaces, quotes or shell characters",
+                          hint='e.g. "https://github.com/OWNER/REPO/releases/download/v{version}" (plain http '
+                          "would let anyone on the way swap the archive and its checksum)")
     try:
         url.format(version="0", name="x")
     except (KeyError, IndexError, ValueError):
