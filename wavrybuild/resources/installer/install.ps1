@@ -41,6 +41,8 @@ foreach ($line in $Artifacts -split "`n") {
 if (-not $choice) { Fail "no $Name $Version build for windows/$cpu" }
 $archive = $choice[2]
 $BaseUrl = $BaseUrl.TrimEnd('/')
+if (-not $BaseUrl.StartsWith('https://')) { Fail "base URL must be https:// (got $BaseUrl)" }
+[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12 -bor [Net.SecurityProtocolType]::Tls13
 
 $tmp = Join-Path ([IO.Path]::GetTempPath()) ("wavrybuild-" + [Guid]::NewGuid())
 New-Item -ItemType Directory -Path $tmp | Out-Null
@@ -51,7 +53,15 @@ try {
         Invoke-WebRequest -UseBasicParsing -Uri "$BaseUrl/$archive" -OutFile (Join-Path $tmp $archive)
     } catch { Fail "download failed: $($_.Exception.Message)" }
 
-    if ($MinisignPubkey -and (Get-Command minisign -ErrorAction SilentlyContinue)) {
+    $haveMinisign = [bool](Get-Command minisign -ErrorAction SilentlyContinue)
+    if ($MinisignPubkey -and -not $haveMinisign) {
+        if ($env:WAVRYBUILD_INSTALL_NO_SIGNATURE -eq '1') {
+            Write-Warning "$Name installer: minisign is not installed: SHA256SUMS's signature is NOT checked (WAVRYBUILD_INSTALL_NO_SIGNATURE=1)"
+        } else {
+            Fail "minisign is needed to check this release's signature: install it (scoop install minisign) or set WAVRYBUILD_INSTALL_NO_SIGNATURE=1 to skip the check"
+        }
+    }
+    if ($MinisignPubkey -and $haveMinisign) {
         Invoke-WebRequest -UseBasicParsing -Uri "$BaseUrl/SHA256SUMS.minisig" -OutFile (Join-Path $tmp 'SHA256SUMS.minisig')
         & minisign -Vqm (Join-Path $tmp 'SHA256SUMS') -x (Join-Path $tmp 'SHA256SUMS.minisig') -P $MinisignPubkey | Out-Null
         if ($LASTEXITCODE -ne 0) { Fail "SHA256SUMS: minisign signature does not verify; refusing to install" }
