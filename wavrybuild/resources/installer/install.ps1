@@ -42,7 +42,7 @@ if (-not $choice) { Fail "no $Name $Version build for windows/$cpu" }
 $archive = $choice[2]
 $BaseUrl = $BaseUrl.TrimEnd('/')
 if (-not $BaseUrl.StartsWith('https://')) { Fail "base URL must be https:// (got $BaseUrl)" }
-[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12 -bor [Net.SecurityProtocolType]::Tls13
+[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
 $tmp = Join-Path ([IO.Path]::GetTempPath()) ("wavrybuild-" + [Guid]::NewGuid())
 New-Item -ItemType Directory -Path $tmp | Out-Null
