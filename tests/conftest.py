@@ -39,6 +39,16 @@ def write_project(root: Path, targets_toml: str) -> Path:
     return root
 
 
+def write_files(root: Path, files: dict[str, str], *, lock: bool = True) -> Path:
+    """A crate (or workspace) from {relative path: text}, with its Cargo.lock made offline."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    if lock:
+        subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=root, check=True, capture_output=True)
+    return root
+
+
 def git_commit(root: Path, when: str = "2026-01-02T03:04:05Z") -> None:
     """Make `root` a git checkout with one commit at a fixed time (archives take their mtime from it)."""
     (root / ".gitignore").write_text("dist/\ntarget/\n")

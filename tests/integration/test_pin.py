@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import invoke, write_files
 
 # The build script records which rustup toolchain ran it (rustup sets RUSTUP_TOOLCHAIN for the
 # processes it proxies) and what `$RUSTC -V` says.
@@ -60,9 +60,7 @@ def rustup_env(tmp_path: Path) -> dict[str, str]:
 
 
 def _project(root: Path, targets: str, channel: str | None) -> Path:
-    for name, text in FILES.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
+    write_files(root, FILES, lock=False)
     (root / "targets.toml").write_text('[project]\ncrate = "."\n\n' + targets)
     if channel:
         (root / "rust-toolchain.toml").write_text(f'[toolchain]\nchannel = "{channel}"\n')

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.conftest import invoke
+from tests.conftest import invoke, write_files
 
 SECRETS = {"GITHUB_TOKEN": "ghp_NeverSeenInABuild1", "NPM_TOKEN": "npm_NeverSeenInABuild2",
            "MY_GPG_PASS": "passphrase-NeverSeen3"}
@@ -31,9 +31,7 @@ FILES = {
 
 def test_build_scripts_and_smoke_runs_see_no_credentials(tmp_path: Path, cargo_target_dir: Path) -> None:
     dump = tmp_path / "build-script-environ"
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_files(tmp_path, FILES, lock=False)
     (tmp_path / "targets.toml").write_text(
         '[project]\ncrate = "."\n[defaults]\nsmoke-expect = "secrets seen: []"\n'
         f'[targets.x86_64-unknown-linux-gnu]\nenv = {{ ENV_DUMP = "{dump}" }}\n'

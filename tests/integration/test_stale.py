@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import invoke, write_files
 
 TARGETS = '[project]\ncrate = "cli"\n\n[targets.x86_64-unknown-linux-gnu]\n'
 
@@ -40,9 +40,7 @@ FILES = {
 
 @pytest.fixture
 def monorepo(tmp_path: Path) -> Path:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_files(tmp_path, FILES, lock=False)
     subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=tmp_path / "cli", check=True, capture_output=True)
     return tmp_path
 

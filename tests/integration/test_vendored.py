@@ -8,7 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import invoke
+from tests.conftest import invoke, write_files
 
 # `cargo vendor` layout: one directory per crate with its .cargo-checksum.json (no package
 # checksum, as for a crate that never came from a registry).
@@ -29,10 +29,7 @@ FILES = {
 
 
 def test_vendored_dependencies_with_std_from_source(tmp_path: Path, cargo_target_dir: Path) -> None:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=tmp_path, check=True, capture_output=True)
+    write_files(tmp_path, FILES)
     env = {"CARGO_TARGET_DIR": str(cargo_target_dir)}
     done = invoke("build", "--all", "smoke", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -48,10 +45,7 @@ def test_vendored_dependencies_with_std_from_source(tmp_path: Path, cargo_target
 
 
 def test_dry_build_shows_one_merged_source(tmp_path: Path) -> None:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=tmp_path, check=True, capture_output=True)
+    write_files(tmp_path, FILES)
     done = invoke("build", "--target", "x86_64-unknown-linux-musl", "--dry", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     line = next(x for x in (done.stdout + done.stderr).splitlines() if "-Zbuild-std" in x)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.conftest import invoke
+from tests.conftest import invoke, write_files
 
 FILES = {
     "Cargo.toml": '[workspace]\nmembers = ["crates/core", "crates/cli"]\nresolver = "2"\n\n'
@@ -23,10 +23,7 @@ FILES = {
 
 
 def test_workspace_member_binary(tmp_path: Path, cargo_target_dir: Path) -> None:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=tmp_path, check=True, capture_output=True)
+    write_files(tmp_path, FILES)
     env = {"CARGO_TARGET_DIR": str(cargo_target_dir)}
     done = invoke("build", "--all", "smoke", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
