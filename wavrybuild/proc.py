@@ -188,15 +188,8 @@ def run(
 
 def capture(argv: list[str], *, env: Mapping[str, str] | None = None, timeout: float = 60) -> str | None:
     """Quick probe: stdout of a command, or None if it is missing or fails. For discovery only."""
-    full = dict(os.environ)
-    full["PATH"] = tool_path()
-    if env:
-        full.update(env)
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=full, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout if proc.returncode == 0 else None
+    done = capture_all(argv, env=env, timeout=timeout)
+    return done.stdout.decode(errors="replace") if done.ok else None
 
 
 @dataclass(frozen=True)

@@ -73,14 +73,14 @@ def _sidecar_check(directory: Path, name: str, digest: str) -> Check | None:
     return None if side.get(Path(name).name) == digest else Check(sidecar.name, "bad-sidecar", "does not agree with SHA256SUMS")
 
 
-def _signature_checks(directory: Path, present: set[str], data: dict[str, Any]) -> list[Check]:
+def _signature_checks(present: set[str], data: dict[str, Any]) -> list[Check]:
     """Signature files the release's manifest does not record (a stray *.asc passes nothing)."""
     recorded = {s.get("file") for s in data.get("signatures", []) if isinstance(s, dict)}
     return [Check(name, "unexpected", "a signature file that manifest.json does not record")
             for name in sorted(present) if name.endswith(SIGNATURE_SUFFIXES) and name not in recorded]
 
 
-def _manifest_checks(directory: Path, expected: dict[str, str]) -> list[Check]:
+def _manifest_checks(directory: Path, expected: dict[str, str], present: set[str]) -> list[Check]:
     manifest = directory / MANIFEST_NAME
     if not manifest.is_file():
         return []
@@ -95,7 +95,7 @@ def _manifest_checks(directory: Path, expected: dict[str, str]) -> list[Check]:
         return [Check(MANIFEST_NAME, "manifest-disagrees", "not a manifest (no list of artifacts)")]
     checks = [Check(str(a.get("path", "?")), "manifest-disagrees", "manifest.json and SHA256SUMS give different digests")
               for a in artifacts if expected.get(a.get("path")) != a.get("sha256")]
-    return checks + _signature_checks(directory, _present(directory), data)
+    return checks + _signature_checks(present, data)
 
 
 def verify_dir(directory: Path) -> list[Check]:
@@ -114,10 +114,11 @@ def verify_dir(directory: Path) -> list[Check]:
         bad_sidecar = _sidecar_check(directory, name, expected[name])
         if bad_sidecar:
             checks.append(bad_sidecar)
-    for name in sorted(_present(directory) - listed):
+    present = _present(directory)  # one walk of the directory for both checks
+    for name in sorted(present - listed):
         if not _describes(name, listed):
             checks.append(Check(name, "unexpected", "not listed in SHA256SUMS"))
-    return checks + _manifest_checks(directory, expected)
+    return checks + _manifest_checks(directory, expected, present)
 
 
 def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
