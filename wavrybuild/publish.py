@@ -19,17 +19,25 @@ import os
 import re
 import shutil
 import socket
-import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import quote
 
 import requests
 
+from . import env as env_
 from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_file, sha256_many
 from .config import Config
+from .config.publish import (
+    DESTINATIONS,
+    DestinationConfig,
+    DirectoryConfig,
+    GitHubConfig,
+    HttpConfig,
+    PublishConfig,
+)
 from .errors import ConfigError, WavryError
 from .fsutil import atomic_writer, fsync_dir
 from .manifest import MANIFEST_NAME, Manifest
@@ -37,9 +45,8 @@ from .triple import suggest
 from .ui import mask_for_ci
 
 if TYPE_CHECKING:
-    from .channels.npm import NpmConfig
+    from .config.npm import NpmConfig
 
-DESTINATIONS = ("github", "http", "directory")
 Action = Literal["uploaded", "skipped", "replaced", "would upload", "published", "would publish"]
 
 # (connect, read) seconds. Transfers get a long read timeout: after the last byte of a large upload
@@ -48,9 +55,6 @@ API_TIMEOUT = (15, 60)
 TRANSFER_TIMEOUT = (15, 600)
 CHUNK = 1 << 20
 GITHUB_PER_PAGE = 100
-# Name prefixes of GitHub tokens: a `token-env` value that starts like this is the secret itself.
-GITHUB_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
-SECRET_WORDS = ("passphrase", "password", "token", "secret")
 TMP_DIR_NAME = ".wavrybuild-tmp"
 
 
@@ -76,266 +80,6 @@ class PublishResult:
 
     def line(self) -> str:
         return f"{self.destination}: {self.file}: {self.action}" + (f" ({self.detail})" if self.detail else "")
-
-
-# --- configuration --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class GitHubConfig:
-    """[publish.github]: assets of a GitHub release (github.com or GitHub Enterprise)."""
-
-    kind: ClassVar[str] = "github"
-    repo: str
-    tag: str = "v{version}"
-    api_url: str = "https://api.github.com"
-    upload_url: str | None = None  # None: the release's own `upload_url`
-    token_env: str = "GITHUB_TOKEN"
-    draft: bool = False
-    prerelease: bool = False
-
-
-@dataclass(frozen=True)
-class HttpConfig:
-    """[publish.http]: any server that stores a PUT body under the URL (Artifactory, Nexus raw, WebDAV)."""
-
-    kind: ClassVar[str] = "http"
-    url: str
-    token_env: str | None = None  # Authorization: Bearer
-    user_env: str | None = None  # basic auth, with password_env
-    password_env: str | None = None
-
-
-@dataclass(frozen=True)
-class DirectoryConfig:
-    """[publish.directory]: a local or mounted directory (NFS, SMB, a synced folder)."""
-
-    kind: ClassVar[str] = "directory"
-    path: Path  # absolute (relative paths are resolved against targets.toml's directory)
-    layout: str = "{name}/{version}/{commit}"
-
-
-DestinationConfig = GitHubConfig | HttpConfig | DirectoryConfig
-
-
-@dataclass(frozen=True)
-class PublishConfig:
-    """[publish]: the configured destinations, in the order targets.toml lists them."""
-
-    destinations: tuple[DestinationConfig, ...] = ()
-
-    def get(self, kind: str) -> DestinationConfig | None:
-        return next((d for d in self.destinations if d.kind == kind), None)
-
-    @property
-    def github(self) -> GitHubConfig | None:
-        return self.get("github")  # type: ignore[return-value]
-
-    @property
-    def http(self) -> HttpConfig | None:
-        return self.get("http")  # type: ignore[return-value]
-
-    @property
-    def directory(self) -> DirectoryConfig | None:
-        return self.get("directory")  # type: ignore[return-value]
-
-
-# Value checkers: each returns the normalised value or raises ValueError(what is expected).
-
-class _HoldsSecret(ValueError):
-    """A rejected value that may itself be a secret: the error message must not repeat it."""
-
-
-def _text(v: Any) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ValueError("a non-empty string")
-    return v
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError("true or false")
-    return v
-
-
-def _template(allowed: tuple[str, ...]) -> Callable[[Any], str]:
-    """A string with {placeholders}; only plain names from `allowed` (no attribute access, no specs)."""
-
-    def check(v: Any) -> str:
-        text = _text(v)
-        try:
-            fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text) if f is not None]
-        except ValueError as exc:
-            raise ValueError(f"a template with {{placeholders}} ({exc})") from None
-        for name, spec, conv in fields:
-            if name not in allowed or spec or conv:
-                near = suggest(name, list(allowed))
-                raise ValueError("placeholders among " + ", ".join("{" + a + "}" for a in allowed)
-                                 + (f" (did you mean {{{near}}}?)" if near else "") + f"; {{{name}}} is not one")
-        return text
-
-    return check
-
-
-def _url(allowed: tuple[str, ...]) -> Callable[[Any], str]:
-    template = _template(allowed)
-
-    def check(v: Any) -> str:
-        text = template(v)
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("an http:// or https:// URL")
-        if parts.password is not None:
-            raise _HoldsSecret("a URL without credentials (name env vars with user-env and password-env)")
-        return text.rstrip("/")
-
-    return check
-
-
-def _opt(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda v: None if v == "" else check(v)
-
-
-def _env_name(v: Any) -> str:
-    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
-        raise ValueError("the name of an environment variable (letters, digits, _)")
-    if v.startswith(GITHUB_TOKEN_PREFIXES):
-        raise _HoldsSecret("the *name* of an environment variable; this looks like a token itself")
-    return v
-
-
-def _repo(v: Any) -> str:
-    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", v):
-        raise ValueError('"owner/name"')
-    return v
-
-
-def _layout(v: Any) -> str:
-    text = _template(("name", "version", "commit"))(v)
-    parts = PurePosixPath(text).parts
-    if text.startswith(("/", "\\")) or ".." in parts:
-        raise ValueError("a relative path template inside publish.directory.path")
-    return text.strip("/")
-
-
-REQUIRED = object()
-# Per destination: key -> (checker, default). REQUIRED keys have no default.
-KEYS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
-    "github": {
-        "repo": (_repo, REQUIRED),
-        "tag": (_template(("version", "name")), "v{version}"),
-        "api-url": (_url(()), "https://api.github.com"),
-        "upload-url": (_opt(_url(())), None),
-        "token-env": (_env_name, "GITHUB_TOKEN"),
-        "draft": (_bool, False),
-        "prerelease": (_bool, False),
-    },
-    "http": {
-        "url": (_url(("name", "version", "commit")), REQUIRED),
-        "token-env": (_opt(_env_name), None),
-        "user-env": (_opt(_env_name), None),
-        "password-env": (_opt(_env_name), None),
-    },
-    "directory": {
-        "path": (_text, REQUIRED),
-        "layout": (_layout, "{name}/{version}/{commit}"),
-    },
-}
-
-
-def _where(cfg: Config, key: str) -> str:
-    return f"{cfg.project.config_path}: publish.{key}"
-
-
-def _looks_secret(key: str) -> bool:
-    return any(w in key.lower() for w in SECRET_WORDS) and not key.endswith("-env")
-
-
-def _secret_refused(cfg: Config, key: str) -> ConfigError:
-    # Same message as config.py's: the value is not repeated, it may be the secret.
-    return ConfigError(
-        f"{_where(cfg, key)}: secrets never go in targets.toml",
-        hint=f"put it in an environment variable and name that variable with `{key.rsplit('.', 1)[-1].split('-')[0]}-env`",
-    )
-
-
-def _unknown(cfg: Config, key: str, allowed: list[str]) -> ConfigError:
-    near = suggest(key.rsplit(".", 1)[-1], allowed)
-    return ConfigError(
-        f"{_where(cfg, key)}: unknown key" + (f"; did you mean {near!r}?" if near else ""),
-        hint="allowed here: " + ", ".join(sorted(allowed)),
-    )
-
-
-def _values(cfg: Config, kind: str, table: Any) -> dict[str, Any]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{_where(cfg, kind)}: expected a table", hint=f"write it as [publish.{kind}]")
-    spec = KEYS[kind]
-    for key in table:
-        if key not in spec:
-            if _looks_secret(key):
-                raise _secret_refused(cfg, f"{kind}.{key}")
-            raise _unknown(cfg, f"{kind}.{key}", list(spec))
-    out: dict[str, Any] = {}
-    for key, (check, default) in spec.items():
-        if key not in table:
-            if default is REQUIRED:
-                raise ConfigError(f"{_where(cfg, f'{kind}.{key}')}: missing", hint=f"[publish.{kind}] needs `{key}`")
-            out[key] = default
-            continue
-        value = table[key]
-        try:
-            out[key] = check(value)
-        except ValueError as exc:
-            # An *-env value is not echoed: a user may have pasted the secret instead of its name.
-            got = "" if key.endswith("-env") or isinstance(exc, _HoldsSecret) else f", got {value!r}"
-            raise ConfigError(f"{_where(cfg, f'{kind}.{key}')}: expected {exc}{got}") from None
-    return out
-
-
-def _github(cfg: Config, table: Any) -> GitHubConfig:
-    v = _values(cfg, "github", table)
-    return GitHubConfig(repo=v["repo"], tag=v["tag"], api_url=v["api-url"], upload_url=v["upload-url"],
-                        token_env=v["token-env"], draft=v["draft"], prerelease=v["prerelease"])
-
-
-def _http(cfg: Config, table: Any) -> HttpConfig:
-    v = _values(cfg, "http", table)
-    if (v["user-env"] is None) != (v["password-env"] is None):
-        missing = "password-env" if v["password-env"] is None else "user-env"
-        raise ConfigError(f"{_where(cfg, 'http.' + missing)}: missing",
-                          hint="basic auth needs both user-env and password-env")
-    if v["token-env"] and v["user-env"]:
-        raise ConfigError(f"{_where(cfg, 'http.token-env')}: cannot be combined with user-env/password-env",
-                          hint="use a bearer token or basic auth, not both")
-    return HttpConfig(url=v["url"], token_env=v["token-env"], user_env=v["user-env"], password_env=v["password-env"])
-
-
-def _directory(cfg: Config, table: Any) -> DirectoryConfig:
-    v = _values(cfg, "directory", table)
-    path = Path(v["path"]).expanduser()
-    if not path.is_absolute():
-        path = cfg.project.config_path.parent / path
-    return DirectoryConfig(path=path, layout=v["layout"])
-
-
-PARSERS: dict[str, Callable[[Config, Any], DestinationConfig]] = {
-    "github": _github, "http": _http, "directory": _directory,
-}
-
-
-def parse_publish(cfg: Config) -> PublishConfig:
-    """[publish] of targets.toml (from `cfg.raw`), checked like the rest of the file: ConfigError naming file and key."""
-    raw = cfg.raw.get("publish", {})
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{cfg.project.config_path}: publish: expected a table", hint="write [publish.<destination>]")
-    destinations = []
-    for kind, table in raw.items():
-        if kind not in PARSERS:
-            if _looks_secret(kind):
-                raise _secret_refused(cfg, kind)
-            raise _unknown(cfg, kind, list(DESTINATIONS))
-        destinations.append(PARSERS[kind](cfg, table))
-    return PublishConfig(tuple(destinations))
 
 
 # --- what is published ------------------------------------------------------------------------------
@@ -425,9 +169,9 @@ class Destination(Protocol):
 
 
 def _secret(cfg: Config, key: str, env: str) -> str:
-    value = os.environ.get(env, "")
+    value = env_.secret_value(env)
     if not value:
-        raise ConfigError(f"{_where(cfg, key)}: environment variable {env} is not set (or empty)",
+        raise ConfigError(f"{cfg.project.config_path}: publish.{key}: environment variable {env} is not set (or empty)",
                           hint=f"export {env} with the credential, or name another variable in publish.{key}")
     return value
 
@@ -745,9 +489,7 @@ def _alive(pid: int) -> bool:
 
 def _npm(cfg: Config, only: tuple[str, ...]) -> NpmConfig | None:
     """[channels.npm] when it publishes and `only` does not leave it out; else None."""
-    from .channels import parse_channels
-
-    nc = parse_channels(cfg).npm
+    nc = cfg.channels.npm
     if "npm" in only and (nc is None or not nc.publish):
         raise ConfigError(f"{cfg.project.config_path}: channels.npm: " + ("not configured" if nc is None else "publish = false"),
                           hint="add [channels.npm] (docs/channels-npm.md)" if nc is None else "set channels.npm.publish = true")
@@ -804,7 +546,7 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     Raises ConfigError for configuration and missing credentials, PublishError for a failed
     transfer (its `results` say what was done before). Rerunning is always safe.
     """
-    pcfg = parse_publish(cfg)
+    pcfg = cfg.publish
     npm = _npm(cfg, only)
     file_only = only == ("npm",) or (npm is not None and not only and not pcfg.destinations)
     chosen = [] if file_only else _chosen(cfg, pcfg, only)

@@ -83,10 +83,7 @@ def sign_key(cfg: Config, dist: Path) -> str:
 
 
 def publish_configured(cfg: Config) -> bool:
-    from .channels import parse_channels
-
-    npm = parse_channels(cfg).npm
-    return bool(cfg.raw.get("publish")) or bool(npm and npm.publish)
+    return cfg.publishes
 
 
 class Release:
@@ -171,8 +168,7 @@ class Release:
         """Python wheels from the same binaries, when [channels.pypi] is configured."""
         from . import stages
 
-        channels = self.cfg.raw.get("channels", {})
-        if not isinstance(channels, dict) or "pypi" not in channels:
+        if self.cfg.channels.pypi is None:
             return "skipped"
         if self.dry:
             # Nothing is built in a dry run: the wheels' platform tags are not known yet.
@@ -183,9 +179,7 @@ class Release:
     def npm(self, main: bool = True) -> str | None:
         """npm packages from the same binaries, when [channels.npm] is configured."""
         from . import stages
-        from .channels import parse_channels
-
-        if parse_channels(self.cfg).npm is None:
+        if self.cfg.channels.npm is None:
             return "skipped"
         if self.dry:
             self.ui.info("(dry) would write an npm package per target and the main package ([channels.npm])")
@@ -195,9 +189,7 @@ class Release:
     def linux(self) -> str | None:
         """.deb/.rpm from the same binaries, when [channels.deb] / [channels.rpm] are configured."""
         from . import stages
-        from .channels import parse_channels
-
-        ch = parse_channels(self.cfg)
+        ch = self.cfg.channels
         if ch.deb is None and ch.rpm is None:
             return "skipped"
         if self.dry:
@@ -208,9 +200,7 @@ class Release:
     def installer(self) -> str | None:
         """install.sh / install.ps1, when [channels.installer] is configured."""
         from . import stages
-        from .channels import parse_channels
-
-        if parse_channels(self.cfg).installer is None:
+        if self.cfg.channels.installer is None:
             return "skipped"
         if self.dry:
             self.ui.info("(dry) would write install.sh / install.ps1 ([channels.installer])")
@@ -220,9 +210,7 @@ class Release:
     def repos(self) -> str | None:
         """The signed apt / rpm repositories, updated with this release's packages."""
         from . import stages
-        from .channels import parse_channels
-
-        ch = parse_channels(self.cfg)
+        ch = self.cfg.channels
         if ch.deb is None and ch.rpm is None:
             return "skipped"
         return None if stages.run_repos(self.ui, self.cfg, self.dry) or self.dry else "up to date"
@@ -230,9 +218,7 @@ class Release:
     def npm_main(self) -> str | None:
         """After a merge: the main npm package (the parts brought the platform packages)."""
         from . import stages
-        from .channels import parse_channels
-
-        if parse_channels(self.cfg).npm is None:
+        if self.cfg.channels.npm is None:
             return "skipped"
         if self.dry:
             self.ui.info("(dry) would write the main npm package ([channels.npm])")
@@ -277,12 +263,9 @@ class Release:
 
         if self.dry and not (self.dist / "manifest.json").is_file():
             # Nothing is built in a dry run from scratch: say where it would go instead of listing files.
-            from .channels import parse_channels
-            from .publish import parse_publish
-
-            for d in parse_publish(self.cfg).destinations:
+            for d in self.cfg.publish.destinations:
                 self.ui.info(f"(dry) would publish dist/ to [publish.{d.kind}]")
-            npm = parse_channels(self.cfg).npm
+            npm = self.cfg.channels.npm
             if npm and npm.publish:
                 self.ui.info(f"(dry) would publish the npm packages to {npm.registry}")
             return None

@@ -628,9 +628,10 @@ def _built_ids(cfg: Config) -> set[str]:
 def run_wheel(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool = False) -> bool:
     """Python wheels holding each target's binaries, added to dist/ and manifest.json.
     Returns whether any wheel changed."""
-    from .channels.wheel import parse_wheel_config, wheel_files, write_wheel
+    from .channels.wheel import wheel_files, write_wheel
 
-    wc = parse_wheel_config(cfg)
+    wc = cfg.channels.pypi
+    assert wc is not None
     dist = cfg.project.dist_dir
     built = _built_ids(cfg)
     targets = cfg.select(target) if target else tuple(t for t in cfg.targets if t.id in built)
@@ -654,11 +655,11 @@ def run_npm(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool = Fa
             platforms: bool = True) -> bool:
     """npm tarballs: a platform package per built target of [channels.npm] and (unless `main` is
     false, as in a matrix part) the main package with the launchers. Returns whether any changed."""
-    from .channels import parse_channels
-    from .channels.npm import main_files, platform_files, tarball_name, write_tarball
-    from .channels.npm import platforms as npm_platforms
+    from .channels.npm import main_files, platform_files, write_tarball
+    from .config.npm import platforms as npm_platforms
+    from .config.npm import tarball_name
 
-    nc = parse_channels(cfg).npm
+    nc = cfg.channels.npm
     if nc is None:
         raise ConfigError(f"{cfg.project.config_path}: channels.npm: not configured",
                           hint="add a [channels.npm] table (docs/channels-npm.md)")
@@ -696,9 +697,9 @@ def run_npm(ui: UI, cfg: Config, target: list[str] | None = None, dry: bool = Fa
 def run_wheels(ui: UI, cfg: Config, platform: str, *, identifiers: bool = False, dry: bool = False) -> None:
     """cibuildwheel for a crate with Python bindings, its matrix from targets.toml ([bindings])."""
     from . import proc
-    from .bindings import parse_bindings, plan
+    from .bindings import plan
 
-    bc = parse_bindings(cfg)
+    bc = cfg.bindings
     if bc is None:
         raise ConfigError(f"{cfg.project.config_path}: bindings: not configured",
                           hint="add a [bindings] table with package-dir (docs/channels-pypi.md)")
@@ -760,13 +761,13 @@ def run_linux_packages(ui: UI, cfg: Config, target: list[str] | None = None, dry
     import tempfile
 
     from . import proc
-    from .channels import parse_channels
-    from .channels.linux import file_name, linux_targets, nfpm_config, write_nfpm_config
+    from .channels.linux import file_name, nfpm_config, write_nfpm_config
     from .checksum import sha256_file
+    from .config.channels import linux_targets
     from .fsutil import write_atomic
     from .record import state_dir
 
-    channels = parse_channels(cfg)
+    channels = cfg.channels
     configs = [c for c in (channels.deb, channels.rpm) if c is not None and c.format in formats]
     if not configs:
         raise ConfigError(f"{cfg.project.config_path}: channels.deb / channels.rpm: not configured",
@@ -839,10 +840,9 @@ def run_linux_packages(ui: UI, cfg: Config, target: list[str] | None = None, dry
 
 def run_repos(ui: UI, cfg: Config, dry: bool = False) -> bool:
     """Add dist/'s .deb/.rpm packages to the signed apt / rpm repositories of [channels.deb] / [channels.rpm]."""
-    from .channels import parse_channels
     from .manifest import Manifest
 
-    channels = parse_channels(cfg)
+    channels = cfg.channels
     configs = [c for c in (channels.deb, channels.rpm) if c is not None]
     if not configs:
         raise ConfigError(f"{cfg.project.config_path}: channels.deb / channels.rpm: not configured",
@@ -870,10 +870,9 @@ def run_repos(ui: UI, cfg: Config, dry: bool = False) -> bool:
 
 def run_installer(ui: UI, cfg: Config, dry: bool = False) -> bool:
     """dist/install.sh (and install.ps1 with a Windows target) for the packaged archives."""
-    from .channels import parse_channels
     from .channels.installer import render
 
-    ic = parse_channels(cfg).installer
+    ic = cfg.channels.installer
     if ic is None:
         raise ConfigError(f"{cfg.project.config_path}: channels.installer: not configured",
                           hint='add [channels.installer] with base-url = "..." (docs/install-script.md)')

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import invoke, write_project
-from wavrybuild.bindings import parse_bindings, plan
+from wavrybuild.bindings import plan
 from wavrybuild.config import load
 from wavrybuild.errors import ConfigError
 
@@ -69,7 +69,7 @@ def test_other_platforms(project: Path, platform: str, suffix: str) -> None:
 
 def test_images_follow_the_glibc_floor_and_rust_is_installed(project: Path) -> None:
     cfg = load(project / "targets.toml")
-    bc = parse_bindings(cfg)
+    bc = cfg.bindings
     assert bc is not None
     p = plan(cfg, bc, "linux")
     assert p.env["CIBW_MANYLINUX_X86_64_IMAGE"] == "manylinux2014"  # glibc 2.17

@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
-from wavrybuild.channels import parse_channels
-from wavrybuild.channels.npm import (
-    LAUNCHER,
-    check_semver,
-    main_files,
-    npm_name_problem,
-    platforms,
-    tarball_name,
-    write_tarball,
-)
+from wavrybuild.channels.npm import LAUNCHER, main_files, write_tarball
 from wavrybuild.config import load
+from wavrybuild.config.npm import check_semver, npm_name_problem, platforms, tarball_name
 from wavrybuild.errors import ConfigError
 
 TARGETS = """
@@ -78,7 +70,7 @@ def test_semver(version: str, ok: bool) -> None:
 
 def test_npm_config_and_platforms(tmp_path: Path) -> None:
     cfg = _load(tmp_path, '[channels.npm]\nname = "@wavry/demo"\n')
-    nc = parse_channels(cfg).npm
+    nc = cfg.channels.npm
     assert nc is not None and nc.registry == "https://registry.npmjs.org/" and nc.token_env == "NPM_TOKEN"
     keys = [p.key for p in platforms(cfg, nc)]
     assert keys == ["linux-x64-glibc", "linux-arm64-glibc", "linux-x64-musl", "darwin-arm64", "win32-x64"]

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import write_project
 from wavrybuild.config import load
+from wavrybuild.config.publish import DirectoryConfig, GitHubConfig, HttpConfig, PublishConfig
 from wavrybuild.errors import ConfigError
-from wavrybuild.publish import DirectoryConfig, GitHubConfig, HttpConfig, PublishConfig, parse_publish
 
 BASE = """
 [project]
@@ -42,7 +42,7 @@ password-env = "REPO_PASSWORD"
 
 def _parse(tmp_path: Path, text: str) -> PublishConfig:
     write_project(tmp_path, text)
-    return parse_publish(load(tmp_path / "targets.toml"))
+    return load(tmp_path / "targets.toml").publish
 
 
 def _error(tmp_path: Path, text: str) -> str:

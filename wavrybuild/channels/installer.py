@@ -7,43 +7,11 @@ module fills in the release's name, version, base URL, binaries, minisign key an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
-from ..config import Config, TargetConfig, reject_unknown, target_ids
+from ..config import Config, TargetConfig
+from ..config.channels import InstallerConfig
 from ..errors import ConfigError, WavryError
-
-KEYS = ("base-url", "targets")
-
-
-@dataclass(frozen=True)
-class InstallerConfig:
-    base_url: str  # may hold {version} and {name}
-    targets: tuple[str, ...] | None  # preference order; None: every packaged target
-
-
-def parse_installer_config(cfg: Config) -> InstallerConfig:
-    where = cfg.project.config_path
-    table: Any = cfg.raw["channels"]["installer"]
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: channels.installer: expected a table")
-    reject_unknown(where, "channels.installer.", table, KEYS)
-    url = table.get("base-url")
-    # fullmatch: `$` alone would let a trailing newline through, into the script above `set -eu`.
-    if not isinstance(url, str) or not re.fullmatch(r"https://[^\s'\"`$\\;&|<>()\x00-\x1f\x7f]+", url):
-        raise ConfigError(f"{where}: channels.installer.base-url: expected the https:// URL the release files are "
-                          "served from, without spaces, quotes or shell characters",
-                          hint='e.g. "https://github.com/OWNER/REPO/releases/download/v{version}" (plain http '
-                          "would let anyone on the way swap the archive and its checksum)")
-    try:
-        url.format(version="0", name="x")
-    except (KeyError, IndexError, ValueError):
-        raise ConfigError(f"{where}: channels.installer.base-url: only {{version}} and {{name}} can be filled in") from None
-    targets = table.get("targets")
-    if targets is not None:
-        targets = target_ids(cfg, "channels.installer.targets", targets)
-    return InstallerConfig(url, targets)
 
 
 def _row_os(t: TargetConfig) -> tuple[str, str, str] | None:

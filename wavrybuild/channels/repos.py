@@ -25,9 +25,9 @@ from pathlib import Path
 from .. import proc
 from ..checksum import sha256_file
 from ..config import Config
+from ..config.channels import LinuxPackageConfig
 from ..errors import CommandFailed, ConfigError, WavryError
 from ..fsutil import fsync_dir, write_atomic
-from .linux import LinuxPackageConfig
 
 
 @dataclass(frozen=True)

@@ -13,59 +13,21 @@ import hashlib
 import re
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
 
 from .. import proc
 from ..config import Config, TargetConfig
-from ..errors import ConfigError, WavryError
+from ..config.channels import WheelConfig, pep440
+from ..errors import WavryError
 
 ZIP_DATE = time.gmtime(315532800)[:6]  # 1980-01-01, the earliest zip can say
 LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 LINUX_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "i686": "i686", "armv7": "armv7l",
               "powerpc64le": "ppc64le", "s390x": "s390x", "riscv64gc": "riscv64"}
-
-
-@dataclass(frozen=True)
-class WheelConfig:
-    name: str  # the PyPI distribution name
-    summary: str
-    license: str | None
-
-
-def parse_wheel_config(cfg: Config) -> WheelConfig:
-    """[channels.pypi] name = "…"; defaults to the artifact name."""
-    where = cfg.project.config_path
-    channels = cfg.raw.get("channels", {})
-    table = channels.get("pypi", {}) if isinstance(channels, dict) else {}
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: channels.pypi: expected a table")
-    from ..config import reject_unknown
-
-    reject_unknown(where, "channels.pypi.", table, ("name", "summary", "license"))
-    name = table.get("name", cfg.project.name)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
-        raise ConfigError(f"{where}: channels.pypi.name: {name!r} is not a valid Python package name",
-                          hint="letters, digits, '.', '_' and '-', starting and ending with a letter or digit")
-    return WheelConfig(name, str(table.get("summary") or cfg.project.description or f"{cfg.project.name} command-line tool"),
-                       table.get("license") or cfg.project.license)
-
-
-def pep440(version: str, where: object = "Cargo.toml") -> str:
-    try:
-        parsed = Version(version)
-    except InvalidVersion:
-        raise ConfigError(f"{where}: channels.pypi: crate version {version!r} is not a valid Python (PEP 440) version",
-                          hint="use a plain X.Y.Z version, or X.Y.Z-alpha.N / -beta.N / -rc.N") from None
-    if parsed.local:
-        raise ConfigError(f"{where}: channels.pypi: crate version {version!r} has build metadata (+{parsed.local}), "
-                          "which PyPI refuses", hint="release a version without the +… suffix")
-    return str(parsed)
 
 
 def _glibc_needed(binary: Path) -> str | None:

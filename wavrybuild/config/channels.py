@@ -1,0 +1,231 @@
+"""[channels.*]: the package-manager channels fed from the built binaries, checked when
+targets.toml loads (a bad package name or a version a channel cannot carry is refused before
+anything is built). npm has its own module (config/npm.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from ..errors import ConfigError
+from . import checks as c
+from .models import Core, TargetConfig
+from .npm import NpmConfig, parse_npm
+
+CHANNELS = ("pypi", "npm", "deb", "rpm", "installer")
+
+
+# --- [channels.pypi] ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WheelConfig:
+    name: str  # the PyPI distribution name
+    summary: str
+    license: str | None
+
+
+def parse_pypi(cfg: Core, raw: Any) -> WheelConfig:
+    """[channels.pypi] name = "…"; defaults to the artifact name."""
+    where = cfg.project.config_path
+    table = c.check_table(where, "channels.pypi.", raw)
+    c.reject_unknown(where, "channels.pypi.", table, ("name", "summary", "license"))
+    name = table.get("name", cfg.project.name)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+        raise ConfigError(f"{where}: channels.pypi.name: {name!r} is not a valid Python package name",
+                          hint="letters, digits, '.', '_' and '-', starting and ending with a letter or digit")
+    for key in ("summary", "license"):
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{where}: channels.pypi.{key}: expected a string, got {table[key]!r}")
+    pep440(cfg.project.version, where)
+    return WheelConfig(name, str(table.get("summary") or cfg.project.description or f"{cfg.project.name} command-line tool"),
+                       table.get("license") or cfg.project.license)
+
+
+def pep440(version: str, where: object = "Cargo.toml") -> str:
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise ConfigError(f"{where}: channels.pypi: crate version {version!r} is not a valid Python (PEP 440) version",
+                          hint="use a plain X.Y.Z version, or X.Y.Z-alpha.N / -beta.N / -rc.N") from None
+    if parsed.local:
+        raise ConfigError(f"{where}: channels.pypi: crate version {version!r} has build metadata (+{parsed.local}), "
+                          "which PyPI refuses", hint="release a version without the +… suffix")
+    return str(parsed)
+
+
+# --- [channels.deb] / [channels.rpm] ------------------------------------------------------------------
+
+LINUX_KEYS = ("targets", "name", "maintainer", "section", "depends", "contents", "release", "repo-dir",
+        "distribution", "component")
+REPO_DIR = "repo"  # dist/repo/apt, dist/repo/rpm: static trees of their own, outside SHA256SUMS
+DEB_NAME_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+
+
+@dataclass(frozen=True)
+class Content:
+    src: Path
+    dst: str
+    mode: int
+
+
+@dataclass(frozen=True)
+class LinuxPackageConfig:
+    format: str  # deb | rpm
+    name: str
+    targets: tuple[str, ...] | None
+    maintainer: str
+    section: str
+    depends: tuple[str, ...]
+    contents: tuple[Content, ...]
+    release: str
+    repo_dir: Path
+    distribution: str  # apt: dists/<distribution>
+    component: str  # apt: <component>/binary-<arch>
+
+
+def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Content]:
+    """[channels.deb|rpm] contents: extra files from the crate, each to an absolute path."""
+    if not isinstance(raw_contents, list):
+        raise ConfigError(f"{where}: {key}.contents: expected a list of {{ src = ..., dst = ... }} tables")
+    contents = []
+    for i, item in enumerate(raw_contents):
+        at = f"{where}: {key}.contents[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{at}: expected a table {{ src = \"...\", dst = \"/usr/share/...\" }}")
+        c.reject_unknown(where, f"{key}.contents[{i}].", item, ("src", "dst", "mode"))
+        src, dst, mode = item.get("src"), item.get("dst"), item.get("mode", "0644")
+        if not isinstance(src, str) or not isinstance(dst, str) or not dst.startswith("/"):
+            raise ConfigError(f"{at}: needs src (a file relative to the crate) and dst (an absolute path)")
+        path = (crate / src).resolve()
+        if not path.is_relative_to(crate.resolve()):
+            raise ConfigError(f"{at}: src {src!r} is outside the crate", hint="files come from the crate directory")
+        if not path.is_file():
+            raise ConfigError(f"{at}: src {src!r}: no such file in {crate}")
+        if not isinstance(mode, str) or not re.fullmatch(r"0?[0-7]{3}", mode):
+            raise ConfigError(f"{at}: mode {mode!r}: expected an octal string such as \"0644\"")
+        contents.append(Content(path, dst, int(mode, 8)))
+    return contents
+
+
+def parse_linux(cfg: Core, fmt: str, raw: Any) -> LinuxPackageConfig:
+    where = cfg.project.config_path
+    key = f"channels.{fmt}"
+    table = c.check_table(where, key + ".", raw)
+    deb_only = ("section", "distribution", "component")
+    c.reject_unknown(where, key + ".", table, LINUX_KEYS if fmt == "deb" else [k for k in LINUX_KEYS if k not in deb_only])
+
+    def text(k: str, default: str | None) -> str:
+        v = table.get(k, default)
+        if not isinstance(v, str) or not v:
+            raise ConfigError(f"{where}: {key}.{k}: expected a non-empty string, got {v!r}",
+                              hint=f"set {key}.{k}" if v is None else None)
+        return v
+
+    name = text("name", cfg.project.name)
+    if not DEB_NAME_RE.fullmatch(name):
+        raise ConfigError(f"{where}: {key}.name: {name!r} is not a valid package name",
+                          hint="lowercase letters, digits, '+', '-' and '.', at least two characters, starting alphanumeric")
+    maintainer = text("maintainer", cfg.project.authors[0] if cfg.project.authors else None)
+    depends = table.get("depends", [])
+    if not isinstance(depends, list) or not all(isinstance(d, str) and d for d in depends):
+        raise ConfigError(f"{where}: {key}.depends: expected a list of package names (with optional versions)")
+    contents = _contents(where, key, cfg.project.manifest_path.parent, table.get("contents", []))
+    targets = table.get("targets")
+    if targets is not None:
+        targets = c.target_ids(where, [t.id for t in cfg.targets], f"{key}.targets", targets)
+    release = text("release", "1")
+    if not re.fullmatch(r"[0-9A-Za-z.+~]+", release):
+        raise ConfigError(f"{where}: {key}.release: {release!r}: letters, digits, '.', '+' and '~' only")
+    repo_dir = table.get("repo-dir", str(cfg.project.dist_dir / REPO_DIR / ("apt" if fmt == "deb" else "rpm")))
+    if not isinstance(repo_dir, str):
+        raise ConfigError(f"{where}: {key}.repo-dir: expected a directory path")
+    lc = LinuxPackageConfig(fmt, name, targets, maintainer, text("section", "utils"), tuple(depends), tuple(contents),
+                            release, (where.parent / repo_dir).resolve(), text("distribution", "stable"),
+                            text("component", "main"))
+    linux_targets(cfg, lc)
+    return lc
+
+
+def arch_of(t: TargetConfig, fmt: str) -> str:
+    name = t.triple.arch_info.get("debian" if fmt == "deb" else "rpm")
+    if t.triple.os != "linux" or not isinstance(name, str) or not name:
+        raise ConfigError(f"{t.id}: not a Linux target {fmt} can package", hint=f"leave it out of channels.{fmt}.targets")
+    return name
+
+
+def linux_targets(cfg: Core, lc: LinuxPackageConfig) -> list[TargetConfig]:
+    """One target per architecture; without `targets`, every Linux target (two for one arch: an error)."""
+    if lc.targets is not None:
+        chosen = [t for t in cfg.targets if t.id in lc.targets]
+        for t in chosen:
+            arch_of(t, lc.format)
+    else:
+        chosen = [t for t in cfg.targets if t.triple.os == "linux" and t.triple.arch_info.get("nfpm")]
+    seen: dict[str, TargetConfig] = {}
+    for t in chosen:
+        arch = arch_of(t, lc.format)
+        if arch in seen:
+            raise ConfigError(f"{cfg.project.config_path}: channels.{lc.format}: targets {seen[arch].id} and {t.id} "
+                              f"are both {lc.format} architecture {arch}",
+                              hint=f"list the one to package in channels.{lc.format}.targets")
+        seen[arch] = t
+    return list(seen.values())
+
+
+# --- [channels.installer] ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InstallerConfig:
+    base_url: str  # may hold {version} and {name}
+    targets: tuple[str, ...] | None  # preference order; None: every packaged target
+
+
+def parse_installer(cfg: Core, raw: Any) -> InstallerConfig:
+    where = cfg.project.config_path
+    table = c.check_table(where, "channels.installer.", raw)
+    c.reject_unknown(where, "channels.installer.", table, ("base-url", "targets"))
+    url = table.get("base-url")
+    # fullmatch: `$` alone would let a trailing newline through, into the script above `set -eu`.
+    if not isinstance(url, str) or not re.fullmatch(r"https://[^\s'\"`$\\;&|<>()\x00-\x1f\x7f]+", url):
+        raise ConfigError(f"{where}: channels.installer.base-url: expected the https:// URL the release files are "
+                          "served from, without spaces, quotes or shell characters",
+                          hint='e.g. "https://github.com/OWNER/REPO/releases/download/v{version}" (plain http '
+                          "would let anyone on the way swap the archive and its checksum)")
+    try:
+        url.format(version="0", name="x")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(f"{where}: channels.installer.base-url: only {{version}} and {{name}} can be filled in") from None
+    targets = table.get("targets")
+    if targets is not None:
+        targets = c.target_ids(where, [t.id for t in cfg.targets], "channels.installer.targets", targets)
+    return InstallerConfig(url, targets)
+
+
+@dataclass(frozen=True)
+class Channels:
+    pypi: WheelConfig | None = None
+    npm: NpmConfig | None = None
+    deb: LinuxPackageConfig | None = None
+    rpm: LinuxPackageConfig | None = None
+    installer: InstallerConfig | None = None
+
+    @property
+    def linux(self) -> tuple[LinuxPackageConfig, ...]:
+        return tuple(x for x in (self.deb, self.rpm) if x is not None)
+
+
+def parse_channels(cfg: Core, raw: Any) -> Channels:
+    where = cfg.project.config_path
+    table = c.check_table(where, "channels.", raw)
+    c.reject_unknown(where, "channels.", table, CHANNELS)
+    return Channels(
+        pypi=parse_pypi(cfg, table["pypi"]) if "pypi" in table else None,
+        npm=parse_npm(cfg, table["npm"]) if "npm" in table else None,
+        deb=parse_linux(cfg, "deb", table["deb"]) if "deb" in table else None,
+        rpm=parse_linux(cfg, "rpm", table["rpm"]) if "rpm" in table else None,
+        installer=parse_installer(cfg, table["installer"]) if "installer" in table else None,
+    )

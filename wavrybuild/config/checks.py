@@ -1,0 +1,268 @@
+"""The validators every section of targets.toml shares.
+
+A value checker returns the normalised value or raises ValueError(what is expected); the table
+helpers turn problems into one ConfigError naming the file and the key, with a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError
+from ..triple import suggest
+
+ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
+SECRET_WORDS = ("passphrase", "password", "token", "secret")
+GITHUB_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class HoldsSecret(ValueError):
+    """A rejected value that may itself be a secret: the error message must not repeat it."""
+
+
+# --- values ----------------------------------------------------------------------------------------
+
+def str_value(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("a string")
+    return v
+
+
+def opt_str(v: Any) -> str | None:
+    return None if v in ("", "auto") else str_value(v)
+
+
+def bool_value(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("true or false")
+    return v
+
+
+def str_list(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError("a list of strings")
+    return tuple(v)
+
+
+def args(v: Any) -> tuple[str, ...]:
+    # A single string is accepted for convenience and split like a shell would not: on spaces only.
+    if isinstance(v, str):
+        return tuple(v.split())
+    return str_list(v)
+
+
+def str_map(v: Any) -> tuple[tuple[str, str], ...]:
+    """An environment table: variable names as the shell writes them, values without NUL."""
+    if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+        raise ValueError("a table of string values")
+    for name, value in v.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"environment variable names (letters, digits, _), not {name!r}")
+        if "\0" in value:
+            raise ValueError(f"values without NUL characters ({name})")
+    return tuple(sorted(v.items()))
+
+
+def choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or v not in choices:
+            near = suggest(v, list(choices)) if isinstance(v, str) else None
+            extra = f" (did you mean {near!r}?)" if near else ""
+            raise ValueError("one of " + ", ".join(repr(c) for c in choices) + extra)
+        return v
+
+    return check
+
+
+def archive(v: Any) -> str | None:
+    return None if v in ("", "auto") else choice(ARCHIVE_FORMATS)(v)
+
+
+def strip(v: Any) -> str | bool | None:
+    if v is None or isinstance(v, bool) or v in ("none", "debuginfo", "symbols"):
+        return cast(str | bool | None, v)
+    raise ValueError('true, false, "none", "debuginfo" or "symbols"')
+
+
+def lto(v: Any) -> str | bool | None:
+    if v is None or isinstance(v, bool) or v in ("off", "thin", "fat"):
+        return cast(str | bool | None, v)
+    raise ValueError('true, false, "off", "thin" or "fat"')
+
+
+def codegen_units(v: Any) -> int | None:
+    if v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+        return v
+    raise ValueError("a whole number >= 1")
+
+
+def opt_level(v: Any) -> int | str | None:
+    # `true` is 1 to Python: a bool is not an opt-level.
+    if v is None or (not isinstance(v, bool) and v in (0, 1, 2, 3, "s", "z")):
+        return cast(int | str | None, v)
+    raise ValueError('0, 1, 2, 3, "s" or "z"')
+
+
+def panic(v: Any) -> str | None:
+    if v is None or v in ("unwind", "abort"):
+        return cast(str | None, v)
+    raise ValueError('"unwind" or "abort"')
+
+
+def glibc(v: Any) -> str | None:
+    if v in (None, ""):
+        return None
+    if not isinstance(v, str) or not re.fullmatch(r"2\.\d{1,2}", v):
+        raise ValueError('a glibc version string like "2.17"')
+    return v
+
+
+def expect(v: Any) -> str | None:
+    if v is False or v == "":
+        return None
+    return str_value(v)
+
+
+
+def text(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("a non-empty string")
+    return v
+
+
+def template(allowed: tuple[str, ...]) -> Callable[[Any], str]:
+    """A string with {placeholders}; only plain names from `allowed` (no attribute access, no specs)."""
+
+    def check(v: Any) -> str:
+        value = text(v)
+        try:
+            fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"a template with {{placeholders}} ({exc})") from None
+        for name, spec, conv in fields:
+            if name not in allowed or spec or conv:
+                near = suggest(name, list(allowed))
+                raise ValueError("placeholders among " + ", ".join("{" + a + "}" for a in allowed)
+                                 + (f" (did you mean {{{near}}}?)" if near else "") + f"; {{{name}}} is not one")
+        return value
+
+    return check
+
+
+def url(allowed: tuple[str, ...]) -> Callable[[Any], str]:
+    fill = template(allowed)
+
+    def check(v: Any) -> str:
+        value = fill(v)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("an http:// or https:// URL")
+        if parts.password is not None:
+            raise HoldsSecret("a URL without credentials (name env vars with user-env and password-env)")
+        return value.rstrip("/")
+
+    return check
+
+
+def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v == "" else check(v)
+
+
+def env_name(v: Any) -> str:
+    if not isinstance(v, str) or not ENV_NAME.fullmatch(v):
+        raise HoldsSecret("the name of an environment variable (letters, digits, _)")
+    if v.startswith(GITHUB_TOKEN_PREFIXES):
+        raise HoldsSecret("the *name* of an environment variable; this looks like a token itself")
+    return v
+
+
+def relative_template(v: Any) -> str:
+    value = template(("name", "version", "commit"))(v)
+    parts = PurePosixPath(value).parts
+    if value.startswith(("/", "\\")) or ".." in parts:
+        raise ValueError("a relative path template inside publish.directory.path")
+    return value.strip("/")
+
+
+# --- tables ----------------------------------------------------------------------------------------
+
+def unknown_key(path: Path, where: str, key: str, allowed: Iterable[str]) -> ConfigError:
+    near = suggest(key, list(allowed))
+    return ConfigError(
+        f"{path}: {where}{key}: unknown key" + (f"; did you mean {near!r}?" if near else ""),
+        hint="allowed here: " + ", ".join(sorted(allowed)),
+    )
+
+
+def looks_secret(key: str) -> bool:
+    return any(w in key.lower() for w in SECRET_WORDS) and not key.endswith("-env")
+
+
+def secret_refused(path: Path, where: str, key: str) -> ConfigError:
+    # The value is never repeated: it may be the secret.
+    return ConfigError(
+        f"{path}: {where}{key}: secrets never go in targets.toml",
+        hint=f"put it in an environment variable and name that variable with `{key.split('-')[0]}-env`, "
+        "or keep it in a file outside the repository",
+    )
+
+
+def reject_unknown(path: Path, where: str, table: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """The first key of `table` not in `allowed`, as a ConfigError with a did-you-mean (or, for a
+    key that looks like a secret, the refusal that says where secrets go)."""
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            if looks_secret(str(key)):
+                raise secret_refused(path, where, str(key))
+            raise unknown_key(path, where, key, allowed)
+
+
+def check_table(path: Path, where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {where.rstrip('.')}: expected a table")
+    return value
+
+
+REQUIRED = object()
+Spec = Mapping[str, tuple[Callable[[Any], Any], Any]]
+
+
+def values(path: Path, where: str, table: Any, spec: Spec) -> dict[str, Any]:
+    """Every key of `spec` checked (key -> (checker, default); REQUIRED: no default)."""
+    table = check_table(path, where, table)
+    reject_unknown(path, where, table, spec)
+    out: dict[str, Any] = {}
+    for key, (check, default) in spec.items():
+        if key not in table:
+            if default is REQUIRED:
+                raise ConfigError(f"{path}: {where}{key}: missing", hint=f"[{where.rstrip('.')}] needs `{key}`")
+            out[key] = default
+            continue
+        value = table[key]
+        try:
+            out[key] = check(value)
+        except ValueError as exc:
+            # An *-env value is not echoed: a user may have pasted the secret instead of its name.
+            got = "" if key.endswith("-env") or isinstance(exc, HoldsSecret) else f", got {value!r}"
+            raise ConfigError(f"{path}: {where}{key}: expected {exc}{got}") from None
+    return out
+
+
+def target_ids(path: Path, configured: Sequence[str], key: str, value: Any) -> tuple[str, ...]:
+    """A non-empty list of configured target ids (for `targets = [...]` of a channel or bindings)."""
+    ids = list(configured)
+    if not isinstance(value, list) or not value or not all(isinstance(x, str) for x in value):
+        raise ConfigError(f"{path}: {key}: expected a non-empty list of target ids, got {value!r}")
+    for x in value:
+        if x not in ids:
+            near = suggest(x, ids)
+            raise ConfigError(f"{path}: {key}: {x!r} is not a configured target" + (f"; did you mean {near!r}?" if near else ""),
+                              hint="targets: " + ", ".join(ids))
+    return tuple(value)

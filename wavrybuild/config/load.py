@@ -1,0 +1,98 @@
+"""targets.toml → Config: the whole file parsed and checked, every section, before anything runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import cargo
+from ..env import Settings
+from ..errors import ConfigError, ToolMissing
+from . import checks as c
+from .bindings import parse_bindings
+from .channels import parse_channels
+from .models import Config, Project, TargetConfig
+from .project import WELL_KNOWN_SECRETS, Metadata, named_env, parse_cache, parse_project
+from .publish import parse_publish
+from .sections import parse_checksum, parse_package, parse_sign
+from .targets import parse_targets
+
+TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
+            "cache"}
+
+
+@dataclass(frozen=True)
+class _Core:
+    """The project and targets, which the later sections are checked against."""
+
+    project: Project
+    targets: tuple[TargetConfig, ...]
+
+
+def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Settings | None = None) -> Config:
+    """Turn the TOML document into a Config, or raise the first ConfigError. `metadata` says what
+    cargo knows of a Cargo.toml (cargo.metadata, or a stand-in in tests)."""
+    settings = settings or Settings.read()
+    c.reject_unknown(path, "", data, TOP_KEYS)
+    targets = parse_targets(path, data)
+    project = parse_project(path, data.get("project"), metadata)
+    project = dataclasses.replace(project, sccache=parse_cache(path, data.get("cache", {}), settings),
+                                  secret_env=WELL_KNOWN_SECRETS | named_env(data))
+    core = _Core(project, targets)
+    return Config(
+        project=project,
+        targets=targets,
+        package=parse_package(path, data.get("package", {})),
+        checksum=parse_checksum(path, data.get("checksum", {})),
+        sign=parse_sign(path, data.get("sign", {}), settings),
+        channels=parse_channels(core, data.get("channels", {})),
+        publish=parse_publish(core, data.get("publish", {})),
+        bindings=parse_bindings(core, data.get("bindings")),
+    )
+
+
+def _metadata(cargo_optional: bool) -> Metadata:
+    def read(manifest: Path) -> dict[str, Any]:
+        try:
+            return cargo.metadata(manifest)
+        except ToolMissing:
+            if not cargo_optional:
+                raise
+            return cargo.manifest_metadata(manifest)
+
+    return read
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found",
+            hint="create targets.toml (see docs/targets-toml.md), or point at one with --config, "
+            "WAVRYBUILD_CONFIG or the invoke setting wavrybuild.config",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML for wavrybuild: nested too deeply") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a targets.toml",
+                          hint="point --config (or WAVRYBUILD_CONFIG) at the file itself") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def load(path: str | os.PathLike[str], cargo_optional: bool = False, settings: Settings | None = None) -> Config:
+    """Parse targets.toml. cargo_optional: a machine without cargo still gets a Config (read from
+    Cargo.toml directly), for the tasks that report on or install the toolchain."""
+    path = Path(path).absolute()
+    return parse(path, read_toml(path), _metadata(cargo_optional), settings)

@@ -1,0 +1,206 @@
+"""The typed, frozen form of targets.toml: what every stage reads. Parsing lives next door
+(`load.py` and one module per section); nothing here reads files or the environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ConfigError
+from ..triple import Triple, suggest
+
+if TYPE_CHECKING:
+    from .bindings import BindingsConfig
+    from .channels import Channels
+    from .publish import PublishConfig
+
+if TYPE_CHECKING:
+    pass
+
+BUILDERS = ("auto", "zigbuild", "cargo")
+RUNNERS = ("auto", "native", "qemu", "none")
+STD_SOURCES = ("auto", "installed", "build-std")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One entry of the target matrix, with [defaults] already applied."""
+
+    id: str
+    triple: Triple
+    builder: str = "auto"
+    glibc: str | None = None
+    features: tuple[str, ...] = ()
+    no_default_features: bool = False
+    all_features: bool = False
+    profile: str = "release"
+    rustflags: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    toolchain: str | None = None
+    std: str = "auto"
+    runner: str = "auto"
+    smoke_args: tuple[str, ...] = ("--version",)
+    smoke_expect: str | None = "{version}"
+    archive: str | None = None  # archive format override
+    # cargo profile overrides (None: the profile's own value); see PROFILE_KEYS
+    profile_settings: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def rust_target(self) -> str:
+        """What is passed to --target: zigbuild spells a glibc floor as a suffix."""
+        return f"{self.triple}.{self.glibc}" if self.glibc else str(self.triple)
+
+    def fingerprint(self) -> str:
+        """A stable text of everything that changes this target's build output."""
+        not_build = {"smoke_args", "smoke_expect", "runner", "archive"}
+        return json.dumps({k: v for k, v in self.__dict__.items() if k not in not_build},
+                          default=str, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Project:
+    config_path: Path
+    root: Path
+    manifest_path: Path
+    workspace_root: Path
+    target_directory: Path
+    package: str
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+    dist_dir: Path
+    # Cargo.toml's [package] metadata, for the package formats of the channels (npm, PyPI, deb, rpm).
+    description: str = ""
+    license: str | None = None
+    homepage: str | None = None
+    repository: str | None = None
+    authors: tuple[str, ...] = ()
+    readme: Path | None = None  # Cargo.toml's `readme`, absolute
+    # [cache] sccache: None (off), "local" (sccache's own local cache) or a redis:// endpoint.
+    sccache: str | None = None
+    # Variables holding credentials (named by *-env keys, and the well-known CI tokens): cargo,
+    # build scripts, proc-macros and smoke-run binaries never see them.
+    secret_env: frozenset[str] = frozenset()
+    # Builds running at the same time need their own target dirs (cargo locks one for a whole
+    # build): lane 0 is cargo's target dir, lane N a directory inside it (see build_dir).
+    build_lane: int = 0
+
+    @property
+    def build_dir(self) -> Path:
+        """The target dir cargo is given for this lane."""
+        return self.target_directory / f"wavrybuild-lane-{self.build_lane}" if self.build_lane else self.target_directory
+
+
+@dataclass(frozen=True)
+class PackageConfig:
+    """[package]: how archives are made."""
+
+    format: str = "tar.gz"
+    windows_format: str = "zip"
+    include: tuple[str, ...] = ()  # globs relative to the crate directory
+    compression_level: int | None = None  # None: the format's usual default
+
+    def format_for(self, target: TargetConfig) -> str:
+        if target.archive:
+            return target.archive
+        return self.windows_format if target.triple.is_windows else self.format
+
+
+@dataclass(frozen=True)
+class ChecksumConfig:
+    sidecars: bool = False
+
+
+SIGN_METHODS = ("gpg", "minisign", "ssh", "authenticode")
+# Per method: key -> default. Paths are relative to targets.toml. Secrets are never keys here:
+# only the *names* of the env vars that hold them (`*-env`).
+SIGN_METHOD_KEYS: dict[str, dict[str, str | None]] = {
+    "gpg": {"key": None, "homedir": None, "public-key": None, "passphrase-env": "WAVRYBUILD_GPG_PASSPHRASE"},
+    "minisign": {"key": None, "public-key": None, "passphrase-env": "WAVRYBUILD_MINISIGN_PASSPHRASE"},
+    "ssh": {"key": None, "allowed-signers": None, "identity": None, "namespace": "file"},
+    "authenticode": {"pkcs12": None, "password-env": "WAVRYBUILD_AUTHENTICODE_PASSWORD", "ca": None,
+                     "description": None, "timestamp-url": None},
+}
+
+
+@dataclass(frozen=True)
+class SignConfig:
+    """[sign]: which methods sign, and where their keys are (WAVRYBUILD_SIGN_METHODS and
+    WAVRYBUILD_<METHOD>_<KEY>, e.g. WAVRYBUILD_GPG_KEY, already applied when the file was loaded)."""
+
+    methods: tuple[str, ...] = ()
+    artifacts: bool = False  # also sign every artifact, not only SHA256SUMS
+    options: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...] = ()
+
+    def get(self, method: str, key: str) -> str | None:
+        return dict(dict(self.options).get(method, ())).get(key, SIGN_METHOD_KEYS[method][key])
+
+    def path(self, method: str, key: str, base: Path) -> Path | None:
+        value = self.get(method, key)
+        return None if value is None else (Path(value) if Path(value).is_absolute() else base / value)
+
+class Core(Protocol):
+    """What the section parsers need of the config being loaded: the project and the targets."""
+
+    @property
+    def project(self) -> Project: ...
+
+    @property
+    def targets(self) -> tuple[TargetConfig, ...]: ...
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole of targets.toml (and the crate's Cargo.toml metadata), checked."""
+
+    project: Project
+    targets: tuple[TargetConfig, ...]
+    package: PackageConfig
+    checksum: ChecksumConfig
+    sign: SignConfig
+    channels: Channels
+    publish: PublishConfig
+    bindings: BindingsConfig | None
+
+    @property
+    def publishes(self) -> bool:
+        """Whether the publish stage has anywhere to go: a [publish] destination or npm publishing."""
+        return bool(self.publish.destinations) or bool(self.channels.npm and self.channels.npm.publish)
+
+    def select(self, names: Iterable[str] = (), *, all_targets: bool = False) -> tuple[TargetConfig, ...]:
+        """Targets by id or triple, in config order. No names and not all: a clear error."""
+        names = list(names)
+        if all_targets or not names:
+            if not all_targets:
+                raise ConfigError(
+                    "no target given",
+                    hint="pass --target TRIPLE (repeatable) or --all; configured: "
+                    + ", ".join(t.id for t in self.targets),
+                )
+            return self.targets
+        chosen: list[TargetConfig] = []
+        for name in names:
+            matches = [t for t in self.targets if t.id == name] or [
+                t for t in self.targets if t.rust_target == name or str(t.triple) == name
+            ]
+            if not matches:
+                choices = [t.id for t in self.targets] + [t.rust_target for t in self.targets]
+                near = suggest(name, choices)
+                raise ConfigError(
+                    f"{self.project.config_path}: target {name!r} is not configured"
+                    + (f"; did you mean {near!r}?" if near else ""),
+                    hint="configured targets: " + ", ".join(t.id for t in self.targets),
+                )
+            if len(matches) > 1:
+                raise ConfigError(
+                    f"{self.project.config_path}: {name!r} matches several targets: "
+                    + ", ".join(t.id for t in matches),
+                    hint="name the target by its id",
+                )
+            if matches[0] not in chosen:
+                chosen.append(matches[0])
+        order = {t.id: i for i, t in enumerate(self.targets)}
+        return tuple(sorted(chosen, key=lambda t: order[t.id]))

@@ -1,0 +1,149 @@
+"""[defaults] and [targets.*]: the target matrix, each entry with the defaults applied."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..triple import Triple, known_triples, suggest
+from . import checks as c
+from .models import BUILDERS, RUNNERS, STD_SOURCES, TargetConfig
+
+# Keys a target (or [defaults]) may set: key -> (checker, default).
+TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "builder": (c.choice(BUILDERS), "auto"),
+    "glibc": (c.glibc, None),
+    "features": (c.str_list, ()),
+    "no-default-features": (c.bool_value, False),
+    "all-features": (c.bool_value, False),
+    "profile": (c.str_value, "release"),
+    "rustflags": (c.args, ()),
+    "env": (c.str_map, ()),
+    "toolchain": (c.opt_str, None),
+    "std": (c.choice(STD_SOURCES), "auto"),
+    "runner": (c.choice(RUNNERS), "auto"),
+    "smoke-args": (c.args, ("--version",)),
+    "smoke-expect": (c.expect, "{version}"),
+    "archive": (c.archive, None),
+    # Profile settings for smaller binaries, passed as `--config profile.<profile>.<key>=…`.
+    "strip": (c.strip, None),
+    "lto": (c.lto, None),
+    "codegen-units": (c.codegen_units, None),
+    "opt-level": (c.opt_level, None),
+    "panic": (c.panic, None),
+}
+PROFILE_KEYS = ("strip", "lto", "codegen-units", "opt-level", "panic")
+# Only per target: which triple a target id builds (defaults to the id itself).
+TARGET_ONLY_KEYS = {"triple"}
+TARGET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def target_values(path: Path, where: str, table: dict[str, Any], allowed_extra: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in allowed_extra:
+            continue
+        if key not in TARGET_KEYS:
+            raise c.unknown_key(path, where, key, set(TARGET_KEYS) | allowed_extra)
+        checker, _ = TARGET_KEYS[key]
+        try:
+            out[key] = checker(value)
+        except ValueError as exc:
+            # env values may be credentials a build needs: never echoed.
+            got = "" if key == "env" else f", got {value!r}"
+            raise ConfigError(f"{path}: {where}{key}: expected {exc}{got}") from None
+    return out
+
+
+def _check_triple(path: Path, where: str, name: str) -> Triple:
+    if name not in known_triples():
+        near = suggest(name, known_triples())
+        raise ConfigError(
+            f"{path}: {where}: {name!r} is not a target triple rustc knows"
+            + (f"; did you mean {near!r}?" if near else ""),
+            hint="`rustc --print target-list` lists them; a glibc floor goes in `glibc = \"2.17\"`",
+        )
+    return Triple(name)
+
+
+def _triple_of(path: Path, tid: str, table: dict[str, Any], values: dict[str, Any]) -> Triple:
+    """The triple a target builds; zigbuild's spelling "x86_64-unknown-linux-gnu.2.17" in the id
+    means that triple with a glibc 2.17 floor (written into `values`)."""
+    where = f"targets.{tid}."
+    triple_name = table.get("triple", tid)
+    suffixed = re.fullmatch(r"(.+-linux-gnu\w*)\.(2\.\d{1,2})", tid) if "triple" not in table else None
+    if suffixed:
+        triple_name = suffixed.group(1)
+        if "glibc" in table and values["glibc"] != suffixed.group(2):
+            raise ConfigError(
+                f"{path}: {where}glibc: {values['glibc']!r} contradicts the floor {suffixed.group(2)!r} in the target name",
+                hint="remove `glibc` or the suffix",
+            )
+        values["glibc"] = suffixed.group(2)
+    if not isinstance(triple_name, str):
+        raise ConfigError(f"{path}: {where}triple: expected a string, got {triple_name!r}")
+    return _check_triple(path, f"{where}triple" if "triple" in table else f"targets.{tid}", triple_name)
+
+
+def _check_combination(path: Path, tid: str, triple: Triple, values: dict[str, Any]) -> None:
+    where = f"targets.{tid}."
+    if values["glibc"] and not triple.is_linux_gnu:
+        raise ConfigError(
+            f"{path}: {where}glibc: a glibc floor only applies to *-linux-gnu targets, not {triple}",
+            hint="remove `glibc` from this target",
+        )
+    if values["glibc"] and values["builder"] == "cargo":
+        raise ConfigError(
+            f"{path}: {where}builder: a glibc floor needs cargo-zigbuild; plain cargo cannot pin glibc",
+            hint='set builder = "zigbuild" (or "auto"), or remove `glibc`',
+        )
+    if values["runner"] == "qemu" and triple.os != "linux":
+        raise ConfigError(
+            f"{path}: {where}runner: qemu-user only runs Linux binaries, not {triple}",
+            hint='use runner = "none" (or "auto") for this target',
+        )
+    if triple.env == "msvc":
+        raise ConfigError(
+            f"{path}: targets.{tid}: {triple} needs the Windows SDK (MSVC), which cannot be used here",
+            hint=f"build {triple} on a Windows runner, or use {str(triple).replace('msvc', 'gnu')}",
+        )
+
+
+def make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> TargetConfig:
+    if not TARGET_ID.fullmatch(tid):
+        raise ConfigError(
+            f"{path}: targets.{tid!r}: a target id may hold only letters, digits, '.', '_' and '-' "
+            "(it names files in dist/)",
+        )
+    table = c.check_table(path, f"targets.{tid}.", raw)
+    values = {k: default for k, (_, default) in TARGET_KEYS.items()}
+    values.update(defaults)
+    values.update(target_values(path, f"targets.{tid}.", table, TARGET_ONLY_KEYS))
+    triple = _triple_of(path, tid, table, values)
+    _check_combination(path, tid, triple, values)
+    fields = {k.replace("-", "_"): v for k, v in values.items() if k not in PROFILE_KEYS}
+    return TargetConfig(id=tid, triple=triple, **fields,
+                        profile_settings=tuple((k, values[k]) for k in PROFILE_KEYS if values[k] is not None))
+
+
+def parse_targets(path: Path, data: Any) -> tuple[TargetConfig, ...]:
+    defaults = target_values(path, "defaults.", c.check_table(path, "defaults.", data.get("defaults", {})), set())
+    tables = c.check_table(path, "targets.", data.get("targets", {}))
+    if not tables:
+        raise ConfigError(
+            f"{path}: targets: no targets configured",
+            hint="add a table per target, e.g. [targets.x86_64-unknown-linux-gnu]",
+        )
+    targets = tuple(make_target(path, tid, raw, defaults) for tid, raw in tables.items())
+    seen: dict[str, str] = {}
+    for t in targets:
+        if t.rust_target in seen:
+            raise ConfigError(
+                f"{path}: targets.{t.id}: duplicate target: targets.{seen[t.rust_target]} already builds {t.rust_target}",
+                hint="remove one of them, or give one a different triple or glibc floor",
+            )
+        seen[t.rust_target] = t.id
+    return targets
