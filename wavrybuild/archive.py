@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import io
 import lzma
-import os
 import stat
 import tarfile
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from . import env as env_
 from .errors import ToolMissing
 
 DEFAULT_LEVELS = {"tar.gz": 6, "tar.xz": 6, "tar.zst": 3, "zip": 6}  # gzip's, xz's and zstd's own defaults
@@ -141,7 +141,7 @@ def write_archive(out: BinaryIO, fmt: str, top: str, entries: list[Entry], mtime
 
 def source_date_epoch(repo: Path) -> tuple[int, str]:
     """(epoch, where it came from): SOURCE_DATE_EPOCH, else the commit time, else 1980-01-01."""
-    env = os.environ.get("SOURCE_DATE_EPOCH")
+    env = env_.var("SOURCE_DATE_EPOCH")
     if env:
         try:
             return int(env), "SOURCE_DATE_EPOCH"

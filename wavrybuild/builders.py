@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
+from . import env as env_
 from . import sources
 from .config import Project, TargetConfig
 from .proc import Command
@@ -72,7 +72,7 @@ def remap_flags(project: Project, std: StdSource, *, checkout: bool | None = Non
 
     checkout=True: only the pairs naming this checkout (workspace, target dir); False: only the
     others (cargo home, Rust's source), which are the same in every clone on a machine."""
-    cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    cargo_home = env_.cargo_home()
     pairs = [
         (cargo_home, "/cargo"),
         # A lane's dir maps to the same /target: where a target was built leaves no trace.
@@ -102,7 +102,7 @@ def sccache_env(project: Project, std: StdSource) -> dict[str, str]:
     from . import proc
     from .fsutil import write_atomic
 
-    shim = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wavrybuild" / "rustc-remap.sh"
+    shim = env_.cache_home() / "wavrybuild" / "rustc-remap.sh"
     text = resources.files("wavrybuild").joinpath("resources/rustc-remap.sh").read_text()
     if not shim.is_file() or shim.read_text() != text:
         shim.parent.mkdir(parents=True, exist_ok=True)
@@ -120,8 +120,8 @@ INHERITED_FLAGS = ("CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS")
 def rustflags(project: Project, target: TargetConfig, std: StdSource) -> list[str]:
     """This target's rustc flags: the caller's RUSTFLAGS, remaps, targets.toml's, and the ones a
     target needs for a reproducible link."""
-    encoded = os.environ.get("CARGO_ENCODED_RUSTFLAGS")
-    inherited = encoded.split("\x1f") if encoded else os.environ.get("RUSTFLAGS", "").split()
+    encoded = env_.var("CARGO_ENCODED_RUSTFLAGS")
+    inherited = encoded.split("\x1f") if encoded else (env_.var("RUSTFLAGS") or "").split()
     # Flags naming the checkout would put its path into every sccache key, and a second clone would
     # never hit: with the cache they are added behind sccache (sccache_env), the rest here.
     flags = remap_flags(project, std, checkout=False if project.sccache else None) + list(target.rustflags)

@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from . import env as env_
+
 # Variables that change what cargo, rustc or a C toolchain produce, whoever reads them.
 ENV_FAMILIES = re.compile(r"^(CARGO_|RUSTFLAGS$|RUSTDOCFLAGS$|RUSTC|CC|CXX|CFLAGS|CXXFLAGS|CPPFLAGS|LDFLAGS|AR$|AR_"
                           r"|PKG_CONFIG|SOURCE_DATE_EPOCH$|MACOSX_DEPLOYMENT_TARGET$)")
@@ -27,8 +29,8 @@ NOT_INPUTS = {"CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "CARGO_HOME", "CARGO
 
 def environment_digest(secret: frozenset[str]) -> str:
     """The current values of the variable families (credentials are removed from builds anyway)."""
-    chosen = sorted((k, v) for k, v in os.environ.items()
-                    if ENV_FAMILIES.match(k) and k not in NOT_INPUTS and k not in secret)
+    chosen = sorted((k, v) for k, v in env_.matching(ENV_FAMILIES.match).items()
+                    if k not in NOT_INPUTS and k not in secret)
     return hashlib.sha256(json.dumps(chosen).encode()).hexdigest()
 
 
@@ -118,7 +120,7 @@ def watched(executables: list[Path], stdout: str, triple: str | None, secret: fr
         names |= _env_deps(exe)
     names -= NOT_INPUTS | secret  # credentials never reach a build: they cannot be inputs
     return {"files": [_stamp(f) for f in sorted(files)],
-            "env": {n: _value_digest(os.environ.get(n)) for n in sorted(names)}}
+            "env": {n: _value_digest(env_.var(n)) for n in sorted(names)}}
 
 
 def still_fresh(watch: dict[str, Any]) -> bool:
@@ -128,4 +130,4 @@ def still_fresh(watch: dict[str, Any]) -> bool:
     for entry in watch["files"]:
         if _stamp(entry[0]) != list(entry):
             return False
-    return all(_value_digest(os.environ.get(n)) == v for n, v in watch.get("env", {}).items())
+    return all(_value_digest(env_.var(n)) == v for n, v in watch.get("env", {}).items())

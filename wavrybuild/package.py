@@ -1,26 +1,17 @@
-"""The package stage: plan archives from the build record, write them beside dist/, then commit.
-
-Crash safety: archives are written in dist/.wavrybuild/tmp and renamed into dist/. Before any
-archive whose bytes change is renamed into place, SHA256SUMS, that archive's sidecar and
-manifest.json are removed, so a run killed at any moment leaves either the old consistent set or
-files that no checksum file contradicts; the next run completes it.
-"""
+"""Archive plans: which files go into each target's archive, checked before anything is written.
+The package stage (stages/package.py) writes them through one dist/ transaction."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import Entry, HashingWriter, extension, write_archive
+from .archive import Entry, extension
 from .build import build_key
-from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
 from .config import Config, TargetConfig
 from .errors import ConfigError, WavryError
-from .fsutil import fsync_dir
-from .manifest import MANIFEST_NAME, Artifact
-from .record import BuildRecord, tmp_dir
+from .record import BuildRecord
 
 
 @dataclass(frozen=True)
@@ -94,66 +85,3 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
         signed = any(dist / b.path in replace for b in rec.binaries)
         plans.append(PackagePlan(t, fmt, dest, top, tuple(bins + extras), tuple(b.name for b in rec.binaries), signed))
     return plans
-
-
-@dataclass
-class Written:
-    plan: PackagePlan
-    tmp: Path
-    sha256: str
-    size: int
-    changed: bool
-
-
-def write(p: PackagePlan, dist: Path, mtime: int, level: int | None) -> Written:
-    """Write one archive to a temp file under dist/.wavrybuild/tmp (fsynced), hashing it as it goes."""
-    tmp = tmp_dir(dist) / f"{p.dest.name}.{os.getpid()}.part"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    with tmp.open("wb") as raw:
-        hw = HashingWriter(raw)
-        write_archive(hw, p.fmt, p.top, list(p.entries), mtime, level)  # type: ignore[arg-type]
-        raw.flush()
-        os.fsync(raw.fileno())
-    digest = hw.sha256.hexdigest()
-    changed = not (p.dest.exists() and p.dest.stat().st_size == hw.size and sha256_file(p.dest) == digest)
-    return Written(p, tmp, digest, hw.size, changed)
-
-
-def commit(written: list[Written], dist: Path) -> None:
-    """Move new archives into dist/, invalidating whatever would disagree with them first."""
-    changed = [w for w in written if w.changed]
-    if changed:
-        names = [SUMS_NAME, MANIFEST_NAME]
-        for described in [SUMS_NAME, *(w.plan.dest.name for w in changed)]:
-            names += [described + suffix for suffix in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)]
-        for name in names:
-            (dist / name).unlink(missing_ok=True)
-        fsync_dir(dist)
-    for w in written:
-        if w.changed:
-            os.chmod(w.tmp, 0o644)
-            os.replace(w.tmp, w.plan.dest)
-        else:
-            w.tmp.unlink()
-    fsync_dir(dist)
-
-
-def artifact(w: Written) -> Artifact:
-    return Artifact(
-        target=w.plan.target.id,
-        triple=str(w.plan.target.triple),
-        kind="archive",
-        format=w.plan.fmt,
-        path=w.plan.dest.name,
-        size=w.size,
-        sha256=w.sha256,
-        binaries=sorted(w.plan.binaries),
-        authenticode=w.plan.codesigned,
-    )
-
-
-def clean_tmp(dist: Path) -> None:
-    """Leftovers of a killed run."""
-    shutil.rmtree(tmp_dir(dist), ignore_errors=True)
-
-

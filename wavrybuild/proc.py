@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import env as env_
 from .errors import CommandFailed, ToolMissing
 
 # Where to get each program we may call, for the error when it is missing.
@@ -34,13 +35,13 @@ INSTALL_HINTS = {
 
 def shim_dir() -> Path:
     """Where wavrybuild links tools under the names rustc looks for (rust-objcopy)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = str(env_.cache_home())
     return Path(base) / "wavrybuild" / "bin"
 
 
 def cargo_bin() -> Path:
     """Where rustup's installer puts cargo (it may not be on PATH yet in this shell)."""
-    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo") / "bin"
+    return env_.cargo_home() / "bin"
 
 
 def tool_path() -> str:
@@ -53,7 +54,7 @@ def tool_path() -> str:
     scripts = sysconfig.get_path("scripts")
     bindir = str(Path(sys.executable).parent)
     parts = [p for p in (scripts, bindir) if p]
-    rest = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    rest = (env_.var("PATH") or os.defpath).split(os.pathsep)
     tail = [str(d) for d in (cargo_bin(), shim_dir()) if d.is_dir()]
     return os.pathsep.join(dict.fromkeys(parts + rest + tail))
 
@@ -237,7 +238,7 @@ def probe(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: Path | 
 
 
 def _probe_cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = str(env_.cache_home())
     return Path(base) / "wavrybuild" / "probes.json"
 
 

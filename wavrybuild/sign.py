@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from . import env as env_
 from . import proc
 from .config import Config, SignConfig, TargetConfig
 from .errors import ConfigError, ToolMissing, WavryError
@@ -48,7 +49,7 @@ class Secret:
 
     @property
     def value(self) -> str:
-        return os.environ.get(self.env, "") if self.env else ""
+        return env_.secret_value(self.env) if self.env else ""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from . import env as env_
 from .errors import ConfigError
 
 
@@ -25,7 +26,7 @@ def config_files(start: Path) -> list[Path]:
             if f.is_file():
                 found.append(f)
                 break
-    home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    home = env_.cargo_home()
     for name in ("config.toml", "config"):
         f = home / name
         if f.is_file() and f not in found:
@@ -77,7 +78,7 @@ def merged_directory(std_vendor: Path, own: Path) -> Path:
         except OSError as exc:
             raise ConfigError(f"{src}: cannot read this directory source: {exc}") from None
     digest = hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()[:16]
-    home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    home = env_.cargo_home()
     merged = home / "wavrybuild-sources" / digest
     want = {n: str(p) for n, p in entries.items()}
     if merged.is_dir() and {n: os.readlink(merged / n) for n in os.listdir(merged)} == want:

@@ -1,23 +1,46 @@
-"""The invoke tasks: thin adapters from flags to the stage modules. The only place that prints."""
+"""The invoke tasks: thin adapters from flags to the stages. Output goes through ui.UI only."""
 
 from __future__ import annotations
 
 import functools
 import inspect
-import os
+import json as json_
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from .errors import WavryError
-
-if TYPE_CHECKING:
-    from .config import Config
+from . import release as releases
+from . import toolchain as tc
+from .cache import status as cache_status
+from .config import Config, TargetConfig, load
+from .env import Settings
+from .errors import ConfigError, VerifyFailed, WavryError
+from .fsutil import lock_dir
+from .pipeline.matrix import matrix
+from .pipeline.runner import Pipeline
+from .pipeline.stage import Run, Stage
+from .stages.bindings import run_wheels
+from .stages.build import BuildStage
+from .stages.checksum import ChecksumStage
+from .stages.installer import InstallerStage
+from .stages.linux import LinuxStage
+from .stages.npm import NpmStage
+from .stages.package import PackageStage
+from .stages.publish import PublishStage
+from .stages.repos import ReposStage
+from .stages.sign import SignStage
+from .stages.smoke import SmokeStage
+from .stages.toolchain import install, report_toolchain, statuses
+from .stages.wheel import WheelStage
+from .triple import suggest
+from .ui import UI
+from .verify import verify_dir, verify_signatures
 
 CONFIG_HELP = "path to targets.toml (default: $WAVRYBUILD_CONFIG, the invoke setting wavrybuild.config, ./targets.toml)"
 PARALLEL_HELP = ("how many cargo invocations run at once, each in its own target dir "
@@ -39,18 +62,14 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(c, *args, **kwargs)
         except WavryError as exc:
-            from .ui import UI
-
             UI().error(str(exc))
             raise Exit(code=exc.exit_code) from None
         except Exit:
             raise
         except Exception as exc:
             # A bug of ours, not the user's input: still one line, and the traceback on request.
-            if os.environ.get("WAVRYBUILD_DEBUG"):
+            if Settings.read().debug:
                 raise
-            from .ui import UI
-
             UI().error(f"internal error in `invoke {fn.__name__.replace('_', '-')}`: {type(exc).__name__}: {exc}\n"
                        "  this is a wavrybuild bug: please report it (WAVRYBUILD_DEBUG=1 shows the traceback)")
             raise Exit(code=70) from None  # EX_SOFTWARE
@@ -63,9 +82,6 @@ INVOKE_SETTINGS = ("config",)
 
 def _config_path(c: Context, flag: str | None) -> Path:
     settings = c.config.get("wavrybuild") or {}
-    from .errors import ConfigError
-    from .triple import suggest
-
     if not hasattr(settings, "keys"):
         raise ConfigError(f"invoke setting wavrybuild: expected a mapping, got {settings!r}",
                           hint="e.g. ns.configure({'wavrybuild': {'config': 'targets.toml'}})")
@@ -75,21 +91,35 @@ def _config_path(c: Context, flag: str | None) -> Path:
             raise ConfigError(f"invoke setting wavrybuild.{key}: unknown" + (f"; did you mean {near!r}?" if near else ""),
                               hint="allowed: " + ", ".join(INVOKE_SETTINGS) + " (other options are task flags "
                               "or WAVRYBUILD_* variables, e.g. --parallel / WAVRYBUILD_PARALLEL)")
-    chosen = flag or os.environ.get("WAVRYBUILD_CONFIG") or settings.get("config") or "targets.toml"
+    chosen = flag or Settings.read().config or settings.get("config") or "targets.toml"
     return Path(chosen)
 
 
 def _load(c: Context, flag: str | None, cargo_optional: bool = False, lock: bool = True) -> Config:
     """The config, and (for tasks that write dist/) the lock on its dist/ for the rest of the run."""
-    from .config import load
-
     cfg = load(_config_path(c, flag), cargo_optional)
     if lock:
-        from .fsutil import lock_dir
-        from .ui import UI
-
-        lock_dir(cfg.project.dist_dir, UI().warn, wait=not os.environ.get("WAVRYBUILD_NO_WAIT"))
+        lock_dir(cfg.project.dist_dir, UI().warn, wait=not Settings.read().no_wait)
     return cfg
+
+
+def _ui(c: Context) -> UI:
+    """invoke's --hide (config run.hide) hides the tools' own output; commands are always echoed."""
+    hide = c.config.get("run", {}).get("hide")
+    return UI(hide=hide if isinstance(hide, str) else ("both" if hide is True else None))
+
+
+def _one(c: Context, cfg: Config, stage: Stage, targets: tuple[TargetConfig, ...] = (), *, dry: bool = False,
+         force: bool = False, parallel: int | None = None) -> Run:
+    """A single-stage task: the pipeline's runner with one stage, so it skips and resumes like a release."""
+    run = Run(cfg, _ui(c), targets or cfg.targets, dry=dry, force=force, parallel=parallel)
+    Pipeline(run).stage(stage, always=True)
+    return run
+
+def _install(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) -> None:
+    install(ui, cfg, targets, dry)
+    tc.toolchains.cache_clear()
+    tc.active_pin.cache_clear()
 
 
 @task(
@@ -107,23 +137,17 @@ def _load(c: Context, flag: str | None, cargo_optional: bool = False, lock: bool
 def toolchain(c: Context, target: list[str] | None = None, install: bool = False, json: bool = False,
               dry: bool = False, config: str | None = None) -> None:
     """Show, per configured target, whether and how it can be built and run here; --install gets what is missing."""
-    from . import stages
-    from . import toolchain as tc
-    from .ui import UI
-
-    ui = UI()
+    ui = _ui(c)
     cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)
     if install:
-        stages.install(ui, cfg, targets, dry)
-        tc.toolchains.cache_clear()
-        tc.active_pin.cache_clear()
+        _install(ui, cfg, targets, dry)
         if dry:
             return
         cfg = _load(c, config, cargo_optional=True, lock=False)  # with cargo now installed, as builds will see it
         targets = cfg.select(target or (), all_targets=not target)
-    tools, statuses = stages.statuses(cfg, targets)
-    stages.report_toolchain(ui, tools, statuses, json)
+    tools, sts = statuses(cfg, targets)
+    report_toolchain(ui, tools, sts, json)
 
 
 @task(iterable=["target"], help={"target": TARGET_HELP + " (default: all)", "json": "print the report as JSON",
@@ -131,18 +155,12 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
 @_guarded
 def doctor(c: Context, target: list[str] | None = None, json: bool = False, config: str | None = None) -> None:
     """Check this machine against targets.toml; exits 1 if any target cannot be built here."""
-    from . import stages
-    from .ui import UI
-
-    ui = UI()
     cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)
-    tools, statuses = stages.statuses(cfg, targets)
-    from .cache import status
-
-    cache = status(cfg.project)
-    stages.report_toolchain(ui, tools, statuses, json, cache)
-    if not all(s.ready for s in statuses) or cache.problem:
+    tools, sts = statuses(cfg, targets)
+    cache = cache_status(cfg.project)
+    report_toolchain(_ui(c), tools, sts, json, cache)
+    if not all(s.ready for s in sts) or cache.problem:
         raise Exit(code=1)
 
 
@@ -162,21 +180,20 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
 def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
           dry: bool = False, force: bool = False, parallel: int = 0, config: str | None = None) -> None:
     """Cross-compile the crate for the chosen targets; binaries go to dist/.wavrybuild/bin/<target>/."""
-    from . import stages
-    from .ui import UI
-
-    stages.run_build(UI(), _load(c, config), target, all_, fail_fast, dry, force, parallel or None)
+    cfg = _load(c, config)
+    targets = cfg.select(target or (), all_targets=all_)
+    _one(c, cfg, BuildStage(fail_fast=fail_fast), targets, dry=dry, force=force, parallel=parallel or None)
 
 
 @task(iterable=["target"], help={"target": TARGET_HELP + " (default: every built target)", "config": CONFIG_HELP,
-                                 "dry": "print the commands without running them"})
+                                 "dry": "print the commands without running them",
+                                 "force": "run again even the targets whose binaries already passed"})
 @_guarded
-def smoke(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
+def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
+          config: str | None = None) -> None:
     """Run each built binary (natively or under qemu-user) with targets.toml's smoke-args and check its output."""
-    from . import stages
-    from .ui import UI
-
-    stages.run_smoke(UI(), _load(c, config), target, dry)
+    cfg = _load(c, config)
+    _one(c, cfg, SmokeStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry, force=force)
 
 
 @task(iterable=["target"], help={"target": TARGET_HELP + " (default: every configured target)",
@@ -185,10 +202,8 @@ def smoke(c: Context, target: list[str] | None = None, dry: bool = False, config
 @_guarded
 def package(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Archive each built target reproducibly into dist/ ({name}-{version}-{target}.tar.gz|.zip) and write dist/manifest.json."""
-    from . import stages
-    from .ui import UI
-
-    stages.run_package(UI(), _load(c, config), target, dry)
+    cfg = _load(c, config)
+    _one(c, cfg, PackageStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
 
 
 @task(help={"sidecars": "also write <artifact>.sha256 files (also on with `sidecars = true` under [checksum])",
@@ -197,10 +212,7 @@ def package(c: Context, target: list[str] | None = None, dry: bool = False, conf
 @_guarded
 def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str | None = None) -> None:
     """Write dist/SHA256SUMS (the format `sha256sum -c` reads) for every artifact in dist/manifest.json."""
-    from . import stages
-    from .ui import UI
-
-    stages.run_checksum(UI(), _load(c, config), sidecars, dry)
+    _one(c, _load(c, config), ChecksumStage(sidecars=sidecars), dry=dry)
 
 
 @task(help={"directory": "directory holding SHA256SUMS, e.g. a downloaded release (default: dist/ of targets.toml)",
@@ -208,11 +220,7 @@ def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str 
 @_guarded
 def verify(c: Context, directory: str | None = None, config: str | None = None) -> None:
     """Check every artifact against SHA256SUMS; exit 1 on any mismatched, missing or unexpected file."""
-    from .errors import VerifyFailed
-    from .ui import UI
-    from .verify import verify_dir
-
-    ui = UI()
+    ui = _ui(c)
     cfg = None
     if directory is None or config or _config_path(c, None).exists():
         cfg = _load(c, config, lock=False)
@@ -223,19 +231,15 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
         where = cfg.project.dist_dir
     checks = verify_dir(where)
     if cfg is not None and cfg.sign.methods:
-        from .verify import verify_signatures
-
         checks += verify_signatures(where, cfg)
     elif cfg is None:
         ui.info("no targets.toml: checking checksums only (pass --config to check signatures too)")
-    color = {"ok": "green"}
-    ui.table(f"Verify {where}", ["file", "result", "detail"],
-             [(ch.name, f"[{color.get(ch.status, 'red')}]{ch.status}[/]", ch.detail) for ch in checks])
+    ui.table(f"Verify {where}", ["file", "result", "detail"], [(ch.name, ch.status, ch.detail) for ch in checks])
     bad = [ch for ch in checks if not ch.ok]
     if bad:
         raise VerifyFailed(f"{len(bad)} problem(s) in {where}: "
                            + ", ".join(f"{ch.name} ({ch.status})" for ch in bad))
-    ui.info(f"[green]all {len(checks)} artifacts verified[/]", markup=True)
+    ui.success(f"all {len(checks)} artifacts verified")
 
 
 @task(iterable=["method"], help={
@@ -250,10 +254,7 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
     Keys come from targets.toml paths or WAVRYBUILD_<METHOD>_KEY; passphrases only from the env vars
     named by *-env keys. Authenticode is applied by `invoke package` before archiving.
     """
-    from . import stages
-    from .ui import UI
-
-    stages.run_sign(UI(), _load(c, config), method, dry)
+    _one(c, _load(c, config), SignStage(methods=tuple(method or ())), dry=dry)
 
 
 @task(
@@ -282,30 +283,22 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
     missing. For a CI matrix: `invoke plan --format github`, one `invoke release --part --target T`
     per job, then `invoke release --merge DIR` in a final job.
     """
-    from .release import run_merge, run_release
-    from .ui import UI
-
     cfg = _load(c, config)
-    ui = UI()
     if merge:
         if target or part:
             raise WavryError("--merge collects parts built elsewhere: it takes no --target or --part")
-        run_merge(ui, cfg, Path(merge), dry=dry, no_publish=no_publish)
+        releases.merge(Run(cfg, _ui(c), cfg.targets, dry=dry), Path(merge), no_publish=no_publish)
         return
     targets = cfg.select(target or (), all_targets=not target)
-    run_release(ui, cfg, targets, dry=dry, force=force, part=part, no_publish=no_publish, parallel=parallel or None)
+    releases.release(Run(cfg, _ui(c), targets, dry=dry, force=force, parallel=parallel or None, part=part),
+                     no_publish=no_publish)
 
 
 @task(help={"format": "github (strategy.matrix JSON), gitlab (child pipeline) or json", "config": CONFIG_HELP})
 @_guarded
 def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     """Print the CI build matrix: one job per target of targets.toml (for fromJSON(...) or a GitLab child pipeline)."""
-    import json as _json
-
-    from .release import matrix
-    from .ui import UI
-
-    UI().result(_json.dumps(matrix(_load(c, config, lock=False), format), separators=(",", ":")) + "\n")
+    _ui(c).result(json_.dumps(matrix(_load(c, config, lock=False), format), separators=(",", ":")) + "\n")
 
 
 @task(iterable=["to"], help={"to": "github, http, directory or npm; repeat for several (default: every [publish] "
@@ -320,14 +313,10 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
     Idempotent: files already there with the same size and digest are skipped, so a rerun after a
     partial or killed upload completes it without duplicates. Tokens come from env vars only.
     """
-    from .publish import publish as run
-    from .ui import UI
-
-    ui = UI()
-    cfg = _load(c, config)
-    results = run(cfg, cfg.project.dist_dir, only=tuple(to or ()), dry=dry, log=ui.info)
-    ui.table("Publish", ["destination", "file", "action", "detail"],
-             [(r.destination, r.file, r.action, r.detail) for r in results])
+    stage = PublishStage(only=tuple(to or ()))
+    run = _one(c, _load(c, config), stage, dry=dry)
+    run.ui.table("Publish", ["destination", "file", "action", "detail"],
+                 [(r.destination, r.file, r.action, r.detail) for r in stage.results])
 
 
 @task(iterable=["target"], help={"target": TARGET_HELP + " (default: every built target)",
@@ -335,10 +324,8 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
 @_guarded
 def wheel(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Python wheels carrying the built binaries as scripts (pip install puts them on PATH); no rebuild."""
-    from . import stages
-    from .ui import UI
-
-    stages.run_wheel(UI(), _load(c, config), target, dry)
+    cfg = _load(c, config)
+    _one(c, cfg, WheelStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
 
 
 @task(iterable=["target"], help={"target": TARGET_HELP + " (default: every built target of [channels.npm])",
@@ -350,10 +337,8 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
         config: str | None = None) -> None:
     """npm packages (esbuild style) from the built binaries: one per platform plus a main package whose
     launcher runs the right one; no rebuild."""
-    from . import stages
-    from .ui import UI
-
-    stages.run_npm(UI(), _load(c, config), target, dry, main=not no_main)
+    cfg = _load(c, config)
+    _one(c, cfg, NpmStage(main=not no_main, chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
 
 
 @task(help={"platform": "linux, macos or windows (default: this machine's)",
@@ -364,13 +349,8 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
 def wheels(c: Context, platform: str | None = None, print_build_identifiers: bool = False, dry: bool = False,
            config: str | None = None) -> None:
     """Python extension wheels of a crate with bindings, built by cibuildwheel with the matrix of targets.toml ([bindings])."""
-    import sys
-
-    from . import stages
-    from .ui import UI
-
     host = {"darwin": "macos", "win32": "windows"}.get(sys.platform, "linux")
-    stages.run_wheels(UI(), _load(c, config), platform or host, identifiers=print_build_identifiers, dry=dry)
+    run_wheels(_ui(c), _load(c, config), platform or host, identifiers=print_build_identifiers, dry=dry)
 
 
 @task(name="linux-packages", iterable=["target", "format"],
@@ -382,33 +362,26 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
                    config: str | None = None) -> None:
     """.deb and .rpm packages of the built Linux binaries (nfpm; metadata from Cargo.toml; rpms gpg-signed
     with [sign] gpg); no rebuild."""
-    from . import stages
-    from .ui import UI
-
     for f in format or ():
         if f not in ("deb", "rpm"):
             raise WavryError(f"--format {f}: expected deb or rpm")
-    stages.run_linux_packages(UI(), _load(c, config), target, dry, tuple(format or ("deb", "rpm")))
+    cfg = _load(c, config)
+    stage = LinuxStage(formats=tuple(format or ("deb", "rpm")), chosen=bool(target))
+    _one(c, cfg, stage, cfg.select(target) if target else cfg.targets, dry=dry)
 
 
 @task(help={"dry": "say what would be added without writing", "config": CONFIG_HELP})
 @_guarded
 def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
     """Add dist/'s .deb/.rpm to the apt and rpm repositories (static files, gpg-signed), updating them incrementally."""
-    from . import stages
-    from .ui import UI
-
-    stages.run_repos(UI(), _load(c, config), dry)
+    _one(c, _load(c, config), ReposStage(), dry=dry)
 
 
 @task(help={"dry": "name the scripts without writing them", "config": CONFIG_HELP})
 @_guarded
 def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
     """install.sh (POSIX sh) and install.ps1 that pick, download, SHA-256/minisign-verify and install this release's archive."""
-    from . import stages
-    from .ui import UI
-
-    stages.run_installer(UI(), _load(c, config), dry)
+    _one(c, _load(c, config), InstallerStage(), dry=dry)
 
 
 def namespace() -> Collection:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import env as env_
 from . import proc
 from .config import Config, TargetConfig
 from .errors import ConfigError
@@ -140,12 +141,12 @@ def active_pin(crate_dir: Path) -> Pin | None:
 
 def _may_be_pinned(crate_dir: Path) -> bool:
     """Cheap pre-check so that an unpinned build does not pay for a rustup call."""
-    if os.environ.get("RUSTUP_TOOLCHAIN"):
+    if env_.var("RUSTUP_TOOLCHAIN"):
         return True
     for d in (crate_dir, *crate_dir.parents):
         if (d / "rust-toolchain.toml").is_file() or (d / "rust-toolchain").is_file():
             return True
-    home = os.environ.get("RUSTUP_HOME") or os.path.join(os.path.expanduser("~"), ".rustup")
+    home = str(env_.rustup_home())
     try:
         settings = Path(home, "settings.toml").read_text()
     except OSError:
@@ -346,9 +347,9 @@ def probe_tools(need_zig: bool = True) -> Tools:
 def _rustup_settings() -> str | None:
     """The file that names rustup's default toolchain: `cargo --version` changes with it.
     (None when there is no rustup: then cargo is probed every time.)"""
-    home = os.environ.get("RUSTUP_HOME") or os.path.join(os.path.expanduser("~"), ".rustup")
+    home = str(env_.rustup_home())
     path = os.path.join(home, "settings.toml")
-    return path if os.path.exists(path) and "RUSTUP_TOOLCHAIN" not in os.environ else None
+    return path if os.path.exists(path) and env_.var("RUSTUP_TOOLCHAIN") is None else None
 
 
 def llvm_objcopy() -> str | None:
@@ -472,7 +473,7 @@ class InstallStep:
     chain: str = ""
 
 
-def _is_root() -> bool:
+def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -511,7 +512,7 @@ def _rust_install_steps(rustup: bool, pin: Pin | None) -> list[InstallStep]:
         if not pin:
             steps.append(InstallStep("make it rustup's default", ("rustup", "default", name), optional=True, chain="rust"))
         return steps
-    script = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"rustup-init-{os.getuid() if hasattr(os, 'getuid') else 0}.sh")
+    script = str(env_.tmp_root() / f"rustup-init-{os.getuid() if hasattr(os, 'getuid') else 0}.sh")
     return [
         InstallStep("rustup's installer (needs its server)",
                     ("curl", "--proto", "=https", "--tlsv1.2", "-sSf", "--connect-timeout", "20", "-o", script,

@@ -1,17 +1,53 @@
-"""All terminal output lives here: rich tables, progress, CI log groups. Imported lazily by tasks."""
+"""All terminal output lives here: rich tables, progress, CI log groups and annotations.
+
+Stages talk to a `Reporter` (plain text, plain table cells); only this module knows rich, its
+markup, colours and GitHub Actions' workflow commands. `UI` is the terminal/CI reporter.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import env
+
+# Table cells that are a status word get its colour (stages pass plain text).
+STATUS_COLOURS = {
+    "ok": "green", "passed": "green", "done": "green", "up to date": "green", "ready": "green", "written": "green",
+    "unchanged": "green", "uploaded": "green", "published": "green",
+    "skipped": "yellow", "dry": "cyan", "would upload": "cyan", "would publish": "cyan",
+    "builds": "yellow", "not run": "yellow", "cannot build": "red",
+    "failed": "red", "missing": "red", "mismatch": "red", "unexpected": "red",
+}
+
+
+class Reporter(Protocol):
+    """What stages may say, and how. Implemented by UI (terminal, CI logs) and by test doubles."""
+
+    @property
+    def live(self) -> bool: ...
+
+    def command(self, text: str, *, dry: bool = False) -> None: ...
+    def info(self, text: str, *, bold: bool = False) -> None: ...
+    def success(self, text: str) -> None: ...
+    def warn(self, text: str) -> None: ...
+    def error(self, text: str) -> None: ...
+    def raw(self, line: str) -> None: ...
+    def result(self, text: str) -> None: ...
+    def json(self, data: Any) -> None: ...
+    def group(self, title: str) -> AbstractContextManager[None]: ...
+    def progress(self, title: str) -> AbstractContextManager[Callable[[str], None]]: ...
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+    def step_summary(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
 
 
 def in_github_actions() -> bool:
-    return os.environ.get("GITHUB_ACTIONS") == "true"
+    return env.in_github_actions()
 
 
 def mask_for_ci(secrets: list[str]) -> None:
@@ -25,7 +61,7 @@ def mask_for_ci(secrets: list[str]) -> None:
 
 
 class UI:
-    def __init__(self, *, quiet: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, hide: str | None = None) -> None:
         from rich.console import Console
 
         # stdout carries results (tables, --json); stderr carries progress and echoed commands.
@@ -35,17 +71,21 @@ class UI:
             self.out = Console(highlight=False, soft_wrap=False, width=160)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.quiet = quiet
+        # invoke's --hide (out, err, both; stdout/stderr spellings too): the tools' own output lines.
+        self.hide_tools = hide in ("out", "stdout", "err", "stderr", "both", True)
 
     # -- messages -------------------------------------------------------------------------------
     def command(self, text: str, *, dry: bool = False) -> None:
         prefix = "[dim](dry)[/] " if dry else ""
         self.err.print(f"{prefix}[bold cyan]$[/] {_escape(text)}")
 
-    def info(self, text: str, *, markup: bool = False, bold: bool = False) -> None:
-        # Plain by default: messages quote config keys like [channels.npm], which rich would eat.
+    def info(self, text: str, *, bold: bool = False) -> None:
+        # Escaped: messages quote config keys like [channels.npm], which rich would eat.
         if not self.quiet:
-            shown = text if markup else _escape(text)
-            self.err.print(f"[bold]{shown}[/]" if bold else shown)
+            self.err.print(f"[bold]{_escape(text)}[/]" if bold else _escape(text))
+
+    def success(self, text: str) -> None:
+        self.err.print(f"[green]{_escape(text)}[/]")
 
     def warn(self, text: str) -> None:
         self.err.print(f"[yellow]warning:[/] {_escape(text)}")
@@ -58,7 +98,9 @@ class UI:
             print(f"::error::{msg}", file=sys.stderr, flush=True)
 
     def raw(self, line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        """A line of a tool's own output."""
+        if not self.hide_tools:
+            print(line, file=sys.stderr, flush=True)
 
     def result(self, text: str) -> None:
         """A machine-readable result on stdout, exactly as given (JSON for CI, a tool's listing)."""
@@ -103,7 +145,7 @@ class UI:
         else:
 
             def echo(line: str) -> None:
-                print(line, file=sys.stderr, flush=True)
+                self.raw(line)
 
             yield echo
 
@@ -114,13 +156,28 @@ class UI:
         for col in columns:
             table.add_column(col)
         for row in rows:
-            table.add_row(*(str(c) for c in row))
+            table.add_row(*(_cell(str(c)) for c in row))
         self.out.print(table)
+
+    def step_summary(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """The same table in GitHub Actions' job summary (Markdown), when running there."""
+        path: Path | None = env.step_summary()
+        if path is None:
+            return
+        lines = [f"### {title}", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+        lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
+        with path.open("a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n\n")
 
     def json(self, data: Any) -> None:
         import json
 
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _cell(text: str) -> str:
+    colour = STATUS_COLOURS.get(text) or STATUS_COLOURS.get(text.split(" (")[0].split(":")[0].split(";")[0])
+    return f"[{colour}]{_escape(text)}[/]" if colour else _escape(text)
 
 
 def _escape(text: str) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
-from wavrybuild import stages
 from wavrybuild import toolchain as tc
 from wavrybuild.config import load
 from wavrybuild.errors import ToolMissing
+from wavrybuild.stages import toolchain as stages
 from wavrybuild.ui import UI
 
 RISCV = '[project]\ncrate="demo"\n[targets.riscv64gc-unknown-linux-gnu]\nstd = "installed"\n'
@@ -22,7 +22,7 @@ def test_without_root_the_commands_are_printed(tmp_path: Path, monkeypatch: pyte
     write_project(tmp_path, RISCV)
     cfg = load(tmp_path / "targets.toml")
     # Not a fake of any tool: only the question "are we root?" is answered "no".
-    monkeypatch.setattr(tc, "_is_root", lambda: False)
+    monkeypatch.setattr(tc, "is_root", lambda: False)
     with pytest.raises(ToolMissing) as info:
         stages.install(UI(), cfg, cfg.targets, dry=False)
     text = str(info.value)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .. import env as env_
 from ..config import Config
 from ..config.npm import (
     NPM_MTIME,
@@ -197,7 +198,7 @@ def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry
             rows.append((it.path.name, "would publish", f"{it.name}@{it.version} → {nc.registry}"))
             log(f"(dry) npm publish {it.path.name} --registry {nc.registry}")
         return rows
-    token = os.environ.get(nc.token_env)
+    token = env_.secret_value(nc.token_env)
     if not token:
         raise ConfigError(f"channels.npm: the env var {nc.token_env} (the npm token) is not set",
                           hint="export it, or name another variable with channels.npm.token-env")

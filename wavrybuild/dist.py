@@ -1,0 +1,195 @@
+"""dist/ as one run sees it, and the one way it is changed.
+
+`DistState` loads the build record and manifest.json once per run and hands them to every stage.
+`Transaction` is how package, every channel, checksum, sign and merge write: files are staged in
+dist/.wavrybuild/tmp (fsynced), then committed together. Unchanged bytes leave the published file
+(and its mtime) alone; a change first removes what would no longer hold — SHA256SUMS, its
+signatures, the replaced file's sidecar and signatures — then swaps the files in and saves the
+manifest last. A kill at any point leaves a dist/ that the next run repairs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
+from .config import Config, TargetConfig
+from .errors import WavryError
+from .fsutil import fsync_dir
+from .manifest import MANIFEST_NAME, Artifact, Manifest
+from .record import BuildRecord, TargetRecord, tmp_dir
+
+Writer = Callable[[BinaryIO], None]
+
+
+class DistState:
+    """The build record and manifest of one dist/, loaded on first use and shared by the stages."""
+
+    def __init__(self, dist: Path) -> None:
+        self.dist = dist
+        self._record: BuildRecord | None = None
+        self._manifest: Manifest | None = None
+        self._manifest_loaded = False
+
+    @property
+    def record(self) -> BuildRecord:
+        if self._record is None:
+            self._record = BuildRecord.load(self.dist)
+        return self._record
+
+    @property
+    def manifest(self) -> Manifest | None:
+        if not self._manifest_loaded:
+            self._manifest, self._manifest_loaded = Manifest.load(self.dist), True
+        return self._manifest
+
+    def require_manifest(self) -> Manifest:
+        manifest = self.manifest
+        if manifest is None:
+            raise WavryError(f"{self.dist / MANIFEST_NAME}: missing", hint="run `invoke package` first")
+        return manifest
+
+    def saved(self, manifest: Manifest) -> None:
+        """`manifest` was just written: later stages see it without reading the file again."""
+        self._manifest, self._manifest_loaded = manifest, True
+
+    def forget_record(self) -> None:
+        """The build stage wrote a new record."""
+        self._record = None
+
+    def built_ids(self) -> set[str]:
+        return {t for t, r in self.record.targets.items() if r.ok}
+
+    def built(self, cfg: Config, targets: Iterable[TargetConfig],
+              what: str) -> list[tuple[TargetConfig, TargetRecord, list[Path]]]:
+        """Each target's record and binaries; a target that was not built is an error naming it."""
+        out = []
+        for t in targets:
+            rec = self.record.targets.get(t.id)
+            if rec is None or not rec.ok:
+                raise WavryError(f"{t.id}: nothing to put in {what}: not built", hint=f"run `invoke build --target {t.id}`")
+            out.append((t, rec, [self.dist / b.path for b in rec.binaries]))
+        return out
+
+
+def described_by(name: str) -> list[str]:
+    """The files that vouch for `name`: its sidecar and detached signatures."""
+    return [name + suffix for suffix in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)]
+
+
+@dataclass
+class _Staged:
+    part: Path
+    dest: Path
+    sha256: str
+    size: int
+
+    @property
+    def changed(self) -> bool:
+        return not (self.dest.is_file() and self.dest.stat().st_size == self.size and sha256_file(self.dest) == self.sha256)
+
+
+@dataclass
+class Transaction:
+    """One change to dist/ (see the module docstring). `kind` is the artifact kind it replaces
+    (archive, wheel, npm, deb, …), or None for a change of every kind (a merge)."""
+
+    state: DistState
+    kind: str | None
+    manifest: Manifest
+    staged: list[_Staged] = field(default_factory=list)
+    new: list[Artifact] = field(default_factory=list)
+    written: set[str] = field(default_factory=set)  # after commit: the files whose bytes changed
+
+    @property
+    def dist(self) -> Path:
+        return self.state.dist
+
+    def _stage(self, filename: str, write: Writer) -> _Staged:
+        tmp = tmp_dir(self.dist)
+        tmp.mkdir(parents=True, exist_ok=True)
+        part = tmp / f"{filename}.{os.getpid()}.part"
+        with part.open("wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        staged = _Staged(part, self.dist / filename, sha256_file(part), part.stat().st_size)
+        self.staged.append(staged)
+        return staged
+
+    def add(self, filename: str, write: Writer, *, target: str, triple: str, fmt: str, binaries: list[str],
+            kind: str | None = None, authenticode: bool = False) -> Artifact:
+        """Stage an artifact written by `write`; listed in the manifest on commit."""
+        staged = self._stage(filename, write)
+        a = Artifact(target=target, triple=triple, kind=kind or self.kind or "", format=fmt, path=filename,
+                     size=staged.size, sha256=staged.sha256, binaries=binaries, authenticode=authenticode)
+        self.new.append(a)
+        return a
+
+    def add_copy(self, artifact: Artifact, src: Path) -> None:
+        """Stage an artifact made elsewhere (a part of a CI matrix), as its own manifest describes it."""
+        staged = self._stage(artifact.path, lambda f: _copy(src, f))
+        if staged.sha256 != artifact.sha256:
+            raise WavryError(f"{src}: sha256 differs from its part manifest (changed while merging?)")
+        self.new.append(artifact)
+
+    def put(self, filename: str, write: Writer) -> None:
+        """Stage a file that is not an artifact (SHA256SUMS, a sidecar, a signature)."""
+        self._stage(filename, write)
+
+    def commit(self, replaces: Callable[[Artifact], bool] = lambda a: False, *, prune_missing: bool = False) -> bool:
+        """Swap in the staged files; `replaces(artifact)` says which listed entries of this kind the
+        new ones replace. Returns whether the set of artifacts (names or bytes) changed."""
+        manifest = self.manifest
+        before = {a.path: a.sha256 for a in manifest.artifacts}
+        kept = [a for a in manifest.artifacts if not ((self.kind is None or a.kind == self.kind) and replaces(a))]
+        if prune_missing:
+            kept = [a for a in kept if (self.dist / a.path).is_file()]
+        manifest.artifacts = kept + self.new
+        changed = {a.path: a.sha256 for a in manifest.artifacts} != before
+        moving = [s for s in self.staged if s.changed]
+        moved_names = self.written = {s.dest.name for s in moving}
+        # What vouched for the old bytes goes first (a file that is itself replaced is put back below).
+        stale = [n for s in moving for n in described_by(s.dest.name)]
+        if changed:
+            stale += [SUMS_NAME, *described_by(SUMS_NAME)]
+            manifest.checksums = None
+        if stale or moving:
+            (self.dist / MANIFEST_NAME).unlink(missing_ok=True)  # rewritten below, after the files
+            for name in stale:
+                (self.dist / name).unlink(missing_ok=True)
+            manifest.signatures = [s for s in manifest.signatures if s.get("signs") not in moved_names
+                                   and (not changed or s.get("signs") != SUMS_NAME)]
+            fsync_dir(self.dist)
+        for s in self.staged:
+            if s in moving:
+                os.chmod(s.part, 0o644)
+                os.replace(s.part, s.dest)
+            else:
+                s.part.unlink()
+        fsync_dir(self.dist)
+        manifest.save(self.dist)
+        self.state.saved(manifest)
+        return changed
+
+
+def _copy(src: Path, f: BinaryIO) -> None:
+    with src.open("rb") as s:
+        shutil.copyfileobj(s, f, 1 << 20)
+
+
+def writes(data: bytes) -> Writer:
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return write
+
+
+def clean_tmp(dist: Path) -> None:
+    """Leftovers of a killed run (the caller holds dist/'s lock: nobody else is writing there)."""
+    shutil.rmtree(tmp_dir(dist), ignore_errors=True)

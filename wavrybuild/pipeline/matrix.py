@@ -1,0 +1,33 @@
+"""`invoke plan`: the CI build matrix, one job per target of targets.toml."""
+
+from __future__ import annotations
+
+from ..config import Config
+from ..errors import ConfigError
+
+
+def matrix(cfg: Config, fmt: str) -> object:
+    """The build matrix for CI: one job per target."""
+    targets = [{"target": t.id, "triple": str(t.triple), "runs-on": "ubuntu-latest"} for t in cfg.targets]
+    if fmt in ("github", "json"):
+        return {"include": targets}
+    if fmt == "gitlab":
+        # A child pipeline (JSON is YAML): one job per target, then a merge job that needs them all.
+        jobs: dict[str, object] = {"stages": ["build", "merge"]}
+        setup = ["python3 -m pip install -e .", "python3 -m invoke toolchain --install"]
+        for t in targets:
+            jobs[f"part:{t['target']}"] = {
+                "stage": "build",
+                "script": [*setup, f"python3 -m invoke release --part --target {t['target']}"],
+                "artifacts": {"paths": ["dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz",
+                                             "dist/manifest-part-*.json"]},
+            }
+        jobs["merge"] = {
+            "stage": "merge",
+            "needs": [{"job": f"part:{t['target']}", "artifacts": True} for t in targets],
+            "script": ["python3 -m pip install -e .", "python3 -m invoke release --merge dist"],
+            "artifacts": {"paths": ["dist/"]},
+        }
+        return jobs
+    raise ConfigError(f"--format {fmt}: unknown format", hint="use github, gitlab or json")
+

@@ -1,0 +1,79 @@
+"""The npm stage ([channels.npm]): a platform package per built target, and the main package whose
+launchers run the right one. A CI matrix part writes only its platform packages; the merge
+writes the main one."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from ..channels.npm import main_files, platform_files, write_tarball
+from ..config import TargetConfig
+from ..config.npm import NpmConfig, platforms, tarball_name
+from ..dist import Transaction
+from ..errors import ConfigError
+from ..pipeline.stage import Planned, Run
+from ..record import TargetRecord
+from ..ui import human_size
+
+
+class NpmStage:
+    name: ClassVar[str] = "npm"
+
+    def __init__(self, *, main: bool = True, platform_packages: bool = True, chosen: bool = False) -> None:
+        self.main, self.platform_packages, self.chosen = main, platform_packages, chosen
+
+    def applies(self, run: Run) -> bool:
+        return run.cfg.channels.npm is not None
+
+    def _targets(self, run: Run) -> tuple[TargetConfig, ...]:
+        nc = run.cfg.channels.npm
+        assert nc is not None
+        plats = {p.target.id for p in platforms(run.cfg, nc)}
+        if not self.platform_packages:
+            return ()
+        built = run.state.built_ids()
+        return tuple(t for t in run.targets if t.id in plats and (self.chosen or t.id in built))
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        nc = self._config(run)
+        built = run.state.built_ids()
+        if not self.platform_packages:
+            return [Planned("would write the main npm package ([channels.npm])")]
+        if not all(t.id in built for t in run.targets):
+            return [Planned("would write an npm package per target and the main package ([channels.npm])")]
+        names = [f"{nc.name} for {t.id}" for t in self._targets(run)] + ([f"{nc.name} (main)"] if self.main else [])
+        return [Planned(f"would write the npm package {name}@{run.cfg.project.version} into {run.state.dist}")
+                for name in names]
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}
+
+    def _config(self, run: Run) -> NpmConfig:
+        if run.cfg.channels.npm is None:
+            raise ConfigError(f"{run.cfg.project.config_path}: channels.npm: not configured",
+                              hint="add a [channels.npm] table (docs/channels-npm.md)")
+        return run.cfg.channels.npm
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        cfg, nc = run.cfg, self._config(run)
+        plats = {p.target.id: p for p in platforms(cfg, nc)}
+        targets = self._targets(run)
+        jobs: list[tuple[TargetConfig | None, TargetRecord | None, str, Any]] = [
+            (t, rec, *platform_files(cfg, nc, plats[t.id], binaries))
+            for t, rec, binaries in run.state.built(cfg, targets, "an npm package")]
+        if self.main:
+            jobs.append((None, None, *main_files(cfg, nc)))
+        tx = Transaction(run.state, "npm", run.state.require_manifest())
+        rows = []
+        for t, rec, name, files in jobs:
+            filename = tarball_name(name, cfg.project.version)
+            a = tx.add(filename, functools.partial(write_tarball, files=files), target=t.id if t else "",
+                       triple=str(t.triple) if t else "", fmt="tgz",
+                       binaries=[b.name for b in rec.binaries] if rec else [])
+            rows.append((t.id if t else "(all)", filename, human_size(a.size)))
+        chosen = {t.id for t in targets}
+        changed = tx.commit(lambda a: a.target in chosen or (self.main and a.target == ""))
+        run.ui.table("npm packages", ["target", "tarball", "size"], rows)
+        return changed

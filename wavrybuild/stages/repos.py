@@ -1,0 +1,54 @@
+"""The repos stage: this release's .deb/.rpm added to the signed apt / rpm repositories of
+[channels.deb] / [channels.rpm] (static trees under dist/repo, outside SHA256SUMS)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from ..channels.repos import update_apt, update_rpm
+from ..config.channels import LinuxPackageConfig
+from ..errors import ConfigError, WavryError
+from ..pipeline.stage import Planned, Run
+
+
+def _files(run: Run, lc: LinuxPackageConfig) -> list[Path]:
+    manifest = run.state.manifest
+    return [run.state.dist / a.path for a in (manifest.artifacts if manifest else []) if a.kind == lc.format]
+
+
+class ReposStage:
+    name: ClassVar[str] = "repos"
+
+    def applies(self, run: Run) -> bool:
+        return bool(run.cfg.channels.linux)
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        if not run.cfg.channels.linux:
+            self.run(run, None)  # raises: not configured
+        lines = []
+        for lc in run.cfg.channels.linux:
+            files = _files(run, lc)
+            what = ", ".join(f.name for f in files) if files else f"this release's .{lc.format} packages"
+            lines.append(Planned(f"would add {what} to {lc.repo_dir} and sign it"))
+        return lines
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        configs = run.cfg.channels.linux
+        if not configs:
+            raise ConfigError(f"{run.cfg.project.config_path}: channels.deb / channels.rpm: not configured",
+                              hint="add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
+        changed = False
+        for lc in configs:
+            files = _files(run, lc)
+            if not files:
+                raise WavryError(f"{run.state.dist}: no .{lc.format} packages in manifest.json",
+                                 hint="run `invoke linux-packages` first")
+            update = update_apt if lc.format == "deb" else update_rpm
+            with run.ui.group(f"{'apt' if lc.format == 'deb' else 'rpm'} repository"):
+                changed = update(run.cfg, lc, files, run.ui.info) or changed
+        return changed

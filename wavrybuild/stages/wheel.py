@@ -1,0 +1,60 @@
+"""The wheel stage ([channels.pypi]): Python wheels carrying each built target's binaries."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from ..channels.wheel import wheel_files, write_wheel
+from ..config.channels import WheelConfig
+from ..dist import Transaction
+from ..errors import ConfigError
+from ..pipeline.stage import Planned, Run
+from ..ui import human_size
+
+
+class WheelStage:
+    name: ClassVar[str] = "wheel"
+
+    def __init__(self, *, chosen: bool = False) -> None:
+        self.chosen = chosen  # --target given; otherwise every built target
+
+    def applies(self, run: Run) -> bool:
+        return run.cfg.channels.pypi is not None
+
+    def _targets(self, run: Run) -> list[str]:
+        built = run.state.built_ids()
+        return [t.id for t in run.targets if self.chosen or t.id in built]
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        wc = self._config(run)
+        built = run.state.built_ids()
+        if not all(t in built for t in self._targets(run)) or not self._targets(run):
+            return [Planned("would write a Python wheel per target ([channels.pypi])")]
+        chosen = [t for t in run.targets if t.id in self._targets(run)]
+        return [Planned(f"would write {run.state.dist / wheel_files(run.cfg, wc, t, binaries)[0]}")
+                for t, _rec, binaries in run.state.built(run.cfg, chosen, "a wheel")]
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}
+
+    def _config(self, run: Run) -> WheelConfig:
+        if run.cfg.channels.pypi is None:
+            raise ConfigError(f"{run.cfg.project.config_path}: channels.pypi: not configured",
+                              hint="add a [channels.pypi] table (docs/channels-pypi.md)")
+        return run.cfg.channels.pypi
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        cfg, wc = run.cfg, self._config(run)
+        ids = self._targets(run)
+        tx = Transaction(run.state, "wheel", run.state.require_manifest())
+        rows = []
+        for t, rec, binaries in run.state.built(cfg, [t for t in run.targets if t.id in ids], "a wheel"):
+            filename, files = wheel_files(cfg, wc, t, binaries)
+            a = tx.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
+                       fmt="whl", binaries=[b.name for b in rec.binaries])
+            rows.append((t.id, filename, human_size(a.size)))
+        changed = tx.commit(lambda a: a.target in ids)
+        run.ui.table("Python wheels", ["target", "wheel", "size"], rows)
+        return changed
