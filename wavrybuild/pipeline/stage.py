@@ -6,10 +6,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 from ..config import Config, TargetConfig
 from ..dist import DistState
+from ..errors import ConfigError
 from ..ui import Reporter
 
 
@@ -74,3 +75,13 @@ class Stage(Protocol):
         """Do the work (`todo`: the units to do, None: all). Returns whether anything changed.
         Raises WavryError on failure."""
         ...
+
+
+T = TypeVar("T")
+
+
+def configured(run: Run, value: T | None, key: str, hint: str) -> T:
+    """The section a task needs, or the error that says it is missing (`invoke npm` without [channels.npm])."""
+    if value is None or value == [] or value == ():
+        raise ConfigError(f"{run.cfg.project.config_path}: {key}: not configured", hint=hint)
+    return value

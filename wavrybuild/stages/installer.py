@@ -9,8 +9,7 @@ from typing import ClassVar
 from ..channels.installer import render
 from ..config.channels import InstallerConfig
 from ..dist import Transaction, writes
-from ..errors import ConfigError
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Planned, Run, configured
 from ..ui import human_size
 
 
@@ -31,10 +30,8 @@ class InstallerStage:
         return {}
 
     def _config(self, run: Run) -> InstallerConfig:
-        if run.cfg.channels.installer is None:
-            raise ConfigError(f"{run.cfg.project.config_path}: channels.installer: not configured",
-                              hint='add [channels.installer] with base-url = "..." (docs/install-script.md)')
-        return run.cfg.channels.installer
+        return configured(run, run.cfg.channels.installer, "channels.installer",
+                          'add [channels.installer] with base-url = "..." (docs/install-script.md)')
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
         cfg, ic = run.cfg, self._config(run)

@@ -22,7 +22,7 @@ from ..dist import Transaction, writes
 from ..errors import ConfigError
 from ..fsutil import write_atomic
 from ..manifest import Manifest
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Planned, Run, configured
 from ..record import state_dir
 from ..ui import human_size
 
@@ -87,11 +87,8 @@ class LinuxStage:
         return tuple(t for t in eligible if t.id in built and t in run.targets)
 
     def _require(self, run: Run) -> list[LinuxPackageConfig]:
-        configs = self._configs(run)
-        if not configs:
-            raise ConfigError(f"{run.cfg.project.config_path}: channels.deb / channels.rpm: not configured",
-                              hint="add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
-        return configs
+        return configured(run, self._configs(run), "channels.deb / channels.rpm",
+                          "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
 
     def plan(self, run: Run) -> Sequence[Planned]:
         self._require(run)

@@ -12,8 +12,7 @@ from ..channels.npm import main_files, platform_files, write_tarball
 from ..config import TargetConfig
 from ..config.npm import NpmConfig, platforms, tarball_name
 from ..dist import Transaction
-from ..errors import ConfigError
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Planned, Run, configured
 from ..record import TargetRecord
 from ..ui import human_size
 
@@ -51,10 +50,7 @@ class NpmStage:
         return {}
 
     def _config(self, run: Run) -> NpmConfig:
-        if run.cfg.channels.npm is None:
-            raise ConfigError(f"{run.cfg.project.config_path}: channels.npm: not configured",
-                              hint="add a [channels.npm] table (docs/channels-npm.md)")
-        return run.cfg.channels.npm
+        return configured(run, run.cfg.channels.npm, "channels.npm", "add a [channels.npm] table (docs/channels-npm.md)")
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
         cfg, nc = run.cfg, self._config(run)

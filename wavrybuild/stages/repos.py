@@ -9,8 +9,8 @@ from typing import ClassVar
 
 from ..channels.repos import update_apt, update_rpm
 from ..config.channels import LinuxPackageConfig
-from ..errors import ConfigError, WavryError
-from ..pipeline.stage import Planned, Run
+from ..errors import WavryError
+from ..pipeline.stage import Planned, Run, configured
 
 
 def _files(run: Run, lc: LinuxPackageConfig) -> list[Path]:
@@ -25,8 +25,8 @@ class ReposStage:
         return bool(run.cfg.channels.linux)
 
     def plan(self, run: Run) -> Sequence[Planned]:
-        if not run.cfg.channels.linux:
-            self.run(run, None)  # raises: not configured
+        configured(run, run.cfg.channels.linux, "channels.deb / channels.rpm",
+                   "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
         lines = []
         for lc in run.cfg.channels.linux:
             files = _files(run, lc)
@@ -38,12 +38,9 @@ class ReposStage:
         return {}
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        configs = run.cfg.channels.linux
-        if not configs:
-            raise ConfigError(f"{run.cfg.project.config_path}: channels.deb / channels.rpm: not configured",
-                              hint="add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
         changed = False
-        for lc in configs:
+        for lc in configured(run, run.cfg.channels.linux, "channels.deb / channels.rpm",
+                             "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)"):
             files = _files(run, lc)
             if not files:
                 raise WavryError(f"{run.state.dist}: no .{lc.format} packages in manifest.json",

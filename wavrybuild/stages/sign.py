@@ -20,7 +20,7 @@ from ..config import SIGN_METHODS
 from ..dist import Transaction, writes
 from ..errors import ConfigError, WavryError
 from ..manifest import Manifest
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Planned, Run, configured
 from ..record import tmp_dir
 from ..ui import mask_for_ci
 
@@ -73,11 +73,7 @@ class SignStage:
         return {"": hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()}
 
     def _require(self, run: Run) -> list[str]:
-        methods = self._methods(run)
-        if not methods:
-            raise ConfigError(f"{run.cfg.project.config_path}: sign.methods: no detached signing method configured",
-                              hint='add e.g. methods = ["gpg"] under [sign], or pass --method')
-        return methods
+        return configured(run, self._methods(run), "sign.methods", 'add e.g. methods = ["gpg"] under [sign], or pass --method')
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
         cfg, dist = run.cfg, run.state.dist

@@ -9,8 +9,7 @@ from typing import ClassVar
 from ..channels.wheel import wheel_files, write_wheel
 from ..config.channels import WheelConfig
 from ..dist import Transaction
-from ..errors import ConfigError
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Planned, Run, configured
 from ..ui import human_size
 
 
@@ -40,10 +39,7 @@ class WheelStage:
         return {}
 
     def _config(self, run: Run) -> WheelConfig:
-        if run.cfg.channels.pypi is None:
-            raise ConfigError(f"{run.cfg.project.config_path}: channels.pypi: not configured",
-                              hint="add a [channels.pypi] table (docs/channels-pypi.md)")
-        return run.cfg.channels.pypi
+        return configured(run, run.cfg.channels.pypi, "channels.pypi", "add a [channels.pypi] table (docs/channels-pypi.md)")
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
         cfg, wc = run.cfg, self._config(run)
