@@ -15,6 +15,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from . import pins
 from . import release as releases
 from . import toolchain as tc
 from .cache import status as cache_status
@@ -119,7 +120,7 @@ def _one(c: Context, cfg: Config, stage: Stage, targets: tuple[TargetConfig, ...
 def _install(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) -> None:
     install(ui, cfg, targets, dry)
     tc.toolchains.cache_clear()
-    tc.active_pin.cache_clear()
+    pins.active_pin.cache_clear()
 
 
 @task(

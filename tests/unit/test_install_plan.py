@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
-from wavrybuild import toolchain as tc
+from wavrybuild import provision
 from wavrybuild.config import load
 from wavrybuild.errors import ToolMissing
 from wavrybuild.stages import toolchain as stages
@@ -17,12 +17,12 @@ RISCV = '[project]\ncrate="demo"\n[targets.riscv64gc-unknown-linux-gnu]\nstd = "
 
 
 def test_without_root_the_commands_are_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not tc._is_debian():
+    if not provision._is_debian():
         pytest.fail("this test describes the Debian provider; run it on Debian/Ubuntu")
     write_project(tmp_path, RISCV)
     cfg = load(tmp_path / "targets.toml")
     # Not a fake of any tool: only the question "are we root?" is answered "no".
-    monkeypatch.setattr(tc, "is_root", lambda: False)
+    monkeypatch.setattr(provision, "is_root", lambda: False)
     with pytest.raises(ToolMissing) as info:
         stages.install(UI(), cfg, cfg.targets, dry=False)
     text = str(info.value)

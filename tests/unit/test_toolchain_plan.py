@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
-from wavrybuild import proc
+from wavrybuild import pins, proc, provision
 from wavrybuild import toolchain as tc
 from wavrybuild.config import TargetConfig, load
 from wavrybuild.toolchain import RustToolchain, Tools, target_status
@@ -40,8 +40,8 @@ def _machine(monkeypatch: pytest.MonkeyPatch, have: set[str], tmp_path: Path) ->
     # the plans only ask whether it is there.
     monkeypatch.setattr(proc, "which", lambda p: (real(p) or f"/usr/bin/{p}") if p in have else None)
     monkeypatch.setattr(tc, "llvm_objcopy", lambda: real("llvm-objcopy") if "llvm-objcopy" in have else None)
-    monkeypatch.setattr(tc, "_is_debian", lambda: True)
-    monkeypatch.setattr(tc, "_rust_package_suffix", lambda: "-web")
+    monkeypatch.setattr(provision, "_is_debian", lambda: True)
+    monkeypatch.setattr(provision, "_rust_package_suffix", lambda: "-web")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no shim from an earlier build
 
 
@@ -88,7 +88,7 @@ def test_bare_machine_plan_installs_rust_then_everything_the_targets_need(
     aarch64 = next(st for st in doctor if st.target.id == "aarch64-unknown-linux-gnu")
     assert any("qemu-aarch64 not found" in m and "apt-get install qemu-user" in m for m in aarch64.missing)
 
-    steps = tc.install_plan(cfg, cfg.targets, bare)
+    steps = provision.install_plan(cfg, cfg.targets, bare)
     argvs = [" ".join(s.argv) for s in steps]
     # rustup's installer first (optional: offline it fails and the distribution's Rust follows).
     assert steps[0].optional and steps[0].argv[0] == "curl" and "https://sh.rustup.rs" in steps[0].argv
@@ -107,8 +107,8 @@ def test_rustup_without_toolchains_gets_one_and_a_default(tmp_path: Path, monkey
     cfg = load(root / "targets.toml")
     _machine(monkeypatch, {"cargo-zigbuild", "rustup"}, tmp_path)
     monkeypatch.setattr(tc, "toolchains", lambda: ())
-    monkeypatch.setattr(tc, "active_pin", lambda _d: None)
+    monkeypatch.setattr(pins, "active_pin", lambda _d: None)
     bare = Tools(cargo=None, zig=None, zigbuild=None, host=HOST)
-    argvs = [" ".join(s.argv) for s in tc.install_plan(cfg, cfg.targets, bare)]
+    argvs = [" ".join(s.argv) for s in provision.install_plan(cfg, cfg.targets, bare)]
     assert argvs[0] == "rustup toolchain install stable --profile minimal"
     assert "rustup toolchain link system /usr" in argvs and argvs[-1] == "rustup default system"

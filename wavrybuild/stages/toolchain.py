@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from .. import proc
+from .. import pins, proc, provision
 from .. import toolchain as tc
 from ..cache import CacheStatus
 from ..config import Config, TargetConfig
@@ -20,7 +20,7 @@ def statuses(config: Config, targets: tuple[TargetConfig, ...]) -> tuple[Tools, 
     host = host_triple()
     need_zig = any(tc.choose_builder(t, host) == "zigbuild" for t in targets)
     tools = tc.probe_tools(need_zig=need_zig)
-    pin = tc.active_pin(config.project.manifest_path.parent)
+    pin = pins.active_pin(config.project.manifest_path.parent)
     return tools, [tc.target_status(t, tools, pin=pin) for t in targets]
 
 
@@ -54,7 +54,7 @@ def report_toolchain(ui: Reporter, tools: Tools, statuses: list[TargetStatus], a
         ui.info("`invoke toolchain --install` gets all of them (`--dry` shows the commands first)")
 
 
-def _try_optional(ui: Reporter, steps: list[tc.InstallStep], dry: bool) -> None:
+def _try_optional(ui: Reporter, steps: list[provision.InstallStep], dry: bool) -> None:
     """rustup first: where its server answers, the distribution packages are not needed."""
     failed_chains: set[str] = set()
     for step in [s for s in steps if s.optional]:
@@ -72,17 +72,17 @@ def _try_optional(ui: Reporter, steps: list[tc.InstallStep], dry: bool) -> None:
 
 def install(ui: Reporter, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) -> None:
     tools = tc.probe_tools()
-    steps = tc.install_plan(cfg, targets, tools)
+    steps = provision.install_plan(cfg, targets, tools)
     if not steps:
         ui.info("nothing to install: every target has a std, linker and runner")
         return
     _try_optional(ui, steps, dry)
     if not dry:
         tc.toolchains.cache_clear()
-        tc.active_pin.cache_clear()
-        steps = tc.install_plan(cfg, targets, tc.probe_tools())  # rustup may have brought cargo
+        pins.active_pin.cache_clear()
+        steps = provision.install_plan(cfg, targets, tc.probe_tools())  # rustup may have brought cargo
     rest = [s for s in steps if not s.optional]
-    if not dry and not tc.is_root() and any(s.needs_root for s in rest):
+    if not dry and not provision.is_root() and any(s.needs_root for s in rest):
         lines = "\n".join(("sudo " if s.needs_root else "") + proc.Command(s.argv).display() for s in rest)
         raise ToolMissing(
             "installing system packages needs root; run these commands, then `invoke toolchain` again:\n" + lines

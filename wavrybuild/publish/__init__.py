@@ -1,0 +1,153 @@
+"""Publishing: upload what dist/manifest.json describes to GitHub Releases, an HTTP PUT server or a
+directory. Configured in [publish] of targets.toml; reference and semantics in docs/publishing.md.
+
+Every destination is idempotent and resumable: before sending a file it looks at what is already
+there and skips a file with the same size and sha256, so a rerun after any failure (a SIGKILL in
+the middle of an upload included) completes the release without duplicates. Files go out in an
+order that keeps a partial release honest: artifacts, then their signatures and sidecars, then
+SHA256SUMS, then manifest.json — SHA256SUMS never lists a file that is not there yet.
+
+Secrets are never keys in targets.toml: only the names of the env vars holding them (`*-env`).
+They travel in request headers only, never in URLs, log lines or error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import env as env_
+from ..config import Config
+from ..config.publish import DESTINATIONS, DestinationConfig, GitHubConfig, HttpConfig, PublishConfig
+from ..errors import ConfigError, WavryError
+from ..triple import suggest
+from ..ui import mask_for_ci
+
+if TYPE_CHECKING:
+    from ..config.npm import NpmConfig
+
+
+from .base import Destination, PublishError, PublishResult, ReleaseRef, collect
+from .destinations import DirectoryDestination, HttpDestination
+from .github import GitHubDestination
+
+__all__ = ["PublishError", "PublishResult", "publish"]
+
+
+def _secret(cfg: Config, key: str, env: str) -> str:
+    value = env_.secret_value(env)
+    if not value:
+        raise ConfigError(f"{cfg.project.config_path}: publish.{key}: environment variable {env} is not set (or empty)",
+                          hint=f"export {env} with the credential, or name another variable in publish.{key}")
+    return value
+
+
+# --- the entry point ------------------------------------------------------------------------------------
+
+def _npm(cfg: Config, only: tuple[str, ...]) -> NpmConfig | None:
+    """[channels.npm] when it publishes and `only` does not leave it out; else None."""
+    nc = cfg.channels.npm
+    if "npm" in only and (nc is None or not nc.publish):
+        raise ConfigError(f"{cfg.project.config_path}: channels.npm: " + ("not configured" if nc is None else "publish = false"),
+                          hint="add [channels.npm] (docs/channels-npm.md)" if nc is None else "set channels.npm.publish = true")
+    if nc is None or not nc.publish or (only and "npm" not in only):
+        return None
+    return nc
+
+
+def _chosen(cfg: Config, pcfg: PublishConfig, only: tuple[str, ...]) -> list[DestinationConfig]:
+    only = tuple(o for o in only if o != "npm")
+    if not pcfg.destinations:
+        raise ConfigError(f"{cfg.project.config_path}: publish: no destination configured",
+                          hint="add [publish.github], [publish.http] or [publish.directory] (docs/publishing.md)")
+    for name in only:
+        if name not in DESTINATIONS:
+            near = suggest(name, list(DESTINATIONS))
+            raise ConfigError(f"publish destination {name!r} is unknown" + (f"; did you mean {near!r}?" if near else ""),
+                              hint="destinations: " + ", ".join(DESTINATIONS))
+        if pcfg.get(name) is None:
+            raise ConfigError(f"{cfg.project.config_path}: publish.{name}: not configured",
+                              hint="configured: " + ", ".join(d.kind for d in pcfg.destinations))
+    return [d for d in pcfg.destinations if not only or d.kind in only]
+
+
+def _open(cfg: Config, d: DestinationConfig, release: ReleaseRef) -> Destination:
+    """The destination, with its credentials read from the environment (now, and only here)."""
+    if isinstance(d, GitHubConfig):
+        token = _secret(cfg, "github.token-env", d.token_env)
+        mask_for_ci([token])
+        return GitHubDestination(d, release, token)
+    if isinstance(d, HttpConfig):
+        bearer = _secret(cfg, "http.token-env", d.token_env) if d.token_env else None
+        basic = None
+        if d.user_env and d.password_env:
+            basic = (_secret(cfg, "http.user-env", d.user_env), _secret(cfg, "http.password-env", d.password_env))
+        mask_for_ci([bearer or "", basic[1] if basic else ""])
+        return HttpDestination(d, release, bearer, basic)
+    return DirectoryDestination(d, release)
+
+
+def _dry(d: DestinationConfig, release: ReleaseRef) -> Destination:
+    # Built without credentials: a dry run reads no secret and makes no network call.
+    if isinstance(d, GitHubConfig):
+        return GitHubDestination(d, release, "")
+    if isinstance(d, HttpConfig):
+        return HttpDestination(d, release, None, None)
+    return DirectoryDestination(d, release)
+
+
+def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = False,
+            log: Callable[[str], None] = print) -> list[PublishResult]:
+    """Upload dist/'s release to every configured destination (or those in `only`), in order.
+
+    Raises ConfigError for configuration and missing credentials, PublishError for a failed
+    transfer (its `results` say what was done before). Rerunning is always safe.
+    """
+    pcfg = cfg.publish
+    npm = _npm(cfg, only)
+    file_only = only == ("npm",) or (npm is not None and not only and not pcfg.destinations)
+    chosen = [] if file_only else _chosen(cfg, pcfg, only)
+    release, files = collect(dist)
+    results: list[PublishResult] = []
+
+    def record(result: PublishResult) -> None:
+        results.append(result)
+        log(result.line())
+
+    if npm is not None:
+        # Package registries first: a release page that links to `npm install` should find it there.
+        from .channels.npm import publish_npm
+        from .manifest import Manifest
+        from .record import tmp_dir
+
+        manifest = Manifest.load(dist)
+        try:
+            rows = publish_npm(npm, dist, manifest.artifacts if manifest else [], dry=dry, log=log, tmp=tmp_dir(dist))
+        except WavryError as exc:
+            raise PublishError(exc.message, hint=exc.hint, results=list(results)) from None
+        for file, action, detail in rows:
+            results.append(PublishResult("npm", file, action, detail))
+
+    if dry:
+        for d in chosen:
+            dest = _dry(d, release)
+            for f in files:
+                record(PublishResult(d.kind, f.name, "would upload", dest.where(f)))
+        return results
+    # Every credential is read before the first byte goes anywhere: a missing one fails fast.
+    dests = [_open(cfg, d, release) for d in chosen]
+    try:
+        for dest in dests:
+            dest.start()
+            for f in files:
+                action, detail = dest.put(f)
+                record(PublishResult(dest.kind, f.name, action, detail))
+    except PublishError as exc:
+        exc.results = list(results)
+        raise
+    finally:
+        for dest in dests:
+            dest.close()
+    return results
+

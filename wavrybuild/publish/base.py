@@ -1,0 +1,221 @@
+"""What every destination shares: the files to publish (collected from dist/ and checked), the
+Destination protocol, results and errors, and the HTTP client that keeps secrets out of messages."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import requests
+
+from ..checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_many
+from ..errors import WavryError
+from ..manifest import MANIFEST_NAME, Manifest
+
+Action = Literal["uploaded", "skipped", "replaced", "would upload", "published", "would publish"]
+
+# (connect, read) seconds. Transfers get a long read timeout: after the last byte of a large upload
+# the server may take a while (GitHub scans assets) before it answers.
+API_TIMEOUT = (15, 60)
+TRANSFER_TIMEOUT = (15, 600)
+CHUNK = 1 << 20
+GITHUB_PER_PAGE = 100
+TMP_DIR_NAME = ".wavrybuild-tmp"
+
+
+class PublishError(WavryError):
+    """An upload failed. Names the destination, the file and the HTTP status; never a secret.
+
+    `results` holds what was done before the failure (a rerun skips those files).
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, results: list[PublishResult] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.results: list[PublishResult] = results or []
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    destination: str  # github | http | directory
+    file: str  # name relative to dist/
+    action: Action
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{self.destination}: {self.file}: {self.action}" + (f" ({self.detail})" if self.detail else "")
+
+
+# --- what is published ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalFile:
+    name: str  # relative to dist/, '/'-separated: the name it gets at the destination
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    """The context templates are expanded with: from the manifest, i.e. what was actually built."""
+
+    name: str
+    version: str
+    commit: str
+
+    def values(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "commit": self.commit}
+
+
+def dist_error(message: str, hint: str) -> PublishError:
+    return PublishError(message, hint=hint)
+
+
+def collect(dist: Path) -> tuple[ReleaseRef, list[LocalFile]]:
+    """Every file to publish, in upload order, after checking dist/ is consistent.
+
+    Nothing is sent anywhere unless each artifact still has the size and sha256 manifest.json
+    records and SHA256SUMS lists exactly those digests.
+    """
+    manifest = Manifest.load(dist)
+    if manifest is None or not manifest.artifacts:
+        raise dist_error(f"{Manifest.path(dist)}: missing or lists no artifacts",
+                          "run `invoke package` and `invoke checksum` first")
+    sums = dist / SUMS_NAME
+    if not sums.is_file():
+        raise dist_error(f"{sums}: missing", "run `invoke checksum` first")
+    try:
+        listed = parse_sums(sums.read_text())
+    except (SumsError, UnicodeDecodeError) as exc:
+        raise dist_error(f"{sums}: {exc}", "run `invoke checksum` again") from None
+    if listed != {a.path: a.sha256 for a in manifest.artifacts}:
+        raise dist_error(f"{sums}: does not match manifest.json", "run `invoke checksum` again")
+    missing = [a.path for a in manifest.artifacts if not (dist / a.path).is_file()]
+    if missing:
+        raise dist_error(f"{dist}: listed in manifest.json but missing: {', '.join(missing)}",
+                          "run `invoke package` again")
+    names = [a.path for a in manifest.artifacts]
+    for described in [*(a.path for a in manifest.artifacts), SUMS_NAME]:
+        suffixes = SIGNATURE_SUFFIXES if described == SUMS_NAME else (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)
+        names += [described + s for s in suffixes if (dist / (described + s)).is_file()]
+    names += [SUMS_NAME, MANIFEST_NAME]
+    digests = sha256_many(dist / n for n in names)
+    for a in manifest.artifacts:
+        path = dist / a.path
+        if digests[path] != a.sha256 or path.stat().st_size != a.size:
+            raise dist_error(f"{path}: changed since `invoke package` (size or sha256 differs from manifest.json)",
+                              "run `invoke package` and `invoke checksum` again")
+    files = [LocalFile(n, dist / n, (dist / n).stat().st_size, digests[dist / n]) for n in names]
+    commit = manifest.git.get("commit") if isinstance(manifest.git, dict) else None
+    return ReleaseRef(manifest.name, manifest.version, str(commit) if commit else "nocommit"), files
+
+
+# --- destinations -------------------------------------------------------------------------------------
+
+class Destination(Protocol):
+    kind: str
+
+    def where(self, f: LocalFile) -> str:
+        """Where the file goes (URL, path, asset), for messages and dry runs. No I/O."""
+        ...
+
+    def start(self) -> None:
+        """Read the remote state once (or create the release)."""
+        ...
+
+    def put(self, f: LocalFile) -> tuple[Action, str]:
+        """Make the destination hold `f`; return what was done and why."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def server_message(resp: requests.Response) -> str:
+    """The server's own explanation, short: GitHub's JSON `message`, else the start of the body."""
+    with contextlib.suppress(ValueError, AttributeError):
+        data = resp.json()
+        if isinstance(data, dict) and data.get("message"):
+            return str(data["message"])[:200]
+    with contextlib.suppress(Exception):
+        text = resp.text.strip()
+        # An HTML error page says nothing the status line does not; a plain-text body might.
+        return "" if not text or text.startswith("<") else text.splitlines()[0][:200]
+    return ""
+
+
+class HttpClient:
+    """A requests.Session wrapper: timeouts on every call, and errors that never carry a secret."""
+
+    def __init__(self, kind: str, secrets: list[str], hints: Mapping[int, str]) -> None:
+        self.kind = kind
+        self.secrets = [s for s in secrets if s]
+        self.hints = hints
+        self.session = requests.Session()
+
+    def scrub(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
+    def call(self, method: str, url: str, what: str, expect: tuple[int, ...] = (200,),
+             timeout: tuple[int, int] = API_TIMEOUT, **kwargs: Any) -> requests.Response:
+        try:
+            resp = self.session.request(method, url, timeout=timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise PublishError(self.scrub(f"{self.kind}: {what}: {method} {url} failed: {exc}"),
+                               hint="check the URL and the network; rerunning resumes where this stopped") from None
+        if resp.status_code not in expect:
+            detail = server_message(resp)
+            resp.close()
+            raise PublishError(
+                self.scrub(f"{self.kind}: {what}: {method} {url}: HTTP {resp.status_code} {resp.reason}"
+                           + (f": {detail}" if detail else "")),
+                hint=self.hints.get(resp.status_code, "rerunning resumes where this stopped"),
+            )
+        return resp
+
+    def json(self, resp: requests.Response, what: str) -> Any:
+        """The JSON body; a page that is not JSON (a wrong api-url, a proxy's login page) is a clear error."""
+        try:
+            body = resp.json()
+        except ValueError:
+            raise PublishError(f"{self.kind}: {what}: {resp.request.method} {resp.url}: "
+                               f"HTTP {resp.status_code} but the answer is not JSON",
+                               hint="check that the API URL points at the GitHub REST API") from None
+        return body
+
+    def json_object(self, resp: requests.Response, what: str) -> dict[str, Any]:
+        body = self.json(resp, what)
+        if not isinstance(body, dict):
+            raise PublishError(f"{self.kind}: {what}: {resp.request.method} {resp.url}: the answer is JSON but not an object",
+                               hint="check that the API URL points at the GitHub REST API")
+        return body
+
+    def sha256_of(self, url: str, what: str, headers: Mapping[str, str] | None = None) -> str:
+        """Download and hash, streamed: never holds the file in memory."""
+        h = hashlib.sha256()
+        with self.call("GET", url, what, stream=True, timeout=TRANSFER_TIMEOUT, headers=headers or {}) as resp:
+            try:
+                for chunk in resp.iter_content(CHUNK):
+                    h.update(chunk)
+            except requests.RequestException as exc:
+                raise PublishError(self.scrub(f"{self.kind}: {what}: reading {url} failed: {exc}")) from None
+        return h.hexdigest()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def auth_hints(env: str | None, what: str) -> dict[int, str]:
+    credential = f"${env}" if env else "the credential"
+    return {401: f"check {credential}: the server did not accept it",
+            403: f"{credential} is valid but may not write to {what}"}
+
+

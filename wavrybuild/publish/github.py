@@ -1,0 +1,157 @@
+"""[publish.github]: assets of a GitHub release (REST API; github.com or GitHub Enterprise)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from ..config.publish import (
+    GitHubConfig,
+)
+from .base import (
+    GITHUB_PER_PAGE,
+    TRANSFER_TIMEOUT,
+    Action,
+    HttpClient,
+    LocalFile,
+    PublishError,
+    ReleaseRef,
+    auth_hints,
+    server_message,
+)
+
+
+class GitHubDestination:
+    kind = "github"
+
+    def __init__(self, c: GitHubConfig, release: ReleaseRef, token: str) -> None:
+        self.c = c
+        self.tag = c.tag.format(**release.values())
+        self.http = HttpClient("github", [token], {
+            **auth_hints(c.token_env, c.repo),
+            403: f"${c.token_env} may not write releases of {c.repo} (it needs contents: write)",
+            404: f"check publish.github.repo ({c.repo}) and that ${c.token_env} can see it",
+        })
+        self.http.session.headers.update({
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        })
+        self.repo_url = f"{c.api_url}/repos/{c.repo}"
+        self.release: dict[str, Any] = {}
+        self.upload_base = ""
+        self.assets: dict[str, dict[str, Any]] = {}
+
+    def where(self, f: LocalFile) -> str:
+        return f"{self.c.repo} release {self.tag}: asset {PurePosixPath(f.name).name}"
+
+    def start(self) -> None:
+        self.release = self._find_release() or self._create_release()
+        if self.c.upload_url:
+            self.upload_base = f"{self.c.upload_url}/repos/{self.c.repo}/releases/{self.release['id']}/assets"
+        else:
+            # "https://uploads.github.com/repos/o/r/releases/1/assets{?name,label}": drop the URI template.
+            self.upload_base = re.sub(r"\{[^}]*\}$", "", str(self.release.get("upload_url", "")))
+        if not self.upload_base:
+            raise PublishError(f"github: release {self.tag}: the API returned no upload_url",
+                               hint="set publish.github.upload-url")
+        assets = list(self._paged(f"{self.repo_url}/releases/{self.release['id']}/assets", f"release {self.tag}: list assets"))
+        self.assets = {a["name"]: a for a in assets}
+
+    def _paged(self, url: str, what: str) -> Iterator[dict[str, Any]]:
+        """Every item of a paginated list: follow the Link header; without one, ask for the next page
+        until a page comes back empty (servers may cap per_page below what was asked)."""
+        params: dict[str, Any] | None = {"per_page": GITHUB_PER_PAGE, "page": 1}
+        next_url: str | None = url
+        for _ in range(1000):  # a bound against a server that always says "next"
+            if next_url is None:
+                return
+            resp = self.http.call("GET", next_url, what, params=params)
+            items = self.http.json(resp, what)
+            if not isinstance(items, list):
+                raise PublishError(f"github: {what}: GET {next_url}: expected a JSON list")
+            yield from items
+            if "next" in resp.links:
+                next_url, params = resp.links["next"]["url"], None
+            elif "link" not in resp.headers and items and params is not None:
+                params = {**params, "page": params["page"] + 1}
+            else:
+                next_url = None
+
+    def _find_release(self) -> dict[str, Any] | None:
+        what = f"release {self.tag}"
+        resp = self.http.call("GET", f"{self.repo_url}/releases/tags/{quote(self.tag, safe='/')}", what, expect=(200, 404))
+        if resp.status_code == 200:
+            return self.http.json_object(resp, what)
+        # A draft has no tag yet, so the tag lookup cannot see it: search the list (which shows
+        # drafts to a token that can push) so a rerun with draft = true does not make a second draft.
+        for rel in self._paged(f"{self.repo_url}/releases", f"{what}: list releases"):
+            if rel.get("tag_name") == self.tag:
+                return rel
+        return None
+
+    def _create_release(self) -> dict[str, Any]:
+        body = {"tag_name": self.tag, "name": self.tag, "draft": self.c.draft, "prerelease": self.c.prerelease}
+        resp = self.http.call("POST", f"{self.repo_url}/releases", f"release {self.tag}: create", json=body,
+                              expect=(201, 422))
+        if resp.status_code == 201:
+            return self.http.json_object(resp, f"release {self.tag}: create")
+        # 422: someone created it between our lookup and now (a concurrent run); use theirs.
+        found = self._find_release()
+        if found is None:
+            raise PublishError(f"github: release {self.tag}: create: HTTP 422: {server_message(resp)}",
+                               hint="check that the tag name is valid")
+        return found
+
+    def put(self, f: LocalFile) -> tuple[Action, str]:
+        name = PurePosixPath(f.name).name
+        old = self.assets.get(name)
+        reason = ""
+        if old is not None:
+            state = old.get("state", "uploaded")
+            if state != "uploaded":
+                reason = f"removed an incomplete asset (state {state!r}) left by an interrupted upload"
+            elif old.get("size") == f.size and self._remote_sha256(old, name) == f.sha256:
+                return "skipped", "same size and sha256"
+            else:
+                reason = "an asset of that name had different content"
+            self._delete(old, name)
+        asset = self._upload(f, name)
+        self.assets[name] = asset
+        return ("replaced", reason) if old is not None else ("uploaded", "")
+
+    def _remote_sha256(self, asset: dict[str, Any], name: str) -> str:
+        digest = asset.get("digest")
+        if isinstance(digest, str) and digest.startswith("sha256:"):
+            return digest.removeprefix("sha256:").lower()
+        # Older GitHub Enterprise versions have no `digest`: hash the asset itself. The API URL with
+        # this Accept works for private repositories; requests drops the token on the redirect to storage.
+        url = asset.get("url") or asset.get("browser_download_url")
+        return self.http.sha256_of(str(url), f"{name}: download to compare", {"Accept": "application/octet-stream"})
+
+    def _delete(self, asset: dict[str, Any], name: str) -> None:
+        self.http.call("DELETE", f"{self.repo_url}/releases/assets/{asset['id']}", f"{name}: delete old asset",
+                       expect=(204, 404)).close()
+        self.assets.pop(name, None)
+
+    def _upload(self, f: LocalFile, name: str) -> dict[str, Any]:
+        with f.path.open("rb") as body:
+            resp = self.http.call(
+                "POST", self.upload_base, f"{name}: upload", expect=(201,), timeout=TRANSFER_TIMEOUT,
+                params={"name": name}, data=body,
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(f.size)},
+            )
+        asset = self.http.json_object(resp, f"{name}: upload")
+        digest = asset.get("digest")
+        if asset.get("size") != f.size or (isinstance(digest, str) and digest != f"sha256:{f.sha256}"):
+            raise PublishError(f"github: {name}: the uploaded asset has size {asset.get('size')} and {digest}, "
+                               f"expected {f.size} and sha256:{f.sha256}", hint="rerun to replace it")
+        return asset
+
+    def close(self) -> None:
+        self.http.close()
+
+
