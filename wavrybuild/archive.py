@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from . import env as env_
-from .errors import ToolMissing
+from . import proc
+from .errors import ConfigError, ToolMissing
 
 DEFAULT_LEVELS = {"tar.gz": 6, "tar.xz": 6, "tar.zst": 3, "zip": 6}  # gzip's, xz's and zstd's own defaults
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01: zip cannot say earlier
@@ -146,10 +147,8 @@ def source_date_epoch(repo: Path) -> tuple[int, str]:
         try:
             return int(env), "SOURCE_DATE_EPOCH"
         except ValueError:
-            from .errors import ConfigError
 
             raise ConfigError(f"SOURCE_DATE_EPOCH={env!r} is not a whole number of seconds") from None
-    from . import proc
 
     out = proc.capture(["git", "-C", str(repo), "log", "-1", "--format=%ct"])
     if out and out.strip().isdigit():

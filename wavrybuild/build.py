@@ -7,18 +7,20 @@ and two targets sharing a cargo output dir cannot overwrite each other's result.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import proc
+from . import __version__, proc
 from .builders import BUILDERS
 from .config import Config, Project, TargetConfig
 from .errors import CommandFailed, WavryError
-from .freshness import watched
+from .freshness import cargo_config_digest, environment_digest, still_fresh, watched
 from .fsutil import copy_atomic
 from .proc import Command
 from .record import BinaryRecord, BuildRecord, TargetRecord, state_dir
@@ -45,10 +47,7 @@ def source_digest(project: Project) -> str:
     build output, dist/ or version-control data (hidden directories such as .cargo/ and .sqlx/
     count); plus Cargo.lock's content, the cargo config files outside the workspace and the
     variables cargo, rustc and C toolchains read (see freshness)."""
-    import hashlib
-    import os
 
-    from .freshness import cargo_config_digest, environment_digest
 
     h = hashlib.sha256()
     skip = {project.target_directory.resolve(), project.dist_dir.resolve()}
@@ -69,9 +68,7 @@ def source_digest(project: Project) -> str:
 
 def cache_key(step: BuildStep, tools: Tools, source: str) -> str:
     """Everything a target's binaries depend on: if it is unchanged, cargo has nothing to do."""
-    import hashlib
 
-    from . import __version__
 
     assert step.command is not None
     parts = {
@@ -84,7 +81,6 @@ def cache_key(step: BuildStep, tools: Tools, source: str) -> str:
 
 def cached_outcome(step: BuildStep, key: str, record: BuildRecord, dist: Path) -> Outcome | None:
     """The recorded result, if it was built from exactly this key and its binaries are still there."""
-    from .freshness import still_fresh
 
     rec = record.targets.get(step.target.id)
     if rec is None or not rec.ok or rec.key != key or not rec.binaries or not still_fresh(rec.watch):
@@ -191,7 +187,6 @@ def assign_lanes(groups: list[list[BuildStep]], lanes: int) -> list[int]:
 
 def relocate(group: list[BuildStep], project: Project, lane: int, host: str) -> list[BuildStep]:
     """The group planned again for a lane's own target dir (lane 0: unchanged)."""
-    from dataclasses import replace
 
     if lane == 0:
         return group

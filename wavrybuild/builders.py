@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Protocol
 
 from . import env as env_
-from . import sources
+from . import proc, sources
 from .config import Project, TargetConfig
+from .fsutil import write_atomic
 from .proc import Command
 from .toolchain import StdSource, linker_for
 
@@ -99,8 +100,6 @@ def sccache_env(project: Project, std: StdSource) -> dict[str, str]:
     The flags naming this checkout are added by a small rustc shim *behind* sccache, so they are
     not part of its cache key (a second clone hits) nor of cargo's -C metadata (symbol names, and so
     the binaries, stay the same in every clone)."""
-    from . import proc
-    from .fsutil import write_atomic
 
     shim = env_.cache_home() / "wavrybuild" / "rustc-remap.sh"
     text = resources.files("wavrybuild").joinpath("resources/rustc-remap.sh").read_text()

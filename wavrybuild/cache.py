@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from . import proc
 from .config import Project
 
 
@@ -32,8 +33,6 @@ class CacheStatus:
 
 
 def status(project: Project) -> CacheStatus:
-    from . import proc
-
     if not project.sccache:
         return CacheStatus("off", None, None, None)
     mode = "local" if project.sccache == "local" else "redis"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import env as env_
+from .sources import config_files
 
 # Variables that change what cargo, rustc or a C toolchain produce, whoever reads them.
 ENV_FAMILIES = re.compile(r"^(CARGO_|RUSTFLAGS$|RUSTDOCFLAGS$|RUSTC|CC|CXX|CFLAGS|CXXFLAGS|CPPFLAGS|LDFLAGS|AR$|AR_"
@@ -37,7 +38,6 @@ def environment_digest(secret: frozenset[str]) -> str:
 def cargo_config_digest(crate_dir: Path, workspace_root: Path) -> str:
     """Content of the cargo config files that apply and lie outside the workspace (those inside
     are in the workspace digest)."""
-    from .sources import config_files
 
     h = hashlib.sha256()
     for f in config_files(crate_dir):

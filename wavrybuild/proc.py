@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from . import env as env_
 from .errors import CommandFailed, ToolMissing
+from .fsutil import write_atomic
 
 # Where to get each program we may call, for the error when it is missing.
 INSTALL_HINTS = {
@@ -247,7 +250,6 @@ _PROBES: dict[str, dict[str, str]] = {}
 
 def _probe_cache(path: Path) -> dict[str, str]:
     """The probe cache, read from disk once per process."""
-    import json
 
     if str(path) not in _PROBES:
         try:
@@ -264,7 +266,6 @@ def capture_cached(argv: list[str], key_files: list[str | None]) -> str | None:
     build should cost less than the tool it wraps, so their answers are cached keyed by the
     executables' path, size and mtime.
     """
-    import json
 
     stamps = []
     for f in key_files:
@@ -283,10 +284,6 @@ def capture_cached(argv: list[str], key_files: list[str | None]) -> str | None:
     out = capture(argv)
     if out is not None:
         cache[key] = out
-        try:
-            from .fsutil import write_atomic
-
+        with contextlib.suppress(OSError):  # a read-only home: probing again next time is fine
             write_atomic(path, json.dumps(cache))
-        except OSError:
-            pass  # a read-only home: probing again next time is fine
     return out

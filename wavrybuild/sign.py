@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import env as env_
 from . import proc
+from .checksum import sha256_file
 from .config import Config, SignConfig, TargetConfig
 from .errors import ConfigError, ToolMissing, WavryError
 from .proc import Command
+from .record import state_dir, tmp_dir
 from .ui import mask_for_ci  # noqa: F401  (re-exported for the tasks)
 
 if TYPE_CHECKING:
@@ -320,8 +322,6 @@ def codesign_windows(cfg: Config, targets: tuple[TargetConfig, ...], record: Bui
     Signed copies live in dist/.wavrybuild/codesigned/<target>/ with a note of the unsigned input's
     digest, so a rerun with the same binaries signs nothing again.
     """
-    from .checksum import sha256_file
-    from .record import state_dir, tmp_dir
 
     if "authenticode" not in cfg.sign.methods:
         return {}

@@ -10,6 +10,7 @@ for build-std.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import sys
@@ -270,8 +271,6 @@ def _first_line(out: str | None) -> str | None:
 
 
 def _ziglang_binary() -> str | None:
-    import importlib.util
-
     spec = importlib.util.find_spec("ziglang")
     if spec is None or not spec.origin:
         return None

@@ -7,12 +7,17 @@ markup, colours and GitHub Actions' workflow commands. `UI` is the terminal/CI r
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from . import env
 
@@ -62,8 +67,6 @@ def mask_for_ci(secrets: list[str]) -> None:
 
 class UI:
     def __init__(self, *, quiet: bool = False, hide: str | None = None) -> None:
-        from rich.console import Console
-
         # stdout carries results (tables, --json); stderr carries progress and echoed commands.
         self.out = Console(highlight=False, soft_wrap=False)
         if not self.out.is_terminal:
@@ -143,15 +146,12 @@ class UI:
 
                 yield update
         else:
-
             def echo(line: str) -> None:
                 self.raw(line)
 
             yield echo
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        from rich.table import Table
-
         table = Table(title=title, title_justify="left")
         for col in columns:
             table.add_column(col)
@@ -170,8 +170,6 @@ class UI:
             f.write("\n".join(lines) + "\n\n")
 
     def json(self, data: Any) -> None:
-        import json
-
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
@@ -181,8 +179,6 @@ def _cell(text: str) -> str:
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
-
     return escape(text)
 
 

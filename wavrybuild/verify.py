@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import sign as sg
 from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_many
 from .errors import WavryError
 from .manifest import MANIFEST_NAME
@@ -84,7 +88,6 @@ def _manifest_checks(directory: Path, expected: dict[str, str], present: set[str
     manifest = directory / MANIFEST_NAME
     if not manifest.is_file():
         return []
-    import json
 
     try:
         data = json.loads(manifest.read_text())
@@ -123,10 +126,7 @@ def verify_dir(directory: Path) -> list[Check]:
 
 def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
     """Each configured signature must exist and verify with the real tool against the release key."""
-    import tempfile
-    import zipfile
 
-    from . import sign as sg
 
     checks: list[Check] = []
     sums = directory / SUMS_NAME
@@ -134,8 +134,6 @@ def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
     manifest = directory / MANIFEST_NAME
     artifacts: list[dict[str, Any]] = []
     if manifest.is_file():
-        import json
-
         try:
             artifacts = json.loads(manifest.read_text()).get("artifacts", [])
         except ValueError:

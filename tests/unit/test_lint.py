@@ -3,8 +3,10 @@ mypy --strict over wavrybuild/, both configured in pyproject.toml."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -21,3 +23,46 @@ def test_ruff_is_clean() -> None:
 def test_mypy_strict_is_clean() -> None:
     done = _run("mypy", "--no-incremental", "--cache-dir", "/dev/null")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _imports(path: Path, module: str, known: set[str]) -> set[str]:
+    """Every wavrybuild module `module` imports, at any level (TYPE_CHECKING and in functions too)."""
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
+            out |= {c for c in [target, *(f"{target}.{a.name}" for a in node.names)] if c in known}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name in known}
+    # Importing a.b.c runs a and a.b first. The root package is a lazy facade (its one import,
+    # of tasks, happens on first use of `ns`), so it is no edge.
+    for target in list(out):
+        parts = target.split(".")
+        out |= {".".join(parts[:i]) for i in range(2, len(parts)) if ".".join(parts[:i]) in known}
+    # A module's own packages are already importing when it runs: no edge either.
+    return {t for t in out if t != module and not module.startswith(t + ".")} - {"wavrybuild"}
+
+
+def test_no_import_cycles() -> None:
+    root = REPO / "wavrybuild"
+    paths = {}
+    for p in root.rglob("*.py"):
+        name = ".".join(p.relative_to(REPO).with_suffix("").parts)
+        paths[name.removesuffix(".__init__")] = p
+    graph = {m: _imports(p, m, set(paths)) for m, p in paths.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for t in sorted(graph[m]):
+            if state.get(t) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*path[path.index(t):], t]))
+            if t not in state:
+                visit(t, [*path, t])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])

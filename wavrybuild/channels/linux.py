@@ -8,6 +8,7 @@ times are the release's SOURCE_DATE_EPOCH, so unsigned packages are byte-for-byt
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,6 @@ def file_name(lc: LinuxPackageConfig, t: TargetConfig, version: str) -> str:
 def nfpm_config(cfg: Config, lc: LinuxPackageConfig, t: TargetConfig, binaries: list[Path], mtime: int,
                 rpm_key: Path | None = None) -> dict[str, Any]:
     """nfpm's configuration for one package (written as JSON, which nfpm reads as YAML)."""
-    import datetime
 
     p = cfg.project
     stamp = datetime.datetime.fromtimestamp(mtime, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

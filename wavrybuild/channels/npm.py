@@ -8,9 +8,12 @@ written deterministically (sorted entries, fixed times, root-owned) under npm's 
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import io
 import json
+import os
 import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .. import env as env_
+from .. import proc
 from ..config import Config
 from ..config.npm import (
     NPM_MTIME,
@@ -26,7 +30,8 @@ from ..config.npm import (
     platform_package,
     platforms,
 )
-from ..errors import ConfigError, WavryError
+from ..errors import CommandFailed, ConfigError, WavryError
+from ..ui import mask_for_ci
 
 if TYPE_CHECKING:
     from ..manifest import Artifact
@@ -152,8 +157,6 @@ class NpmTarball:
 def tarballs(dist: Path, artifacts: Iterable[Artifact]) -> list[NpmTarball]:
     """The npm tarballs of the manifest: platform packages first, the main package last, so that
     nobody can install a main package whose optional dependencies are not there yet."""
-    import base64
-    import hashlib
 
     out = []
     for a in sorted((a for a in artifacts if a.kind == "npm"), key=lambda a: (a.target == "", a.path)):
@@ -183,11 +186,7 @@ def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry
     The token reaches npm through the environment: the userconfig written here says
     `${TOKEN_ENV}`, which npm expands itself, so the token is in no file and on no command line.
     """
-    import os
 
-    from .. import proc
-    from ..errors import CommandFailed
-    from ..ui import mask_for_ci
 
     items = tarballs(dist, artifacts)
     if not items:

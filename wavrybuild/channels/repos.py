@@ -15,6 +15,7 @@ indexes for users to trust.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from ..config import Config
 from ..config.channels import LinuxPackageConfig
 from ..errors import CommandFailed, ConfigError, WavryError
 from ..fsutil import fsync_dir, write_atomic
+from ..sign import gpg_identity
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,6 @@ class GpgKey:
 
 
 def gpg_key(cfg: Config, what: str) -> GpgKey:
-    from ..sign import gpg_identity
-
     if "gpg" not in cfg.sign.methods or not cfg.sign.get("gpg", "key"):
         raise ConfigError(f"{cfg.project.config_path}: {what} must be signed, and [sign] has no gpg key",
                           hint='add "gpg" to sign.methods with [sign.gpg] key = "..." (docs/signing.md)')
@@ -102,8 +102,6 @@ def _swap_dir(new: Path, dest: Path) -> None:
 # --- apt ------------------------------------------------------------------------------------------
 
 def _gzip(data: bytes) -> bytes:
-    import io
-
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
         gz.write(data)

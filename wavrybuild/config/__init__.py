@@ -3,7 +3,7 @@
 Every problem is a ConfigError naming the file, the key and what to do, raised before anything is
 built or written. Layout: `models` (the dataclasses every stage reads), `checks` (the shared
 validators), one module per section (`targets`, `project`, `sections`, `channels`, `npm`,
-`publish`, `bindings`), and `load` (the file → Config, in one pass).
+`publish`, `bindings`), and `whole` (Config) and `load` (the file → Config, in one pass).
 """
 
 from .load import load, parse
@@ -14,13 +14,13 @@ from .models import (
     SIGN_METHODS,
     STD_SOURCES,
     ChecksumConfig,
-    Config,
     PackageConfig,
     Project,
     SignConfig,
     TargetConfig,
 )
 from .project import WELL_KNOWN_SECRETS
+from .whole import Config
 
 __all__ = [
     "BUILDERS", "RUNNERS", "SIGN_METHODS", "SIGN_METHOD_KEYS", "STD_SOURCES", "WELL_KNOWN_SECRETS",

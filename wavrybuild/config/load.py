@@ -16,11 +16,12 @@ from ..errors import ConfigError, ToolMissing
 from . import checks as c
 from .bindings import parse_bindings
 from .channels import parse_channels
-from .models import Config, Project, TargetConfig
+from .models import Project, TargetConfig
 from .project import WELL_KNOWN_SECRETS, Metadata, named_env, parse_cache, parse_project
 from .publish import parse_publish
 from .sections import parse_checksum, parse_package, parse_sign
 from .targets import parse_targets
+from .whole import Config
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
             "cache"}

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from ..config.npm import NpmConfig
 
 
+from ..channels.npm import publish_npm
+from ..manifest import Manifest
+from ..record import tmp_dir
 from .base import Destination, PublishError, PublishResult, ReleaseRef, collect
 from .destinations import DirectoryDestination, HttpDestination
 from .github import GitHubDestination
@@ -117,9 +120,6 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
 
     if npm is not None:
         # Package registries first: a release page that links to `npm install` should find it there.
-        from .channels.npm import publish_npm
-        from .manifest import Manifest
-        from .record import tmp_dir
 
         manifest = Manifest.load(dist)
         try:
@@ -127,7 +127,7 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
         except WavryError as exc:
             raise PublishError(exc.message, hint=exc.hint, results=list(results)) from None
         for file, action, detail in rows:
-            results.append(PublishResult("npm", file, action, detail))
+            results.append(PublishResult("npm", file, action, detail))  # type: ignore[arg-type]
 
     if dry:
         for d in chosen:

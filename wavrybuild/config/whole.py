@@ -1,0 +1,67 @@
+"""Config: the whole of targets.toml, every section checked (see load.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..triple import suggest
+from .bindings import BindingsConfig
+from .channels import Channels
+from .models import ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
+from .publish import PublishConfig
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole of targets.toml (and the crate's Cargo.toml metadata), checked."""
+
+    project: Project
+    targets: tuple[TargetConfig, ...]
+    package: PackageConfig
+    checksum: ChecksumConfig
+    sign: SignConfig
+    channels: Channels
+    publish: PublishConfig
+    bindings: BindingsConfig | None
+
+    @property
+    def publishes(self) -> bool:
+        """Whether the publish stage has anywhere to go: a [publish] destination or npm publishing."""
+        return bool(self.publish.destinations) or bool(self.channels.npm and self.channels.npm.publish)
+
+    def select(self, names: Iterable[str] = (), *, all_targets: bool = False) -> tuple[TargetConfig, ...]:
+        """Targets by id or triple, in config order. No names and not all: a clear error."""
+        names = list(names)
+        if all_targets or not names:
+            if not all_targets:
+                raise ConfigError(
+                    "no target given",
+                    hint="pass --target TRIPLE (repeatable) or --all; configured: "
+                    + ", ".join(t.id for t in self.targets),
+                )
+            return self.targets
+        chosen: list[TargetConfig] = []
+        for name in names:
+            matches = [t for t in self.targets if t.id == name] or [
+                t for t in self.targets if t.rust_target == name or str(t.triple) == name
+            ]
+            if not matches:
+                choices = [t.id for t in self.targets] + [t.rust_target for t in self.targets]
+                near = suggest(name, choices)
+                raise ConfigError(
+                    f"{self.project.config_path}: target {name!r} is not configured"
+                    + (f"; did you mean {near!r}?" if near else ""),
+                    hint="configured targets: " + ", ".join(t.id for t in self.targets),
+                )
+            if len(matches) > 1:
+                raise ConfigError(
+                    f"{self.project.config_path}: {name!r} matches several targets: "
+                    + ", ".join(t.id for t in matches),
+                    hint="name the target by its id",
+                )
+            if matches[0] not in chosen:
+                chosen.append(matches[0])
+        order = {t.id: i for i, t in enumerate(self.targets)}
+        return tuple(sorted(chosen, key=lambda t: order[t.id]))
