@@ -174,3 +174,16 @@ def test_windows_gnu_is_pe32_plus(release) -> None:
     assert data[pe:pe + 4] == b"PE\0\0"
     assert struct.unpack_from("<H", data, pe + 4)[0] == 0x8664  # IMAGE_FILE_MACHINE_AMD64
     assert struct.unpack_from("<H", data, pe + 24)[0] == 0x20B  # PE32+
+
+
+def test_invokes_hide_and_echo_flags(release) -> None:
+    """invoke's --hide hides the tools' own output (cargo's "Compiling …"), never our messages or the
+    command itself; --echo is what every task does anyway: the command is shown."""
+    target = ["--target", "x86_64-unknown-linux-gnu", "--force"]
+    shown = invoke("--echo", "build", *target, cwd=release.root, env=release.env)
+    assert shown.returncode == 0, shown.stderr
+    assert "$ " in shown.stderr and "Compiling wavry-demo" in shown.stderr
+    hidden = invoke("--hide=both", "build", *target, cwd=release.root, env=release.env)
+    assert hidden.returncode == 0, hidden.stderr
+    assert "$ " in hidden.stderr and "Compiling" not in hidden.stderr
+    assert "x86_64-unknown-linux-gnu" in hidden.stdout  # the build table is a result, not tool output
