@@ -139,7 +139,8 @@ def group_steps(steps: list[BuildStep], host: str) -> list[list[BuildStep]]:
             groups.append([step])
             continue
         shared, _ = _split_target_args(step.command.argv)
-        shape = (tuple(shared), tuple(sorted(step.command.env.items())), step.command.unset_env, step.builder)
+        cmd = step.command
+        shape = (tuple(shared), tuple(sorted(cmd.env.items())), cmd.unset_env, cmd.secret_env, step.builder)
         g = index.get(shape)
         if g is not None and all(str(s.target.triple) != str(step.target.triple) for s in groups[g]):
             groups[g].append(step)
@@ -159,7 +160,7 @@ def group_command(group: list[BuildStep]) -> Command:
     # After the program and its subcommand; --keep-going: one target's compile error must not stop
     # the others.
     argv = shared[:2] + own + shared[2:] + ["--keep-going"]
-    return Command(tuple(argv), first.env, first.cwd, unset_env=first.unset_env)
+    return Command(tuple(argv), first.env, first.cwd, secret_env=first.secret_env, unset_env=first.unset_env)
 
 
 def group_weight(group: list[BuildStep]) -> int:

@@ -157,7 +157,7 @@ def _command(program: tuple[str, ...], project: Project, target: TargetConfig, s
     argv = (*program, *_cargo_args(project, target, std), *rustflags_config(target, rustflags(project, target, std)))
     # RUSTFLAGS in the environment would override every target.<triple>.rustflags: the caller's
     # flags are folded into ours (see rustflags) and the variables cleared for cargo.
-    return Command(argv, env, cwd=Path(project.root),
+    return Command(argv, env, cwd=Path(project.root), secret_env=target.secret_env,
                    unset_env=_unset(project) | frozenset(INHERITED_FLAGS) | project.secret_env)
 
 

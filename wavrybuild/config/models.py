@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,13 @@ class TargetConfig:
     archive: str | None = None  # archive format override
     # cargo profile overrides (None: the profile's own value); see PROFILE_KEYS
     profile_settings: tuple[tuple[str, Any], ...] = ()
+    # Names in `env` whose values may be shown in echoed commands; the others print as ***.
+    public_env: tuple[str, ...] = ()
+
+    @property
+    def secret_env(self) -> frozenset[str]:
+        """The `env` names whose values are masked (any may be a credential a build needs)."""
+        return frozenset(k for k, _ in self.env if k not in self.public_env)
 
     @property
     def rust_target(self) -> str:
@@ -45,9 +53,11 @@ class TargetConfig:
 
     def fingerprint(self) -> str:
         """A stable text of everything that changes this target's build output."""
-        not_build = {"smoke_args", "smoke_expect", "runner", "archive"}
-        return json.dumps({k: v for k, v in self.__dict__.items() if k not in not_build},
-                          default=str, sort_keys=True)
+        not_build = {"smoke_args", "smoke_expect", "runner", "archive", "public_env"}
+        data = {k: v for k, v in self.__dict__.items() if k not in not_build}
+        # env values may be credentials: the record in dist/ keeps only their digests.
+        data["env"] = [(k, hashlib.sha256(v.encode()).hexdigest()) for k, v in self.env]
+        return json.dumps(data, default=str, sort_keys=True)
 
 
 @dataclass(frozen=True)

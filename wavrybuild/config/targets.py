@@ -34,6 +34,7 @@ TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "codegen-units": (c.codegen_units, None),
     "opt-level": (c.opt_level, None),
     "panic": (c.panic, None),
+    "public-env": (c.str_list, ()),
 }
 PROFILE_KEYS = ("strip", "lto", "codegen-units", "opt-level", "panic")
 # Only per target: which triple a target id builds (defaults to the id itself).
@@ -124,6 +125,10 @@ def make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> Tar
     values.update(target_values(path, f"targets.{tid}.", table, TARGET_ONLY_KEYS))
     triple = _triple_of(path, tid, table, values)
     _check_combination(path, tid, triple, values)
+    unknown = [k for k in values["public-env"] if k not in dict(values["env"])]
+    if unknown:
+        raise ConfigError(f"{path}: targets.{tid}.public-env: {unknown[0]!r} is not a key of env",
+                          hint="list the env names whose values may be shown in logs")
     fields = {k.replace("-", "_"): v for k, v in values.items() if k not in PROFILE_KEYS}
     return TargetConfig(id=tid, triple=triple, **fields,
                         profile_settings=tuple((k, values[k]) for k in PROFILE_KEYS if values[k] is not None))
