@@ -6,12 +6,17 @@ set RUSTC_WRAPPER (builders.sccache_env). This module checks that it can work he
 
 from __future__ import annotations
 
+import json
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import proc
 from .config import Project
+from .fsutil import write_atomic
+from .record import state_dir
 
 
 @dataclass(frozen=True)
@@ -21,15 +26,77 @@ class CacheStatus:
     sccache: str | None  # "sccache 0.16.0", or None when missing
     problem: str | None
 
+    last_build: CacheStats | None = None  # what the last build of this dist/ got from the cache
+
     def as_json(self) -> dict[str, object]:
-        return {"mode": self.mode, "endpoint": self.endpoint, "sccache": self.sccache, "problem": self.problem}
+        return {"mode": self.mode, "endpoint": self.endpoint, "sccache": self.sccache, "problem": self.problem,
+                "last_build": asdict(self.last_build) if self.last_build else None}
 
     def line(self) -> str:
         if self.mode == "off":
             return "compile cache: off ([cache] sccache = \"redis://…\" to share one between machines)"
         where = self.endpoint if self.mode == "redis" else "sccache's local cache"
         state = f"problem: {self.problem}" if self.problem else "ready"
-        return f"compile cache: {self.sccache or 'sccache missing'} → {where} · {state}"
+        last = f" · last build: {self.last_build.summary()}" if self.last_build else ""
+        return f"compile cache: {self.sccache or 'sccache missing'} → {where} · {state}{last}"
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """sccache's counters (since its server started), or their change over one build."""
+
+    hits: int = 0
+    misses: int = 0
+    write_errors: int = 0
+    read_errors: int = 0
+
+    def minus(self, before: CacheStats) -> CacheStats:
+        return CacheStats(self.hits - before.hits, self.misses - before.misses,
+                          self.write_errors - before.write_errors, self.read_errors - before.read_errors)
+
+    def summary(self) -> str:
+        total = self.hits + self.misses
+        rate = f"{100 * self.hits / total:.0f}% hits" if total else "no cacheable compiles"
+        errors = [f"{n} {what} errors" for n, what in ((self.write_errors, "write"), (self.read_errors, "read")) if n]
+        return f"{rate} ({self.hits} hits, {self.misses} misses{', ' if errors else ''}{', '.join(errors)})"
+
+
+def _count(value: Any) -> int:
+    # sccache's JSON: {"counts": {"Rust": 22, …}, …} per counter, or a plain number.
+    if isinstance(value, dict):
+        return sum(int(v) for v in value.get("counts", {}).values())
+    return int(value) if isinstance(value, int) else 0
+
+
+def server_stats(project: Project) -> CacheStats | None:
+    """The running sccache server's counters (started with the build's settings if none runs)."""
+    exe = proc.which("sccache")
+    env = {"SCCACHE_REDIS_ENDPOINT": project.sccache} if project.sccache and project.sccache != "local" else {}
+    out = proc.capture([exe, "--show-stats", "--stats-format", "json"], env=env) if exe else None
+    try:
+        stats = json.loads(out)["stats"] if out else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(stats, dict):
+        return None
+    return CacheStats(_count(stats.get("cache_hits")), _count(stats.get("cache_misses")),
+                      _count(stats.get("cache_write_errors")), _count(stats.get("cache_read_errors")))
+
+
+def _stats_file(dist: Path) -> Path:
+    return state_dir(dist) / "cache-stats.json"
+
+
+def save_last_build(dist: Path, stats: CacheStats) -> None:
+    write_atomic(_stats_file(dist), json.dumps(asdict(stats), sort_keys=True))
+
+
+def last_build(dist: Path) -> CacheStats | None:
+    try:
+        data = json.loads(_stats_file(dist).read_text())
+        return CacheStats(**{k: int(data[k]) for k in ("hits", "misses", "write_errors", "read_errors")})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def status(project: Project) -> CacheStatus:
@@ -49,4 +116,4 @@ def status(project: Project) -> CacheStatus:
             socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), timeout=3).close()
         except OSError as exc:
             problem = f"cannot reach {url.hostname}:{url.port or 6379} ({exc.strerror or exc})"
-    return CacheStatus(mode, endpoint, version, problem)
+    return CacheStatus(mode, endpoint, version, problem, last_build(project.dist_dir))

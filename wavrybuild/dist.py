@@ -113,7 +113,8 @@ class Transaction:
     def _stage(self, filename: str, write: Writer) -> _Staged:
         tmp = tmp_dir(self.dist)
         tmp.mkdir(parents=True, exist_ok=True)
-        part = tmp / f"{filename}.{os.getpid()}.part"
+        # Flat in tmp/ (a name may have directories: `sub/file`); the directories are made on commit.
+        part = tmp / f"{filename.replace('/', '%2F')}.{os.getpid()}.part"
         with part.open("wb") as f:
             write(f)
             f.flush()
@@ -169,6 +170,7 @@ class Transaction:
         for s in self.staged:
             if s in moving:
                 os.chmod(s.part, 0o644)
+                s.dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(s.part, s.dest)
             else:
                 s.part.unlink()

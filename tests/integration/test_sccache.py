@@ -84,10 +84,15 @@ def test_second_clone_hits_the_shared_cache(redis_url: str, tmp_path: Path) -> N
             done = invoke("build", "--all", cwd=clone, env=run_env)
             assert done.returncode == 0, done.stdout + done.stderr
             assert "compile cache: sccache" in done.stderr and redis_url in done.stderr
-            results[name] = (clone, _stats(env))
+            results[name] = (clone, _stats(env), done.stderr)
     finally:
         subprocess.run(["sccache", "--stop-server"], env=env, capture_output=True, check=False)
     first, second = results["first"][1], results["second"][1]
+    # The build says what the cache gave it (and doctor repeats it for that dist/).
+    assert f"compile cache: 0% hits (0 hits, {_counts(first, 'cache_misses')} misses)" in results["first"][2]
+    assert "compile cache: 100% hits" in results["second"][2], results["second"][2][-2000:]
+    report = json.loads(invoke("doctor", "--json", cwd=results["second"][0]).stdout)["cache"]["last_build"]
+    assert report["hits"] == _counts(second, "cache_hits") and report["misses"] == 0
     assert _counts(first, "cache_hits") == 0 and _counts(first, "cache_misses") > 10
     # Every cacheable compile of the second clone (std's crates, built from source) is a hit.
     assert _counts(second, "cache_hits") == _counts(first, "cache_misses")

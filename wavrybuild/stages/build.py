@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import build as b
+from ..cache import CacheStats, save_last_build, server_stats
 from ..cache import status as cache_status
 from ..config import Config
 from ..env import Settings
@@ -163,6 +164,20 @@ def _summary(ui: Reporter, cfg: Config, outcomes: list[b.Outcome], not_run: list
     ui.table(f"Build of {cfg.project.name} {cfg.project.version}", ["target", "binary", "size", "time", "result"], rows)
 
 
+def _report_cache(run: Run, before: CacheStats) -> None:
+    """How much the shared cache served this build: a cache that silently stops hitting is a
+    slowdown nobody would notice otherwise."""
+    after = server_stats(run.cfg.project)
+    if after is None:
+        run.ui.warn("compile cache: sccache did not report its statistics")
+        return
+    got = after.minus(before)
+    save_last_build(run.state.dist, got)
+    run.ui.info(f"compile cache: {got.summary()}")
+    if got.write_errors:
+        run.ui.warn(f"compile cache: {got.write_errors} results could not be stored: the next build will miss them")
+
+
 class BuildStage:
     name: ClassVar[str] = "build"
 
@@ -201,10 +216,13 @@ class BuildStage:
                 if not outcome.ok:
                     ui.error(f"{outcome.step.target.id}: build failed: {outcome.error}")
 
+        before = server_stats(cfg.project) if cfg.project.sccache and plan.todo else None
         if plan.lanes == 1:
             _serially(run, plan, finished, self.fail_fast)
         else:
             _in_lanes(run, plan, finished)
+        if before is not None:
+            _report_cache(run, before)
         outcomes = [done[s.target.id] for s in plan.steps if s.target.id in done]
         b.record_outcomes(run.state.dist, cfg, outcomes, plan.tools)
         run.state.forget_record()
