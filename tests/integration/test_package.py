@@ -271,3 +271,37 @@ def test_single_target_rerun_after_a_kill_between_archives_and_manifest(packaged
         done = invoke(task, cwd=root, env=packaged.env)
         assert done.returncode == 0, done.stdout + done.stderr
     _consistent(dist)
+
+
+def test_sigkill_of_single_target_packages_then_the_same_command_repairs(packaged, tmp_path: Path) -> None:
+    """Kills of `package --target X` at random moments, for changing X; then rerunning only the
+    last command (not a full `package`) leaves a dist/ that checksum and verify accept."""
+    root = tmp_path / "p"
+    shutil.copytree(packaged.root, root)
+    toml = (root / "targets.toml").read_text().replace('"completions/*"]', '"completions/*", "assets/*"]')
+    (root / "targets.toml").write_text(toml)
+    (root / "demo/assets").mkdir()
+    rng = random.Random(4321)
+    env = {**os.environ, **packaged.env}
+    killed_while_running = 0
+    target = TARGETS[0]
+    for _round in range(6):
+        (root / "demo/assets/blob.bin").write_bytes(rng.randbytes(16 << 20))
+        target = rng.choice(TARGETS)
+        proc = subprocess.Popen([sys.executable, "-m", "invoke", "package", "--target", target], cwd=root, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 3.0))
+        if proc.poll() is None:
+            killed_while_running += 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        _consistent(root / "dist")
+    assert killed_while_running >= 3
+    done = invoke("package", "--target", target, cwd=root, env=packaged.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = {a["target"] for a in json.loads((root / "dist/manifest.json").read_text())["artifacts"]}
+    assert listed == set(TARGETS)
+    for task in ("checksum", "verify"):
+        done = invoke(task, cwd=root, env=packaged.env)
+        assert done.returncode == 0, (task, done.stdout + done.stderr)
+    _consistent(root / "dist")

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from ..channels.wheel import wheel_files, write_wheel
-from ..config.channels import WheelConfig
+from ..config.channels import WheelConfig, parse_pypi
 from ..dist import Transaction
-from ..pipeline.stage import Planned, Run, configured
+from ..pipeline.stage import Planned, Run
 from ..ui import human_size
 
 
@@ -39,7 +39,8 @@ class WheelStage:
         return {}
 
     def _config(self, run: Run) -> WheelConfig:
-        return configured(run, run.cfg.channels.pypi, "channels.pypi", "add a [channels.pypi] table (docs/channels-pypi.md)")
+        # `invoke wheel` works without [channels.pypi]: the defaults come from Cargo.toml.
+        return run.cfg.channels.pypi or parse_pypi(run.cfg, {})
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
         cfg, wc = run.cfg, self._config(run)
