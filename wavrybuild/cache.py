@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,17 @@ class CacheStats:
     misses: int = 0
     write_errors: int = 0
     read_errors: int = 0
+    writes: int = 0  # results stored (sccache stores each miss's result in the background)
 
     def minus(self, before: CacheStats) -> CacheStats:
         return CacheStats(self.hits - before.hits, self.misses - before.misses,
-                          self.write_errors - before.write_errors, self.read_errors - before.read_errors)
+                          self.write_errors - before.write_errors, self.read_errors - before.read_errors,
+                          self.writes - before.writes)
+
+    @property
+    def pending(self) -> int:
+        """Misses whose result is not stored yet (nor failed to be)."""
+        return max(0, self.misses - self.writes - self.write_errors)
 
     def summary(self) -> str:
         total = self.hits + self.misses
@@ -80,7 +88,26 @@ def server_stats(project: Project) -> CacheStats | None:
     if not isinstance(stats, dict):
         return None
     return CacheStats(_count(stats.get("cache_hits")), _count(stats.get("cache_misses")),
-                      _count(stats.get("cache_write_errors")), _count(stats.get("cache_read_errors")))
+                      _count(stats.get("cache_write_errors")), _count(stats.get("cache_read_errors")),
+                      _count(stats.get("cache_writes")))
+
+
+def settled_stats(project: Project, before: CacheStats, timeout: float = 120) -> tuple[CacheStats | None, int]:
+    """This build's counters once sccache has stored every result it missed (or `timeout` passed),
+    and how many writes were still pending then.
+
+    sccache answers a compile before storing its result and does not wait for those writes when its
+    server stops (`--stop-server`, or a CI job ending): a build that returned at once could leave
+    the shared cache without the results it just made, and the next machine would miss them all."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = server_stats(project)
+        if now is None:
+            return None, 0
+        got = now.minus(before)
+        if not got.pending or time.monotonic() > deadline:
+            return got, got.pending
+        time.sleep(0.25)
 
 
 def _stats_file(dist: Path) -> Path:
@@ -94,7 +121,7 @@ def save_last_build(dist: Path, stats: CacheStats) -> None:
 def last_build(dist: Path) -> CacheStats | None:
     try:
         data = json.loads(_stats_file(dist).read_text())
-        return CacheStats(**{k: int(data[k]) for k in ("hits", "misses", "write_errors", "read_errors")})
+        return CacheStats(**{k: int(data.get(k, 0)) for k in ("hits", "misses", "write_errors", "read_errors", "writes")})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -11,6 +11,7 @@ from tests.conftest import invoke, write_files
 
 SECRETS = {"GITHUB_TOKEN": "ghp_NeverSeenInABuild1", "NPM_TOKEN": "npm_NeverSeenInABuild2",
            "MY_GPG_PASS": "passphrase-NeverSeen3"}
+TARGET_SECRET = "sntrys_GivenToTheBuildOnly4"
 
 FILES = {
     "Cargo.toml": '[package]\nname = "envcheck"\nversion = "1.0.0"\nedition = "2021"\n',
@@ -34,10 +35,10 @@ def test_build_scripts_and_smoke_runs_see_no_credentials(tmp_path: Path, cargo_t
     write_files(tmp_path, FILES, lock=False)
     (tmp_path / "targets.toml").write_text(
         '[project]\ncrate = "."\n[defaults]\nsmoke-expect = "secrets seen: []"\n'
-        f'[targets.x86_64-unknown-linux-gnu]\nenv = {{ ENV_DUMP = "{dump}" }}\n'
+        f'[targets.x86_64-unknown-linux-gnu]\nenv = {{ ENV_DUMP = "{dump}", SENTRY_AUTH_TOKEN = "{TARGET_SECRET}" }}\n'
         '[sign]\nmethods = []\n[sign.gpg]\nkey = "rel@example.com"\npassphrase-env = "MY_GPG_PASS"\n')
     env = {**SECRETS, "CARGO_TARGET_DIR": str(cargo_target_dir / "envcheck")}
-    done = invoke("build", "--all", "smoke", cwd=tmp_path, env=env)
+    done = invoke("build", "--all", "smoke", "package", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed" in done.stdout
     environ = dump.read_bytes().split(b"\0")
@@ -46,6 +47,13 @@ def test_build_scripts_and_smoke_runs_see_no_credentials(tmp_path: Path, cargo_t
     assert not names & set(SECRETS), names & set(SECRETS)
     blob = dump.read_bytes()
     assert all(v.encode() not in blob for v in SECRETS.values())
-    # And none of the values shows anywhere in the output.
-    assert all(v not in done.stdout + done.stderr for v in SECRETS.values())
+    # The build script does get what targets.toml gives it on purpose.
+    assert b"SENTRY_AUTH_TOKEN=" + TARGET_SECRET.encode() in environ
+    # And none of the values shows anywhere in the output, nor in any file in dist/ (records included).
+    values = [*SECRETS.values(), TARGET_SECRET]
+    assert all(v not in done.stdout + done.stderr for v in values)
+    assert "SENTRY_AUTH_TOKEN=***" in done.stderr  # the echoed build command masks it
+    for f in (p for p in (tmp_path / "dist").rglob("*") if p.is_file()):
+        data = f.read_bytes()
+        assert not [v for v in values if v.encode() in data], f
     assert os.environ.get("GITHUB_TOKEN") != SECRETS["GITHUB_TOKEN"]

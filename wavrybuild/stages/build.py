@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import build as b
-from ..cache import CacheStats, save_last_build, server_stats
+from ..cache import CacheStats, save_last_build, server_stats, settled_stats
 from ..cache import status as cache_status
 from ..config import Config
 from ..env import Settings
@@ -164,16 +164,18 @@ def _summary(ui: Reporter, cfg: Config, outcomes: list[b.Outcome], not_run: list
     ui.table(f"Build of {cfg.project.name} {cfg.project.version}", ["target", "binary", "size", "time", "result"], rows)
 
 
-def _report_cache(run: Run, before: CacheStats) -> None:
+def _report_cache(run: Run, before: CacheStats, failed: bool) -> None:
     """How much the shared cache served this build: a cache that silently stops hitting is a
     slowdown nobody would notice otherwise."""
-    after = server_stats(run.cfg.project)
-    if after is None:
+    # A failed compile is a miss with nothing to store: after a failure, do not wait long.
+    got, pending = settled_stats(run.cfg.project, before, timeout=5 if failed else 120)
+    if got is None:
         run.ui.warn("compile cache: sccache did not report its statistics")
         return
-    got = after.minus(before)
     save_last_build(run.state.dist, got)
     run.ui.info(f"compile cache: {got.summary()}")
+    if pending:
+        run.ui.warn(f"compile cache: {pending} results were not stored (yet): the next build may miss them")
     if got.write_errors:
         run.ui.warn(f"compile cache: {got.write_errors} results could not be stored: the next build will miss them")
 
@@ -222,7 +224,7 @@ class BuildStage:
         else:
             _in_lanes(run, plan, finished)
         if before is not None:
-            _report_cache(run, before)
+            _report_cache(run, before, failed=any(not o.ok for o in done.values()))
         outcomes = [done[s.target.id] for s in plan.steps if s.target.id in done]
         b.record_outcomes(run.state.dist, cfg, outcomes, plan.tools)
         run.state.forget_record()
