@@ -285,12 +285,12 @@ def test_sigkill_of_single_target_packages_then_the_same_command_repairs(package
     env = {**os.environ, **packaged.env}
     killed_while_running = 0
     target = TARGETS[0]
-    for _round in range(6):
-        (root / "demo/assets/blob.bin").write_bytes(rng.randbytes(16 << 20))
+    for _round in range(8):
+        (root / "demo/assets/blob.bin").write_bytes(rng.randbytes(32 << 20))
         target = rng.choice(TARGETS)
         proc = subprocess.Popen([sys.executable, "-m", "invoke", "package", "--target", target], cwd=root, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 3.0))
+        time.sleep(rng.uniform(0.3, 1.8))
         if proc.poll() is None:
             killed_while_running += 1
         proc.send_signal(signal.SIGKILL)
