@@ -106,6 +106,9 @@ def bench(quick: bool) -> list[tuple[str, str, str, str, str]]:
         tmp = Path(t)
         clone = make_clone(tmp, "clone", quick)
         env = {**os.environ, "CARGO_TARGET_DIR": str(tmp / "target")}
+        # As installed for a user, Python keeps compiled modules (this sandbox sets PYTHONDONTWRITEBYTECODE,
+        # which would make every run compile wavrybuild, invoke and rich afresh).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cold, peak = orchestrator_peak_mib(["release"], clone, env)
         # 1. no-op build vs raw cargo-zigbuild (its std comes from the same toolchain ours picks)
         run([*invoke, "build", "--target", "aarch64-unknown-linux-gnu"], clone, env)

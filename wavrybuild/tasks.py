@@ -15,33 +15,18 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from . import pins
-from . import release as releases
-from . import toolchain as tc
-from .cache import status as cache_status
 from .config import Config, TargetConfig, load
 from .env import Settings
 from .errors import ConfigError, VerifyFailed, WavryError
 from .fsutil import lock_dir
-from .pipeline.matrix import matrix
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
-from .stages.bindings import run_wheels
-from .stages.build import BuildStage
-from .stages.checksum import ChecksumStage
-from .stages.installer import InstallerStage
-from .stages.linux import LinuxStage
-from .stages.npm import NpmStage
-from .stages.package import PackageStage
-from .stages.publish import PublishStage
-from .stages.repos import ReposStage
-from .stages.sign import SignStage
-from .stages.smoke import SmokeStage
-from .stages.toolchain import install, report_toolchain, statuses
-from .stages.wheel import WheelStage
 from .triple import suggest
 from .ui import UI
-from .verify import verify_dir, verify_signatures
+
+# Each task imports its own stage (below, in the task): `invoke build` should not pay for importing
+# the publishers (requests), every channel and the release pipeline. A no-op build is benchmarked
+# against raw cargo-zigbuild (docs/performance.md), and imports were a third of its time.
 
 CONFIG_HELP = "path to targets.toml (default: $WAVRYBUILD_CONFIG, the invoke setting wavrybuild.config, ./targets.toml)"
 PARALLEL_HELP = ("how many cargo invocations run at once, each in its own target dir "
@@ -118,6 +103,10 @@ def _one(c: Context, cfg: Config, stage: Stage, targets: tuple[TargetConfig, ...
     return run
 
 def _install(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) -> None:
+    from . import pins
+    from . import toolchain as tc
+    from .stages.toolchain import install
+
     install(ui, cfg, targets, dry)
     tc.toolchains.cache_clear()
     pins.active_pin.cache_clear()
@@ -138,6 +127,8 @@ def _install(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) 
 def toolchain(c: Context, target: list[str] | None = None, install: bool = False, json: bool = False,
               dry: bool = False, config: str | None = None) -> None:
     """Show, per configured target, whether and how it can be built and run here; --install gets what is missing."""
+    from .stages.toolchain import report_toolchain, statuses
+
     ui = _ui(c)
     cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)
@@ -156,6 +147,9 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
 @_guarded
 def doctor(c: Context, target: list[str] | None = None, json: bool = False, config: str | None = None) -> None:
     """Check this machine against targets.toml; exits 1 if any target cannot be built here."""
+    from .cache import status as cache_status
+    from .stages.toolchain import report_toolchain, statuses
+
     cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)
     tools, sts = statuses(cfg, targets)
@@ -181,6 +175,8 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
 def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
           dry: bool = False, force: bool = False, parallel: int = 0, config: str | None = None) -> None:
     """Cross-compile the crate for the chosen targets; binaries go to dist/.wavrybuild/bin/<target>/."""
+    from .stages.build import BuildStage
+
     cfg = _load(c, config)
     targets = cfg.select(target or (), all_targets=all_)
     _one(c, cfg, BuildStage(fail_fast=fail_fast), targets, dry=dry, force=force, parallel=parallel or None)
@@ -193,6 +189,8 @@ def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_
 def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
           config: str | None = None) -> None:
     """Run each built binary (natively or under qemu-user) with targets.toml's smoke-args and check its output."""
+    from .stages.smoke import SmokeStage
+
     cfg = _load(c, config)
     _one(c, cfg, SmokeStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry, force=force)
 
@@ -203,6 +201,8 @@ def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force:
 @_guarded
 def package(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Archive each built target reproducibly into dist/ ({name}-{version}-{target}.tar.gz|.zip) and write dist/manifest.json."""
+    from .stages.package import PackageStage
+
     cfg = _load(c, config)
     _one(c, cfg, PackageStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
 
@@ -213,6 +213,8 @@ def package(c: Context, target: list[str] | None = None, dry: bool = False, conf
 @_guarded
 def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str | None = None) -> None:
     """Write dist/SHA256SUMS (the format `sha256sum -c` reads) for every artifact in dist/manifest.json."""
+    from .stages.checksum import ChecksumStage
+
     _one(c, _load(c, config), ChecksumStage(sidecars=sidecars), dry=dry)
 
 
@@ -221,6 +223,8 @@ def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str 
 @_guarded
 def verify(c: Context, directory: str | None = None, config: str | None = None) -> None:
     """Check every artifact against SHA256SUMS; exit 1 on any mismatched, missing or unexpected file."""
+    from .verify import verify_dir, verify_signatures
+
     ui = _ui(c)
     cfg = None
     if directory is None or config or _config_path(c, None).exists():
@@ -255,6 +259,8 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
     Keys come from targets.toml paths or WAVRYBUILD_<METHOD>_KEY; passphrases only from the env vars
     named by *-env keys. Authenticode is applied by `invoke package` before archiving.
     """
+    from .stages.sign import SignStage
+
     _one(c, _load(c, config), SignStage(methods=tuple(method or ())), dry=dry)
 
 
@@ -284,6 +290,8 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
     missing. For a CI matrix: `invoke plan --format github`, one `invoke release --part --target T`
     per job, then `invoke release --merge DIR` in a final job.
     """
+    from . import release as releases
+
     cfg = _load(c, config)
     if merge:
         if target or part:
@@ -299,6 +307,8 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
 @_guarded
 def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     """Print the CI build matrix: one job per target of targets.toml (for fromJSON(...) or a GitLab child pipeline)."""
+    from .pipeline.matrix import matrix
+
     _ui(c).result(json_.dumps(matrix(_load(c, config, lock=False), format), separators=(",", ":")) + "\n")
 
 
@@ -314,6 +324,8 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
     Idempotent: files already there with the same size and digest are skipped, so a rerun after a
     partial or killed upload completes it without duplicates. Tokens come from env vars only.
     """
+    from .stages.publish import PublishStage
+
     stage = PublishStage(only=tuple(to or ()))
     run = _one(c, _load(c, config), stage, dry=dry)
     run.ui.table("Publish", ["destination", "file", "action", "detail"],
@@ -325,6 +337,8 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
 @_guarded
 def wheel(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Python wheels carrying the built binaries as scripts (pip install puts them on PATH); no rebuild."""
+    from .stages.wheel import WheelStage
+
     cfg = _load(c, config)
     _one(c, cfg, WheelStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
 
@@ -338,6 +352,8 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
         config: str | None = None) -> None:
     """npm packages (esbuild style) from the built binaries: one per platform plus a main package whose
     launcher runs the right one; no rebuild."""
+    from .stages.npm import NpmStage
+
     cfg = _load(c, config)
     _one(c, cfg, NpmStage(main=not no_main, chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
 
@@ -350,6 +366,8 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
 def wheels(c: Context, platform: str | None = None, print_build_identifiers: bool = False, dry: bool = False,
            config: str | None = None) -> None:
     """Python extension wheels of a crate with bindings, built by cibuildwheel with the matrix of targets.toml ([bindings])."""
+    from .stages.bindings import run_wheels
+
     host = {"darwin": "macos", "win32": "windows"}.get(sys.platform, "linux")
     run_wheels(_ui(c), _load(c, config), platform or host, identifiers=print_build_identifiers, dry=dry)
 
@@ -363,6 +381,8 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
                    config: str | None = None) -> None:
     """.deb and .rpm packages of the built Linux binaries (nfpm; metadata from Cargo.toml; rpms gpg-signed
     with [sign] gpg); no rebuild."""
+    from .stages.linux import LinuxStage
+
     for f in format or ():
         if f not in ("deb", "rpm"):
             raise WavryError(f"--format {f}: expected deb or rpm")
@@ -375,6 +395,8 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
 @_guarded
 def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
     """Add dist/'s .deb/.rpm to the apt and rpm repositories (static files, gpg-signed), updating them incrementally."""
+    from .stages.repos import ReposStage
+
     _one(c, _load(c, config), ReposStage(), dry=dry)
 
 
@@ -382,6 +404,8 @@ def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
     """install.sh (POSIX sh) and install.ps1 that pick, download, SHA-256/minisign-verify and install this release's archive."""
+    from .stages.installer import InstallerStage
+
     _one(c, _load(c, config), InstallerStage(), dry=dry)
 
 
