@@ -71,7 +71,7 @@ class Pipeline:
             raise
         self.results.append(StageResult(stage.name, status, time.monotonic() - start))
         if status is Status.UP_TO_DATE and not run.dry:
-            run.ui.info(f"{stage.name}: up to date (--force does it again)")
+            run.ui.info(f"{stage.name}: up to date")
         return status
 
     def _status(self, stage: Stage, always: bool) -> Status:

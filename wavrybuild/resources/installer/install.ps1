@@ -26,69 +26,75 @@ function Fail([string]$Message) {
     exit 1
 }
 
-$cpu = switch ($env:PROCESSOR_ARCHITECTURE) {
-    'AMD64' { 'x86_64' }
-    'ARM64' { 'aarch64' }
-    'x86' { 'i686' }
-    default { $env:PROCESSOR_ARCHITECTURE }
-}
-$choice = $null
-foreach ($line in $Artifacts -split "`n") {
-    $f = $line.Trim() -split '\s+'
-    if ($f.Count -lt 3) { continue }
-    if (($Target -and $f[1] -eq $Target) -or (-not $Target -and $f[0] -eq $cpu)) { $choice = $f; break }
-}
-if (-not $choice) { Fail "no $Name $Version build for windows/$cpu" }
-$archive = $choice[2]
-$BaseUrl = $BaseUrl.TrimEnd('/')
-if (-not $BaseUrl.StartsWith('https://')) { Fail "base URL must be https:// (got $BaseUrl)" }
-[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
+# Everything happens in this function, called on the last line: a download cut short defines
+# nothing and runs nothing.
+function Install-Release {
+    $cpu = switch ($env:PROCESSOR_ARCHITECTURE) {
+        'AMD64' { 'x86_64' }
+        'ARM64' { 'aarch64' }
+        'x86' { 'i686' }
+        default { $env:PROCESSOR_ARCHITECTURE }
+    }
+    $choice = $null
+    foreach ($line in $Artifacts -split "`n") {
+        $f = $line.Trim() -split '\s+'
+        if ($f.Count -lt 3) { continue }
+        if (($Target -and $f[1] -eq $Target) -or (-not $Target -and $f[0] -eq $cpu)) { $choice = $f; break }
+    }
+    if (-not $choice) { Fail "no $Name $Version build for windows/$cpu" }
+    $archive = $choice[2]
+    $BaseUrl = $BaseUrl.TrimEnd('/')
+    if (-not $BaseUrl.StartsWith('https://')) { Fail "base URL must be https:// (got $BaseUrl)" }
+    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
-$tmp = Join-Path ([IO.Path]::GetTempPath()) ("wavrybuild-" + [Guid]::NewGuid())
-New-Item -ItemType Directory -Path $tmp | Out-Null
-try {
-    Write-Host "$Name installer: downloading $archive ($($choice[1]))"
+    $tmp = Join-Path ([IO.Path]::GetTempPath()) ("wavrybuild-" + [Guid]::NewGuid())
+    New-Item -ItemType Directory -Path $tmp | Out-Null
     try {
-        Invoke-WebRequest -UseBasicParsing -Uri "$BaseUrl/SHA256SUMS" -OutFile (Join-Path $tmp 'SHA256SUMS')
-        Invoke-WebRequest -UseBasicParsing -Uri "$BaseUrl/$archive" -OutFile (Join-Path $tmp $archive)
-    } catch { Fail "download failed: $($_.Exception.Message)" }
+        Write-Host "$Name installer: downloading $archive ($($choice[1]))"
+        try {
+            Invoke-WebRequest -UseBasicParsing -Uri "$BaseUrl/SHA256SUMS" -OutFile (Join-Path $tmp 'SHA256SUMS')
+            Invoke-WebRequest -UseBasicParsing -Uri "$BaseUrl/$archive" -OutFile (Join-Path $tmp $archive)
+        } catch { Fail "download failed: $($_.Exception.Message)" }
 
-    $haveMinisign = [bool](Get-Command minisign -ErrorAction SilentlyContinue)
-    if ($MinisignPubkey -and -not $haveMinisign) {
-        if ($env:WAVRYBUILD_INSTALL_NO_SIGNATURE -eq '1') {
-            Write-Warning "$Name installer: minisign is not installed: SHA256SUMS's signature is NOT checked (WAVRYBUILD_INSTALL_NO_SIGNATURE=1)"
-        } else {
-            Fail "minisign is needed to check this release's signature: install it (scoop install minisign) or set WAVRYBUILD_INSTALL_NO_SIGNATURE=1 to skip the check"
+        $haveMinisign = [bool](Get-Command minisign -ErrorAction SilentlyContinue)
+        if ($MinisignPubkey -and -not $haveMinisign) {
+            if ($env:WAVRYBUILD_INSTALL_NO_SIGNATURE -eq '1') {
+                Write-Warning "$Name installer: minisign is not installed: SHA256SUMS's signature is NOT checked (WAVRYBUILD_INSTALL_NO_SIGNATURE=1)"
+            } else {
+                Fail "minisign is needed to check this release's signature: install it (scoop install minisign) or set WAVRYBUILD_INSTALL_NO_SIGNATURE=1 to skip the check"
+            }
         }
-    }
-    if ($MinisignPubkey -and $haveMinisign) {
-        Invoke-WebRequest -UseBasicParsing -Uri "$BaseUrl/SHA256SUMS.minisig" -OutFile (Join-Path $tmp 'SHA256SUMS.minisig')
-        & minisign -Vqm (Join-Path $tmp 'SHA256SUMS') -x (Join-Path $tmp 'SHA256SUMS.minisig') -P $MinisignPubkey | Out-Null
-        if ($LASTEXITCODE -ne 0) { Fail "SHA256SUMS: minisign signature does not verify; refusing to install" }
-    }
-    $expected = $null
-    foreach ($line in Get-Content (Join-Path $tmp 'SHA256SUMS')) {
-        $f = $line -split '\s+', 2
-        if ($f.Count -eq 2 -and ($f[1] -eq $archive -or $f[1] -eq "*$archive")) { $expected = $f[0].ToLower(); break }
-    }
-    if (-not $expected) { Fail "$archive is not listed in SHA256SUMS; refusing to install" }
-    $actual = (Get-FileHash -Algorithm SHA256 -Path (Join-Path $tmp $archive)).Hash.ToLower()
-    if ($expected -ne $actual) { Fail "${archive}: SHA-256 mismatch (expected $expected, got $actual); refusing to install" }
+        if ($MinisignPubkey -and $haveMinisign) {
+            Invoke-WebRequest -UseBasicParsing -Uri "$BaseUrl/SHA256SUMS.minisig" -OutFile (Join-Path $tmp 'SHA256SUMS.minisig')
+            & minisign -Vqm (Join-Path $tmp 'SHA256SUMS') -x (Join-Path $tmp 'SHA256SUMS.minisig') -P $MinisignPubkey | Out-Null
+            if ($LASTEXITCODE -ne 0) { Fail "SHA256SUMS: minisign signature does not verify; refusing to install" }
+        }
+        $expected = $null
+        foreach ($line in Get-Content (Join-Path $tmp 'SHA256SUMS')) {
+            $f = $line -split '\s+', 2
+            if ($f.Count -eq 2 -and ($f[1] -eq $archive -or $f[1] -eq "*$archive")) { $expected = $f[0].ToLower(); break }
+        }
+        if (-not $expected) { Fail "$archive is not listed in SHA256SUMS; refusing to install" }
+        $actual = (Get-FileHash -Algorithm SHA256 -Path (Join-Path $tmp $archive)).Hash.ToLower()
+        if ($expected -ne $actual) { Fail "${archive}: SHA-256 mismatch (expected $expected, got $actual); refusing to install" }
 
-    $x = Join-Path $tmp 'x'
-    Expand-Archive -Path (Join-Path $tmp $archive) -DestinationPath $x
-    $top = Join-Path $x ($archive -replace '\.zip$', '')
-    foreach ($b in $Binaries) {
-        if (-not (Test-Path (Join-Path $top "$b.exe"))) { Fail "$archive has no $b.exe" }
+        $x = Join-Path $tmp 'x'
+        Expand-Archive -Path (Join-Path $tmp $archive) -DestinationPath $x
+        $top = Join-Path $x ($archive -replace '\.zip$', '')
+        foreach ($b in $Binaries) {
+            if (-not (Test-Path (Join-Path $top "$b.exe"))) { Fail "$archive has no $b.exe" }
+        }
+        New-Item -ItemType Directory -Force -Path $Prefix | Out-Null
+        foreach ($b in $Binaries) {
+            $new = Join-Path $Prefix ".$b.exe.new"
+            Copy-Item (Join-Path $top "$b.exe") $new -Force
+            Move-Item $new (Join-Path $Prefix "$b.exe") -Force
+        }
+        Write-Host "$Name installer: installed $($Binaries -join ' ') ($Version) into $Prefix"
+        if (-not (($env:PATH -split ';') -contains $Prefix)) { Write-Host "$Name installer: note: $Prefix is not on PATH" }
+    } finally {
+        Remove-Item -Recurse -Force $tmp -ErrorAction SilentlyContinue
     }
-    New-Item -ItemType Directory -Force -Path $Prefix | Out-Null
-    foreach ($b in $Binaries) {
-        $new = Join-Path $Prefix ".$b.exe.new"
-        Copy-Item (Join-Path $top "$b.exe") $new -Force
-        Move-Item $new (Join-Path $Prefix "$b.exe") -Force
-    }
-    Write-Host "$Name installer: installed $($Binaries -join ' ') ($Version) into $Prefix"
-    if (-not (($env:PATH -split ';') -contains $Prefix)) { Write-Host "$Name installer: note: $Prefix is not on PATH" }
-} finally {
-    Remove-Item -Recurse -Force $tmp -ErrorAction SilentlyContinue
 }
+
+Install-Release
