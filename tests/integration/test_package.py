@@ -192,28 +192,40 @@ def _consistent(dist: Path) -> None:
             assert got.stdout.split()[0] == a["sha256"], f"manifest.json disagrees with {a['path']}"
 
 
-def test_sigkill_mid_package_leaves_dist_consistent(packaged, tmp_path: Path) -> None:
+def _with_blob(packaged, tmp_path: Path) -> Path:
+    """A copy of the packaged project whose archives carry a large extra file: each takes a while to
+    write, so that kills land mid-write."""
     root = tmp_path / "p"
     shutil.copytree(packaged.root, root)
-    # A large extra file makes each archive take a while to write, so kills land mid-write.
     toml = (root / "targets.toml").read_text().replace('"completions/*"]', '"completions/*", "assets/*"]')
     (root / "targets.toml").write_text(toml)
     (root / "demo/assets").mkdir()
-    rng = random.Random(1234)
-    env = {**os.environ, **packaged.env}
+    return root
+
+
+def _kill_rounds(root: Path, env: dict[str, str], argvs: list[list[str]], blob_mib: int, late: float,
+                 rng: random.Random) -> int:
+    """Each argv started with new blob content (so archives change) and SIGKILLed at a random moment;
+    dist/ must be consistent after every kill. Returns how many kills landed while it ran."""
     killed_while_running = 0
-    for round_ in range(8):
-        (root / "demo/assets/blob.bin").write_bytes(rng.randbytes(24 << 20))  # new content: archives change
-        task = "checksum" if round_ % 3 == 2 else "package"
-        proc = subprocess.Popen([sys.executable, "-m", "invoke", task], cwd=root, env=env,
+    for argv in argvs:
+        (root / "demo/assets/blob.bin").write_bytes(rng.randbytes(blob_mib << 20))
+        proc = subprocess.Popen([sys.executable, "-m", "invoke", *argv], cwd=root, env={**os.environ, **env},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.4, 4.0))
+        time.sleep(rng.uniform(0.3, late))
         if proc.poll() is None:
             killed_while_running += 1
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         _consistent(root / "dist")
-    assert killed_while_running >= 4
+    return killed_while_running
+
+
+def test_sigkill_mid_package_leaves_dist_consistent(packaged, tmp_path: Path) -> None:
+    root = _with_blob(packaged, tmp_path)
+    rng = random.Random(1234)
+    argvs = [["checksum"] if round_ % 3 == 2 else ["package"] for round_ in range(8)]
+    assert _kill_rounds(root, packaged.env, argvs, 24, 4.0, rng) >= 4
     # A rerun completes it.
     for task in ("package", "checksum", "verify"):
         done = invoke(task, cwd=root, env=packaged.env)
@@ -276,28 +288,11 @@ def test_single_target_rerun_after_a_kill_between_archives_and_manifest(packaged
 def test_sigkill_of_single_target_packages_then_the_same_command_repairs(packaged, tmp_path: Path) -> None:
     """Kills of `package --target X` at random moments, for changing X; then rerunning only the
     last command (not a full `package`) leaves a dist/ that checksum and verify accept."""
-    root = tmp_path / "p"
-    shutil.copytree(packaged.root, root)
-    toml = (root / "targets.toml").read_text().replace('"completions/*"]', '"completions/*", "assets/*"]')
-    (root / "targets.toml").write_text(toml)
-    (root / "demo/assets").mkdir()
+    root = _with_blob(packaged, tmp_path)
     rng = random.Random(4321)
-    env = {**os.environ, **packaged.env}
-    killed_while_running = 0
-    target = TARGETS[0]
-    for _round in range(8):
-        (root / "demo/assets/blob.bin").write_bytes(rng.randbytes(32 << 20))
-        target = rng.choice(TARGETS)
-        proc = subprocess.Popen([sys.executable, "-m", "invoke", "package", "--target", target], cwd=root, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.8))
-        if proc.poll() is None:
-            killed_while_running += 1
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        _consistent(root / "dist")
-    assert killed_while_running >= 3
-    done = invoke("package", "--target", target, cwd=root, env=packaged.env)
+    argvs = [["package", "--target", rng.choice(TARGETS)] for _ in range(8)]
+    assert _kill_rounds(root, packaged.env, argvs, 32, 1.8, rng) >= 3
+    done = invoke(*argvs[-1], cwd=root, env=packaged.env)
     assert done.returncode == 0, done.stdout + done.stderr
     listed = {a["target"] for a in json.loads((root / "dist/manifest.json").read_text())["artifacts"]}
     assert listed == set(TARGETS)
