@@ -328,7 +328,9 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
     rec.name = config.project.name
     rec.version = config.project.version
     rec.host = tools.host
-    rec.tools = {"cargo": tools.cargo, "zig": tools.zig, "cargo-zigbuild": tools.zigbuild}
+    # A build of host targets only does not probe zig: what built the other targets stays recorded.
+    probed = {"cargo": tools.cargo, "zig": tools.zig, "cargo-zigbuild": tools.zigbuild}
+    rec.tools = {**{k: rec.tools.get(k) for k in probed}, **{k: v for k, v in probed.items() if v}}
     for o in outcomes:
         t = o.step.target
         rec.targets[t.id] = TargetRecord(
