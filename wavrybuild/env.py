@@ -13,17 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The WAVRYBUILD_* variables and what they stand for (docs/targets-toml.md lists them too).
-SETTINGS = {
-    "WAVRYBUILD_CONFIG": "--config: the targets.toml to use",
-    "WAVRYBUILD_PARALLEL": "--parallel: cargo invocations at once",
-    "WAVRYBUILD_NO_WAIT": "fail at once when another task holds dist/'s lock",
-    "WAVRYBUILD_DEBUG": "show the traceback of an internal error",
-    "WAVRYBUILD_SIGN_METHODS": "[sign] methods",
-    "WAVRYBUILD_SCCACHE": "[cache] sccache (0, 1 or a redis:// URL)",
-    "WAVRYBUILD_<METHOD>_<KEY>": "[sign.<method>] <key>, e.g. WAVRYBUILD_GPG_KEY",
-}
-
 
 def var(name: str) -> str | None:
     """One variable of another tool (cargo, rustup, CI), or None."""

@@ -28,10 +28,10 @@ class WheelStage:
 
     def plan(self, run: Run) -> Sequence[Planned]:
         wc = self._config(run)
-        built = run.state.built_ids()
-        if not all(t in built for t in self._targets(run)) or not self._targets(run):
+        ids, built = self._targets(run), run.state.built_ids()
+        if not ids or not all(t in built for t in ids):
             return [Planned("would write a Python wheel per target ([channels.pypi])")]
-        chosen = [t for t in run.targets if t.id in self._targets(run)]
+        chosen = [t for t in run.targets if t.id in ids]
         return [Planned(f"would write {run.state.dist / wheel_files(run.cfg, wc, t, binaries)[0]}")
                 for t, _rec, binaries in run.state.built(run.cfg, chosen, "a wheel")]
 
