@@ -240,8 +240,16 @@ def _stage(step: BuildStep, project: Project, dist: Path, produced: dict[str, Pa
         src = produced[name]
         staged = state_dir(dist) / "bin" / step.target.id / src.name
         copy_atomic(src, staged)
-        records.append(BinaryRecord(name=name, path=str(staged.relative_to(dist)), size=staged.stat().st_size))
+        records.append(BinaryRecord(name=name, path=str(staged.relative_to(dist)), size=staged.stat().st_size,
+                                    package=_package_name(project, name)))
     return records
+
+
+def _package_name(project: Project, binary: str) -> str:
+    try:
+        return project.package_of(binary).name
+    except KeyError:
+        return project.package
 
 
 def artifacts_from_messages(stdout: str, project: Project, triple: str | None = None) -> dict[str, Path]:
@@ -250,6 +258,8 @@ def artifacts_from_messages(stdout: str, project: Project, triple: str | None = 
     With several --target in one invocation, `triple` picks this target's files: cargo puts them
     under <target-dir>/<triple>/."""
     found: dict[str, Path] = {}
+    # Which package a binary belongs to: its manifest (a same-named bin of an unreleased package is not it).
+    owner = {b: str(p.manifest_path.resolve()) for p in project.packages for b in p.binaries}
     manifest = str(project.manifest_path.resolve())
     for line in stdout.splitlines():
         if not line.startswith("{"):
@@ -263,11 +273,12 @@ def artifacts_from_messages(stdout: str, project: Project, triple: str | None = 
         target = msg.get("target", {})
         if "bin" not in target.get("kind", ()):
             continue
-        if str(Path(msg.get("manifest_path", "")).resolve()) != manifest:
+        name = target.get("name")
+        if str(Path(msg.get("manifest_path", "")).resolve()) != owner.get(name, manifest):
             continue
         if triple and f"/{triple}/" not in msg["executable"].replace("\\", "/"):
             continue
-        if target.get("name") in project.binaries:
+        if name in project.binaries:
             found[target["name"]] = Path(msg["executable"])
     return found
 
@@ -318,7 +329,8 @@ def _build_error(exc: CommandFailed) -> str:
 
 def build_key(project: Project, target: TargetConfig) -> str:
     """What a target's binaries were built from, as far as config says: crate version + target config."""
-    return f"{project.package} {project.version} {target.fingerprint()}"
+    packages = " ".join(f"{p.name} {p.version}" for p in project.packages) or f"{project.package} {project.version}"
+    return f"{packages} {target.fingerprint()}"
 
 
 def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: Tools) -> BuildRecord:

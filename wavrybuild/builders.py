@@ -27,10 +27,14 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
     args = [
         "--target", target.rust_target,
         "--manifest-path", str(project.manifest_path),
-        "--package", project.package,
         "--message-format", "json-render-diagnostics",
         "--profile", target.profile,
     ]
+    # Every released package in one invocation: dependencies they share compile once per target.
+    for p in project.packages or ():
+        args += ["--package", p.name]
+    if not project.packages:
+        args += ["--package", project.package]
     for b in project.binaries:
         args += ["--bin", b]
     if target.features:

@@ -19,10 +19,11 @@ from typing import BinaryIO
 
 from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
 from .config import Config, TargetConfig
+from .config.models import Bundle
 from .errors import WavryError
 from .fsutil import fsync_dir
 from .manifest import MANIFEST_NAME, Artifact, Manifest
-from .record import BuildRecord, TargetRecord, tmp_dir
+from .record import BuildRecord, tmp_dir
 
 Writer = Callable[[BinaryIO], None]
 
@@ -65,15 +66,20 @@ class DistState:
     def built_ids(self) -> set[str]:
         return {t for t, r in self.record.targets.items() if r.ok}
 
-    def built(self, cfg: Config, targets: Iterable[TargetConfig],
-              what: str) -> list[tuple[TargetConfig, TargetRecord, list[Path]]]:
-        """Each target's record and binaries; a target that was not built is an error naming it."""
+    def built(self, cfg: Config, targets: Iterable[TargetConfig], what: str,
+              bundle: Bundle | None = None) -> list[tuple[TargetConfig, list[str], list[Path]]]:
+        """Each target's binaries (names, staged paths), only `bundle`'s when given; a target that
+        was not built is an error naming it."""
         out = []
         for t in targets:
             rec = self.record.targets.get(t.id)
             if rec is None or not rec.ok:
                 raise WavryError(f"{t.id}: nothing to put in {what}: not built", hint=f"run `invoke build --target {t.id}`")
-            out.append((t, rec, [self.dist / b.path for b in rec.binaries]))
+            mine = [b for b in rec.binaries if bundle is None or b.name in bundle.binaries]
+            if bundle is not None and len(mine) != len(bundle.binaries):
+                raise WavryError(f"{t.id}: its build lacks some of {', '.join(bundle.binaries)}",
+                                 hint=f"run `invoke build --target {t.id}` again")
+            out.append((t, [b.name for b in mine], [self.dist / b.path for b in mine]))
         return out
 
 
@@ -124,11 +130,12 @@ class Transaction:
         return staged
 
     def add(self, filename: str, write: Writer, *, target: str, triple: str, fmt: str, binaries: list[str],
-            kind: str | None = None, authenticode: bool = False) -> Artifact:
+            kind: str | None = None, authenticode: bool = False, packages: Iterable[str] = ()) -> Artifact:
         """Stage an artifact written by `write`; listed in the manifest on commit."""
         staged = self._stage(filename, write)
         a = Artifact(target=target, triple=triple, kind=kind or self.kind or "", format=fmt, path=filename,
-                     size=staged.size, sha256=staged.sha256, binaries=binaries, authenticode=authenticode)
+                     size=staged.size, sha256=staged.sha256, binaries=binaries, authenticode=authenticode,
+                     packages=list(packages))
         self.new.append(a)
         return a
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, proc
+from .config import Config
 from .errors import ConfigError
 from .fsutil import unsafe_name, write_atomic
 from .record import tmp_dir
@@ -27,6 +28,7 @@ class Artifact:
     sha256: str
     binaries: list[str] = field(default_factory=list)
     authenticode: bool = False  # the Windows binaries inside are Authenticode-signed
+    packages: list[str] = field(default_factory=list)  # the cargo packages whose binaries it holds
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Manifest:
     artifacts: list[Artifact] = field(default_factory=list)
     checksums: dict[str, object] | None = None
     signatures: list[dict[str, str]] = field(default_factory=list)  # {method, file, signs, signer}
+    # The released cargo packages: {name: {"version": …, "binaries": [...]}}.
+    packages: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @staticmethod
     def path(dist: Path) -> Path:
@@ -87,6 +91,10 @@ class Manifest:
         if path.exists() and path.read_text() == text:
             return  # unchanged: keep the file (and its mtime) as it is
         write_atomic(path, text, tmp_dir=tmp_dir(dist))
+
+
+def release_packages(cfg: Config) -> dict[str, dict[str, object]]:
+    return {p.name: {"version": p.version, "binaries": list(p.binaries)} for p in cfg.project.packages}
 
 
 def git_state(repo: Path) -> dict[str, object]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from .archive import Entry, extension
 from .build import build_key
 from .config import Config, TargetConfig
+from .config.models import Bundle
 from .errors import ConfigError, WavryError
 from .record import BuildRecord
 
@@ -23,6 +24,7 @@ class PackagePlan:
     entries: tuple[Entry, ...]
     binaries: tuple[str, ...]
     codesigned: bool = False
+    packages: tuple[str, ...] = ()  # the cargo packages whose binaries it holds
 
 
 def extra_files(config: Config) -> list[Entry]:
@@ -70,18 +72,30 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
                 hint=f"run `invoke build --target {t.id}` again",
             )
         fmt = config.package.format_for(t)
-        top = f"{config.project.name}-{config.project.version}-{t.id}"
-        dest = dist / (top + extension(fmt))
-        if dest.parent.resolve() != dist.resolve():
-            raise ConfigError(f"{dest}: would be written outside {dist}")
-        bins = [Entry(Path(b.path).name, replace.get(dist / b.path, dist / b.path), True) for b in rec.binaries]
-        names = {e.arcname for e in bins}
-        clash = [e.arcname for e in extras if e.arcname in names]
-        if clash:
-            raise ConfigError(f"{config.project.config_path}: package.include: {clash[0]!r} has the name of a binary")
-        for b in bins:
-            if not b.source.is_file():
-                raise WavryError(f"{t.id}: {b.source} is missing", hint=f"run `invoke build --target {t.id}` again")
-        signed = any(dist / b.path in replace for b in rec.binaries)
-        plans.append(PackagePlan(t, fmt, dest, top, tuple(bins + extras), tuple(b.name for b in rec.binaries), signed))
+        for bundle in config.bundles:
+            top = archive_top(bundle, t)
+            dest = dist / (top + extension(fmt))
+            if dest.parent.resolve() != dist.resolve():
+                raise ConfigError(f"{dest}: would be written outside {dist}")
+            mine = [b for b in rec.binaries if b.name in bundle.binaries]
+            lacking = sorted(set(bundle.binaries) - {b.name for b in mine})
+            if lacking:
+                raise WavryError(f"{t.id}: its build has no {', '.join(lacking)}",
+                                 hint=f"run `invoke build --target {t.id}` again")
+            bins = [Entry(Path(b.path).name, replace.get(dist / b.path, dist / b.path), True) for b in mine]
+            names = {e.arcname for e in bins}
+            clash = [e.arcname for e in extras if e.arcname in names]
+            if clash:
+                raise ConfigError(f"{config.project.config_path}: package.include: {clash[0]!r} has the name of a binary")
+            for b in bins:
+                if not b.source.is_file():
+                    raise WavryError(f"{t.id}: {b.source} is missing", hint=f"run `invoke build --target {t.id}` again")
+            signed = any(dist / b.path in replace for b in mine)
+            plans.append(PackagePlan(t, fmt, dest, top, tuple(bins + extras), tuple(b.name for b in mine), signed,
+                                     bundle.packages))
     return plans
+
+
+def archive_top(bundle: Bundle, t: TargetConfig) -> str:
+    """The archive's name without its extension, and its top directory: <name>-<version>-<target>."""
+    return f"{bundle.name}-{bundle.version}-{t.id}"

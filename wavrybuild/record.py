@@ -30,6 +30,7 @@ class BinaryRecord:
     name: str
     path: str  # relative to dist/
     size: int
+    package: str = ""  # the cargo package it belongs to
 
 
 @dataclass

@@ -44,8 +44,14 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
             path = dist / b.path
             expect = None
             if t.smoke_expect:
+                # {version} and {package}: the package the binary belongs to (each may have its own).
+                try:
+                    pkg = config.project.package_of(b.name)
+                    package, version = pkg.name, pkg.version
+                except KeyError:
+                    package, version = config.project.package, config.project.version
                 expect = t.smoke_expect.format(
-                    name=config.project.name, version=config.project.version,
+                    name=config.project.name, version=version, package=package,
                     triple=t.triple, target=t.id, binary=b.name,
                 )
             skip = None if runner.available else runner.reason

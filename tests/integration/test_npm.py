@@ -8,61 +8,22 @@ import os
 import shutil
 import subprocess
 import tarfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.conftest import REPO, free_port, invoke
+from tests.conftest import invoke
+from tests.integration.servers import Registry, verdaccio
 
-VERDACCIO = REPO / "tests/npm-registry/node_modules/.bin/verdaccio"
 NPM_TARGETS = ["x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl",
                "aarch64-apple-darwin", "x86_64-pc-windows-gnu"]
-PASSWORD = "npm-test-pass-4c1d"
-
-
-
-@dataclass
-class Registry:
-    url: str
-    token: str
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    if not VERDACCIO.exists():
-        pytest.fail(f"{VERDACCIO} missing: run .ci/setup (npm ci --prefix tests/npm-registry)")
-    home = tmp_path_factory.mktemp("verdaccio")
-    (home / "config.yaml").write_text(
-        "storage: ./storage\n"
-        "auth:\n  htpasswd:\n    file: ./htpasswd\n    max_users: 10\n"
-        "packages:\n  '**':\n    access: $all\n    publish: $authenticated\n"  # no uplinks: nothing leaves localhost
-        "log: { type: stdout, format: pretty, level: warn }\n")
-    port = free_port()
-    server = subprocess.Popen([str(VERDACCIO), "--config", str(home / "config.yaml"), "--listen", f"127.0.0.1:{port}"],
-                              cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(url + "-/ping", timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("verdaccio did not start")
-                time.sleep(0.3)
-        # What `npm adduser` does: create the user, get a token.
-        resp = requests.put(url + "-/user/org.couchdb.user:ci", timeout=10,
-                            json={"name": "ci", "password": PASSWORD, "type": "user", "roles": []})
-        assert resp.status_code == 201, resp.text
-        yield Registry(url, resp.json()["token"])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with verdaccio(tmp_path_factory.mktemp("verdaccio")) as reg:
+        yield reg
 
 
 def _npm(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess:

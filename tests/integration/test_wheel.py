@@ -8,17 +8,16 @@ import csv
 import hashlib
 import io
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from tests.conftest import free_port, invoke
+from tests.conftest import invoke
+from tests.integration.servers import pypiserver
 
 
 @pytest.fixture(scope="module")
@@ -70,21 +69,7 @@ def test_checksums_cover_wheels(wheels: Path, packaged) -> None:
 
 
 def test_twine_upload_pip_install_and_run(wheels: Path, tmp_path: Path) -> None:
-    packages = tmp_path / "packages"
-    packages.mkdir()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port),
-                               "-a", ".", "-P", ".", str(packages)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        url = f"http://127.0.0.1:{port}"
+    with pypiserver(tmp_path / "packages") as url:
         up = subprocess.run([sys.executable, "-m", "twine", "upload", "--non-interactive", "--repository-url",
                              url + "/", "-u", "wavry", "-p", "unused", *map(str, sorted((wheels / "dist").glob("*.whl")))],
                             capture_output=True, text=True, check=False)
@@ -102,9 +87,6 @@ def test_twine_upload_pip_install_and_run(wheels: Path, tmp_path: Path) -> None:
                              "-d", str(tmp_path / "musl"), "wavry-demo==0.1.0"], capture_output=True, text=True)
         assert dl.returncode == 0, dl.stdout + dl.stderr
         assert [p.name for p in (tmp_path / "musl").iterdir()] == ["wavry_demo-0.1.0-py3-none-musllinux_1_2_x86_64.whl"]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_release_makes_wheels_and_a_rerun_changes_nothing(packaged, tmp_path: Path) -> None:

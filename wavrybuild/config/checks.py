@@ -123,10 +123,13 @@ def glibc(v: Any) -> str | None:
     return v
 
 
+SMOKE_FIELDS = ("name", "version", "package", "triple", "target", "binary")
+
+
 def expect(v: Any) -> str | None:
     if v is False or v == "":
         return None
-    return str_value(v)
+    return template(SMOKE_FIELDS)(str_value(v))
 
 
 

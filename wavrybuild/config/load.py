@@ -15,7 +15,7 @@ from ..env import Settings
 from ..errors import ConfigError, ToolMissing
 from . import checks as c
 from .bindings import parse_bindings
-from .channels import parse_channels
+from .channels import Channels, parse_channels
 from .models import Project, TargetConfig
 from .project import WELL_KNOWN_SECRETS, Metadata, named_env, parse_cache, parse_project
 from .publish import parse_publish
@@ -45,16 +45,44 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
     project = dataclasses.replace(project, sccache=parse_cache(path, data.get("cache", {}), settings),
                                   secret_env=WELL_KNOWN_SECRETS | named_env(data))
     core = _Core(project, targets)
+    package = parse_package(path, data.get("package", {}))
+    views = _bundle_channels(path, project, targets, package.group, data.get("channels", {}))
     return Config(
         project=project,
         targets=targets,
-        package=parse_package(path, data.get("package", {})),
+        package=package,
         checksum=parse_checksum(path, data.get("checksum", {})),
         sign=parse_sign(path, data.get("sign", {}), settings),
-        channels=parse_channels(core, data.get("channels", {})),
+        channels=views[0][1],
+        bundle_channels=views,
         publish=parse_publish(core, data.get("publish", {})),
         bindings=parse_bindings(core, data.get("bindings")),
     )
+
+
+NAMED_CHANNELS = ("pypi", "npm", "deb", "rpm")
+
+
+def _bundle_channels(path: Path, project: Project, targets: tuple[TargetConfig, ...], group: str,
+                     raw: Any) -> tuple[tuple[str, Channels], ...]:
+    """[channels] checked for every bundle (see Project.bundles): each package released on its
+    own gets its own names (a `{name}` in a channel's name is the bundle's name) and versions."""
+    out = []
+    for b in project.bundles(group):
+        table = raw
+        if isinstance(raw, dict):
+            table = {k: ({**v, "name": v["name"].replace("{name}", b.name)}
+                         if k in NAMED_CHANNELS and isinstance(v, dict) and isinstance(v.get("name"), str) else v)
+                     for k, v in raw.items()}
+        out.append((b.name, parse_channels(_Core(project.view(b), targets), table)))
+    for key in NAMED_CHANNELS:
+        names = [getattr(ch, key).name for _, ch in out if getattr(ch, key) is not None]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(
+                f"{path}: channels.{key}.name: every package would be published as {twice[0]!r}",
+                hint='put {name} in it (the package name, e.g. "@scope/{name}"), or set [package] group = "platform"')
+    return tuple(out)
 
 
 def _metadata(cargo_optional: bool) -> Metadata:

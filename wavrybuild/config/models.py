@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..triple import Triple
 
 BUILDERS = ("auto", "zigbuild", "cargo")
+GROUPS = ("package", "platform")
 RUNNERS = ("auto", "native", "qemu", "none")
 STD_SOURCES = ("auto", "installed", "build-std")
 
@@ -61,7 +62,38 @@ class TargetConfig:
 
 
 @dataclass(frozen=True)
+class CratePackage:
+    """One cargo package being released, with its binaries and Cargo.toml metadata."""
+
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+    manifest_path: Path
+    description: str = ""
+    license: str | None = None
+    homepage: str | None = None
+    repository: str | None = None
+    authors: tuple[str, ...] = ()
+    readme: Path | None = None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What one artifact per target carries ([package] group): one package's binaries, or every
+    binary of the release. `name` and `version` name its files (<name>-<version>-<target>…)."""
+
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+    packages: tuple[str, ...]  # the cargo packages whose binaries it holds
+
+
+@dataclass(frozen=True)
 class Project:
+    """The release. With several packages, `package`, `version` and the metadata are the first
+    listed package's (the release's own name and version: tags, manifest, platform archives),
+    `binaries` is every package's, and `manifest_path` is the Cargo.toml project.crate names."""
+
     config_path: Path
     root: Path
     manifest_path: Path
@@ -87,6 +119,33 @@ class Project:
     # Builds running at the same time need their own target dirs (cargo locks one for a whole
     # build): lane 0 is cargo's target dir, lane N a directory inside it (see build_dir).
     build_lane: int = 0
+    # Every released package (one for a single crate); see `bundles` for how artifacts group them.
+    packages: tuple[CratePackage, ...] = ()
+    # The workspace has several binary packages and targets.toml chose none: all are released.
+    all_packages_by_default: bool = False
+
+    def package_of(self, binary: str) -> CratePackage:
+        for p in self.packages:
+            if binary in p.binaries:
+                return p
+        raise KeyError(binary)
+
+    def bundles(self, group: str) -> tuple[Bundle, ...]:
+        """The artifact sets per target: one per package (group "package"), or one holding every
+        binary (group "platform", and always with one package: then both are the same)."""
+        if group == "platform" or len(self.packages) <= 1:
+            return (Bundle(self.name, self.version, self.binaries, tuple(p.name for p in self.packages)),)
+        return tuple(Bundle(p.name, p.version, p.binaries, (p.name,)) for p in self.packages)
+
+    def view(self, bundle: Bundle) -> Project:
+        """This project as one bundle's channels see it: its name, version, binaries and (for one
+        package) that package's metadata."""
+        if bundle.binaries == self.binaries and bundle.name == self.name:
+            return self
+        pkg = next(p for p in self.packages if p.name == bundle.packages[0])
+        return replace(self, package=pkg.name, name=bundle.name, version=bundle.version, binaries=bundle.binaries,
+                       description=pkg.description, license=pkg.license, homepage=pkg.homepage,
+                       repository=pkg.repository, authors=pkg.authors, readme=pkg.readme)
 
     @property
     def build_dir(self) -> Path:
@@ -102,6 +161,7 @@ class PackageConfig:
     windows_format: str = "zip"
     include: tuple[str, ...] = ()  # globs relative to the crate directory
     compression_level: int | None = None  # None: the format's usual default
+    group: str = "package"  # "package": an archive per package and target; "platform": one per target
 
     def format_for(self, target: TargetConfig) -> str:
         if target.archive:

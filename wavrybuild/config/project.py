@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -12,9 +13,9 @@ from ..env import Settings
 from ..errors import ConfigError
 from ..triple import suggest
 from . import checks as c
-from .models import Project
+from .models import CratePackage, Project
 
-PROJECT_KEYS = {"crate", "package", "binaries", "dist", "name"}
+PROJECT_KEYS = {"crate", "package", "packages", "binaries", "dist", "name"}
 Metadata = Callable[[Path], dict[str, Any]]
 
 
@@ -32,58 +33,115 @@ def _crate_manifest(path: Path, table: dict[str, Any]) -> Path:
     return manifest
 
 
-def _package_of(path: Path, manifest: Path, packages: list[dict[str, Any]], want: Any) -> dict[str, Any]:
-    """project.package, or the one package the manifest names or the workspace has with binaries."""
-    if want is not None and not isinstance(want, str):
-        raise ConfigError(f"{path}: project.package: expected a string, got {want!r}")
-    if want:
-        found = [p for p in packages if p["name"] == want]
-        if not found:
-            near = suggest(want, [p["name"] for p in packages])
+def _named_packages(path: Path, manifest: Path, packages: list[dict[str, Any]], key: str,
+                    wanted: list[str]) -> list[dict[str, Any]]:
+    by_name = {p["name"]: p for p in packages}
+    out = []
+    for want in wanted:
+        if want not in by_name:
+            near = suggest(want, list(by_name))
             raise ConfigError(
-                f"{path}: project.package: no package {want!r} in {manifest}"
+                f"{path}: project.{key}: no package {want!r} in {manifest}"
                 + (f"; did you mean {near!r}?" if near else ""),
-                hint="packages: " + ", ".join(p["name"] for p in packages),
+                hint="packages: " + ", ".join(by_name),
             )
-        return found[0]
+        if by_name[want] in out:
+            raise ConfigError(f"{path}: project.{key}: {want!r} is listed twice")
+        out.append(by_name[want])
+    return out
+
+
+def _packages_of(path: Path, manifest: Path, packages: list[dict[str, Any]],
+                 table: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """The packages to release (project.package or project.packages, else the manifest's own
+    package, else every package of the workspace with binaries), and whether none was chosen."""
+    one, several = table.get("package"), table.get("packages")
+    if isinstance(one, list):
+        raise ConfigError(f"{path}: project.package: expected a string, got a list",
+                          hint=f"to release several packages, say packages = {json.dumps(one)}")
+    if one is not None and several is not None:
+        raise ConfigError(f"{path}: project: both package and packages are set",
+                          hint="keep one: package = \"name\" or packages = [\"a\", \"b\"]")
+    if one is not None:
+        if not isinstance(one, str) or not one:
+            raise ConfigError(f"{path}: project.package: expected a package name string, got {one!r}")
+        return _named_packages(path, manifest, packages, "package", [one]), False
+    if several is not None:
+        try:
+            names = list(c.str_list(several))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: project.packages: expected {exc}, got {several!r}") from None
+        if not names:
+            raise ConfigError(f"{path}: project.packages: the list is empty",
+                              hint="name at least one package, or remove the key")
+        return _named_packages(path, manifest, packages, "packages", names), False
     own = [p for p in packages if Path(p["manifest_path"]).resolve() == manifest.resolve()]
-    with_bins = [p for p in packages if any("bin" in t["kind"] for t in p["targets"])]
     if own:
-        return own[0]
-    if len(with_bins) == 1:
-        return with_bins[0]
-    raise ConfigError(
-        f"{path}: project.package: {manifest} is a workspace; say which package to release",
-        hint="packages with binaries: " + ", ".join(p["name"] for p in with_bins),
-    )
+        return own[:1], False
+    with_bins = [p for p in packages if any("bin" in t["kind"] for t in p["targets"])]
+    if not with_bins:
+        raise ConfigError(f"{path}: project: no package of {manifest} has a binary target",
+                          hint="wavrybuild releases binaries: add a [[bin]] or src/main.rs")
+    return with_bins, len(with_bins) > 1
 
 
-def _binaries_of(path: Path, pkg: dict[str, Any], wanted_bins: Any) -> tuple[str, ...]:
+def _bins_of(pkg: dict[str, Any]) -> list[str]:
     bins = [t["name"] for t in pkg["targets"] if "bin" in t["kind"]]
-    if not bins:
-        raise ConfigError(f"{path}: project: package {pkg['name']!r} has no binary targets")
     for b in bins:
         # Binary names become file names in dist/ and in every package format.
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", b) or ".." in b:
             raise ConfigError(f"{pkg['manifest_path']}: binary name {b!r} is not a safe file name",
                               hint="rename the [[bin]] (letters, digits, . _ + -)")
+    return bins
+
+
+def _binaries_of(path: Path, pkgs: list[dict[str, Any]], wanted_bins: Any) -> list[tuple[str, ...]]:
+    """Each package's released binaries (project.binaries picks among all of them)."""
+    owner: dict[str, str] = {}
+    per_pkg = []
+    for pkg in pkgs:
+        bins = _bins_of(pkg)
+        if not bins:
+            raise ConfigError(f"{path}: project: package {pkg['name']!r} has no binary targets",
+                              hint="release only packages with a [[bin]] (project.packages)")
+        for b in bins:
+            if b in owner:
+                # Both would be staged (and archived, packaged) under one file name.
+                raise ConfigError(f"{path}: project: packages {owner[b]!r} and {pkg['name']!r} both have a "
+                                  f"binary named {b!r}", hint="rename one [[bin]], or release one of the packages")
+            owner[b] = pkg["name"]
+        per_pkg.append(bins)
     if wanted_bins is None:
-        return tuple(bins)
+        return [tuple(b) for b in per_pkg]
     try:
         binaries = c.str_list(wanted_bins)
     except ValueError as exc:
         raise ConfigError(f"{path}: project.binaries: expected {exc}, got {wanted_bins!r}") from None
-    for b in binaries:
-        if b not in bins:
-            near = suggest(b, bins)
-            raise ConfigError(
-                f"{path}: project.binaries: package {pkg['name']!r} has no binary {b!r}"
-                + (f"; did you mean {near!r}?" if near else ""),
-                hint="its binaries: " + ", ".join(bins),
-            )
     if not binaries:
         raise ConfigError(f"{path}: project.binaries: the list is empty", hint="name at least one binary, or remove the key")
-    return binaries
+    for b in binaries:
+        if b not in owner:
+            near = suggest(b, list(owner))
+            what = f"package {pkgs[0]['name']!r} has" if len(pkgs) == 1 else "no released package has"
+            raise ConfigError(
+                f"{path}: project.binaries: {what} no binary {b!r}" + (f"; did you mean {near!r}?" if near else ""),
+                hint="binaries: " + ", ".join(owner),
+            )
+    chosen = [tuple(b for b in binaries if owner[b] == pkg["name"]) for pkg in pkgs]
+    for pkg, picked in zip(pkgs, chosen, strict=True):
+        if not picked:
+            raise ConfigError(f"{path}: project.binaries: none of package {pkg['name']!r}'s binaries is listed",
+                              hint="list one of " + ", ".join(_bins_of(pkg)) + ", or leave the package out of project.packages")
+    return chosen
+
+
+def _crate_package(pkg: dict[str, Any], binaries: tuple[str, ...]) -> CratePackage:
+    return CratePackage(
+        name=pkg["name"], version=pkg["version"], binaries=binaries, manifest_path=Path(pkg["manifest_path"]),
+        description=(pkg.get("description") or "").strip(), license=pkg.get("license"),
+        homepage=pkg.get("homepage"), repository=pkg.get("repository"), authors=tuple(pkg.get("authors") or ()),
+        readme=(Path(pkg["manifest_path"]).parent / pkg["readme"]) if pkg.get("readme") else None,
+    )
 
 
 def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
@@ -92,31 +150,37 @@ def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
     root = path.parent
     manifest = _crate_manifest(path, table)
     meta = metadata(manifest)
-    pkg = _package_of(path, manifest, meta["packages"], table.get("package"))
-    binaries = _binaries_of(path, pkg, table.get("binaries"))
+    pkgs, by_default = _packages_of(path, manifest, meta["packages"], table)
+    released = [_crate_package(p, bins) for p, bins in zip(pkgs, _binaries_of(path, pkgs, table.get("binaries")),
+                                                           strict=True)]
+    first = released[0]
     dist = table.get("dist", "dist")
     if not isinstance(dist, str) or not dist:
         raise ConfigError(f"{path}: project.dist: expected a directory path string, got {dist!r}")
-    name = table.get("name", pkg["name"])
+    name = table.get("name", first.name)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ConfigError(f"{path}: project.name: {name!r} is not a usable artifact name (letters, digits, . _ -)")
     return Project(
         config_path=path,
         root=root,
-        manifest_path=Path(pkg["manifest_path"]),
+        # With several packages cargo is pointed at the manifest project.crate names, and include
+        # globs, pins and SOURCE_DATE_EPOCH are relative to its directory.
+        manifest_path=first.manifest_path if len(released) == 1 else manifest,
         workspace_root=Path(meta["workspace_root"]),
         target_directory=Path(meta["target_directory"]),
-        package=pkg["name"],
+        package=first.name,
         name=name,
-        version=pkg["version"],
-        binaries=binaries,
+        version=first.version,
+        binaries=tuple(b for p in released for b in p.binaries),
         dist_dir=(root / dist).resolve() if not os.path.isabs(dist) else Path(dist),
-        description=(pkg.get("description") or "").strip(),
-        license=pkg.get("license"),
-        homepage=pkg.get("homepage"),
-        repository=pkg.get("repository"),
-        authors=tuple(pkg.get("authors") or ()),
-        readme=(Path(pkg["manifest_path"]).parent / pkg["readme"]) if pkg.get("readme") else None,
+        description=first.description,
+        license=first.license,
+        homepage=first.homepage,
+        repository=first.repository,
+        authors=first.authors,
+        readme=first.readme,
+        packages=tuple(released),
+        all_packages_by_default=by_default,
     )
 
 

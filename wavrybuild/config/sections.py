@@ -10,9 +10,9 @@ from ..env import Settings
 from ..errors import ConfigError
 from ..triple import suggest
 from . import checks as c
-from .models import SIGN_METHOD_KEYS, SIGN_METHODS, ChecksumConfig, PackageConfig, SignConfig
+from .models import GROUPS, SIGN_METHOD_KEYS, SIGN_METHODS, ChecksumConfig, PackageConfig, SignConfig
 
-PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level"}
+PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level", "group"}
 CHECKSUM_KEYS = {"sidecars"}
 
 
@@ -24,7 +24,7 @@ def _compression_level(level: Any) -> int:
 
 _PACKAGE_CHECKS: dict[str, Callable[[Any], Any]] = {
     "format": c.choice(c.ARCHIVE_FORMATS), "windows-format": c.choice(c.ARCHIVE_FORMATS),
-    "include": c.str_list, "compression-level": _compression_level,
+    "include": c.str_list, "compression-level": _compression_level, "group": c.choice(GROUPS),
 }
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import ConfigError
 from ..triple import suggest
 from .bindings import BindingsConfig
 from .channels import Channels
-from .models import ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
+from .models import Bundle, ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
 from .publish import PublishConfig
 
 
@@ -25,6 +25,22 @@ class Config:
     channels: Channels
     publish: PublishConfig
     bindings: BindingsConfig | None
+    # [channels] as each bundle's artifacts see it: (bundle name, its channels); see `view`.
+    bundle_channels: tuple[tuple[str, Channels], ...] = ()
+
+    @property
+    def bundles(self) -> tuple[Bundle, ...]:
+        """What each target's artifacts are grouped into ([package] group)."""
+        return self.project.bundles(self.package.group)
+
+    def view(self, bundle: Bundle) -> Config:
+        """The config as one bundle's artifacts are made from it: its name, version, binaries,
+        package metadata and channel names (the whole config when there is one bundle)."""
+        channels = dict(self.bundle_channels).get(bundle.name, self.channels)
+        project = self.project.view(bundle)
+        if project is self.project and channels is self.channels:
+            return self
+        return replace(self, project=project, channels=channels)
 
     @property
     def publishes(self) -> bool:

@@ -124,7 +124,7 @@ class MergeStage:
             source_date_epoch=context.source_date_epoch, source_date_epoch_from=context.source_date_epoch_from,
             tools={**context.tools, "rustc": dict(sorted(rustc.items()))},
             artifacts=list(old.artifacts) if old else [], checksums=old.checksums if old else None,
-            signatures=list(old.signatures) if old else [],
+            signatures=list(old.signatures) if old else [], packages=context.packages,
         )
         tx = Transaction(run.state, None, merged)
         for _path, (src, a) in sorted(found.items()):

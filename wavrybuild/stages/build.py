@@ -153,15 +153,22 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
 
 
 def _summary(ui: Reporter, cfg: Config, outcomes: list[b.Outcome], not_run: list[str]) -> None:
+    p = cfg.project
+    several = len(p.packages) > 1
     rows: list[tuple[str, ...]] = []
     for o in outcomes:
         if o.ok:
-            rows += [(o.step.target.id, x.name, human_size(x.size), "-" if o.cached else f"{o.seconds:.1f} s",
-                      "up to date" if o.cached else "ok") for x in o.binaries]
+            rows += [(o.step.target.id, *((x.package or "-",) if several else ()), x.name, human_size(x.size),
+                      "-" if o.cached else f"{o.seconds:.1f} s", "up to date" if o.cached else "ok") for x in o.binaries]
         else:
-            rows.append((o.step.target.id, "-", "-", f"{o.seconds:.1f} s", "failed"))
-    rows += [(tid, "-", "-", "-", "not run (--fail-fast)") for tid in not_run]
-    ui.table(f"Build of {cfg.project.name} {cfg.project.version}", ["target", "binary", "size", "time", "result"], rows)
+            rows.append((o.step.target.id, *(("-",) if several else ()), "-", "-", f"{o.seconds:.1f} s", "failed"))
+    rows += [(tid, *(("-",) if several else ()), "-", "-", "-", "not run (--fail-fast)") for tid in not_run]
+    title = (f"Build of {', '.join(f'{x.name} {x.version}' for x in p.packages)}" if several
+             else f"Build of {p.name} {p.version}")
+    ui.table(title, ["target", *(("package",) if several else ()), "binary", "size", "time", "result"], rows)
+    if p.all_packages_by_default:
+        ui.info(f"note: the workspace has several packages with binaries and targets.toml names none: releasing "
+                f"all of them ({', '.join(x.name for x in p.packages)}); choose with [project] packages = [...]")
 
 
 def _report_cache(run: Run, before: CacheStats, failed: bool) -> None:

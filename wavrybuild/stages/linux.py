@@ -18,6 +18,7 @@ from ..channels.repos import gpg_key
 from ..checksum import sha256_file
 from ..config import Config, TargetConfig
 from ..config.channels import LinuxPackageConfig, linux_targets
+from ..config.models import Bundle
 from ..dist import Transaction, writes
 from ..errors import ConfigError
 from ..fsutil import write_atomic
@@ -92,11 +93,12 @@ class LinuxStage:
 
     def plan(self, run: Run) -> Sequence[Planned]:
         self._require(run)
-        v, built = run.cfg.project.version, run.state.built_ids()
+        built = run.state.built_ids()
         if not all(t.id in built for t in run.targets):
             return [Planned("would write a .deb / .rpm per Linux target with nfpm")]
-        return [Planned(f"would write {run.state.dist / file_name(lc, t, v)} with nfpm")
-                for lc in self._configs(run) for t in self._targets(run, lc)]
+        return [Planned(f"would write {run.state.dist / file_name(blc, t, view.project.version)} with nfpm")
+                for lc in self._configs(run) for t in self._targets(run, lc)
+                for _b, view, blc in _views(run.cfg, lc.format)]
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
@@ -104,28 +106,29 @@ class LinuxStage:
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
         changed = False
         for lc in self._require(run):
-            changed = self._one_format(run, lc) or changed
+            changed = self._one_format(run, lc.format) or changed
         return changed
 
-    def _one_format(self, run: Run, lc: LinuxPackageConfig) -> bool:
+    def _one_format(self, run: Run, fmt: str) -> bool:
         cfg, dist = run.cfg, run.state.dist
         manifest: Manifest = run.state.require_manifest()
-        targets = self._targets(run, lc)
+        targets = self._targets(run, next(lc for lc in self._configs(run) if lc.format == fmt))
         keys_file = state_dir(dist) / "linux-packages.json"
         try:
             keys = json.loads(keys_file.read_text())
         except (OSError, ValueError):
             keys = {}
         have = {a.path: a.sha256 for a in manifest.artifacts}
-        tx = Transaction(run.state, lc.format, manifest)
+        tx = Transaction(run.state, fmt, manifest)
         rows = []
         work = Path(tempfile.mkdtemp(prefix="wavrybuild-nfpm-"))
         try:
-            key = rpm_signing_key(cfg, work) if lc.format == "rpm" else None
-            for t, rec, binaries in run.state.built(cfg, targets, f"a .{lc.format}"):
-                name = file_name(lc, t, cfg.project.version)
-                conf, built_file, dest = work / f"{t.id}.{lc.format}.json", work / name, dist / name
-                data = nfpm_config(cfg, lc, t, binaries, manifest.source_date_epoch, key[0] if key else None)
+            key = rpm_signing_key(cfg, work) if fmt == "rpm" else None
+            for (bundle, view, lc), (t, names, binaries) in ((v, x) for v in _views(cfg, fmt)
+                                                             for x in run.state.built(v[1], targets, f"a .{fmt}", v[0])):
+                name = file_name(lc, t, view.project.version)
+                conf, built_file, dest = work / f"{name}.json", work / name, dist / name
+                data = nfpm_config(view, lc, t, binaries, manifest.source_date_epoch, key[0] if key else None)
                 write_nfpm_config(conf, data)
                 inputs = inputs_key(data, cfg.sign.get("gpg", "key") if key else None)
                 # A signed rpm carries the signing time: remade, it would differ. Inputs unchanged and
@@ -137,13 +140,24 @@ class LinuxStage:
                     proc.run(cmd, secrets=(key[1],) if key else ())
                 else:
                     shutil.copyfile(dest, built_file)
-                a = tx.add(name, writes(built_file.read_bytes()), target=t.id, triple=str(t.triple), fmt=lc.format,
-                           binaries=[b.name for b in rec.binaries])
+                a = tx.add(name, writes(built_file.read_bytes()), target=t.id, triple=str(t.triple), fmt=fmt,
+                           binaries=names, packages=bundle.packages)
                 rows.append((t.id, name, human_size(a.size)))
         finally:
             shutil.rmtree(work, ignore_errors=True)
         ids = {t.id for t in targets}
         changed = tx.commit(lambda a: a.target in ids)
         write_atomic(keys_file, json.dumps(keys, indent=2, sort_keys=True))
-        run.ui.table(f".{lc.format} packages", ["target", "package", "size"], rows)
+        run.ui.table(f".{fmt} packages", ["target", "package", "size"], rows)
         return changed
+
+
+def _views(cfg: Config, fmt: str) -> list[tuple[Bundle, Config, LinuxPackageConfig]]:
+    """(bundle, its config, its [channels.deb|rpm]) for each bundle: a package per bundle and target."""
+    out = []
+    for b in cfg.bundles:
+        view = cfg.view(b)
+        lc = view.channels.deb if fmt == "deb" else view.channels.rpm
+        assert lc is not None
+        out.append((b, view, lc))
+    return out

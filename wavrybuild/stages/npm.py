@@ -9,11 +9,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..channels.npm import main_files, platform_files, write_tarball
-from ..config import TargetConfig
+from ..config import Config, TargetConfig
 from ..config.npm import NpmConfig, platforms, tarball_name
 from ..dist import Transaction
 from ..pipeline.stage import Planned, Run, configured
-from ..record import TargetRecord
 from ..ui import human_size
 
 
@@ -36,15 +35,20 @@ class NpmStage:
         return tuple(t for t in run.targets if t.id in plats and (self.chosen or t.id in built))
 
     def plan(self, run: Run) -> Sequence[Planned]:
-        nc = self._config(run)
+        self._config(run)
         built = run.state.built_ids()
         if not self.platform_packages:
             return [Planned("would write the main npm package ([channels.npm])")]
         if not all(t.id in built for t in run.targets):
             return [Planned("would write an npm package per target and the main package ([channels.npm])")]
-        names = [f"{nc.name} for {t.id}" for t in self._targets(run)] + ([f"{nc.name} (main)"] if self.main else [])
-        return [Planned(f"would write the npm package {name}@{run.cfg.project.version} into {run.state.dist}")
-                for name in names]
+        out = []
+        for b in run.cfg.bundles:
+            view = run.cfg.view(b)
+            nc = _npm(view)
+            names = [f"{nc.name} for {t.id}" for t in self._targets(run)] + ([f"{nc.name} (main)"] if self.main else [])
+            out += [Planned(f"would write the npm package {name}@{view.project.version} into {run.state.dist}")
+                    for name in names]
+        return out
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
@@ -53,23 +57,31 @@ class NpmStage:
         return configured(run, run.cfg.channels.npm, "channels.npm", "add a [channels.npm] table (docs/channels-npm.md)")
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        cfg, nc = run.cfg, self._config(run)
-        plats = {p.target.id: p for p in platforms(cfg, nc)}
+        self._config(run)
         targets = self._targets(run)
-        jobs: list[tuple[TargetConfig | None, TargetRecord | None, str, Any]] = [
-            (t, rec, *platform_files(cfg, nc, plats[t.id], binaries))
-            for t, rec, binaries in run.state.built(cfg, targets, "an npm package")]
-        if self.main:
-            jobs.append((None, None, *main_files(cfg, nc)))
+        jobs: list[tuple[TargetConfig | None, list[str], str, Any, str, tuple[str, ...]]] = []
+        for bundle in run.cfg.bundles:
+            view = run.cfg.view(bundle)
+            nc = _npm(view)
+            plats = {p.target.id: p for p in platforms(view, nc)}
+            jobs += [(t, names, *platform_files(view, nc, plats[t.id], binaries), view.project.version, bundle.packages)
+                     for t, names, binaries in run.state.built(view, targets, "an npm package", bundle)]
+            if self.main:
+                jobs.append((None, [], *main_files(view, nc), view.project.version, bundle.packages))
         tx = Transaction(run.state, "npm", run.state.require_manifest())
         rows = []
-        for t, rec, name, files in jobs:
-            filename = tarball_name(name, cfg.project.version)
+        for t, names, name, files, version, packages in jobs:
+            filename = tarball_name(name, version)
             a = tx.add(filename, functools.partial(write_tarball, files=files), target=t.id if t else "",
-                       triple=str(t.triple) if t else "", fmt="tgz",
-                       binaries=[b.name for b in rec.binaries] if rec else [])
+                       triple=str(t.triple) if t else "", fmt="tgz", binaries=names, packages=packages)
             rows.append((t.id if t else "(all)", filename, human_size(a.size)))
         chosen = {t.id for t in targets}
         changed = tx.commit(lambda a: a.target in chosen or (self.main and a.target == ""))
         run.ui.table("npm packages", ["target", "tarball", "size"], rows)
         return changed
+
+
+def _npm(view: Config) -> NpmConfig:
+    """A bundle's [channels.npm] (its own package names); the stage checked that there is one."""
+    assert view.channels.npm is not None
+    return view.channels.npm

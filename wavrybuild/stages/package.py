@@ -11,7 +11,7 @@ from .. import package as pk
 from ..archive import HashingWriter, extension, source_date_epoch, write_archive
 from ..config import TargetConfig
 from ..dist import Transaction, clean_tmp
-from ..manifest import MANIFEST_NAME, Manifest, git_state
+from ..manifest import MANIFEST_NAME, Manifest, git_state, release_packages
 from ..pipeline.stage import Planned, Run
 from ..sign import Secret, codesign_windows
 from ..ui import human_size, mask_for_ci
@@ -37,7 +37,8 @@ class PackageStage:
     def _targets(self, run: Run) -> tuple[TargetConfig, ...]:
         cfg, dist = run.cfg, run.state.dist
         targets = run.targets
-        if self.chosen and run.state.manifest is None and any(dist.glob(f"{cfg.project.name}-*")):
+        if self.chosen and run.state.manifest is None and any(next(dist.glob(f"{b.name}-*"), None)
+                                                               for b in cfg.bundles):
             # A run killed after replacing archives and before writing manifest.json leaves archives
             # nothing lists: package every built target again (same bytes: "unchanged"), so that none
             # of them drops out of the release.
@@ -51,9 +52,8 @@ class PackageStage:
         built = run.state.built_ids()
         if not all(t.id in built for t in run.targets):
             # Not built yet (a dry release from scratch): say what would be written.
-            top = f"{cfg.project.name}-{cfg.project.version}-"
-            return [Planned(f"would write {dist / (top + t.id + extension(cfg.package.format_for(t)))}"
-                            f" and {dist / MANIFEST_NAME}") for t in run.targets]
+            return [Planned(f"would write {dist / (pk.archive_top(b, t) + extension(cfg.package.format_for(t)))}"
+                            f" and {dist / MANIFEST_NAME}") for t in run.targets for b in cfg.bundles]
         mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
         return [Planned(f"would write {p.dest} ({p.fmt}, mtime {mtime} from {mtime_from}): "
                         + ", ".join(e.arcname for e in p.entries))
@@ -86,6 +86,7 @@ class PackageStage:
             tools={**record.tools, "rustc": {r.toolchain or "?": r.rustc for r in recs}},
             artifacts=list(old.artifacts) if old else [], checksums=old.checksums if old else None,
             signatures=list(old.signatures) if old else [],
+            packages=release_packages(cfg),
         )
         tx = Transaction(run.state, "archive", manifest)
         rows = []
@@ -94,7 +95,7 @@ class PackageStage:
                 update(p.dest.name)
                 a = tx.add(p.dest.name, _writer(p, mtime, cfg.package.compression_level), target=p.target.id,
                            triple=str(p.target.triple), fmt=p.fmt, binaries=sorted(p.binaries),
-                           authenticode=p.codesigned)
+                           authenticode=p.codesigned, packages=list(p.packages))
                 rows.append((p.target.id, p.dest.name, human_size(a.size), a.sha256[:16] + "…"))
         changed = tx.commit(lambda a: a.target in chosen, prune_missing=True)
         run.ui.table(f"Packages in {dist}", ["target", "archive", "size", "sha256", "state"],

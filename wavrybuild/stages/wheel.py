@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from ..channels.wheel import wheel_files, write_wheel
+from ..config import Config
 from ..config.channels import WheelConfig, parse_pypi
 from ..dist import Transaction
 from ..pipeline.stage import Planned, Run
@@ -27,31 +28,34 @@ class WheelStage:
         return [t.id for t in run.targets if self.chosen or t.id in built]
 
     def plan(self, run: Run) -> Sequence[Planned]:
-        wc = self._config(run)
         ids, built = self._targets(run), run.state.built_ids()
         if not ids or not all(t in built for t in ids):
             return [Planned("would write a Python wheel per target ([channels.pypi])")]
         chosen = [t for t in run.targets if t.id in ids]
-        return [Planned(f"would write {run.state.dist / wheel_files(run.cfg, wc, t, binaries)[0]}")
-                for t, _rec, binaries in run.state.built(run.cfg, chosen, "a wheel")]
+        return [Planned(f"would write {run.state.dist / wheel_files(view, self._config(view), t, binaries)[0]}")
+                for b in run.cfg.bundles for view in (run.cfg.view(b),)
+                for t, _names, binaries in run.state.built(run.cfg, chosen, "a wheel", b)]
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def _config(self, run: Run) -> WheelConfig:
+    @staticmethod
+    def _config(view: Config) -> WheelConfig:
         # `invoke wheel` works without [channels.pypi]: the defaults come from Cargo.toml.
-        return run.cfg.channels.pypi or parse_pypi(run.cfg, {})
+        return view.channels.pypi or parse_pypi(view, {})
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        cfg, wc = run.cfg, self._config(run)
         ids = self._targets(run)
         tx = Transaction(run.state, "wheel", run.state.require_manifest())
         rows = []
-        for t, rec, binaries in run.state.built(cfg, [t for t in run.targets if t.id in ids], "a wheel"):
-            filename, files = wheel_files(cfg, wc, t, binaries)
-            a = tx.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
-                       fmt="whl", binaries=[b.name for b in rec.binaries])
-            rows.append((t.id, filename, human_size(a.size)))
+        for bundle in run.cfg.bundles:
+            view = run.cfg.view(bundle)
+            wc = self._config(view)
+            for t, names, binaries in run.state.built(view, [t for t in run.targets if t.id in ids], "a wheel", bundle):
+                filename, files = wheel_files(view, wc, t, binaries)
+                a = tx.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
+                           fmt="whl", binaries=names, packages=bundle.packages)
+                rows.append((t.id, filename, human_size(a.size)))
         changed = tx.commit(lambda a: a.target in ids)
         run.ui.table("Python wheels", ["target", "wheel", "size"], rows)
         return changed

@@ -1,0 +1,84 @@
+"""Real servers on localhost for the channel tests: verdaccio (an npm registry) and pypiserver."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import REPO, free_port
+
+VERDACCIO = REPO / "tests/npm-registry/node_modules/.bin/verdaccio"
+PASSWORD = "npm-test-pass-4c1d"
+
+
+@dataclass
+class Registry:
+    url: str
+    token: str
+
+
+@contextlib.contextmanager
+def verdaccio(home: Path) -> Iterator[Registry]:
+    """verdaccio with no uplinks (nothing leaves localhost) and one user, whose token it yields."""
+    if not VERDACCIO.exists():
+        pytest.fail(f"{VERDACCIO} missing: run .ci/setup (npm ci --prefix tests/npm-registry)")
+    (home / "config.yaml").write_text(
+        "storage: ./storage\n"
+        "auth:\n  htpasswd:\n    file: ./htpasswd\n    max_users: 10\n"
+        "packages:\n  '**':\n    access: $all\n    publish: $authenticated\n"
+        "log: { type: stdout, format: pretty, level: warn }\n")
+    port = free_port()
+    server = subprocess.Popen([str(VERDACCIO), "--config", str(home / "config.yaml"), "--listen", f"127.0.0.1:{port}"],
+                              cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(url + "-/ping", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("verdaccio did not start")
+                time.sleep(0.3)
+        # What `npm adduser` does: create the user, get a token.
+        resp = requests.put(url + "-/user/org.couchdb.user:ci", timeout=10,
+                            json={"name": "ci", "password": PASSWORD, "type": "user", "roles": []})
+        assert resp.status_code == 201, resp.text
+        yield Registry(url, resp.json()["token"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def pypiserver(packages: Path) -> Iterator[str]:
+    """pypiserver serving (and accepting uploads into) `packages`; yields its base URL."""
+    packages.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port),
+                               "-a", ".", "-P", ".", str(packages)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail("pypiserver did not start")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
