@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,8 +39,9 @@ def verdaccio(home: Path) -> Iterator[Registry]:
         "packages:\n  '**':\n    access: $all\n    publish: $authenticated\n"
         "log: { type: stdout, format: pretty, level: warn }\n")
     port = free_port()
+    # In a session of its own: verdaccio runs as a child of its launcher, and the whole group is stopped.
     server = subprocess.Popen([str(VERDACCIO), "--config", str(home / "config.yaml"), "--listen", f"127.0.0.1:{port}"],
-                              cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
@@ -56,7 +59,7 @@ def verdaccio(home: Path) -> Iterator[Registry]:
         assert resp.status_code == 201, resp.text
         yield Registry(url, resp.json()["token"])
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)
 
 

@@ -124,6 +124,13 @@ class Project:
     # The workspace has several binary packages and targets.toml chose none: all are released.
     all_packages_by_default: bool = False
 
+    @property
+    def title(self) -> str:
+        """What a summary calls the release: "demo 1.2.3", or "cli 0.3.0, mcp 0.4.1"."""
+        if len(self.packages) > 1:
+            return ", ".join(f"{p.name} {p.version}" for p in self.packages)
+        return f"{self.name} {self.version}"
+
     def package_of(self, binary: str) -> CratePackage:
         for p in self.packages:
             if binary in p.binaries:

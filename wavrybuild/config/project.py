@@ -130,7 +130,7 @@ def _binaries_of(path: Path, pkgs: list[dict[str, Any]], wanted_bins: Any) -> li
     chosen = [tuple(b for b in binaries if owner[b] == pkg["name"]) for pkg in pkgs]
     for pkg, picked in zip(pkgs, chosen, strict=True):
         if not picked:
-            raise ConfigError(f"{path}: project.binaries: none of package {pkg['name']!r}'s binaries is listed",
+            raise ConfigError(f"{path}: project.binaries: names no binary of package {pkg['name']!r}",
                               hint="list one of " + ", ".join(_bins_of(pkg)) + ", or leave the package out of project.packages")
     return chosen
 

@@ -106,7 +106,7 @@ class Pipeline:
             self.summary()
 
     def summary(self) -> None:
-        p = self.run.cfg.project
+        title = f"Release of {self.run.cfg.project.title}"
         rows = [(r.stage, r.status.value, f"{r.seconds:.1f} s", r.detail) for r in self.results]
-        self.run.ui.table(f"Release of {p.name} {p.version}", ["stage", "result", "time", "detail"], rows)
-        self.run.ui.step_summary(f"Release of {p.name} {p.version}", ["stage", "result", "time", "detail"], rows)
+        self.run.ui.table(title, ["stage", "result", "time", "detail"], rows)
+        self.run.ui.step_summary(title, ["stage", "result", "time", "detail"], rows)

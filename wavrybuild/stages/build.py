@@ -163,9 +163,7 @@ def _summary(ui: Reporter, cfg: Config, outcomes: list[b.Outcome], not_run: list
         else:
             rows.append((o.step.target.id, *(("-",) if several else ()), "-", "-", f"{o.seconds:.1f} s", "failed"))
     rows += [(tid, *(("-",) if several else ()), "-", "-", "-", "not run (--fail-fast)") for tid in not_run]
-    title = (f"Build of {', '.join(f'{x.name} {x.version}' for x in p.packages)}" if several
-             else f"Build of {p.name} {p.version}")
-    ui.table(title, ["target", *(("package",) if several else ()), "binary", "size", "time", "result"], rows)
+    ui.table(f"Build of {p.title}", ["target", *(("package",) if several else ()), "binary", "size", "time", "result"], rows)
     if p.all_packages_by_default:
         ui.info(f"note: the workspace has several packages with binaries and targets.toml names none: releasing "
                 f"all of them ({', '.join(x.name for x in p.packages)}); choose with [project] packages = [...]")
