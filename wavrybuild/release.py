@@ -12,6 +12,7 @@ from .stages.build import BuildStage
 from .stages.checksum import ChecksumStage
 from .stages.installer import InstallerStage
 from .stages.linux import LinuxStage
+from .stages.notes import NotesStage
 from .stages.npm import NpmStage
 from .stages.package import PackageStage
 from .stages.publish import PublishStage
@@ -24,12 +25,12 @@ from .stages.wheel import WheelStage
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
     """toolchain → build → smoke → package → wheel → npm → linux, then (not in a matrix part)
-    installer → checksum → sign → repos → publish."""
+    installer → notes → checksum → sign → repos → publish."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), PackageStage(chosen=True),
                            WheelStage(chosen=True), NpmStage(main=not part, chosen=True), LinuxStage()]
     if not part:
-        stages += [InstallerStage(), ChecksumStage(), SignStage(), ReposStage()]
+        stages += [InstallerStage(), NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
         stages += [] if no_publish else [PublishStage()]
     return stages
 
@@ -38,7 +39,7 @@ def merge_stages(parts_dir: Path, *, no_publish: bool) -> list[Stage]:
     """Collect the parts, then what needs every target at once: the main npm package, the
     installer, checksum, sign, repos, publish. Never builds."""
     stages: list[Stage] = [MergeStage(parts_dir), NpmStage(main=True, platform_packages=False), InstallerStage(),
-                           ChecksumStage(), SignStage(), ReposStage()]
+                           NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
     return stages + ([] if no_publish else [PublishStage()])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json as json_
@@ -409,9 +410,21 @@ def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
     _one(c, _load(c, config), InstallerStage(), dry=dry)
 
 
+@task(help={"dry": "say what would be written", "config": CONFIG_HELP})
+@_guarded
+def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
+    """RELEASE_NOTES.md: this version's changelog section, every artifact's platform, size and SHA-256, how to verify."""
+    from .stages.notes import NotesStage
+
+    cfg = _load(c, config)
+    if not cfg.release.notes:
+        cfg = dataclasses.replace(cfg, release=dataclasses.replace(cfg.release, notes=True))  # asked for by name
+    _one(c, cfg, NotesStage(), dry=dry)
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
     ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels,
-                    linux_packages, repos, installer)
+                    linux_packages, repos, installer, notes)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

@@ -64,12 +64,14 @@ def verdaccio(home: Path) -> Iterator[Registry]:
 
 
 @contextlib.contextmanager
-def pypiserver(packages: Path) -> Iterator[str]:
-    """pypiserver serving (and accepting uploads into) `packages`; yields its base URL."""
+def pypiserver(packages: Path, auth: Path | None = None) -> Iterator[str]:
+    """pypiserver serving (and accepting uploads into) `packages`; yields its base URL. `auth`: an
+    htpasswd file whose users alone may upload (else anyone may)."""
     packages.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    access = ["-a", "update", "-P", str(auth)] if auth else ["-a", ".", "-P", "."]
     server = subprocess.Popen([sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port),
-                               "-a", ".", "-P", ".", str(packages)],
+                               *access, str(packages)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

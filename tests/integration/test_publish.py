@@ -128,6 +128,11 @@ def run(root: Path, only: tuple[str, ...] = (), dry: bool = False) -> tuple[list
     return results, lines
 
 
+def uploads(results: list[PublishResult]) -> list[PublishResult]:
+    """The results for files (not the rows about the GitHub release itself)."""
+    return [r for r in results if not r.file.startswith("release ")]
+
+
 def actions(results: list[PublishResult]) -> dict[str, str]:
     return {r.file: r.action for r in results}
 
@@ -430,6 +435,8 @@ class FakeRelease:
     name: str
     draft: bool
     prerelease: bool
+    body: str = ""
+    target_commitish: str = "main"
 
 
 @dataclass
@@ -440,6 +447,8 @@ class FakeGitHub:
     - GET  /api/repos/{o}/{r}/releases/tags/{tag}   (drafts are not found by tag, as on GitHub)
     - GET  /api/repos/{o}/{r}/releases               (paginated; drafts included)
     - POST /api/repos/{o}/{r}/releases               (422 if the tag has a release)
+    - PATCH /api/repos/{o}/{r}/releases/{id}          (publishing a draft makes its tag at target_commitish)
+    - PATCH /api/repos/{o}/{r}/git/refs/tags/{tag}    (422 "Reference does not exist"), POST …/git/refs
     - GET  /api/repos/{o}/{r}/releases/{id}/assets   (per_page capped at `per_page_max`, Link headers)
     - GET  /api/repos/{o}/{r}/releases/assets/{id}   (Accept: application/octet-stream: the bytes)
     - DELETE /api/repos/{o}/{r}/releases/assets/{id}
@@ -465,6 +474,7 @@ class FakeGitHub:
     aborted: threading.Event = field(default_factory=threading.Event)
     base: str = ""
     next_id: int = 100
+    tags: dict[str, str] = field(default_factory=dict)  # tag -> commit sha
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -472,6 +482,7 @@ class FakeGitHub:
 
     def release_json(self, r: FakeRelease) -> dict[str, Any]:
         return {"id": r.id, "tag_name": r.tag_name, "name": r.name, "draft": r.draft, "prerelease": r.prerelease,
+                "body": r.body, "target_commitish": r.target_commitish,
                 "upload_url": f"{self.base}/uploads/repos/o/n/releases/{r.id}/assets{{?name,label}}"}
 
     def asset_json(self, a: FakeAsset) -> dict[str, Any]:
@@ -547,7 +558,7 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             with fake.lock:
                 self.api(route, query, body)
 
-        do_GET = do_POST = do_DELETE = do_HEAD = handle_any
+        do_GET = do_POST = do_DELETE = do_HEAD = do_PATCH = handle_any
 
         def page(self, items: list[dict[str, Any]], path: str, query: dict[str, str]) -> None:
             per_page = min(int(query.get("per_page", 30)), fake.per_page_max)
@@ -570,9 +581,32 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     self.send(422, {"message": "Validation Failed", "errors": [{"code": "already_exists"}]})
                     return
                 rel = FakeRelease(fake.new_id(), body["tag_name"], body.get("name", ""), bool(body.get("draft")),
-                                  bool(body.get("prerelease")))
+                                  bool(body.get("prerelease")), body.get("body") or "",
+                                  body.get("target_commitish") or "main")
                 fake.releases[rel.id] = rel
+                if not rel.draft:
+                    fake.tags.setdefault(rel.tag_name, rel.target_commitish)
                 self.send(201, fake.release_json(rel))
+            elif m := re.fullmatch(r"PATCH /api/repos/o/n/releases/(\d+)", route):
+                rel = fake.releases.get(int(m[1]))
+                if rel is None:
+                    self.send(404, {"message": "Not Found"})
+                    return
+                for key in ("tag_name", "name", "body", "target_commitish", "draft", "prerelease"):
+                    if key in body:
+                        setattr(rel, key, body[key])
+                if not rel.draft:
+                    fake.tags.setdefault(rel.tag_name, rel.target_commitish)
+                self.send(200, fake.release_json(rel))
+            elif m := re.fullmatch(r"PATCH /api/repos/o/n/git/refs/tags/(.+)", route):
+                if m[1] not in fake.tags:
+                    self.send(422, {"message": "Reference does not exist"})
+                    return
+                fake.tags[m[1]] = body["sha"]
+                self.send(200, {"ref": f"refs/tags/{m[1]}", "object": {"type": "commit", "sha": body["sha"]}})
+            elif route == "POST /api/repos/o/n/git/refs":
+                fake.tags[body["ref"].removeprefix("refs/tags/")] = body["sha"]
+                self.send(201, {"ref": body["ref"], "object": {"type": "commit", "sha": body["sha"]}})
             elif m := re.fullmatch(r"GET /api/repos/o/n/releases/(\d+)/assets", route):
                 items = [fake.asset_json(a) for a in fake.assets.values() if a.release_id == int(m[1])]
                 self.page(items, path, query)
@@ -666,10 +700,17 @@ def test_github_first_publish_then_rerun(tmp_path: Path, packaged: Release, gith
     names = release_files(dist)
 
     results, lines = run(root)
-    assert [r.file for r in results] == names and {r.action for r in results} == {"uploaded"}
+    assert [r.file for r in uploads(results)] == names and {r.action for r in uploads(results)} == {"uploaded"}
     assert len(github.releases) == 1 and github.calls("POST", r"/api/repos/o/n/releases$") == 1
     assert github.calls("POST", r"^/uploads/") == len(names)  # to the advertised upload_url
     assert_release_is(github, dist, names)
+    # Draft → upload → publish: created as a draft at the manifest's commit, published after the last asset.
+    (rel,) = github.releases.values()
+    commit = json.loads((dist / MANIFEST_NAME).read_text())["git"]["commit"]
+    assert not rel.draft and rel.target_commitish == commit and github.tags == {"v0.1.0": commit}
+    assert results[-1].file == "release v0.1.0" and results[-1].action == "published"
+    patch = next(i for i, (m, p) in enumerate(github.log) if m == "PATCH")
+    assert all(i < patch for i, (m, p) in enumerate(github.log) if p.startswith("/uploads/"))
 
     github.log.clear()
     again, lines2 = run(root)
@@ -714,7 +755,8 @@ def test_github_replaces_different_asset_and_reuses_draft(tmp_path: Path, packag
 
     results, _ = run(root)
     assert actions(results)[SUMS_NAME] == "replaced"
-    assert [r.action for r in results if r.file != SUMS_NAME] == ["uploaded"] * (len(names) - 1)
+    assert [r.action for r in uploads(results) if r.file != SUMS_NAME] == ["uploaded"] * (len(names) - 1)
+    assert draft.draft  # draft = true: left for a person to publish
     assert len(github.releases) == 1 and github.calls("POST", r"/api/repos/o/n/releases$") == 0
     assert github.calls("DELETE") == 1
     assert_release_is(github, dist, names)
@@ -740,12 +782,54 @@ def test_github_starter_asset_from_killed_upload(tmp_path: Path, packaged: Relea
 
     monkeypatch.setenv("WAVRY_TEST_GH_TOKEN", TOKEN)
     results, _ = run(root)
-    done = {r.file: r for r in results}
+    done = {r.file: r for r in uploads(results)}
     assert done[BIG].action == "replaced" and "incomplete" in done[BIG].detail
     assert all(done[n].action == "skipped" for n in uploaded_before)
     assert all(done[n].action == "uploaded" for n in names if n not in uploaded_before and n != BIG)
     assert_release_is(github, dist, names)
     assert len(github.releases) == 1
+
+
+def test_github_rolling_tag_moves_and_drops_stale_assets(tmp_path: Path, packaged: Release, github: FakeGitHub,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project(tmp_path, packaged)
+    add_publish(root, github_toml(github).replace('repo = "o/n"', 'repo = "o/n"\ntag = "nightly"\nrolling = true'))
+    monkeypatch.setenv("WAVRY_TEST_GH_TOKEN", TOKEN)
+    dist = root / "dist"
+    names = release_files(dist)
+    # Last night's release: its tag at an older commit, an asset this release does not have.
+    old = github.add_release("nightly")
+    github.tags["nightly"] = "0" * 40
+    github.add_asset(old, "wavry-demo-0.0.9-x86_64-unknown-linux-gnu.tar.gz", b"old")
+    results, _ = run(root)
+    commit = json.loads((dist / MANIFEST_NAME).read_text())["git"]["commit"]
+    assert github.tags["nightly"] == commit and old.target_commitish == commit
+    assert actions(results)["wavry-demo-0.0.9-x86_64-unknown-linux-gnu.tar.gz"] == "removed"
+    assert_release_is(github, dist, names, tag="nightly")
+    github.log.clear()
+    again, _ = run(root)
+    assert {r.action for r in again} == {"skipped"}
+    assert github.calls("DELETE") == 0 and github.calls("POST") == 0
+    assert_release_is(github, dist, names, tag="nightly")
+
+
+def test_github_release_body_is_the_notes(tmp_path: Path, packaged: Release, github: FakeGitHub,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project(tmp_path, packaged)
+    (root / "CHANGELOG.md").write_text("# Changelog\n\n## [0.1.0] - 2026-01-02\n### Added\n- the demo\n\n"
+                                       "## [0.0.1] - 2025-01-01\n- older\n")
+    add_publish(root, github_toml(github) + '\n[release]\nchangelog = "CHANGELOG.md"\n')
+    for task in ("notes", "checksum"):
+        done = invoke(task, cwd=root, env=packaged.env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    notes = (root / "dist/RELEASE_NOTES.md").read_text()
+    assert "### Added\n- the demo" in notes and "older" not in notes
+    assert "| wavry-demo-0.1.0-x86_64-unknown-linux-gnu.tar.gz | Linux x86_64 (glibc) | archive |" in notes
+    assert "RELEASE_NOTES.md" in (root / "dist" / SUMS_NAME).read_text()
+    monkeypatch.setenv("WAVRY_TEST_GH_TOKEN", TOKEN)
+    run(root)
+    (rel,) = github.releases.values()
+    assert rel.body == notes and not rel.prerelease and not rel.draft
 
 
 def test_github_wrong_token(tmp_path: Path, packaged: Release, github: FakeGitHub,

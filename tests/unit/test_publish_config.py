@@ -69,7 +69,7 @@ def test_good_config(tmp_path: Path) -> None:
 def test_defaults(tmp_path: Path) -> None:
     pc = _parse(tmp_path, BASE + '[publish.github]\nrepo = "o/n"\n[publish.directory]\npath = "/srv/rel"\n')
     assert pc.github == GitHubConfig(repo="o/n", tag="v{version}", api_url="https://api.github.com",
-                                     upload_url=None, token_env="GITHUB_TOKEN", draft=False, prerelease=False)
+                                     upload_url=None, token_env="GITHUB_TOKEN", draft=False, prerelease=None)
     assert pc.directory == DirectoryConfig(path=Path("/srv/rel"), layout="{name}/{version}/{commit}")
     assert pc.http is None
 
@@ -153,3 +153,23 @@ def test_basic_auth_needs_both_names(tmp_path: Path) -> None:
     message = _error(tmp_path, BASE + '[publish.http]\nurl = "https://h.example"\ntoken-env = "T"\n'
                      'user-env = "U"\npassword-env = "P"\n')
     assert "publish.http.token-env: cannot be combined" in message
+
+
+def test_pypi_index_urls(tmp_path: Path) -> None:
+    from wavrybuild.config.publish import PypiConfig
+
+    pc = _parse(tmp_path, BASE + "[publish.pypi]\n")
+    assert pc.pypi == PypiConfig()  # PyPI itself: upload.pypi.org, pypi.org/simple, pypi.org's OIDC
+    test = _parse(tmp_path, BASE + '[publish.pypi]\nrepository-url = "https://test.pypi.org/legacy"\n').pypi
+    assert test is not None and (test.index_url, test.oidc_url) == ("https://test.pypi.org/simple/", "https://test.pypi.org")
+    own = _parse(tmp_path, BASE + '[publish.pypi]\nrepository-url = "http://127.0.0.1:8080"\ntoken-env = "T"\n').pypi
+    assert own is not None and own.repository_url == "http://127.0.0.1:8080/"
+    assert own.index_url == "http://127.0.0.1:8080/simple/" and own.token_env == "T"
+
+
+def test_prerelease_from_the_version() -> None:
+    from wavrybuild.publish.base import ReleaseRef
+
+    assert ReleaseRef("a", "1.2.0-rc.1", "c").is_prerelease
+    assert not ReleaseRef("a", "1.2.0", "c").is_prerelease
+    assert not ReleaseRef("a", "1.2.0+build.5", "c").is_prerelease

@@ -185,8 +185,12 @@ def env_name(v: Any) -> str:
     return v
 
 
+# What release templates (tags, URLs, directory layouts) may hold: see publish.base.ReleaseRef.
+RELEASE_FIELDS = ("name", "version", "commit", "date")
+
+
 def relative_template(v: Any) -> str:
-    value = template(("name", "version", "commit"))(v)
+    value = template(RELEASE_FIELDS)(v)
     parts = PurePosixPath(value).parts
     if value.startswith(("/", "\\")) or ".." in parts:
         raise ValueError("a relative path template inside publish.directory.path")

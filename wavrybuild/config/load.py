@@ -19,12 +19,13 @@ from .channels import Channels, parse_channels
 from .models import Project, TargetConfig
 from .project import WELL_KNOWN_SECRETS, Metadata, named_env, parse_cache, parse_project
 from .publish import parse_publish
+from .release import parse_release
 from .sections import parse_checksum, parse_package, parse_sign
 from .targets import parse_targets
 from .whole import Config
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
-            "cache"}
+            "cache", "release"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
     core = _Core(project, targets)
     package = parse_package(path, data.get("package", {}))
     views = _bundle_channels(path, project, targets, package.group, data.get("channels", {}))
+    publish = parse_publish(core, data.get("publish", {}))
     return Config(
         project=project,
         targets=targets,
@@ -55,7 +57,8 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         sign=parse_sign(path, data.get("sign", {}), settings),
         channels=views[0][1],
         bundle_channels=views,
-        publish=parse_publish(core, data.get("publish", {})),
+        release=parse_release(core, data.get("release"), release_page=publish.github is not None),
+        publish=publish,
         bindings=parse_bindings(core, data.get("bindings")),
     )
 

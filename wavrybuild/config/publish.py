@@ -13,7 +13,8 @@ from ..errors import ConfigError
 from . import checks as c
 from .models import Core
 
-DESTINATIONS = ("github", "http", "directory")
+DESTINATIONS = ("github", "http", "directory", "pypi")
+PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
 
 @dataclass(frozen=True)
 class GitHubConfig:
@@ -25,8 +26,9 @@ class GitHubConfig:
     api_url: str = "https://api.github.com"
     upload_url: str | None = None  # None: the release's own `upload_url`
     token_env: str = "GITHUB_TOKEN"
-    draft: bool = False
-    prerelease: bool = False
+    draft: bool = False  # true: leave the release a draft for a person to publish
+    prerelease: bool | None = None  # None: a prerelease when the version has one (1.2.0-rc.1)
+    rolling: bool = False  # the tag is re-pointed at each release's commit (nightly, website-latest)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,23 @@ class DirectoryConfig:
     layout: str = "{name}/{version}/{commit}"
 
 
-DestinationConfig = GitHubConfig | HttpConfig | DirectoryConfig
+@dataclass(frozen=True)
+class PypiConfig:
+    """[publish.pypi]: the release's wheels, through the upload API PyPI, TestPyPI, pypiserver,
+    devpi and most package indexes offer."""
+
+    kind: ClassVar[str] = "pypi"
+    repository_url: str = PYPI_UPLOAD
+    index_url: str = "https://pypi.org/simple/"  # where to look for files already there
+    token_env: str = "PYPI_TOKEN"
+    # No token set: under GitHub Actions or GitLab CI, trade the job's OIDC identity for a
+    # short-lived upload token (PyPI's trusted publishing) at `oidc_url`.
+    trusted_publishing: bool = True
+    oidc_url: str = "https://pypi.org"
+    id_token_env: str = "PYPI_ID_TOKEN"  # GitLab CI: the `id_tokens:` variable (aud: pypi)
+
+
+DestinationConfig = GitHubConfig | HttpConfig | DirectoryConfig | PypiConfig
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,10 @@ class PublishConfig:
     def directory(self) -> DirectoryConfig | None:
         return self.get("directory")  # type: ignore[return-value]
 
+    @property
+    def pypi(self) -> PypiConfig | None:
+        return self.get("pypi")  # type: ignore[return-value]
+
 
 
 def _repo(v: Any) -> str:
@@ -85,15 +107,16 @@ def _repo(v: Any) -> str:
 KEYS: dict[str, c.Spec] = {
     "github": {
         "repo": (_repo, c.REQUIRED),
-        "tag": (c.template(("version", "name")), "v{version}"),
+        "tag": (c.template(c.RELEASE_FIELDS), "v{version}"),
         "api-url": (c.url(()), "https://api.github.com"),
         "upload-url": (c.optional(c.url(())), None),
         "token-env": (c.env_name, "GITHUB_TOKEN"),
         "draft": (c.bool_value, False),
-        "prerelease": (c.bool_value, False),
+        "prerelease": (c.optional(c.bool_value), None),
+        "rolling": (c.bool_value, False),
     },
     "http": {
-        "url": (c.url(("name", "version", "commit")), c.REQUIRED),
+        "url": (c.url(c.RELEASE_FIELDS), c.REQUIRED),
         "token-env": (c.optional(c.env_name), None),
         "user-env": (c.optional(c.env_name), None),
         "password-env": (c.optional(c.env_name), None),
@@ -102,12 +125,26 @@ KEYS: dict[str, c.Spec] = {
         "path": (c.text, c.REQUIRED),
         "layout": (c.relative_template, "{name}/{version}/{commit}"),
     },
+    "pypi": {
+        "repository-url": (c.url(()), PYPI_UPLOAD),
+        "index-url": (c.optional(c.url(())), None),
+        "token-env": (c.env_name, "PYPI_TOKEN"),
+        "trusted-publishing": (c.bool_value, True),
+        "oidc-url": (c.optional(c.url(())), None),
+        "id-token-env": (c.env_name, "PYPI_ID_TOKEN"),
+    },
+}
+
+# The indexes whose upload URL is not beside their simple index.
+KNOWN_INDEXES = {
+    "https://upload.pypi.org/legacy/": ("https://pypi.org/simple/", "https://pypi.org"),
+    "https://test.pypi.org/legacy/": ("https://test.pypi.org/simple/", "https://test.pypi.org"),
 }
 
 
 def _github(path: Path, v: dict[str, Any]) -> GitHubConfig:
     return GitHubConfig(repo=v["repo"], tag=v["tag"], api_url=v["api-url"], upload_url=v["upload-url"],
-                        token_env=v["token-env"], draft=v["draft"], prerelease=v["prerelease"])
+                        token_env=v["token-env"], draft=v["draft"], prerelease=v["prerelease"], rolling=v["rolling"])
 
 
 def _http(path: Path, v: dict[str, Any]) -> HttpConfig:
@@ -126,8 +163,16 @@ def _directory(path: Path, v: dict[str, Any]) -> DirectoryConfig:
     return DirectoryConfig(path=where if where.is_absolute() else path.parent / where, layout=v["layout"])
 
 
+def _pypi(path: Path, v: dict[str, Any]) -> PypiConfig:
+    upload = v["repository-url"].rstrip("/") + "/"
+    index, oidc = KNOWN_INDEXES.get(upload, (upload + "simple/", upload.rstrip("/")))
+    return PypiConfig(repository_url=upload, index_url=(v["index-url"] or index).rstrip("/") + "/",
+                      token_env=v["token-env"], trusted_publishing=v["trusted-publishing"],
+                      oidc_url=(v["oidc-url"] or oidc).rstrip("/"), id_token_env=v["id-token-env"])
+
+
 PARSERS: dict[str, Callable[[Path, dict[str, Any]], DestinationConfig]] = {
-    "github": _github, "http": _http, "directory": _directory,
+    "github": _github, "http": _http, "directory": _directory, "pypi": _pypi,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..errors import ConfigError
 from ..triple import suggest
@@ -11,6 +11,7 @@ from .bindings import BindingsConfig
 from .channels import Channels
 from .models import Bundle, ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
 from .publish import PublishConfig
+from .release import ReleaseConfig
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Config:
     bindings: BindingsConfig | None
     # [channels] as each bundle's artifacts see it: (bundle name, its channels); see `view`.
     bundle_channels: tuple[tuple[str, Channels], ...] = ()
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     @property
     def bundles(self) -> tuple[Bundle, ...]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .. import env as env_
 from ..config import Config
-from ..config.publish import DESTINATIONS, DestinationConfig, GitHubConfig, HttpConfig, PublishConfig
+from ..config.publish import DESTINATIONS, DestinationConfig, GitHubConfig, HttpConfig, PublishConfig, PypiConfig
 from ..errors import ConfigError, WavryError
 from ..triple import suggest
 from ..ui import mask_for_ci
@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 from ..channels.npm import publish_npm
 from ..manifest import Manifest
 from ..record import tmp_dir
-from .base import Destination, PublishError, PublishResult, ReleaseRef, collect
+from .base import Destination, LocalFile, PublishError, PublishResult, ReleaseRef, collect
 from .destinations import DirectoryDestination, HttpDestination
 from .github import GitHubDestination
+from .pypi import PypiDestination, upload_token
 
 __all__ = ["PublishError", "PublishResult", "publish"]
 
@@ -63,7 +64,7 @@ def _chosen(cfg: Config, pcfg: PublishConfig, only: tuple[str, ...]) -> list[Des
     only = tuple(o for o in only if o != "npm")
     if not pcfg.destinations:
         raise ConfigError(f"{cfg.project.config_path}: publish: no destination configured",
-                          hint="add [publish.github], [publish.http] or [publish.directory] (docs/publishing.md)")
+                          hint="add [publish.github], [publish.pypi], [publish.http] or [publish.directory] (docs/publishing.md)")
     for name in only:
         if name not in DESTINATIONS:
             near = suggest(name, list(DESTINATIONS))
@@ -88,6 +89,10 @@ def _open(cfg: Config, d: DestinationConfig, release: ReleaseRef) -> Destination
             basic = (_secret(cfg, "http.user-env", d.user_env), _secret(cfg, "http.password-env", d.password_env))
         mask_for_ci([bearer or "", basic[1] if basic else ""])
         return HttpDestination(d, release, bearer, basic)
+    if isinstance(d, PypiConfig):
+        token = upload_token(d)
+        mask_for_ci([token])
+        return PypiDestination(d, release, token)
     return DirectoryDestination(d, release)
 
 
@@ -97,6 +102,8 @@ def _dry(d: DestinationConfig, release: ReleaseRef) -> Destination:
         return GitHubDestination(d, release, "")
     if isinstance(d, HttpConfig):
         return HttpDestination(d, release, None, None)
+    if isinstance(d, PypiConfig):
+        return PypiDestination(d, release, "")
     return DirectoryDestination(d, release)
 
 
@@ -132,17 +139,14 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     if dry:
         for d in chosen:
             dest = _dry(d, release)
-            for f in files:
+            for f in dest.select(files):
                 record(PublishResult(d.kind, f.name, "would upload", dest.where(f)))
         return results
     # Every credential is read before the first byte goes anywhere: a missing one fails fast.
     dests = [_open(cfg, d, release) for d in chosen]
     try:
         for dest in dests:
-            dest.start()
-            for f in files:
-                action, detail = dest.put(f)
-                record(PublishResult(dest.kind, f.name, action, detail))
+            _upload_all(dest, files, record)
     except PublishError as exc:
         exc.results = list(results)
         raise
@@ -151,3 +155,12 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
             dest.close()
     return results
 
+
+def _upload_all(dest: Destination, files: list[LocalFile], record: Callable[[PublishResult], None]) -> None:
+    dest.start()
+    mine = dest.select(files)
+    for f in mine:
+        action, detail = dest.put(f)
+        record(PublishResult(dest.kind, f.name, action, detail))
+    for what, action, detail in dest.finish(mine):
+        record(PublishResult(dest.kind, what, action, detail))

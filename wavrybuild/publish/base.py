@@ -4,6 +4,7 @@ Destination protocol, results and errors, and the HTTP client that keeps secrets
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ import requests
 from ..checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_many
 from ..errors import WavryError
 from ..manifest import MANIFEST_NAME, Manifest
+from ..notes import NOTES_NAME
 
-Action = Literal["uploaded", "skipped", "replaced", "would upload", "published", "would publish"]
+Action = Literal["uploaded", "skipped", "replaced", "would upload", "published", "would publish", "updated",
+                 "removed"]
 
 # (connect, read) seconds. Transfers get a long read timeout: after the last byte of a large upload
 # the server may take a while (GitHub scans assets) before it answers.
@@ -68,9 +71,16 @@ class ReleaseRef:
     name: str
     version: str
     commit: str
+    date: str = "1970-01-01"  # UTC date of the release's commit (SOURCE_DATE_EPOCH): the same on a rerun
+    notes: str = ""  # RELEASE_NOTES.md, when the release has it
 
     def values(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "commit": self.commit}
+        return {"name": self.name, "version": self.version, "commit": self.commit, "date": self.date}
+
+    @property
+    def is_prerelease(self) -> bool:
+        """semver's pre-release part: 1.2.0-rc.1 (not build metadata: 1.2.0+abc)."""
+        return "-" in self.version.split("+", 1)[0]
 
 
 def dist_error(message: str, hint: str) -> PublishError:
@@ -113,13 +123,20 @@ def collect(dist: Path) -> tuple[ReleaseRef, list[LocalFile]]:
                               "run `invoke package` and `invoke checksum` again")
     files = [LocalFile(n, dist / n, (dist / n).stat().st_size, digests[dist / n]) for n in names]
     commit = manifest.git.get("commit") if isinstance(manifest.git, dict) else None
-    return ReleaseRef(manifest.name, manifest.version, str(commit) if commit else "nocommit"), files
+    day = datetime.datetime.fromtimestamp(manifest.source_date_epoch, datetime.UTC).strftime("%Y-%m-%d")
+    notes_file = dist / NOTES_NAME
+    notes = notes_file.read_text(encoding="utf-8") if NOTES_NAME in {a.path for a in manifest.artifacts} else ""
+    return ReleaseRef(manifest.name, manifest.version, str(commit) if commit else "nocommit", day, notes), files
 
 
 # --- destinations -------------------------------------------------------------------------------------
 
 class Destination(Protocol):
     kind: str
+
+    def select(self, files: list[LocalFile]) -> list[LocalFile]:
+        """The release files this destination takes (PyPI: the wheels; the others: all)."""
+        ...
 
     def where(self, f: LocalFile) -> str:
         """Where the file goes (URL, path, asset), for messages and dry runs. No I/O."""
@@ -131,6 +148,11 @@ class Destination(Protocol):
 
     def put(self, f: LocalFile) -> tuple[Action, str]:
         """Make the destination hold `f`; return what was done and why."""
+        ...
+
+    def finish(self, files: list[LocalFile]) -> list[tuple[str, Action, str]]:
+        """After every file is there: make the release visible (publish a draft), drop what a
+        rolling release no longer has. Returns (what, action, detail) rows."""
         ...
 
     def close(self) -> None:

@@ -50,6 +50,12 @@ class HttpDestination:
                                                "Content-Length": str(f.size)}).close()
         return ("replaced", "different content was there") if exists else ("uploaded", "")
 
+    def select(self, files: list[LocalFile]) -> list[LocalFile]:
+        return files
+
+    def finish(self, files: list[LocalFile]) -> list[tuple[str, Action, str]]:
+        return []  # every file is visible as soon as it is there
+
     def close(self) -> None:
         self.http.close()
 
@@ -94,6 +100,12 @@ class DirectoryDestination:
         except OSError as exc:
             raise PublishError(f"directory: {f.name}: cannot write {dest}: {exc.strerror or exc}") from None
         return ("replaced", "different content was there") if exists else ("uploaded", "")
+
+    def select(self, files: list[LocalFile]) -> list[LocalFile]:
+        return files
+
+    def finish(self, files: list[LocalFile]) -> list[tuple[str, Action, str]]:
+        return []  # every file is visible as soon as it is there
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

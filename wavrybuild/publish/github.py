@@ -29,7 +29,9 @@ class GitHubDestination:
 
     def __init__(self, c: GitHubConfig, release: ReleaseRef, token: str) -> None:
         self.c = c
+        self.ref = release
         self.tag = c.tag.format(**release.values())
+        self.prerelease = release.is_prerelease if c.prerelease is None else c.prerelease
         self.http = HttpClient("github", [token], {
             **auth_hints(c.token_env, c.repo),
             403: f"${c.token_env} may not write releases of {c.repo} (it needs contents: write)",
@@ -48,8 +50,18 @@ class GitHubDestination:
     def where(self, f: LocalFile) -> str:
         return f"{self.c.repo} release {self.tag}: asset {PurePosixPath(f.name).name}"
 
+    @property
+    def commit(self) -> str | None:
+        return self.ref.commit if re.fullmatch(r"[0-9a-f]{40}", self.ref.commit) else None
+
     def start(self) -> None:
-        self.release = self._find_release() or self._create_release()
+        found = self._find_release()
+        if self.c.rolling and self.commit is None:
+            raise PublishError(f"github: release {self.tag}: a rolling tag is re-pointed at the release's commit, "
+                               "and this release has none", hint="release from a git checkout")
+        self.release = found or self._create_release()
+        if found is not None and self.c.rolling and not found.get("draft"):
+            self._repoint_tag()
         if self.c.upload_url:
             self.upload_base = f"{self.c.upload_url}/repos/{self.c.repo}/releases/{self.release['id']}/assets"
         else:
@@ -93,8 +105,23 @@ class GitHubDestination:
                 return rel
         return None
 
+    def _repoint_tag(self) -> None:
+        """A rolling tag (nightly, website-latest) moves to this release's commit."""
+        what = f"release {self.tag}: move the tag to {self.commit}"
+        resp = self.http.call("PATCH", f"{self.repo_url}/git/refs/tags/{quote(self.tag, safe='/')}", what,
+                              json={"sha": self.commit, "force": True}, expect=(200, 422))
+        if resp.status_code == 422:  # no such ref (deleted by hand): make it
+            self.http.call("POST", f"{self.repo_url}/git/refs", what, expect=(201,),
+                           json={"ref": f"refs/tags/{self.tag}", "sha": self.commit}).close()
+        resp.close()
+
     def _create_release(self) -> dict[str, Any]:
-        body = {"tag_name": self.tag, "name": self.tag, "draft": self.c.draft, "prerelease": self.c.prerelease}
+        # Always a draft first: assets go up while nobody can see a half-uploaded release (and a
+        # repository with immutable releases accepts uploads only then); `finish` publishes it.
+        body: dict[str, Any] = {"tag_name": self.tag, "name": self.tag, "draft": True, "prerelease": self.prerelease,
+                                "body": self.ref.notes}
+        if self.commit:
+            body["target_commitish"] = self.commit  # where the tag is made when the draft is published
         resp = self.http.call("POST", f"{self.repo_url}/releases", f"release {self.tag}: create", json=body,
                               expect=(201, 422))
         if resp.status_code == 201:
@@ -150,6 +177,38 @@ class GitHubDestination:
             raise PublishError(f"github: {name}: the uploaded asset has size {asset.get('size')} and {digest}, "
                                f"expected {f.size} and sha256:{f.sha256}", hint="rerun to replace it")
         return asset
+
+    def select(self, files: list[LocalFile]) -> list[LocalFile]:
+        return files
+
+    def finish(self, files: list[LocalFile]) -> list[tuple[str, Action, str]]:
+        names = {PurePosixPath(f.name).name for f in files}
+        missing = sorted(n for n in names if self.assets.get(n, {}).get("state", "uploaded") != "uploaded"
+                         or n not in self.assets)
+        if missing:
+            raise PublishError(f"github: release {self.tag}: not published: assets missing: {', '.join(missing)}",
+                               hint="rerun `invoke publish`: it uploads what is missing")
+        rows: list[tuple[str, Action, str]] = []
+        if self.c.rolling:
+            for name in sorted(set(self.assets) - names):
+                self._delete(self.assets[name], name)
+                rows.append((name, "removed", f"not part of this {self.tag} release"))
+        want: dict[str, Any] = {"prerelease": self.prerelease}
+        if self.ref.notes:
+            want["body"] = self.ref.notes
+        if self.c.rolling or self.release.get("draft"):
+            want["target_commitish"] = self.commit
+        if not self.c.draft:
+            want["draft"] = False
+        patch = {k: v for k, v in want.items() if v is not None and self.release.get(k) != v}
+        if not patch:
+            return rows
+        what = f"release {self.tag}: " + ("publish" if patch.get("draft") is False else "update")
+        resp = self.http.call("PATCH", f"{self.repo_url}/releases/{self.release['id']}", what, json=patch)
+        self.release = self.http.json_object(resp, what)
+        detail = ", ".join(sorted(patch))
+        rows.append((f"release {self.tag}", "published" if patch.get("draft") is False else "updated", detail))
+        return rows
 
     def close(self) -> None:
         self.http.close()
