@@ -313,14 +313,14 @@ def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     _ui(c).result(json_.dumps(matrix(_load(c, config, lock=False), format), separators=(",", ":")) + "\n")
 
 
-@task(iterable=["to"], help={"to": "github, http, directory or npm; repeat for several (default: every [publish] "
-                                   "destination, and npm when [channels.npm] publishes)",
+@task(iterable=["to"], help={"to": "github, gitlab, pypi, crates, http, directory or npm; repeat for several "
+                                   "(default: every [publish] destination, and npm when [channels.npm] publishes)",
                              "dry": "list what would be uploaded, contacting nothing",
                              "config": CONFIG_HELP})
 @_guarded
 def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Upload dist/ (artifacts, signatures, SHA256SUMS, manifest.json last) to the [publish] destinations,
-    and npm packages to their registry.
+    npm packages to their registry, wheels to PyPI and crates to crates.io.
 
     Idempotent: files already there with the same size and digest are skipped, so a rerun after a
     partial or killed upload completes it without duplicates. Tokens come from env vars only.

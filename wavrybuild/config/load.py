@@ -57,7 +57,7 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         sign=parse_sign(path, data.get("sign", {}), settings),
         channels=views[0][1],
         bundle_channels=views,
-        release=parse_release(core, data.get("release"), release_page=publish.github is not None),
+        release=parse_release(core, data.get("release"), release_page=publish.has_release_page),
         publish=publish,
         bindings=parse_bindings(core, data.get("bindings")),
     )

@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from . import checks as c
 from .models import Core
 
-DESTINATIONS = ("github", "http", "directory", "pypi")
+DESTINATIONS = ("github", "gitlab", "http", "directory", "pypi", "crates")
 PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
 
 @dataclass(frozen=True)
@@ -67,7 +67,35 @@ class PypiConfig:
     id_token_env: str = "PYPI_ID_TOKEN"  # GitLab CI: the `id_tokens:` variable (aud: pypi)
 
 
-DestinationConfig = GitHubConfig | HttpConfig | DirectoryConfig | PypiConfig
+@dataclass(frozen=True)
+class GitLabConfig:
+    """[publish.gitlab]: the files in the project's generic package registry, and a GitLab Release
+    linking to them with the notes (gitlab.com or a self-managed instance)."""
+
+    kind: ClassVar[str] = "gitlab"
+    project: str | None = None  # id or "group/name"; None: $CI_PROJECT_ID
+    api_url: str | None = None  # None: $CI_API_V4_URL, else https://gitlab.com/api/v4
+    token_env: str = "CI_JOB_TOKEN"
+    token_kind: str = "auto"  # job (JOB-TOKEN header) | private (PRIVATE-TOKEN); auto: job for CI_JOB_TOKEN
+    package: str = "{name}"
+    package_version: str = "{version}"
+    tag: str = "v{version}"
+    release: bool = True  # also a GitLab Release with links to the files
+
+
+@dataclass(frozen=True)
+class CratesConfig:
+    """[publish.crates]: workspace crates published to crates.io (or another cargo registry), in
+    dependency order, each verified by `cargo package` before `cargo publish --no-verify`."""
+
+    kind: ClassVar[str] = "crates"
+    packages: tuple[str, ...]
+    registry: str | None = None  # a registry named in cargo's config; None: crates.io
+    index: str = "https://index.crates.io/"  # its sparse index: which versions are already published
+    token_env: str = "CARGO_REGISTRY_TOKEN"
+
+
+DestinationConfig = GitHubConfig | GitLabConfig | HttpConfig | DirectoryConfig | PypiConfig | CratesConfig
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,24 @@ class PublishConfig:
     @property
     def github(self) -> GitHubConfig | None:
         return self.get("github")  # type: ignore[return-value]
+
+    @property
+    def has_release_page(self) -> bool:
+        """A destination shows release notes: a GitHub release, a GitLab Release."""
+        return self.github is not None or bool(self.gitlab and self.gitlab.release)
+
+    @property
+    def crates(self) -> CratesConfig | None:
+        return self.get("crates")  # type: ignore[return-value]
+
+    @property
+    def files(self) -> tuple[DestinationConfig, ...]:
+        """The destinations that receive dist/'s files (crates are published from the source)."""
+        return tuple(d for d in self.destinations if not isinstance(d, CratesConfig))
+
+    @property
+    def gitlab(self) -> GitLabConfig | None:
+        return self.get("gitlab")  # type: ignore[return-value]
 
     @property
     def http(self) -> HttpConfig | None:
@@ -103,6 +149,34 @@ def _repo(v: Any) -> str:
     return v
 
 
+def _gitlab_project(v: Any) -> str:
+    if not isinstance(v, str) or not re.fullmatch(r"\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+", v):
+        raise ValueError('a project id or its path ("group/name")')
+    return v
+
+
+def _crate_names(v: Any) -> tuple[str, ...]:
+    names = c.str_list(v)
+    if not names or not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", n) for n in names):
+        raise ValueError("a non-empty list of crate names")
+    return names
+
+
+def _registry_name(v: Any) -> str:
+    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", v):
+        raise ValueError("a registry name from cargo's config ([registries.<name>])")
+    return v
+
+
+def _package_part(v: Any) -> str:
+    """A generic package's name or version: GitLab allows letters, digits and . _ - + ~ (and / in
+    names are refused here: each one is a path segment of the upload URL)."""
+    value = c.template(c.RELEASE_FIELDS)(v)
+    if not re.fullmatch(r"[A-Za-z0-9._+~{}-]+", value):
+        raise ValueError("a template of letters, digits and . _ - + ~")
+    return value
+
+
 # Per destination: key -> (checker, default). REQUIRED keys have no default.
 KEYS: dict[str, c.Spec] = {
     "github": {
@@ -115,6 +189,16 @@ KEYS: dict[str, c.Spec] = {
         "prerelease": (c.optional(c.bool_value), None),
         "rolling": (c.bool_value, False),
     },
+    "gitlab": {
+        "project": (c.optional(_gitlab_project), None),
+        "api-url": (c.optional(c.url(())), None),
+        "token-env": (c.env_name, "CI_JOB_TOKEN"),
+        "token-kind": (c.choice(("auto", "job", "private")), "auto"),
+        "package": (_package_part, "{name}"),
+        "package-version": (_package_part, "{version}"),
+        "tag": (c.template(c.RELEASE_FIELDS), "v{version}"),
+        "release": (c.bool_value, True),
+    },
     "http": {
         "url": (c.url(c.RELEASE_FIELDS), c.REQUIRED),
         "token-env": (c.optional(c.env_name), None),
@@ -124,6 +208,12 @@ KEYS: dict[str, c.Spec] = {
     "directory": {
         "path": (c.text, c.REQUIRED),
         "layout": (c.relative_template, "{name}/{version}/{commit}"),
+    },
+    "crates": {
+        "packages": (_crate_names, c.REQUIRED),
+        "registry": (c.optional(_registry_name), None),
+        "index": (lambda v: c.url(())(v.removeprefix("sparse+") if isinstance(v, str) else v), None),
+        "token-env": (c.env_name, None),
     },
     "pypi": {
         "repository-url": (c.url(()), PYPI_UPLOAD),
@@ -145,6 +235,23 @@ KNOWN_INDEXES = {
 def _github(path: Path, v: dict[str, Any]) -> GitHubConfig:
     return GitHubConfig(repo=v["repo"], tag=v["tag"], api_url=v["api-url"], upload_url=v["upload-url"],
                         token_env=v["token-env"], draft=v["draft"], prerelease=v["prerelease"], rolling=v["rolling"])
+
+
+def _gitlab(path: Path, v: dict[str, Any]) -> GitLabConfig:
+    return GitLabConfig(project=v["project"], api_url=v["api-url"], token_env=v["token-env"],
+                        token_kind=v["token-kind"], package=v["package"], package_version=v["package-version"],
+                        tag=v["tag"], release=v["release"])
+
+
+def _crates(path: Path, v: dict[str, Any]) -> CratesConfig:
+    registry = v["registry"]
+    if registry and v["index"] is None:
+        raise ConfigError(f"{path}: publish.crates.index: needed with registry = {registry!r}",
+                          hint="the registry's sparse index URL, to skip versions already published")
+    token = v["token-env"] or ("CARGO_REGISTRIES_" + registry.upper().replace("-", "_") + "_TOKEN" if registry
+                               else "CARGO_REGISTRY_TOKEN")
+    index = (v["index"] or "https://index.crates.io/").removeprefix("sparse+").rstrip("/") + "/"
+    return CratesConfig(packages=v["packages"], registry=registry, index=index, token_env=token)
 
 
 def _http(path: Path, v: dict[str, Any]) -> HttpConfig:
@@ -172,7 +279,7 @@ def _pypi(path: Path, v: dict[str, Any]) -> PypiConfig:
 
 
 PARSERS: dict[str, Callable[[Path, dict[str, Any]], DestinationConfig]] = {
-    "github": _github, "http": _http, "directory": _directory, "pypi": _pypi,
+    "github": _github, "gitlab": _gitlab, "http": _http, "directory": _directory, "pypi": _pypi, "crates": _crates,
 }
 
 

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING
 
 from .. import env as env_
 from ..config import Config
-from ..config.publish import DESTINATIONS, DestinationConfig, GitHubConfig, HttpConfig, PublishConfig, PypiConfig
+from ..config.publish import (
+    DESTINATIONS,
+    CratesConfig,
+    DestinationConfig,
+    GitHubConfig,
+    GitLabConfig,
+    HttpConfig,
+    PublishConfig,
+    PypiConfig,
+)
 from ..errors import ConfigError, WavryError
 from ..triple import suggest
 from ..ui import mask_for_ci
@@ -32,8 +41,10 @@ from ..channels.npm import publish_npm
 from ..manifest import Manifest
 from ..record import tmp_dir
 from .base import Destination, LocalFile, PublishError, PublishResult, ReleaseRef, collect
+from .crates import publish_crates
 from .destinations import DirectoryDestination, HttpDestination
 from .github import GitHubDestination
+from .gitlab import GitLabDestination
 from .pypi import PypiDestination, upload_token
 
 __all__ = ["PublishError", "PublishResult", "publish"]
@@ -60,11 +71,23 @@ def _npm(cfg: Config, only: tuple[str, ...]) -> NpmConfig | None:
     return nc
 
 
+REGISTRIES = ("npm", "crates")  # published from their own inputs, not as dist/'s files
+
+
+def _crates(cfg: Config, only: tuple[str, ...]) -> CratesConfig | None:
+    cc = cfg.publish.crates
+    if "crates" in only and cc is None:
+        raise ConfigError(f"{cfg.project.config_path}: publish.crates: not configured",
+                          hint='add [publish.crates] packages = ["…"] (docs/publishing.md)')
+    return None if cc is None or (only and "crates" not in only) else cc
+
+
 def _chosen(cfg: Config, pcfg: PublishConfig, only: tuple[str, ...]) -> list[DestinationConfig]:
-    only = tuple(o for o in only if o != "npm")
-    if not pcfg.destinations:
+    only = tuple(o for o in only if o not in REGISTRIES)
+    if not pcfg.files:
         raise ConfigError(f"{cfg.project.config_path}: publish: no destination configured",
-                          hint="add [publish.github], [publish.pypi], [publish.http] or [publish.directory] (docs/publishing.md)")
+                          hint="add [publish.github], [publish.gitlab], [publish.pypi], [publish.http] or [publish.directory] "
+                                   "(docs/publishing.md)")
     for name in only:
         if name not in DESTINATIONS:
             near = suggest(name, list(DESTINATIONS))
@@ -73,7 +96,7 @@ def _chosen(cfg: Config, pcfg: PublishConfig, only: tuple[str, ...]) -> list[Des
         if pcfg.get(name) is None:
             raise ConfigError(f"{cfg.project.config_path}: publish.{name}: not configured",
                               hint="configured: " + ", ".join(d.kind for d in pcfg.destinations))
-    return [d for d in pcfg.destinations if not only or d.kind in only]
+    return [d for d in pcfg.files if not only or d.kind in only]
 
 
 def _open(cfg: Config, d: DestinationConfig, release: ReleaseRef) -> Destination:
@@ -89,10 +112,15 @@ def _open(cfg: Config, d: DestinationConfig, release: ReleaseRef) -> Destination
             basic = (_secret(cfg, "http.user-env", d.user_env), _secret(cfg, "http.password-env", d.password_env))
         mask_for_ci([bearer or "", basic[1] if basic else ""])
         return HttpDestination(d, release, bearer, basic)
+    if isinstance(d, GitLabConfig):
+        token = _secret(cfg, "gitlab.token-env", d.token_env)
+        mask_for_ci([token])
+        return GitLabDestination(d, release, token, *_gitlab_where(cfg, d))
     if isinstance(d, PypiConfig):
         token = upload_token(d)
         mask_for_ci([token])
         return PypiDestination(d, release, token)
+    assert not isinstance(d, CratesConfig)  # published from the source, not as files
     return DirectoryDestination(d, release)
 
 
@@ -104,7 +132,40 @@ def _dry(d: DestinationConfig, release: ReleaseRef) -> Destination:
         return HttpDestination(d, release, None, None)
     if isinstance(d, PypiConfig):
         return PypiDestination(d, release, "")
+    assert not isinstance(d, CratesConfig)  # published from the source, not as files
+    if isinstance(d, GitLabConfig):
+        project, api = d.project or env_.var("CI_PROJECT_ID") or "(CI_PROJECT_ID)", d.api_url or env_.var("CI_API_V4_URL")
+        return GitLabDestination(d, release, "", project, api or "https://gitlab.com/api/v4")
     return DirectoryDestination(d, release)
+
+
+def _gitlab_where(cfg: Config, d: GitLabConfig) -> tuple[str, str]:
+    """The project and API URL: from targets.toml, else from the CI job's own variables."""
+    project = d.project or env_.var("CI_PROJECT_ID")
+    if not project:
+        raise ConfigError(f"{cfg.project.config_path}: publish.gitlab.project: not set, and $CI_PROJECT_ID is not "
+                          "either (not in a GitLab CI job)", hint='set project = "group/name" (or its numeric id)')
+    return project, d.api_url or env_.var("CI_API_V4_URL") or "https://gitlab.com/api/v4"
+
+
+def _registries(cfg: Config, dist: Path, npm: NpmConfig | None, crates: CratesConfig | None, dry: bool,
+                log: Callable[[str], None]) -> list[PublishResult]:
+    """npm packages (from dist/) and crates (from the source), each idempotent on its own."""
+    results: list[PublishResult] = []
+    if npm is not None:
+        manifest = Manifest.load(dist)
+        try:
+            rows = publish_npm(npm, dist, manifest.artifacts if manifest else [], dry=dry, log=log, tmp=tmp_dir(dist))
+        except WavryError as exc:
+            raise PublishError(exc.message, hint=exc.hint) from None
+        results += [PublishResult("npm", file, action, detail) for file, action, detail in rows]  # type: ignore[arg-type]
+    if crates is not None:
+        try:
+            results += publish_crates(cfg, crates, dry=dry, log=log)
+        except PublishError as exc:
+            exc.results = results + exc.results
+            raise
+    return results
 
 
 def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = False,
@@ -115,27 +176,20 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     transfer (its `results` say what was done before). Rerunning is always safe.
     """
     pcfg = cfg.publish
-    npm = _npm(cfg, only)
-    file_only = only == ("npm",) or (npm is not None and not only and not pcfg.destinations)
-    chosen = [] if file_only else _chosen(cfg, pcfg, only)
-    release, files = collect(dist)
+    npm, crates = _npm(cfg, only), _crates(cfg, only)
+    registries_only = (bool(only) and set(only) <= set(REGISTRIES)) or (
+        not only and not pcfg.files and (npm is not None or crates is not None))
+    chosen = [] if registries_only else _chosen(cfg, pcfg, only)
+    # Crates are published from the source: a crates-only run needs no dist/.
+    release, files = collect(dist) if chosen or npm is not None else (ReleaseRef("", "", ""), [])
     results: list[PublishResult] = []
 
     def record(result: PublishResult) -> None:
         results.append(result)
         log(result.line())
 
-    if npm is not None:
-        # Package registries first: a release page that links to `npm install` should find it there.
-
-        manifest = Manifest.load(dist)
-        try:
-            rows = publish_npm(npm, dist, manifest.artifacts if manifest else [], dry=dry, log=log, tmp=tmp_dir(dist))
-        except WavryError as exc:
-            raise PublishError(exc.message, hint=exc.hint, results=list(results)) from None
-        for file, action, detail in rows:
-            results.append(PublishResult("npm", file, action, detail))  # type: ignore[arg-type]
-
+    # Package registries first: a release page that links to `npm install` should find it there.
+    results += _registries(cfg, dist, npm, crates, dry, log)
     if dry:
         for d in chosen:
             dest = _dry(d, release)

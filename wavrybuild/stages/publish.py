@@ -8,6 +8,7 @@ from typing import ClassVar
 from ..manifest import MANIFEST_NAME
 from ..pipeline.stage import Planned, Run
 from ..publish import PublishResult, publish
+from ..publish.crates import publish_crates
 
 
 class PublishStage:
@@ -24,8 +25,11 @@ class PublishStage:
         cfg = run.cfg
         if not (run.state.dist / MANIFEST_NAME).is_file():
             # Nothing is built in a dry run from scratch: say where it would go instead of listing files.
-            lines = [Planned(f"would publish dist/ to [publish.{d.kind}]") for d in cfg.publish.destinations
+            lines = [Planned(f"would publish dist/ to [publish.{d.kind}]") for d in cfg.publish.files
                      if not self.only or d.kind in self.only]
+            crates = cfg.publish.crates
+            if crates and (not self.only or "crates" in self.only):
+                lines += [Planned(r.line()) for r in publish_crates(cfg, crates, dry=True, log=lambda _line: None)]
             npm = cfg.channels.npm
             if npm and npm.publish and (not self.only or "npm" in self.only):
                 lines.append(Planned(f"would publish the npm packages to {npm.registry}"))
