@@ -195,6 +195,11 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
             dest = _dry(d, release)
             for f in dest.select(files):
                 record(PublishResult(d.kind, f.name, "would upload", dest.where(f)))
+            if isinstance(dest, GitHubDestination):
+                record(PublishResult(d.kind, f"release {dest.tag}", "would publish",
+                                     "a draft until the last upload" + ("; then left a draft" if dest.c.draft else "")))
+            elif isinstance(dest, GitLabDestination) and dest.c.release:
+                record(PublishResult(d.kind, f"release {dest.tag}", "would publish", "with a link to every file"))
         return results
     # Every credential is read before the first byte goes anywhere: a missing one fails fast.
     dests = [_open(cfg, d, release) for d in chosen]
