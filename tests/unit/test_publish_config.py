@@ -173,3 +173,45 @@ def test_prerelease_from_the_version() -> None:
     assert ReleaseRef("a", "1.2.0-rc.1", "c").is_prerelease
     assert not ReleaseRef("a", "1.2.0", "c").is_prerelease
     assert not ReleaseRef("a", "1.2.0+build.5", "c").is_prerelease
+
+
+def test_gitlab_and_crates_config(tmp_path: Path) -> None:
+    from wavrybuild.config.publish import CratesConfig, GitLabConfig
+
+    pc = _parse(tmp_path, BASE + '[publish.gitlab]\npackage-version = "release-{date}"\n'
+                '[publish.crates]\npackages = ["a-core"]\n')
+    assert pc.gitlab == GitLabConfig(package_version="release-{date}")
+    assert pc.crates == CratesConfig(packages=("a-core",))
+    assert [d.kind for d in pc.files] == ["gitlab"] and pc.has_release_page
+    own = _parse(tmp_path, BASE + '[publish.crates]\npackages = ["a"]\nregistry = "my-reg"\n'
+                 'index = "sparse+https://reg.example/index"\n').crates
+    assert own == CratesConfig(("a",), "my-reg", "https://reg.example/index/", "CARGO_REGISTRIES_MY_REG_TOKEN")
+
+
+@pytest.mark.parametrize(("section", "expected"), [
+    ('[publish.crates]\npackages = ["a"]\nregistry = "r"\n', "publish.crates.index: needed with registry"),
+    ("[publish.crates]\npackages = []\n", "expected a non-empty list of crate names"),
+    ('[publish.gitlab]\npackage = "a/b"\n', "publish.gitlab.package: expected a template of letters"),
+    ('[publish.gitlab]\ntag = "v{versio}"\n', "did you mean {version}?"),
+    ('[publish.gitlab]\nproject = "not a project"\n', "a project id or its path"),
+    ('[publish.pypi]\ntoken-env = "pypi-AgEIcHlwaS5vcmc"\n', "publish.pypi.token-env"),
+])
+def test_bad_gitlab_crates_pypi(tmp_path: Path, section: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        _parse(tmp_path, BASE + section)
+    assert expected in str(exc.value) + (exc.value.hint or "")
+
+
+def test_crates_publish_order() -> None:
+    from wavrybuild.publish.crates import index_path, publish_order
+
+    pkgs = [{"name": "net", "dependencies": [{"name": "core", "path": "/c", "kind": None},
+                                             {"name": "testkit", "path": "/t", "kind": "dev"}]},
+            {"name": "core", "dependencies": []}, {"name": "testkit", "dependencies": [{"name": "net", "path": "/n"}]},
+            {"name": "app", "publish": [], "dependencies": []}]
+    assert [p["name"] for p in publish_order(pkgs, ("net", "core", "testkit"), Path("t"))] == ["core", "net", "testkit"]
+    with pytest.raises(ConfigError, match="publish = false"):
+        publish_order(pkgs, ("app",), Path("t"))
+    with pytest.raises(ConfigError, match="did you mean 'core'"):
+        publish_order(pkgs, ("cor",), Path("t"))
+    assert [index_path(n) for n in ("a", "ab", "abc", "Serde")] == ["1/a", "2/ab", "3/a/abc", "se/rd/serde"]
