@@ -226,6 +226,14 @@ def test_trusted_publishing_mints_the_upload_token(tmp_path: Path, wheels: Path,
         assert oidc.calls == ["GET /_/oidc/audience", "GET /gha/token", "POST /_/oidc/mint-token"]
         for text in lines:
             assert MINTED not in text and JWT not in text and REQUEST_TOKEN not in text
+        # GitLab CI: the job's ID token is in the variable `id_tokens:` names (PYPI_ID_TOKEN by default).
+        monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL")
+        monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        monkeypatch.setenv("PYPI_ID_TOKEN", JWT)
+        oidc.calls.clear()
+        again, _ = _run(root)
+        assert {r.action for r in again} == {"skipped"}
+        assert oidc.calls == ["GET /_/oidc/audience", "POST /_/oidc/mint-token"]
         oidc.trusted = False
         with pytest.raises(PublishError) as refused:
             _run(root)
