@@ -8,6 +8,7 @@ from pathlib import Path
 from .pipeline.merge import MergeStage, write_part_manifest
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
+from .stages.artifacts import ArtifactsStage
 from .stages.build import BuildStage
 from .stages.checksum import ChecksumStage
 from .stages.installer import InstallerStage
@@ -25,12 +26,12 @@ from .stages.wheel import WheelStage
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
     """toolchain → build → smoke → package → wheel → npm → linux, then (not in a matrix part)
-    installer → notes → checksum → sign → repos → publish."""
+    artifacts → installer → notes → checksum → sign → repos → publish."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), PackageStage(chosen=True),
                            WheelStage(chosen=True), NpmStage(main=not part, chosen=True), LinuxStage()]
     if not part:
-        stages += [InstallerStage(), NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
+        stages += [ArtifactsStage(), InstallerStage(), NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
         stages += [] if no_publish else [PublishStage()]
     return stages
 

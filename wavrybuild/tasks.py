@@ -422,9 +422,18 @@ def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
     _one(c, cfg, NotesStage(), dry=dry)
 
 
+@task(help={"dry": "show the commands and archives without running or writing", "config": CONFIG_HELP})
+@_guarded
+def artifacts(c: Context, dry: bool = False, config: str | None = None) -> None:
+    """[[artifacts]]: run each entry's command and pack its directory (a website, docs) into dist/, deterministically."""
+    from .stages.artifacts import ArtifactsStage
+
+    _one(c, _load(c, config), ArtifactsStage(), dry=dry)
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
     ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels,
-                    linux_packages, repos, installer, notes)
+                    linux_packages, repos, installer, notes, artifacts)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

@@ -14,6 +14,7 @@ from .. import cargo
 from ..env import Settings
 from ..errors import ConfigError, ToolMissing
 from . import checks as c
+from .artifacts import parse_artifacts
 from .bindings import parse_bindings
 from .channels import Channels, parse_channels
 from .models import Project, TargetConfig
@@ -25,7 +26,7 @@ from .targets import parse_targets
 from .whole import Config
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
-            "cache", "release"}
+            "cache", "release", "artifacts"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         channels=views[0][1],
         bundle_channels=views,
         release=parse_release(core, data.get("release"), release_page=publish.has_release_page),
+        artifacts=parse_artifacts(core, data.get("artifacts")),
         publish=publish,
         bindings=parse_bindings(core, data.get("bindings")),
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import ConfigError
 from ..triple import suggest
+from .artifacts import ExtraArtifact
 from .bindings import BindingsConfig
 from .channels import Channels
 from .models import Bundle, ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
@@ -29,6 +30,7 @@ class Config:
     # [channels] as each bundle's artifacts see it: (bundle name, its channels); see `view`.
     bundle_channels: tuple[tuple[str, Channels], ...] = ()
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
+    artifacts: tuple[ExtraArtifact, ...] = ()  # [[artifacts]]: files made by a command, not by cargo
 
     @property
     def bundles(self) -> tuple[Bundle, ...]:
