@@ -72,6 +72,9 @@ class Settings:
     sign_methods: str | None = None
     sccache: str | None = None
     sccache_redis: str | None = None
+    # WAVRYBUILD_STORAGE / _STORAGE_ENDPOINT: [storage] url and endpoint-url (CI sets them per pipeline)
+    storage: str | None = None
+    storage_endpoint: str | None = None
     # WAVRYBUILD_<METHOD>_<KEY> overrides of [sign.<method>] keys, by (method, key).
     sign: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
@@ -93,5 +96,7 @@ class Settings:
             sign_methods=e.get("WAVRYBUILD_SIGN_METHODS"),
             sccache=e.get("WAVRYBUILD_SCCACHE"),
             sccache_redis=e.get("SCCACHE_REDIS_ENDPOINT") or None,
+            storage=e.get("WAVRYBUILD_STORAGE") or None,
+            storage_endpoint=e.get("WAVRYBUILD_STORAGE_ENDPOINT") or None,
             sign=sign,
         )

@@ -3,11 +3,16 @@ the merge of parts. The stages live in stages/, the runner and stage protocol in
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
+from .config import Config
+from .errors import ConfigError, WavryError
 from .pipeline.merge import MergeStage, write_part_manifest
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
+from .record import state_dir
 from .stages.artifacts import ArtifactsStage
 from .stages.build import BuildStage
 from .stages.checksum import ChecksumStage
@@ -22,6 +27,7 @@ from .stages.sign import SignStage
 from .stages.smoke import SmokeStage
 from .stages.toolchain import ToolchainStage
 from .stages.wheel import WheelStage
+from .ui import Reporter
 
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
@@ -48,8 +54,59 @@ def release(run: Run, *, no_publish: bool = False) -> Pipeline:
     pipeline = Pipeline(run)
     pipeline.pipeline(release_stages(part=run.part, no_publish=no_publish), "release")
     if run.part and not run.dry:
-        write_part_manifest(run.cfg, run.targets)
+        written = write_part_manifest(run.cfg, run.targets)
+        if run.cfg.storage is not None:
+            upload_part(run, written)
+    elif run.part and run.cfg.storage is not None:
+        run.ui.info(f"would upload the part to s3://{run.cfg.storage.bucket}/{run.cfg.storage.prefix}/<commit>/")
     return pipeline
+
+
+def upload_part(run: Run, manifest_path: Path) -> None:
+    """The part's artifacts and manifest into [storage], under this commit."""
+    from . import storage
+
+    sc = run.cfg.storage
+    assert sc is not None
+    dist = run.cfg.project.dist_dir
+    commit = json.loads(manifest_path.read_text()).get("git", {}).get("commit") or ""
+    w = storage.where(sc, str(commit))
+    part = manifest_path.name.removeprefix("manifest-part-").removesuffix(".json")
+    with run.ui.group(f"release: upload the part to {w.url()}/{part}/"):
+        rows = storage.upload_part(sc, w, part, dist, storage.part_files(dist, manifest_path), manifest_path.name,
+                                   run.ui.info)
+    run.ui.table(f"Part {part} in {w.url()}", ["file", "state"], rows)
+
+
+def fetch_parts(cfg: Config, ui: Reporter, merge: str | None, commit: str | None, *, dry: bool) -> Path:
+    """The directory holding the parts: `merge` itself, or what [storage] (or an s3:// URL) holds."""
+    from . import storage
+    from .config.storage import StorageConfig, parse_s3_url
+
+    if merge and not merge.startswith("s3://"):
+        if commit:
+            raise WavryError("give --merge DIR or --merge-from-storage COMMIT, not both")
+        return Path(merge)
+    if merge:
+        bucket, prefix = parse_s3_url(merge, "--merge")
+        base = cfg.storage or StorageConfig(bucket, "")
+        sc = StorageConfig(bucket, "", base.endpoint_url, base.region)
+        w = storage.Where(bucket, prefix)
+    else:
+        if cfg.storage is None:
+            raise ConfigError(f"{cfg.project.config_path}: storage: not configured",
+                              hint='add [storage] url = "s3://bucket/prefix", or give --merge DIR')
+        sc = cfg.storage
+        w = storage.where(sc, commit or "")
+    dest = state_dir(cfg.project.dist_dir) / "parts" / w.prefix.rsplit("/", 1)[-1]
+    if dry:
+        ui.info(f"would download every part under {w.url()} into {dest}")
+        return dest
+    shutil.rmtree(dest, ignore_errors=True)
+    with ui.group(f"release: download the parts from {w.url()}"):
+        count = storage.download(sc, w, dest, ui.info)
+    ui.info(f"{count} files from {w.url()}")
+    return dest
 
 
 def merge(run: Run, parts_dir: Path, *, no_publish: bool = False) -> Pipeline:

@@ -272,8 +272,9 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
         "dry": "print every command of the plan without running any",
         "force": "rebuild, re-smoke and re-sign even what is up to date",
         "part": "CI matrix job: stop after packaging and write dist/manifest-part-<targets>.json",
-        "merge": "CI merge job: collect the parts found under this directory into dist/, then "
-        "checksum, sign and publish; never builds",
+        "merge": "CI merge job: collect the parts found under this directory (or s3://bucket/prefix/<commit>) "
+        "into dist/, then checksum, sign and publish; never builds, needs no cargo",
+        "merge-from-storage": "the same, from [storage] for this commit (a git sha)",
         "no-publish": "stop before the publish stage",
         "parallel": PARALLEL_HELP,
         "config": CONFIG_HELP,
@@ -281,8 +282,8 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
 )
 @_guarded
 def release(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
-            part: bool = False, merge: str | None = None, no_publish: bool = False,
-            parallel: int = 0, config: str | None = None) -> None:
+            part: bool = False, merge: str | None = None, merge_from_storage: str | None = None,
+            no_publish: bool = False, parallel: int = 0, config: str | None = None) -> None:
     """Build, smoke-run, package, checksum, sign and publish every target: the same command on a laptop and in CI.
 
     Stages: toolchain check → build → smoke → package → checksum → sign (if [sign] methods) →
@@ -293,11 +294,15 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
     """
     from . import release as releases
 
-    cfg = _load(c, config)
-    if merge:
+    merging = merge or merge_from_storage
+    # A merge never builds: it reads Cargo.toml itself when there is no cargo on the machine.
+    cfg = _load(c, config, cargo_optional=bool(merging))
+    if merging:
         if target or part:
             raise WavryError("--merge collects parts built elsewhere: it takes no --target or --part")
-        releases.merge(Run(cfg, _ui(c), cfg.targets, dry=dry), Path(merge), no_publish=no_publish)
+        ui = _ui(c)
+        parts_dir = releases.fetch_parts(cfg, ui, merge, merge_from_storage, dry=dry)
+        releases.merge(Run(cfg, ui, cfg.targets, dry=dry), parts_dir, no_publish=no_publish)
         return
     targets = cfg.select(target or (), all_targets=not target)
     releases.release(Run(cfg, _ui(c), targets, dry=dry, force=force, parallel=parallel or None, part=part),
@@ -431,9 +436,24 @@ def artifacts(c: Context, dry: bool = False, config: str | None = None) -> None:
     _one(c, _load(c, config), ArtifactsStage(), dry=dry)
 
 
+@task(help={"commit": "the commit whose parts to list (default: the checkout's HEAD)", "config": CONFIG_HELP})
+@_guarded
+def parts(c: Context, commit: str | None = None, config: str | None = None) -> None:
+    """[storage]: which CI matrix parts of a commit are in object storage, and whether each is complete."""
+    from . import proc, storage
+
+    cfg = _load(c, config, cargo_optional=True, lock=False)
+    if cfg.storage is None:
+        raise ConfigError(f"{cfg.project.config_path}: storage: not configured", hint='add [storage] url = "s3://…"')
+    sha = commit or proc.capture(["git", "-C", str(cfg.project.root), "rev-parse", "HEAD"])
+    w = storage.where(cfg.storage, (sha or "").strip())
+    rows = storage.status_rows(storage.parts(cfg.storage, w))
+    _ui(c).table(f"Parts in {w.url()}", ["part", "files", "state"], rows or [("(none)", "0", "-")])
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
     ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels,
-                    linux_packages, repos, installer, notes, artifacts)
+                    linux_packages, repos, installer, notes, artifacts, parts)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

@@ -15,7 +15,7 @@ def test_github_workflows_pass_actionlint() -> None:
     actionlint = shutil.which("actionlint")
     assert actionlint, "actionlint is not installed (pip install -e '.[test]' brings it)"
     workflows = sorted((REPO / ".github/workflows").glob("*.yml"))
-    assert {w.name for w in workflows} == {"release.yml", "release-matrix.yml"}
+    assert {w.name for w in workflows} == {"release.yml", "release-matrix.yml", "release-phases.yml"}
     done = subprocess.run([actionlint, *map(str, workflows)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -31,6 +31,20 @@ def test_workflows_are_thin_and_least_privilege() -> None:
     matrix = yaml.safe_load((REPO / ".github/workflows/release-matrix.yml").read_text())
     assert "fromJSON(needs.plan.outputs.matrix)" in matrix["jobs"]["build"]["strategy"]["matrix"]
     assert any("--merge parts" in s.get("run", "") for s in matrix["jobs"]["merge"]["steps"])
+    # Phases: packages by commit into storage; the release job only merges (no toolchain, no build).
+    phases = yaml.safe_load((REPO / ".github/workflows/release-phases.yml").read_text())
+    assert phases["permissions"] == {"contents": "read"} and "WAVRYBUILD_STORAGE" in phases["env"]
+    assert any("--part --target" in s.get("run", "") for s in phases["jobs"]["packages"]["steps"])
+    release = [s.get("run", "") for s in phases["jobs"]["release"]["steps"]]
+    assert any("--merge-from-storage" in r for r in release) and not any("toolchain" in r for r in release)
+
+
+def test_gitlab_child_pipeline_in_phases_merges_from_storage() -> None:
+    done = invoke("plan", "--format", "gitlab", cwd=REPO, env={"WAVRYBUILD_STORAGE": "s3://releases/demo"})
+    assert done.returncode == 0, done.stderr
+    child = json.loads(done.stdout)
+    assert child["merge"]["script"][-1] == 'python3 -m invoke release --merge-from-storage "$CI_COMMIT_SHA"'
+    assert all(not need["artifacts"] for need in child["merge"]["needs"])
 
 
 def test_gitlab_file_parses_and_child_pipeline_is_yaml() -> None:

@@ -22,11 +22,12 @@ from .project import WELL_KNOWN_SECRETS, Metadata, named_env, parse_cache, parse
 from .publish import parse_publish
 from .release import parse_release
 from .sections import parse_checksum, parse_package, parse_sign
+from .storage import parse_storage
 from .targets import parse_targets
 from .whole import Config
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
-            "cache", "release", "artifacts"}
+            "cache", "release", "artifacts", "storage"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         bundle_channels=views,
         release=parse_release(core, data.get("release"), release_page=publish.has_release_page),
         artifacts=parse_artifacts(core, data.get("artifacts")),
+        storage=parse_storage(path, data.get("storage"), settings),
         publish=publish,
         bindings=parse_bindings(core, data.get("bindings")),
     )

@@ -13,6 +13,7 @@ from .channels import Channels
 from .models import Bundle, ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
 from .publish import PublishConfig
 from .release import ReleaseConfig
+from .storage import StorageConfig
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Config:
     bundle_channels: tuple[tuple[str, Channels], ...] = ()
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
     artifacts: tuple[ExtraArtifact, ...] = ()  # [[artifacts]]: files made by a command, not by cargo
+    storage: StorageConfig | None = None  # [storage]: where CI matrix parts live, keyed by commit
 
     @property
     def bundles(self) -> tuple[Bundle, ...]:

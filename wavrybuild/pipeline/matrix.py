@@ -13,8 +13,12 @@ def matrix(cfg: Config, fmt: str) -> object:
         return {"include": targets}
     if fmt == "gitlab":
         # A child pipeline (JSON is YAML): one job per target, then a merge job that needs them all.
+        # With [storage] (or WAVRYBUILD_STORAGE) the parts travel through object storage, keyed by
+        # the commit, and the merge job downloads them from there instead of from job artifacts.
+        phases = cfg.storage is not None
+        install = "python3 -m pip install -e '.[storage]'" if phases else "python3 -m pip install -e ."
         jobs: dict[str, object] = {"stages": ["build", "merge"]}
-        setup = ["python3 -m pip install -e .", "python3 -m invoke toolchain --install"]
+        setup = [install, "python3 -m invoke toolchain --install"]
         for t in targets:
             jobs[f"part:{t['target']}"] = {
                 "stage": "build",
@@ -22,10 +26,12 @@ def matrix(cfg: Config, fmt: str) -> object:
                 "artifacts": {"paths": ["dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz",
                                              "dist/manifest-part-*.json"]},
             }
+        merge = ('python3 -m invoke release --merge-from-storage "$CI_COMMIT_SHA"' if phases
+                 else "python3 -m invoke release --merge dist")
         jobs["merge"] = {
             "stage": "merge",
-            "needs": [{"job": f"part:{t['target']}", "artifacts": True} for t in targets],
-            "script": ["python3 -m pip install -e .", "python3 -m invoke release --merge dist"],
+            "needs": [{"job": f"part:{t['target']}", "artifacts": not phases} for t in targets],
+            "script": [install, merge],
             "artifacts": {"paths": ["dist/"]},
         }
         return jobs

