@@ -39,3 +39,23 @@ def test_bad_artifacts(tmp_path: Path, artifacts: Any, expected: str) -> None:
     with pytest.raises(ConfigError) as exc:
         _parse(tmp_path, artifacts)
     assert expected in str(exc.value) + (exc.value.hint or "")
+
+
+def test_storage_config(tmp_path: Path) -> None:
+    from wavrybuild.config.storage import StorageConfig, parse_storage
+
+    path = tmp_path / "targets.toml"
+    assert parse_storage(path, None, Settings()) is None
+    assert parse_storage(path, {"url": "s3://rel/a/b/", "region": "eu-west-1"}, Settings()) == \
+        StorageConfig("rel", "a/b", None, "eu-west-1")
+    # CI passes the bucket and endpoint per pipeline.
+    got = parse_storage(path, None, Settings(storage="s3://ci-bucket", storage_endpoint="http://127.0.0.1:8333"))
+    assert got == StorageConfig("ci-bucket", "", "http://127.0.0.1:8333", None)
+    for raw, expected in (({"url": "https://x"}, "not an s3://bucket/prefix URL"),
+                          ({"url": "s3://rel/a/../b"}, "'..' segment"),
+                          ({}, "storage.url: missing"),
+                          ({"url": "s3://rel", "endpoint": "x"}, "did you mean 'endpoint-url'?"),
+                          ({"url": "s3://rel", "endpoint-url": "http://k:secret@h"}, "storage.endpoint-url")):
+        with pytest.raises(ConfigError) as exc:
+            parse_storage(path, raw, Settings())
+        assert expected in str(exc.value) + (exc.value.hint or "")
