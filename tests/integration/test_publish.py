@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +32,7 @@ import pytest
 
 from tests.conftest import REPO, free_port, invoke
 from tests.integration.conftest import Release
+from tests.integration.servers import local_server
 from wavrybuild.checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME
 from wavrybuild.config import load
 from wavrybuild.errors import ConfigError
@@ -666,17 +667,11 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def github() -> Iterator[FakeGitHub]:
     fake = FakeGitHub(token=TOKEN)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.resume.set()
-        server.shutdown()
-        server.server_close()
+    with local_server(_handler(fake)) as fake.base:
+        try:
+            yield fake
+        finally:
+            fake.resume.set()  # a held upload must not keep the server from stopping
 
 
 def github_toml(fake: FakeGitHub, draft: bool = False) -> str:

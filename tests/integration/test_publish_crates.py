@@ -16,13 +16,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import git_commit, invoke, write_files
+from tests.integration.servers import local_server
 from wavrybuild.publish.crates import index_path
 
 TOKEN = "cio-CratesTokenNeverShown7c1d"
@@ -122,16 +123,11 @@ def _handler(fake: FakeRegistry) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def registry() -> Iterator[FakeRegistry]:
     fake = FakeRegistry(token=TOKEN)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield fake
-    finally:
-        fake.resume.set()
-        server.shutdown()
-        server.server_close()
+    with local_server(_handler(fake)) as fake.base:
+        try:
+            yield fake
+        finally:
+            fake.resume.set()  # a held upload must not keep the server from stopping
 
 
 def workspace(root: Path, reg: FakeRegistry) -> Path:

@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import invoke
 from tests.integration.conftest import Release
+from tests.integration.servers import local_server
 from tests.integration.test_publish import BIG, MiB, add_publish, kill_when, make_project, release_files, run, start_publisher
 
 TOKEN = "glpat-GitLabTokenNeverShown4e2b"
@@ -199,16 +200,11 @@ def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def gitlab() -> Iterator[FakeGitLab]:
     fake = FakeGitLab(token=TOKEN)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield fake
-    finally:
-        fake.resume.set()
-        server.shutdown()
-        server.server_close()
+    with local_server(_handler(fake)) as fake.base:
+        try:
+            yield fake
+        finally:
+            fake.resume.set()  # a held upload must not keep the server from stopping
 
 
 def gitlab_toml(fake: FakeGitLab, extra: str = "") -> str:
