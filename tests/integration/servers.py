@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -102,3 +103,62 @@ def pypiserver(packages: Path, auth: Path | None = None) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+NGINX_CONF = """daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+{user}
+events {{ worker_connections 64; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/client_body_temp;
+    proxy_temp_path {d}/proxy_temp;
+    fastcgi_temp_path {d}/fastcgi_temp;
+    uwsgi_temp_path {d}/uwsgi_temp;
+    scgi_temp_path {d}/scgi_temp;
+    server {{
+        listen 127.0.0.1:{port};
+        root {d}/www;
+{server}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def nginx(d: Path, server: str) -> Iterator[str]:
+    """A real nginx (Debian's package) serving d/www on a free 127.0.0.1 port, with `server` as the
+    rest of its server block ({d} in it is the directory); yields its base URL."""
+    binary = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if binary is None:
+        pytest.fail("nginx is not installed: apt-get install -y nginx")
+    (d / "www").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    user = "user root;" if os.geteuid() == 0 else ""
+    (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port, user=user, server=server.replace("{d}", str(d))))
+    proc = subprocess.Popen([binary, "-c", str(d / "nginx.conf"), "-p", str(d), "-e", str(d / "error.log")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None:
+                log = (d / "error.log").read_text() if (d / "error.log").exists() else ""
+                pytest.fail(f"nginx exited with {proc.returncode}:\n"
+                            f"{proc.stdout.read().decode() if proc.stdout else ''}{log}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail("nginx did not start listening")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import REPO, free_port, invoke
+from tests.conftest import REPO, invoke
+from tests.integration import servers
 from tests.integration.conftest import Release
 from tests.integration.servers import local_server
 from wavrybuild.checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME
@@ -269,74 +269,23 @@ class Nginx:
 
 
 
-NGINX_CONF = """
-daemon off;
-master_process on;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-{user}
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/client_body_temp;
-    proxy_temp_path {d}/proxy_temp;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-    server {{
-        listen 127.0.0.1:{port};
-        root {d}/www;
-        # Stands in for Artifactory/Nexus auth: only the configured bearer token may read or write.
-        if ($http_authorization != "Bearer {token}") {{ return 401; }}
+# Stands in for Artifactory/Nexus auth: only the configured bearer token may read or write.
+NGINX_DAV = """        if ($http_authorization != "Bearer {token}") {{ return 401; }}
         location / {{
             dav_methods PUT DELETE MKCOL;
             dav_access user:rw group:r all:r;
             create_full_put_path on;
             client_max_body_size 0;
-        }}
-    }}
-}}
-"""
+        }}"""
 
 
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[Nginx]:
     """A real nginx with WebDAV PUT on 127.0.0.1 (package `nginx`, which has http_dav_module)."""
-    binary = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if binary is None:
-        pytest.fail("nginx is not installed; the HTTP PUT publishing tests need it: apt-get install -y nginx")
     d = tmp_path / "nginx"
-    (d / "www").mkdir(parents=True)
-    port = free_port()
     token = "http-" + TOKEN
-    user = "user root;" if os.geteuid() == 0 else ""
-    (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port, user=user, token=token))
-    proc = subprocess.Popen([binary, "-c", str(d / "nginx.conf"), "-p", str(d), "-e", str(d / "error.log")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        _wait_listening(port, proc, d)
-        yield Nginx(f"http://127.0.0.1:{port}", d / "www", d / "client_body_temp", token)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, d: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log = (d / "error.log").read_text() if (d / "error.log").exists() else ""
-            pytest.fail(f"nginx exited with {proc.returncode}:\n{proc.stdout.read().decode() if proc.stdout else ''}{log}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    pytest.fail("nginx did not start listening")
+    with servers.nginx(d, NGINX_DAV.format(token=token)) as url:
+        yield Nginx(url, d / "www", d / "client_body_temp", token)
 
 
 def http_toml(server: Nginx) -> str:

@@ -9,7 +9,6 @@ import ast
 import hashlib
 import io
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,59 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
+from tests.integration.servers import nginx
 
 SCRIPT = REPO / "wavrybuild/pulldeploy.py"
 ASSET = "website-build.tar.gz"
-CONF = """daemon off;
-master_process on;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-{user}
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/client_body_temp;
-    proxy_temp_path {d}/proxy_temp;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-    server {{
-        listen 127.0.0.1:{port};
-        root {d}/www;
-        location /slow/ {{ alias {d}/www/release/; limit_rate 256k; }}
-    }}
-}}
-"""
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    binary = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if binary is None:
-        pytest.fail("nginx is not installed: apt-get install -y nginx")
     d = tmp_path / "nginx"
     (d / "www/release").mkdir(parents=True)
-    port = free_port()
-    (d / "nginx.conf").write_text(CONF.format(d=d, port=port, user="user root;" if os.geteuid() == 0 else ""))
-    proc = subprocess.Popen([binary, "-c", str(d / "nginx.conf"), "-p", str(d), "-e", str(d / "error.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import socket
-
-    deadline = time.monotonic() + 15
-    while True:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail("nginx did not start: " + ((d / "error.log").read_text() if (d / "error.log").exists() else ""))
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", d / "www/release"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with nginx(d, "        location /slow/ { alias {d}/www/release/; limit_rate 256k; }") as url:
+        yield url, d / "www/release"
 
 
 def publish(release: Path, files: dict[str, bytes], *, extra: dict[str, bytes] | None = None,
