@@ -218,7 +218,8 @@ def test_dry_run_and_only(tmp_path: Path, packaged: Release, monkeypatch: pytest
     names = release_files(root / "dist")
     results, _ = run(root, dry=True)
     assert [(r.destination, r.action) for r in results] == (
-        [("directory", "would upload")] * len(names) + [("github", "would upload")] * len(names))
+        [("directory", "would upload")] * len(names) + [("github", "would upload")] * len(names)
+        + [("github", "would publish")])  # the draft, once every asset is there
     assert results[len(names)].detail == f"o/n release v0.1.0: asset {names[0]}"
     assert files_under(tmp_path / "releases") == []
 

@@ -225,9 +225,11 @@ def test_gitlab_package_release_links_and_rerun(tmp_path: Path, packaged: Releas
     add_publish(root, gitlab_toml(gitlab, 'package-version = "release-{date}"\ntag = "release-{date}"\n'))
     done = invoke("notes", cwd=root, env=packaged.env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert invoke("checksum", cwd=root, env=packaged.env).returncode == 0
+    assert invoke("checksum", "--sidecars", cwd=root, env=packaged.env).returncode == 0
     dist = root / "dist"
-    names = release_files(dist)
+    # What is published: every file of dist/ (the notes are new; SHA256SUMS's old signature is gone).
+    names = sorted(p.name for p in dist.iterdir() if p.is_file() and not p.name.startswith("."))
+    assert "RELEASE_NOTES.md" in names and "SHA256SUMS" in names
     monkeypatch.setenv("TEST_GITLAB_TOKEN", TOKEN)
     _results, lines = run(root)
     assert_package_is(gitlab, dist, names)
@@ -259,12 +261,13 @@ def test_gitlab_replaces_other_bytes_and_duplicates(tmp_path: Path, packaged: Re
     add_publish(root, gitlab_toml(gitlab, "release = false\n"))
     dist = root / "dist"
     names = release_files(dist)
-    pkg = {"id": 5, "name": "wavry-demo", "version": "0.1.0", "package_type": "generic"}
-    gitlab.packages[5] = pkg
+    pkg = {"id": gitlab.new_id(), "name": "wavry-demo", "version": "0.1.0", "package_type": "generic"}
+    gitlab.packages[pkg["id"]] = pkg
     sums = (dist / "SHA256SUMS").read_bytes()
-    for i, data in enumerate((b"stale", sums, sums)):  # other bytes, then the right bytes twice
-        gitlab.files[10 + i] = {"id": 10 + i, "package_id": 5, "file_name": "SHA256SUMS", "size": len(data),
-                                "file_sha256": hashlib.sha256(data).hexdigest(), "data": data}
+    for data in (b"stale", sums, sums):  # other bytes, then the right bytes twice
+        fid = gitlab.new_id()
+        gitlab.files[fid] = {"id": fid, "package_id": pkg["id"], "file_name": "SHA256SUMS", "size": len(data),
+                             "file_sha256": hashlib.sha256(data).hexdigest(), "data": data}
     monkeypatch.setenv("TEST_GITLAB_TOKEN", TOKEN)
     results, _ = run(root)
     assert {r.file: r.action for r in results}["SHA256SUMS"] == "skipped"

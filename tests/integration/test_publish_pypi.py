@@ -220,6 +220,7 @@ def test_trusted_publishing_mints_the_upload_token(tmp_path: Path, wheels: Path,
         assert "TEST_PYPI_TOKEN is not set" in str(none.value) and "id-token: write" in (none.value.hint or "")
         monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{oidc.url}/gha/token?api-version=2.0")
         monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
+        oidc.calls.clear()
         results, lines = _run(root)
         assert {r.action for r in results} == {"uploaded"}
         assert sorted(p.name for p in packages.iterdir()) == _wheel_names(root)
