@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 from .config import Config
@@ -31,13 +32,14 @@ from .ui import Reporter
 
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
-    """toolchain → build → smoke → package → wheel → npm → linux, then (not in a matrix part)
-    artifacts → installer → notes → checksum → sign → repos → publish."""
+    """toolchain → build → smoke → package → wheel → npm → linux → artifacts (in a matrix: the
+    part of the first target), then (not in a matrix part) installer → notes → checksum → sign →
+    repos → publish."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), PackageStage(chosen=True),
-                           WheelStage(chosen=True), NpmStage(main=not part, chosen=True), LinuxStage()]
+                           WheelStage(chosen=True), NpmStage(main=not part, chosen=True), LinuxStage(), ArtifactsStage()]
     if not part:
-        stages += [ArtifactsStage(), InstallerStage(), NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
+        stages += [InstallerStage(), NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
         stages += [] if no_publish else [PublishStage()]
     return stages
 
@@ -100,8 +102,9 @@ def fetch_parts(cfg: Config, ui: Reporter, merge: str | None, commit: str | None
         w = storage.where(sc, commit or "")
     dest = state_dir(cfg.project.dist_dir) / "parts" / w.prefix.rsplit("/", 1)[-1]
     if dry:
-        ui.info(f"would download every part under {w.url()} into {dest}")
-        return dest
+        # The plan lists what the parts hold: read them (storage is only read) into a temp dir, not dist/.
+        dest = Path(tempfile.mkdtemp(prefix="wavrybuild-parts-"))
+        ui.info(f"(dry) reading the parts under {w.url()} into {dest} to plan the merge")
     shutil.rmtree(dest, ignore_errors=True)
     with ui.group(f"release: download the parts from {w.url()}"):
         count = storage.download(sc, w, dest, ui.info)

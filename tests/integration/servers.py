@@ -49,6 +49,7 @@ def verdaccio(home: Path) -> Iterator[Registry]:
     """verdaccio with no uplinks (nothing leaves localhost) and one user, whose token it yields."""
     if not VERDACCIO.exists():
         pytest.fail(f"{VERDACCIO} missing: run .ci/setup (npm ci --prefix tests/npm-registry)")
+    home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text(
         "storage: ./storage\n"
         "auth:\n  htpasswd:\n    file: ./htpasswd\n    max_users: 10\n"

@@ -112,6 +112,17 @@ def test_parts_by_commit_merge_without_cargo(tmp_path: Path, s3: str) -> None:
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (merger / "target").exists()  # nothing was built
+    merged = (merger / "dist/SHA256SUMS").read_text()
+    # The same by URL, dry (lists the files, writes nothing) and for real (nothing changes).
+    said = {}
+    for extra in ("--dry", "--no-publish"):
+        by_url = subprocess.run([sys.executable, "-m", "invoke", "release", "--merge", f"s3://releases/demo/{commit}",
+                                 "--no-publish", extra], cwd=merger, env={**os.environ, **env},
+                                capture_output=True, text=True, timeout=600, check=False)
+        assert by_url.returncode == 0, by_url.stdout + by_url.stderr
+        assert (merger / "dist/SHA256SUMS").read_text() == merged
+        said[extra] = by_url.stdout + by_url.stderr
+    assert "would copy" in said["--dry"] and f"wavry-demo-0.1.0-{TARGETS[1]}.tar.gz" in said["--dry"]
 
     # The same commit released on one machine.
     single = _clone(tmp_path / "single", s3)

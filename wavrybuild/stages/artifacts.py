@@ -45,7 +45,8 @@ class ArtifactsStage:
     name: ClassVar[str] = "artifacts"
 
     def applies(self, run: Run) -> bool:
-        return bool(run.cfg.artifacts)
+        # In a CI matrix exactly one part makes them: the one with the first configured target.
+        return bool(run.cfg.artifacts) and (not run.part or run.cfg.targets[0] in run.targets)
 
     def _command(self, run: Run, a: ExtraArtifact) -> proc.Command:
         return proc.Command(a.command, cwd=run.cfg.project.root, unset_env=run.cfg.project.secret_env)
