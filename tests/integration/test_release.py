@@ -165,7 +165,7 @@ def test_plan_matrix_formats(origin: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert [j["target"] for j in json.loads(done.stdout)["include"]] == IDS
     gitlab = json.loads(invoke("plan", "--format", "gitlab", cwd=origin).stdout)
-    assert set(gitlab) == {"stages", "merge", *(f"part:{t}" for t in IDS)}
+    assert set(gitlab) == {"stages", "default", "merge", *(f"part:{t}" for t in IDS)}
     assert len(gitlab["merge"]["needs"]) == 3
     bad = invoke("plan", "--format", "jenkins", cwd=origin)
     assert bad.returncode == 2 and "unknown format" in bad.stderr
