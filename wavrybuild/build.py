@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import __version__, proc
+from . import __version__, macho, proc
 from .builders import BUILDERS
 from .config import Config, Project, TargetConfig
 from .errors import CommandFailed, WavryError
 from .freshness import cargo_config_digest, environment_digest, still_fresh, watched
-from .fsutil import copy_atomic
+from .fsutil import copy_atomic, write_atomic
 from .proc import Command
 from .record import BinaryRecord, BuildRecord, TargetRecord, state_dir
 from .toolchain import StdSource, TargetStatus, Tools
@@ -135,14 +135,14 @@ def group_steps(steps: list[BuildStep], host: str) -> list[list[BuildStep]]:
         if step.command is None:
             groups.append([step])
             continue
-        if str(step.target.triple) == host:
+        if host in step.target.triple.slices:
             groups.append([step])
             continue
         shared, _ = _split_target_args(step.command.argv)
         cmd = step.command
         shape = (tuple(shared), tuple(sorted(cmd.env.items())), cmd.unset_env, cmd.secret_env, step.builder)
         g = index.get(shape)
-        if g is not None and all(str(s.target.triple) != str(step.target.triple) for s in groups[g]):
+        if g is not None and all(not set(s.target.triple.slices) & set(step.target.triple.slices) for s in groups[g]):
             groups[g].append(step)
         else:
             index[shape] = len(groups)
@@ -223,15 +223,56 @@ def execute_group(
     seconds = time.monotonic() - start
     outcomes = []
     for step in group:
-        produced = artifacts_from_messages(stdout, project, triple=str(step.target.triple))
-        missing = [b for b in project.binaries if b not in produced]
-        if missing:
-            outcomes.append(Outcome(step, False, seconds, error=error or f"no binary for: {', '.join(missing)}"))
+        try:
+            produced, built = _produced(stdout, project, step.target, filtered=True)
+        except BuildProblem as exc:
+            outcomes.append(Outcome(step, False, seconds, error=error or str(exc)))
             continue
         outcomes.append(Outcome(step, True, seconds, _stage(step, project, dist, produced),
-                                watch=watched(list(produced.values()), stdout, str(step.target.triple),
-                                              project.secret_env)))
+                                watch=_watch(built, stdout, step.target, project)))
     return outcomes
+
+
+class BuildProblem(Exception):
+    pass
+
+
+def _produced(stdout: str, project: Project, target: TargetConfig, *,
+              filtered: bool) -> tuple[dict[str, Path], list[Path]]:
+    """(binary name -> the executable to release, every executable cargo wrote for it).
+
+    A universal2 target's slices are joined here into <target-dir>/universal2-apple-darwin/."""
+    if not target.triple.is_universal:
+        found = artifacts_from_messages(stdout, project, triple=str(target.triple) if filtered else None)
+        missing = [b for b in project.binaries if b not in found]
+        if missing:
+            raise BuildProblem(f"no binary for: {', '.join(missing)}")
+        return found, list(found.values())
+    per_slice = {name: artifacts_from_messages(stdout, project, triple=name) for name in target.triple.slices}
+    joined: dict[str, Path] = {}
+    for b in project.binaries:
+        parts = [per_slice[name].get(b) for name in target.triple.slices]
+        if None in parts:
+            lacking = [n for n, p in zip(target.triple.slices, parts, strict=True) if p is None]
+            raise BuildProblem(f"no binary for: {b} ({', '.join(lacking)})")
+        first = parts[0]
+        assert first is not None
+        out = first.parent.parent.parent / str(target.triple) / first.parent.name / first.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        data = macho.join([p.read_bytes() for p in parts if p is not None])
+        for s in macho.slices(data):
+            # Apple Silicon kills an arm64 binary whose signature does not match its bytes.
+            problems = macho.signature_problems(s)
+            if s.arch == "arm64" and problems:
+                raise BuildProblem(f"{b}: the arm64 slice's code signature is not valid: {problems[0]}")
+        write_atomic(out, data, mode=0o755)
+        joined[b] = out
+    return joined, [p for found in per_slice.values() for p in found.values()]
+
+
+def _watch(built: list[Path], stdout: str, target: TargetConfig, project: Project) -> dict[str, Any]:
+    # universal2: the build scripts of both slices (and, in a group, of its neighbours: a spare rebuild at worst).
+    return watched(built, stdout, None if target.triple.is_universal else str(target.triple), project.secret_env)
 
 
 def _stage(step: BuildStep, project: Project, dist: Path, produced: dict[str, Path]) -> list[BinaryRecord]:
@@ -310,13 +351,12 @@ def execute_step(
         return Outcome(step, False, time.monotonic() - start, error=_build_error(exc))
     except WavryError as exc:
         return Outcome(step, False, time.monotonic() - start, error=str(exc))
-    produced = artifacts_from_messages(result.stdout, project)
-    missing = [b for b in project.binaries if b not in produced]
-    if missing:
-        return Outcome(step, False, time.monotonic() - start,
-                       error=f"cargo reported success but produced no binary for: {', '.join(missing)}")
+    try:
+        produced, built = _produced(result.stdout, project, step.target, filtered=False)
+    except BuildProblem as exc:
+        return Outcome(step, False, time.monotonic() - start, error=f"cargo reported success but {exc}")
     return Outcome(step, True, time.monotonic() - start, _stage(step, project, dist, produced),
-                   watch=watched(list(produced.values()), result.stdout, None, project.secret_env))
+                   watch=watched(built, result.stdout, None, project.secret_env))
 
 
 def _build_error(exc: CommandFailed) -> str:

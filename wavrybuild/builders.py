@@ -24,8 +24,9 @@ class Builder(Protocol):
 
 
 def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[str]:
-    args = [
-        "--target", target.rust_target,
+    # universal2: both Apple slices in one invocation; build.py joins them.
+    args = [a for name in target.rust_targets for a in ("--target", name)]
+    args += [
         "--manifest-path", str(project.manifest_path),
         "--message-format", "json-render-diagnostics",
         "--profile", target.profile,
@@ -143,7 +144,8 @@ def rustflags_config(target: TargetConfig, flags: list[str]) -> list[str]:
     target only, so targets that differ only in flags can share one cargo invocation (build
     scripts and proc-macros compiled once, one jobserver for all). A TOML array needs no
     splitting on spaces, so paths with spaces are safe."""
-    return ["--config", f'target."{target.triple}".rustflags={json.dumps(flags)}']
+    return [a for name in target.triple.slices
+            for a in ("--config", f'target."{name}".rustflags={json.dumps(flags)}')]
 
 
 def _env(project: Project, target: TargetConfig, std: StdSource) -> dict[str, str]:

@@ -15,7 +15,8 @@ from .ui import human_size
 
 NOTES_NAME = "RELEASE_NOTES.md"
 CHANNELS = {"archive": "archive", "wheel": "PyPI wheel", "npm": "npm", "deb": "Debian/Ubuntu .deb",
-            "rpm": "Fedora/RHEL .rpm", "installer": "install script", "extra": "file"}
+            "rpm": "Fedora/RHEL .rpm", "installer": "install script", "extra": "file",
+            "dmg": "macOS app (.dmg)", "msi": "Windows installer (.msi)", "setup": "Windows installer (setup.exe)"}
 OS_NAMES = {"linux": "Linux", "macos": "macOS", "windows": "Windows", "freebsd": "FreeBSD"}
 # "## [1.2.3] - 2026-01-02", "## 1.2.3 (2026-01-02)", "## v1.2.3": Keep a Changelog and its cousins.
 HEADING = re.compile(r"^##\s+\[?v?(?P<version>[^\]\s]+)\]?(?:\s.*)?$")
@@ -42,6 +43,8 @@ def platform_of(a: Artifact, targets: dict[str, TargetConfig]) -> str:
         return "any"
     t = Triple(a.triple)
     what = f"{OS_NAMES.get(t.os, t.os)} {t.arch}"
+    if t.is_universal:
+        return "macOS universal (x86_64 + arm64)"
     target = targets.get(a.target)
     if t.os == "linux":
         if t.is_musl:

@@ -17,6 +17,7 @@ from .record import state_dir
 from .stages.artifacts import ArtifactsStage
 from .stages.build import BuildStage
 from .stages.checksum import ChecksumStage
+from .stages.desktop import DesktopStage
 from .stages.installer import InstallerStage
 from .stages.linux import LinuxStage
 from .stages.notes import NotesStage
@@ -32,12 +33,13 @@ from .ui import Reporter
 
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
-    """toolchain → build → smoke → package → wheel → npm → linux → artifacts (in a matrix: the
-    part of the first target), then (not in a matrix part) installer → notes → checksum → sign →
+    """toolchain → build → smoke → package → wheel → npm → linux → desktop → artifacts (in a
+    matrix: the part of the first target), then (not in a matrix part) installer → notes → checksum → sign →
     repos → publish."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), PackageStage(chosen=True),
-                           WheelStage(chosen=True), NpmStage(main=not part, chosen=True), LinuxStage(), ArtifactsStage()]
+                           WheelStage(chosen=True), NpmStage(main=not part, chosen=True), LinuxStage(), DesktopStage(chosen=True),
+                           ArtifactsStage()]
     if not part:
         stages += [InstallerStage(), NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
         stages += [] if no_publish else [PublishStage()]

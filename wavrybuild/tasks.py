@@ -397,6 +397,20 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
     _one(c, cfg, stage, cfg.select(target) if target else cfg.targets, dry=dry)
 
 
+@task(iterable=["target"],
+      help={"target": TARGET_HELP + " (default: every built macOS and Windows target)",
+            "dry": "say what would be made, and how it would be signed, without running anything",
+            "config": CONFIG_HELP})
+@_guarded
+def desktop(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
+    """[desktop]: a <Name>.app in a .dmg per macOS target, an MSI and an NSIS setup.exe per Windows
+    target (Authenticode-signed with [sign] authenticode); no rebuild."""
+    from .stages.desktop import DesktopStage
+
+    cfg = _load(c, config)
+    _one(c, cfg, DesktopStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
+
+
 @task(help={"dry": "say what would be added without writing", "config": CONFIG_HELP})
 @_guarded
 def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
@@ -454,6 +468,6 @@ def parts(c: Context, commit: str | None = None, config: str | None = None) -> N
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
     ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels,
-                    linux_packages, repos, installer, notes, artifacts, parts)
+                    linux_packages, desktop, repos, installer, notes, artifacts, parts)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

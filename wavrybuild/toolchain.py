@@ -50,8 +50,9 @@ class RustToolchain:
         return {"RUSTUP_TOOLCHAIN": self.name} if self.name else {}
 
     def has_std(self, triple: Triple | str) -> bool:
-        lib = self.sysroot / "lib" / "rustlib" / str(triple) / "lib"
-        return lib.is_dir() and any(lib.glob("libstd-*.rlib"))
+        names = triple.slices if isinstance(triple, Triple) else (triple,)
+        libs = [self.sysroot / "lib" / "rustlib" / name / "lib" for name in names]
+        return all(lib.is_dir() and any(lib.glob("libstd-*.rlib")) for lib in libs)
 
     @property
     def rust_src(self) -> Path | None:
@@ -183,7 +184,8 @@ def choose_runner(target: TargetConfig, host: str) -> Runner:
     kind = target.runner
     same_arch = triple.arch == host_t.arch or (host_t.arch == "x86_64" and triple.arch in ("i686", "i586"))
     if kind == "auto":
-        if triple.os == host_t.os == "linux" and same_arch:
+        # A universal2 binary runs natively on either Mac.
+        if triple.os == host_t.os and (same_arch or triple.is_universal):
             kind = "native"
         elif triple.os == "linux" and host_t.os == "linux" and triple.qemu_arch:
             kind = "qemu"

@@ -18,6 +18,11 @@ def known_triples() -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 
+# Not rustc's: cargo-zigbuild's spelling of a macOS binary holding both Apple architectures.
+UNIVERSAL2 = "universal2-apple-darwin"
+UNIVERSAL2_SLICES = ("x86_64-apple-darwin", "aarch64-apple-darwin")
+
+
 @functools.cache
 def platforms() -> dict[str, Any]:
     with resources.files("wavrybuild.resources").joinpath("platforms.toml").open("rb") as f:
@@ -71,6 +76,15 @@ class Triple:
     @property
     def is_musl(self) -> bool:
         return self.os == "linux" and self.env.startswith("musl")
+
+    @property
+    def is_universal(self) -> bool:
+        return self.name == UNIVERSAL2
+
+    @property
+    def slices(self) -> tuple[str, ...]:
+        """The rustc triples this target is built as: two for universal2, else itself."""
+        return UNIVERSAL2_SLICES if self.is_universal else (self.name,)
 
     @property
     def exe_suffix(self) -> str:

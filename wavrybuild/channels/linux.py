@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,16 @@ def file_name(lc: LinuxPackageConfig, t: TargetConfig, version: str) -> str:
 
 
 def nfpm_config(cfg: Config, lc: LinuxPackageConfig, t: TargetConfig, binaries: list[Path], mtime: int,
-                rpm_key: Path | None = None) -> dict[str, Any]:
-    """nfpm's configuration for one package (written as JSON, which nfpm reads as YAML)."""
+                rpm_key: Path | None = None, extra: Sequence[tuple[Path, str, int]] = ()) -> dict[str, Any]:
+    """nfpm's configuration for one package (written as JSON, which nfpm reads as YAML); `extra`:
+    more files as (source, destination, mode), e.g. the [desktop] entry and icons."""
 
     p = cfg.project
     stamp = datetime.datetime.fromtimestamp(mtime, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     contents: list[dict[str, Any]] = [
         {"src": str(b), "dst": f"/usr/bin/{b.name}", "file_info": {"mode": 0o755, "mtime": stamp}} for b in binaries]
     contents += [{"src": str(c.src), "dst": c.dst, "file_info": {"mode": c.mode, "mtime": stamp}} for c in lc.contents]
+    contents += [{"src": str(src), "dst": dst, "file_info": {"mode": mode, "mtime": stamp}} for src, dst, mode in extra]
     data: dict[str, Any] = {
         "name": lc.name,
         "arch": t.triple.arch_info["nfpm"],

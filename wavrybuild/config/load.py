@@ -17,6 +17,7 @@ from . import checks as c
 from .artifacts import parse_artifacts
 from .bindings import parse_bindings
 from .channels import Channels, parse_channels
+from .desktop import parse_desktop
 from .models import Project, TargetConfig
 from .project import WELL_KNOWN_SECRETS, Metadata, named_env, parse_cache, parse_project
 from .publish import parse_publish
@@ -27,7 +28,7 @@ from .targets import parse_targets
 from .whole import Config
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
-            "cache", "release", "artifacts", "storage"}
+            "cache", "release", "artifacts", "storage", "desktop"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         storage=parse_storage(path, data.get("storage"), settings),
         publish=publish,
         bindings=parse_bindings(core, data.get("bindings")),
+        desktop=parse_desktop(core, data.get("desktop")),
     )
 
 

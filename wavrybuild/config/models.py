@@ -52,6 +52,11 @@ class TargetConfig:
         """What is passed to --target: zigbuild spells a glibc floor as a suffix."""
         return f"{self.triple}.{self.glibc}" if self.glibc else str(self.triple)
 
+    @property
+    def rust_targets(self) -> tuple[str, ...]:
+        """Every --target this target builds: universal2 is built as its two slices."""
+        return self.triple.slices if self.triple.is_universal else (self.rust_target,)
+
     def fingerprint(self) -> str:
         """A stable text of everything that changes this target's build output."""
         not_build = {"smoke_args", "smoke_expect", "runner", "archive", "public_env"}

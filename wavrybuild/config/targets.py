@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..triple import Triple, known_triples, suggest
+from ..triple import UNIVERSAL2, Triple, known_triples, suggest
 from . import checks as c
 from .models import BUILDERS, RUNNERS, STD_SOURCES, TargetConfig
 
@@ -60,8 +60,8 @@ def target_values(path: Path, where: str, table: dict[str, Any], allowed_extra: 
 
 
 def _check_triple(path: Path, where: str, name: str) -> Triple:
-    if name not in known_triples():
-        near = suggest(name, known_triples())
+    if name not in known_triples() and name != UNIVERSAL2:
+        near = suggest(name, known_triples() | {UNIVERSAL2})
         raise ConfigError(
             f"{path}: {where}: {name!r} is not a target triple rustc knows"
             + (f"; did you mean {near!r}?" if near else ""),

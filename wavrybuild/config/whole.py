@@ -10,6 +10,7 @@ from ..triple import suggest
 from .artifacts import ExtraArtifact
 from .bindings import BindingsConfig
 from .channels import Channels
+from .desktop import DesktopConfig
 from .models import Bundle, ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
 from .publish import PublishConfig
 from .release import ReleaseConfig
@@ -33,6 +34,7 @@ class Config:
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
     artifacts: tuple[ExtraArtifact, ...] = ()  # [[artifacts]]: files made by a command, not by cargo
     storage: StorageConfig | None = None  # [storage]: where CI matrix parts live, keyed by commit
+    desktop: DesktopConfig | None = None  # [desktop]: .app/.dmg, Windows installers, desktop entries
 
     @property
     def bundles(self) -> tuple[Bundle, ...]:

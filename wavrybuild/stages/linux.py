@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .. import __version__, proc
+from ..channels.desktop import desktop_files
 from ..channels.linux import file_name, nfpm_config, write_nfpm_config
 from ..channels.repos import gpg_key
 from ..checksum import sha256_file
@@ -128,7 +129,8 @@ class LinuxStage:
                                                              for x in run.state.built(v[1], targets, f"a .{fmt}", v[0])):
                 name = file_name(lc, t, view.project.version)
                 conf, built_file, dest = work / f"{name}.json", work / name, dist / name
-                data = nfpm_config(view, lc, t, binaries, manifest.source_date_epoch, key[0] if key else None)
+                extra = desktop_contents(view, names, work / f"{name}.desktop-files")
+                data = nfpm_config(view, lc, t, binaries, manifest.source_date_epoch, key[0] if key else None, extra)
                 write_nfpm_config(conf, data)
                 inputs = inputs_key(data, cfg.sign.get("gpg", "key") if key else None)
                 # A signed rpm carries the signing time: remade, it would differ. Inputs unchanged and
@@ -150,6 +152,27 @@ class LinuxStage:
         write_atomic(keys_file, json.dumps(keys, indent=2, sort_keys=True))
         run.ui.table(f".{fmt} packages", ["target", "package", "size"], rows)
         return changed
+
+
+def desktop_contents(view: Config, names: list[str], work: Path) -> list[tuple[Path, str, int]]:
+    """[desktop]'s .desktop entry and hicolor icons for a package holding the app's binary, written
+    into `work` (the entry checked with desktop-file-validate where it is installed)."""
+    d = view.desktop
+    if d is None or d.binary not in names:
+        return []
+    out = []
+    for dst, (data, mode) in desktop_files(d).items():
+        src = work / dst.lstrip("/")
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_bytes(data)
+        out.append((src, dst, mode))
+        if dst.endswith(".desktop") and proc.which("desktop-file-validate"):
+            done = proc.capture_all(["desktop-file-validate", str(src)], timeout=60)
+            if done.returncode != 0:
+                said = (done.text() or done.error or "").replace(f"{src}: ", "").strip()
+                raise ConfigError(f"[desktop]: the desktop entry {Path(dst).name} is not valid: {said}",
+                                  hint="check desktop.name, desktop.linux.categories and keywords")
+    return out
 
 
 def _views(cfg: Config, fmt: str) -> list[tuple[Bundle, Config, LinuxPackageConfig]]:
