@@ -151,7 +151,8 @@ def choose_builder(target: TargetConfig, host: str) -> str:
     if target.builder != "auto":
         return target.builder
     if target.triple.is_windows:
-        # zig's mingw link misses libssp_nonshared for Rust's std; the mingw gcc links it.
+        # zig's mingw link misses libssp_nonshared for Rust's std; the mingw gcc links it. MSVC
+        # targets build with cargo on Windows, where the SDK is.
         return "cargo"
     if str(target.triple) == host and not target.glibc:
         return "cargo"
@@ -383,6 +384,10 @@ def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchai
         std = find_std(target, chains, pin)
         if std is None:
             problems.append(_std_problem(target, pin, rustup))
+    if target.triple.env == "msvc" and Triple(tools.host).os != "windows":
+        problems.append(f"{target.triple} needs the Windows SDK (MSVC), which this machine does not have: build it on a "
+                        "Windows runner (`invoke plan` puts it on windows-latest), or with cargo-xwin where it can "
+                        "download the SDK")
     linker, program, pkg = linker_for(target, builder, tools.host)
     linker_ok = program is None or proc.which(program) is not None
     if not linker_ok:

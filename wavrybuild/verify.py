@@ -149,15 +149,26 @@ def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
             ok, said = sg.verify_detached(method, subject, sig, cfg)
             checks.append(Check(sig.name, "ok" if ok else "bad-signature", said))
     if "authenticode" in cfg.sign.methods:
-        for a in artifacts:
-            if a.get("format") != "zip" or "windows" not in a.get("triple", ""):
-                continue
-            with tempfile.TemporaryDirectory(prefix="wavrybuild-pe-") as tmp, \
-                    zipfile.ZipFile(directory / a["path"]) as zf:
-                for name in zf.namelist():
-                    if name.endswith(".exe"):
-                        exe = Path(tmp) / Path(name).name
-                        exe.write_bytes(zf.read(name))
-                        ok, said = sg.verify_authenticode(exe, cfg)
-                        checks.append(Check(f"{a['path']}:{Path(name).name}", "ok" if ok else "bad-signature", said))
+        checks += _authenticode_checks(directory, cfg, artifacts)
+    return checks
+
+
+def _authenticode_checks(directory: Path, cfg: Config, artifacts: list[dict[str, Any]]) -> list[Check]:
+    """The signed Windows executables: inside the .zip archives, and the [desktop] installers themselves."""
+    checks = []
+    for a in artifacts:
+        if a.get("kind") in ("msi", "setup") and (directory / a["path"]).is_file():
+            ok, said = sg.verify_authenticode(directory / a["path"], cfg)
+            checks.append(Check(a["path"], "ok" if ok else "bad-signature", said))
+            continue
+        if a.get("format") != "zip" or "windows" not in a.get("triple", ""):
+            continue
+        with tempfile.TemporaryDirectory(prefix="wavrybuild-pe-") as tmp, \
+                zipfile.ZipFile(directory / a["path"]) as zf:
+            for name in zf.namelist():
+                if name.endswith(".exe"):
+                    exe = Path(tmp) / Path(name).name
+                    exe.write_bytes(zf.read(name))
+                    ok, said = sg.verify_authenticode(exe, cfg)
+                    checks.append(Check(f"{a['path']}:{Path(name).name}", "ok" if ok else "bad-signature", said))
     return checks

@@ -110,7 +110,7 @@ def test_select_by_id_triple_and_unknown(tmp_path: Path) -> None:
          'expected a glibc version string like "2.17"'),
         ('[project]\ncrate="demo"\n[targets.aarch64-apple-darwin]\nrunner = "qemu"\n',
          "qemu-user only runs Linux binaries"),
-        ('[project]\ncrate="demo"\n[targets.x86_64-pc-windows-msvc]\n', "needs the Windows SDK"),
+        ('[project]\ncrate="demo"\n[targets.x86_64-pc-windows-msvc]\nbuilder = "zigbuild"\n', "cannot link MSVC"),
         ('[project]\ncrate="demo"\n', "no targets configured"),
     ],
 )

@@ -206,3 +206,66 @@ def test_lanes_balance_std_builds_and_relocate_into_a_dir_of_their_own(project, 
     assert f"--remap-path-prefix={lane_dir}=/target" in flags
     assert f"--remap-path-prefix={project.target_directory}=/target" not in flags
     assert "--target-dir" not in group_command(groups[3]).argv
+
+
+def test_universal2_builds_both_slices_and_never_shares_their_dirs(project, tmp_path: Path) -> None:
+    from wavrybuild.build import BuildStep, group_steps
+
+    chain = RustToolchain("system", _sysroot(tmp_path, src=True, vendor=True))
+    std = StdSource(chain, "build-std")
+    uni = _target("universal2-apple-darwin")
+    cmd = BUILDERS["zigbuild"].command(project, uni, std, HOST)
+    argv = list(cmd.argv)
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--target"] == ["x86_64-apple-darwin", "aarch64-apple-darwin"]
+    assert _rustflags(cmd, "x86_64-apple-darwin") == _rustflags(cmd, "aarch64-apple-darwin")
+    # A std is installed for universal2 only when both slices' are.
+    assert not chain.has_std(uni.triple)
+    both = RustToolchain("both", _sysroot(tmp_path / "b", "x86_64-apple-darwin", "aarch64-apple-darwin"))
+    assert both.has_std(uni.triple) and find_std(uni, (both,)).mode == "installed"  # type: ignore[union-attr]
+
+    def step(t: TargetConfig) -> BuildStep:
+        return BuildStep(t, "zigbuild", BUILDERS["zigbuild"].command(project, t, std, HOST), std_mode="build-std")
+
+    groups = group_steps([step(uni), step(_target("aarch64-apple-darwin")), step(_target("x86_64-unknown-linux-musl"))],
+                         HOST)
+    # aarch64-apple-darwin is one of universal2's slices: the same output dir, so another invocation.
+    together = [{s.target.id for s in g} for g in groups]
+    assert not any({"universal2-apple-darwin", "aarch64-apple-darwin"} <= g for g in together)
+    assert sum(len(g) for g in together) == 3 and len(together) == 2
+    # On a Mac, universal2 runs natively; on Linux it does not run.
+    assert choose_runner(uni, "aarch64-apple-darwin").kind == "native"
+    assert choose_runner(uni, HOST).kind == "none"
+
+
+def test_msvc_is_valid_config_refused_only_where_it_cannot_build(tmp_path: Path) -> None:
+    from tests.unit.test_pipeline import fake_metadata
+    from wavrybuild.config import parse
+    from wavrybuild.env import Settings
+    from wavrybuild.pipeline.matrix import matrix
+    from wavrybuild.toolchain import Tools, target_status
+
+    # LeanSpec's matrix: five cross-built targets and MSVC on a Windows runner.
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.0.0"\n')
+    ids = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl",
+           "x86_64-apple-darwin", "aarch64-apple-darwin", "x86_64-pc-windows-msvc"]
+    data: dict = {"targets": {t: {} for t in ids}}
+    cfg = parse(tmp_path / "targets.toml", data, fake_metadata, Settings())
+    jobs = {j["target"]: j["runs-on"] for j in matrix(cfg, "github")["include"]}  # type: ignore[index]
+    assert jobs == {**{t: "ubuntu-latest" for t in ids[:5]}, "x86_64-pc-windows-msvc": "windows-latest"}
+    msvc = cfg.targets[-1]
+    assert choose_builder(msvc, "x86_64-pc-windows-msvc") == "cargo"
+    tools = Tools(host=HOST, cargo="/usr/bin/cargo", zigbuild=None, zig=None)
+    st = target_status(msvc, tools, chains=())
+    assert not st.buildable and any("Windows runner" in p for p in st.problems)
+    # An app a Developer ID signs: its Apple targets' jobs go to macOS; runs-on/tags/image override.
+    data["desktop"] = {"bundle-id": "com.example.demo", "macos": {"identity": "Developer ID Application: A (T)"}}
+    data["targets"]["x86_64-unknown-linux-gnu"] = {"runs-on": "self-hosted-big", "tags": ["big"], "image": "rust:1"}
+    cfg = parse(tmp_path / "targets.toml", data, fake_metadata, Settings())
+    jobs = {j["target"]: j["runs-on"] for j in matrix(cfg, "github")["include"]}  # type: ignore[index]
+    assert jobs["aarch64-apple-darwin"] == jobs["x86_64-apple-darwin"] == "macos-latest"
+    assert jobs["x86_64-unknown-linux-gnu"] == "self-hosted-big"
+    child = matrix(cfg, "gitlab")
+    assert child["part:x86_64-unknown-linux-gnu"]["tags"] == ["big"]  # type: ignore[index]
+    assert child["part:x86_64-unknown-linux-gnu"]["image"] == "rust:1"  # type: ignore[index]
+    assert child["part:aarch64-apple-darwin"]["tags"] == ["saas-macos-medium-m1"]  # type: ignore[index]
+    assert "tags" not in child["part:aarch64-unknown-linux-gnu"]  # type: ignore[operator]

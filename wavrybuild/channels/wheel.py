@@ -55,7 +55,9 @@ def platform_tag(t: TargetConfig, binary: Path) -> str:
         major, minor = floor.split(".")[:2]
         return f"manylinux_{major}_{minor}_{warch}"
     if triple.os == "macos":
-        return {"aarch64": "macosx_11_0_arm64", "x86_64": "macosx_10_12_x86_64"}[arch]
+        # universal2: the x86_64 slice's floor (pip on Apple Silicon takes 10.x universal2 tags too).
+        return {"aarch64": "macosx_11_0_arm64", "x86_64": "macosx_10_12_x86_64",
+                "universal2": "macosx_10_12_universal2"}[arch]
     if triple.is_windows:
         return {"x86_64": "win_amd64", "i686": "win32", "aarch64": "win_arm64"}[arch]
     raise WavryError(f"{t.id}: no Python platform tag for {triple}")

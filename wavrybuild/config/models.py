@@ -41,6 +41,9 @@ class TargetConfig:
     profile_settings: tuple[tuple[str, Any], ...] = ()
     # Names in `env` whose values may be shown in echoed commands; the others print as ***.
     public_env: tuple[str, ...] = ()
+    runs_on: str | None = None  # GitHub runner label for this target's CI job (None: by platform)
+    tags: tuple[str, ...] = ()  # GitLab runner tags
+    image: str | None = None  # GitLab job image
 
     @property
     def secret_env(self) -> frozenset[str]:
@@ -59,7 +62,7 @@ class TargetConfig:
 
     def fingerprint(self) -> str:
         """A stable text of everything that changes this target's build output."""
-        not_build = {"smoke_args", "smoke_expect", "runner", "archive", "public_env"}
+        not_build = {"smoke_args", "smoke_expect", "runner", "archive", "public_env", "runs_on", "tags", "image"}
         data = {k: v for k, v in self.__dict__.items() if k not in not_build}
         # env values may be credentials: the record in dist/ keeps only their digests.
         data["env"] = [(k, hashlib.sha256(v.encode()).hexdigest()) for k, v in self.env]

@@ -35,6 +35,10 @@ TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "opt-level": (c.opt_level, None),
     "panic": (c.panic, None),
     "public-env": (c.str_list, ()),
+    # Where `invoke plan` runs this target's CI job: a GitHub runner label, GitLab runner tags and image.
+    "runs-on": (c.opt_str, None),
+    "tags": (c.str_list, ()),
+    "image": (c.opt_str, None),
 }
 PROFILE_KEYS = ("strip", "lto", "codegen-units", "opt-level", "panic")
 # Only per target: which triple a target id builds (defaults to the id itself).
@@ -106,10 +110,10 @@ def _check_combination(path: Path, tid: str, triple: Triple, values: dict[str, A
             f"{path}: {where}runner: qemu-user only runs Linux binaries, not {triple}",
             hint='use runner = "none" (or "auto") for this target',
         )
-    if triple.env == "msvc":
+    if triple.env == "msvc" and values["builder"] == "zigbuild":
         raise ConfigError(
-            f"{path}: targets.{tid}: {triple} needs the Windows SDK (MSVC), which cannot be used here",
-            hint=f"build {triple} on a Windows runner, or use {str(triple).replace('msvc', 'gnu')}",
+            f"{path}: {where}builder: cargo-zigbuild cannot link MSVC targets",
+            hint='use builder = "cargo" (on a Windows runner) or "auto"',
         )
 
 

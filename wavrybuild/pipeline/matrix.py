@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .. import __version__
-from ..config import Config
+from ..config import Config, TargetConfig
 from ..errors import ConfigError
 
 GITLAB_IMAGE = "python:3.11-bookworm"
+# What a matrix part makes (archives, wheels, npm tarballs, .deb/.rpm, [desktop] images and installers).
+PART_FILES = ("dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz", "dist/*.deb", "dist/*.rpm", "dist/*.dmg",
+              "dist/*.msi", "dist/*.exe")
 
 
 def _package_spec(cfg: Config, extras: str) -> str:
@@ -17,9 +22,40 @@ def _package_spec(cfg: Config, extras: str) -> str:
     return f"-e '.{extras}'" if own else f"'wavrybuild{extras}=={__version__}'"
 
 
+# GitLab.com's hosted runners for what cannot run on Linux.
+GITLAB_MACOS = (("saas-macos-medium-m1",), "macos-14-xcode-15")
+GITLAB_WINDOWS = (("saas-windows-medium-amd64",), None)
+
+
+@dataclass(frozen=True)
+class Runner:
+    runs_on: str  # GitHub Actions label
+    tags: tuple[str, ...]  # GitLab runner tags
+    image: str | None  # GitLab image (None: the runner's own, as Windows runners have)
+
+
+def _signs_on_a_mac(cfg: Config) -> bool:
+    d = cfg.desktop
+    return d is not None and d.macos.identity is not None and d.macos.signer in ("auto", "codesign")
+
+
+def runner_of(cfg: Config, t: TargetConfig) -> Runner:
+    """Where a target's job runs: targets.toml's `runs-on` / `tags` / `image`, else by platform —
+    MSVC on Windows (the SDK is there), Apple targets whose app a Developer ID signs on macOS
+    (codesign and notarytool are there), everything else on Linux (cross-built)."""
+    if t.triple.env == "msvc":
+        default = Runner("windows-latest", *GITLAB_WINDOWS)
+    elif t.triple.os == "macos" and _signs_on_a_mac(cfg):
+        default = Runner("macos-latest", *GITLAB_MACOS)
+    else:
+        default = Runner("ubuntu-latest", (), GITLAB_IMAGE)
+    return Runner(t.runs_on or default.runs_on, t.tags or default.tags, t.image or default.image)
+
+
 def matrix(cfg: Config, fmt: str) -> object:
     """The build matrix for CI: one job per target."""
-    targets = [{"target": t.id, "triple": str(t.triple), "runs-on": "ubuntu-latest"} for t in cfg.targets]
+    runners = {t.id: runner_of(cfg, t) for t in cfg.targets}
+    targets = [{"target": t.id, "triple": str(t.triple), "runs-on": runners[t.id].runs_on} for t in cfg.targets]
     if fmt in ("github", "json"):
         return {"include": targets}
     if fmt == "gitlab":
@@ -31,13 +67,18 @@ def matrix(cfg: Config, fmt: str) -> object:
         # A child pipeline does not inherit the parent's `default:`: every job names its image.
         jobs: dict[str, object] = {"stages": ["build", "merge"], "default": {"image": GITLAB_IMAGE}}
         for t in targets:
-            jobs[f"part:{t['target']}"] = {
+            r = runners[str(t["target"])]
+            job: dict[str, object] = {
                 "stage": "build",
                 "script": [install, f"python3 -m invoke toolchain --install --target {t['target']}",
                            f"python3 -m invoke release --part --target {t['target']}"],
-                "artifacts": {"paths": ["dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz",
-                                             "dist/manifest-part-*.json"]},
+                "artifacts": {"paths": [*PART_FILES, "dist/manifest-part-*.json"]},
             }
+            if r.tags:
+                job["tags"] = list(r.tags)
+            if r.image != GITLAB_IMAGE:
+                job["image"] = r.image  # None: a Windows runner's own shell, not the default image
+            jobs[f"part:{t['target']}"] = job
         merge = ('python3 -m invoke release --merge-from-storage "$CI_COMMIT_SHA"' if phases
                  else "python3 -m invoke release --merge dist")
         jobs["merge"] = {

@@ -9,6 +9,7 @@ SOURCE_DATE_EPOCH, the MSI's codes and summary dates are derived, not random).""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import struct
 import tempfile
@@ -30,6 +31,7 @@ from ..sign import Secret, authenticode_sign, codesign_windows, secret_file
 from ..ui import human_size
 
 TOOLS = {"xorriso": "xorriso", "wixl": "wixl", "msibuild": "msitools", "makensis": "nsis"}
+KINDS = ("dmg", "msi", "setup")
 WIXL_ARCH = {"x86_64": "x64", "i686": "x86", "i586": "x86"}
 
 
@@ -61,6 +63,22 @@ def xorriso_dmg(root: Path, out: Path, volume: str, mtime: int) -> Command:
 def hdiutil_dmg(root: Path, out: Path, volume: str) -> Command:
     """On a Mac that signs and notarizes: a compressed UDIF image, which codesign can sign."""
     return Command(("hdiutil", "create", "-volname", volume, "-srcfolder", str(root), "-ov", "-format", "UDZO", str(out)))
+
+
+def msi_commands(d: DesktopConfig, version: str, arch: str, work: Path) -> list[Command]:
+    """wixl on work/app.wxs, then msibuild: a derived package code (the summary's revision, which
+    wixl makes random) and, for a CLI, the PATH entry wixl cannot express."""
+    msi = work / "unsigned.msi"
+    out = [Command(("wixl", "-a", arch, "-o", str(msi), "app.wxs"), cwd=work),
+           Command(("msibuild", str(msi), "-s", d.name, d.manufacturer, f"{arch};1033",
+                    "{" + fmt.product_code(d, version + " package " + arch) + "}"))]
+    if not d.gui:
+        out.append(Command(("msibuild", str(msi), "-q", fmt.ENVIRONMENT_TABLE, "-q", fmt.path_query(d))))
+    return out
+
+
+def nsis_command(work: Path) -> Command:
+    return Command(("makensis", "-V2", "-INPUTCHARSET", "UTF8", "setup.nsi"), cwd=work)
 
 
 def fix_msi_dates(path: Path, epoch: int) -> None:
@@ -108,18 +126,35 @@ class DesktopStage:
     def plan(self, run: Run) -> Sequence[Planned]:
         d = self._config(run)
         view = run.cfg.view(self._bundle(run, d))
+        dist, tmp = run.state.dist, Path("<tmp>")
+        epoch = run.state.manifest.source_date_epoch if run.state.manifest else 0
+        version = view.project.version
         out: list[Planned] = []
         for t in self._targets(run):
             if t.triple.os == "macos":
-                how = "ad-hoc signed only" if not d.macos.identity else f"signed by {d.macos.identity}" + (
+                mac = signer(d.macos, t.id)
+                how = "ad-hoc signed only" if mac is None else f"signed by {d.macos.identity}" + (
                     ", notarized and stapled" if d.macos.notarize else "")
-                out.append(Planned(f"would write {run.state.dist / dmg_name(view, t)} ({d.name}.app, {how})"))
-            else:
-                signed = " (Authenticode-signed)" if "authenticode" in run.cfg.sign.methods else ""
-                if "msi" in d.windows_formats:
-                    out.append(Planned(f"would write {run.state.dist / msi_name(view, t)} (wixl){signed}"))
-                if "nsis" in d.windows_formats:
-                    out.append(Planned(f"would write {run.state.dist / setup_name(view, t)} (makensis){signed}"))
+                out.append(Planned(f"would write {dist / dmg_name(view, t)} ({d.name}.app, {how})"))
+                app, dmg = tmp / "image" / f"{d.name}.app", tmp / dmg_name(view, t)
+                steps = mac.plan(app, [d.binary], dmg, tmp / "p12-password") if mac else []
+                image = (hdiutil_dmg(tmp / "image", dmg, d.name) if mac is not None and mac.name == "codesign"
+                         else xorriso_dmg(tmp / "image", dmg, d.name, epoch))
+                cmds = [st.command for st in steps if st.when == "app"] + [image]
+                cmds += [st.command for st in steps if st.when == "dmg"]
+                out += [Planned(c.display(), command=True) for c in cmds]
+                continue
+            signed = "authenticode" in run.cfg.sign.methods
+            arch = WIXL_ARCH.get(t.triple.arch, "?")
+            for kind, name, cmds in (("msi", msi_name(view, t), msi_commands(d, version, arch, tmp)),
+                                     ("nsis", setup_name(view, t), [nsis_command(tmp)])):
+                if kind not in d.windows_formats:
+                    continue
+                out.append(Planned(f"would write {dist / name}" + (" (Authenticode-signed)" if signed else "")))
+                out += [Planned(c.display(), command=True) for c in cmds]
+                if signed:
+                    out.append(Planned(f"osslsigncode sign -pkcs12 … -in {tmp / name} -out {tmp / name}.signed",
+                                       command=True))
         return out or [Planned("no macOS or Windows target: nothing to bundle ([desktop] entries go into .deb/.rpm)")]
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
@@ -133,7 +168,7 @@ class DesktopStage:
         manifest = run.state.require_manifest()
         mtime = manifest.source_date_epoch
         targets = self._targets(run)
-        tx = Transaction(run.state, "desktop", manifest)
+        tx = Transaction(run.state, None, manifest)  # three kinds: dmg, msi, setup
         rows: list[tuple[str, str, str, str]] = []
         signed_exes = codesign_windows(cfg, tuple(t for t in targets if t.triple.is_windows), run.state.record,
                                        run.state.dist, mtime)
@@ -154,7 +189,7 @@ class DesktopStage:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         ids = {t.id for t in targets}
-        changed = tx.commit(lambda a: a.target in ids)
+        changed = tx.commit(lambda a: a.kind in KINDS and a.target in ids)
         run.ui.table("Desktop bundles", ["target", "file", "size", "signature"], rows)
         return changed
 
@@ -203,6 +238,8 @@ class DesktopStage:
         files = []
         for name, src in exes.items():
             shutil.copyfile(src, work / f"{name}.exe")
+            # The MSI's cabinet records each file's date: the release's, not the copy's.
+            os.utime(work / f"{name}.exe", (mtime, mtime))
             files.append(f"{name}.exe")
         icon = None
         if d.icon is not None:
@@ -218,13 +255,7 @@ class DesktopStage:
                 _tool(tool, "the MSI")
             (work / "app.wxs").write_text(fmt.wix_source(d, version, files, arch, icon=icon))
             msi = work / "unsigned.msi"
-            steps = [Command(("wixl", "-a", arch, "-o", str(msi), "app.wxs"), cwd=work),
-                     # The package code (summary information revision) derived, not random.
-                     Command(("msibuild", str(msi), "-s", d.name, d.manufacturer, f"{arch};1033",
-                              "{" + fmt.product_code(d, version + " package " + arch) + "}"))]
-            if not d.gui:
-                steps.append(Command(("msibuild", str(msi), "-q", fmt.ENVIRONMENT_TABLE, "-q", fmt.path_query(d))))
-            for cmd in steps:
+            for cmd in msi_commands(d, version, arch, work):
                 run.ui.command(cmd.display())
                 proc.run(cmd)
             fix_msi_dates(msi, mtime)
@@ -234,7 +265,7 @@ class DesktopStage:
             (work / "setup.nsi").write_text(
                 fmt.nsis_script(d, version, files, "unsigned-setup.exe", win64=t.triple.arch in ("x86_64", "aarch64"),
                                 icon=icon))
-            cmd = Command(("makensis", "-V2", "-INPUTCHARSET", "UTF8", "setup.nsi"), cwd=work)
+            cmd = nsis_command(work)
             run.ui.command(cmd.display())
             proc.run(cmd)
             made.append((setup_name(view, t), "setup", self._sign(run, work / "unsigned-setup.exe", work, mtime), note))
