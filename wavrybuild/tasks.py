@@ -14,7 +14,8 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
 
 from .config import Config, TargetConfig, load
 from .env import Settings
@@ -111,6 +112,30 @@ def _install(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) 
     install(ui, cfg, targets, dry)
     tc.toolchains.cache_clear()
     pins.active_pin.cache_clear()
+
+
+# One table of short flags: a letter means the same in every task (`-d` is always --dry). Flags
+# not listed (the CI-only --part, --merge, --to, …) have only their long name.
+SHORT_FLAGS = {"dry": "d", "config": "c", "target": "t", "force": "f", "parallel": "p", "all_": "a", "json": "j",
+               "install": "i", "no_publish": "n", "format": "F", "fail_fast": "x", "sidecars": "s", "method": "m",
+               "directory": "D", "commit": "C", "print_build_identifiers": "r"}
+
+
+class FlagTask(Task):  # type: ignore[type-arg]
+    """A task whose short flags come from SHORT_FLAGS, not from invoke's first-free-letter rule
+    (which gave -f three meanings)."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        self.auto_shortflags = False
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        if name in SHORT_FLAGS:
+            opts["names"].append(SHORT_FLAGS[name])
+        return opts
+
+
+def task(*args: Any, **kwargs: Any) -> Any:
+    kwargs.setdefault("klass", FlagTask)
+    return invoke_task(*args, **kwargs)
 
 
 @task(
