@@ -133,7 +133,7 @@ class FlagTask(Task):  # type: ignore[type-arg]
         return opts
 
 
-def task(*args: Any, **kwargs: Any) -> Any:
+def task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
     kwargs.setdefault("klass", FlagTask)
     return invoke_task(*args, **kwargs)
 
