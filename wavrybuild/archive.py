@@ -154,3 +154,36 @@ def source_date_epoch(repo: Path) -> tuple[int, str]:
     if out and out.strip().isdigit():
         return int(out.strip()), "git commit time"
     return ZIP_EPOCH_MIN, "fixed (no SOURCE_DATE_EPOCH, not a git checkout)"
+
+
+def member_digests(path: Path, fmt: str) -> dict[str, str]:
+    """SHA-256 of every regular file in an archive written here, by its base name (to check an
+    SBOM's binaries against the archive that ships them)."""
+    import hashlib
+    import zipfile
+
+    out: dict[str, str] = {}
+    if fmt == "zip":
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.is_dir():
+                    out[Path(info.filename).name] = hashlib.sha256(zf.read(info)).hexdigest()
+        return out
+    if fmt == "tar.zst":
+        try:
+            import zstandard
+        except ImportError:
+            raise ToolMissing("tar.zst archives need the zstandard package", hint="pip install zstandard") from None
+        with path.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream, \
+                tarfile.open(fileobj=stream, mode="r|") as tf:
+            for m in tf:
+                f = tf.extractfile(m) if m.isreg() else None
+                if f is not None:
+                    out[Path(m.name).name] = hashlib.sha256(f.read()).hexdigest()
+        return out
+    with tarfile.open(path) as tf:
+        for m in tf.getmembers():
+            f = tf.extractfile(m) if m.isreg() else None
+            if f is not None:
+                out[Path(m.name).name] = hashlib.sha256(f.read()).hexdigest()
+    return out

@@ -13,10 +13,13 @@ from . import env, proc
 from .errors import ConfigError, ToolMissing
 
 
-def metadata(manifest_path: Path) -> dict[str, Any]:
-    """`cargo metadata --no-deps`: the authority on packages, versions and binary names."""
+def metadata(manifest_path: Path, *, platform: str | None = None) -> dict[str, Any]:
+    """`cargo metadata --no-deps`: the authority on packages, versions and binary names. With
+    `platform`: the whole resolved graph, only the dependencies that apply to that target triple
+    (`--filter-platform`), as the SBOM needs it."""
     cargo = proc.which("cargo")  # rustup's installer may have put it off PATH: proc looks there too
-    done = proc.capture_all([cargo or "cargo", "metadata", "--no-deps", "--format-version", "1", "--offline",
+    scope = ["--filter-platform", platform] if platform else ["--no-deps"]
+    done = proc.capture_all([cargo or "cargo", "metadata", *scope, "--format-version", "1", "--offline",
                               "--manifest-path", str(manifest_path)], timeout=300) if cargo else None
     if done is None or done.returncode is None:
         raise ToolMissing("cargo is not on PATH" if done is None else f"cargo: {done.error}",

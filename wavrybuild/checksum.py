@@ -13,7 +13,7 @@ from .fsutil import unsafe_name
 
 SUMS_NAME = "SHA256SUMS"
 SIDECAR_SUFFIX = ".sha256"
-SIGNATURE_SUFFIXES = (".asc", ".minisig", ".sig")  # gpg, minisign, ssh
+SIGNATURE_SUFFIXES = (".asc", ".minisig", ".sig", ".sigstore.json")  # gpg, minisign, ssh, sigstore
 
 
 def sha256_file(path: Path) -> str:

@@ -23,8 +23,10 @@ from .stages.linux import LinuxStage
 from .stages.notes import NotesStage
 from .stages.npm import NpmStage
 from .stages.package import PackageStage
+from .stages.provenance import ProvenanceStage
 from .stages.publish import PublishStage
 from .stages.repos import ReposStage
+from .stages.sbom import SbomStage
 from .stages.sign import SignStage
 from .stages.smoke import SmokeStage
 from .stages.toolchain import ToolchainStage
@@ -33,15 +35,15 @@ from .ui import Reporter
 
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
-    """toolchain → build → smoke → package → wheel → npm → linux → desktop → artifacts (in a
-    matrix: the part of the first target), then (not in a matrix part) installer → notes → checksum → sign →
-    repos → publish."""
+    """toolchain → build → smoke → package → sbom → wheel → npm → linux → desktop → artifacts (in a
+    matrix: the part of the first target), then (not in a matrix part) installer → notes →
+    provenance → checksum → sign → repos → publish."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), PackageStage(chosen=True),
-                           WheelStage(chosen=True), NpmStage(main=not part, chosen=True), LinuxStage(), DesktopStage(chosen=True),
-                           ArtifactsStage()]
+                           SbomStage(chosen=True), WheelStage(chosen=True), NpmStage(main=not part, chosen=True),
+                           LinuxStage(), DesktopStage(chosen=True), ArtifactsStage()]
     if not part:
-        stages += [InstallerStage(), NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
+        stages += [InstallerStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
         stages += [] if no_publish else [PublishStage()]
     return stages
 
@@ -50,7 +52,7 @@ def merge_stages(parts_dir: Path, *, no_publish: bool) -> list[Stage]:
     """Collect the parts, then what needs every target at once: the main npm package, the
     installer, checksum, sign, repos, publish. Never builds."""
     stages: list[Stage] = [MergeStage(parts_dir), NpmStage(main=True, platform_packages=False), InstallerStage(),
-                           NotesStage(), ChecksumStage(), SignStage(), ReposStage()]
+                           NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
     return stages + ([] if no_publish else [PublishStage()])
 
 

@@ -30,12 +30,13 @@ from .ui import mask_for_ci  # noqa: F401  (re-exported for the tasks)
 if TYPE_CHECKING:
     from .record import BuildRecord
 
-SUFFIX = {"gpg": ".asc", "minisign": ".minisig", "ssh": ".sig"}
+SUFFIX = {"gpg": ".asc", "minisign": ".minisig", "ssh": ".sig", "sigstore": ".sigstore.json"}
 TOOLS = {
     "gpg": ("gpg", "apt-get install gnupg (or your OS's GnuPG)"),
     "minisign": ("minisign", "apt-get install minisign (or https://jedisct1.github.io/minisign/)"),
     "ssh": ("ssh-keygen", "apt-get install openssh-client"),
     "authenticode": ("osslsigncode", "apt-get install osslsigncode"),
+    "sigstore": ("sigstore", "pip install sigstore"),
 }
 
 
@@ -152,7 +153,36 @@ class SshSigner:
                        signer=f"ssh:{cfg.sign.get('ssh', 'identity') or key.name}")
 
 
-SIGNERS: dict[str, Signer] = {"gpg": GpgSigner(), "minisign": MinisignSigner(), "ssh": SshSigner()}
+def oidc_available(token_env: str | None) -> bool:
+    """An identity Sigstore can use: GitHub Actions' ambient OIDC (a job with `id-token: write`),
+    or a token in `token_env` (GitLab's `id_tokens:`, any other CI)."""
+    return bool((token_env and env_.secret_value(token_env))
+                or (env_.var("ACTIONS_ID_TOKEN_REQUEST_URL") and env_.var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")))
+
+
+class SigstoreSigner:
+    """Keyless signing: a short-lived Fulcio certificate for the CI's OIDC identity, logged in Rekor;
+    the bundle (.sigstore.json) holds signature, certificate and log entry. The token reaches the
+    sigstore CLI through its environment (SIGSTORE_IDENTITY_TOKEN), never argv."""
+
+    method = "sigstore"
+
+    def job(self, subject: Path, output_tmp: Path, cfg: Config) -> SignJob:
+        token_env = cfg.sign.get("sigstore", "token-env")
+        if not oidc_available(token_env):
+            raise SignError("sigstore: no OIDC identity here to sign with",
+                            hint="run it in CI: GitHub Actions with `permissions: id-token: write`, or put an OIDC "
+                                 f"token for audience `sigstore` in ${token_env} (GitLab: `id_tokens:`)")
+        env = {}
+        if token_env and token_env != "SIGSTORE_IDENTITY_TOKEN" and env_.secret_value(token_env):
+            env["SIGSTORE_IDENTITY_TOKEN"] = env_.secret_value(token_env)
+        argv = ("sigstore", "sign", "--overwrite", "--bundle", str(output_tmp), str(subject))
+        return SignJob("sigstore", subject, output_tmp, Command(argv, env, secret_env=frozenset(env)),
+                       signer=f"sigstore:{cfg.sign.get('sigstore', 'identity') or 'the CI identity'}")
+
+
+SIGNERS: dict[str, Signer] = {"gpg": GpgSigner(), "minisign": MinisignSigner(), "ssh": SshSigner(),
+                              "sigstore": SigstoreSigner()}
 
 
 def detached_methods(sign: SignConfig, only: tuple[str, ...] = ()) -> list[str]:
@@ -298,7 +328,26 @@ def verify_detached(method: str, subject: Path, sig: Path, cfg: Config) -> tuple
         code, out = _quiet(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", identity,
                             "-n", sign.get("ssh", "namespace") or "file", "-s", str(sig)], stdin=subject.read_bytes())
         return code == 0, _last_line(out)
+    if method == "sigstore":
+        return verify_sigstore(subject, sig, cfg)
     raise ValueError(method)
+
+
+def sigstore_verify_command(subject: Path, bundle: Path, identity: str, issuer: str) -> list[str]:
+    return ["sigstore", "verify", "identity", "--bundle", str(bundle), "--cert-identity", identity,
+            "--cert-oidc-issuer", issuer, str(subject)]
+
+
+def verify_sigstore(subject: Path, bundle: Path, cfg: Config) -> tuple[bool, str]:
+    """The certificate must name the configured identity and issuer; sigstore also checks the
+    Rekor inclusion proof (it fetches Sigstore's trust root: this needs the network)."""
+    identity, issuer = cfg.sign.get("sigstore", "identity"), cfg.sign.get("sigstore", "issuer")
+    if not identity or not issuer:
+        return False, "sign.sigstore.identity and sign.sigstore.issuer are needed to verify"
+    if proc.which("sigstore") is None:
+        return False, "sigstore is not installed (pip install sigstore)"
+    code, out = _quiet(sigstore_verify_command(subject, bundle, identity, issuer))
+    return code == 0, _last_line(out)
 
 
 def verify_authenticode(exe: Path, cfg: Config) -> tuple[bool, str]:

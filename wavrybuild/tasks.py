@@ -274,7 +274,7 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
 
 
 @task(iterable=["method"], help={
-    "method": "gpg, minisign or ssh; repeat for several (default: [sign] methods in targets.toml, "
+    "method": "gpg, minisign, ssh or sigstore; repeat for several (default: [sign] methods in targets.toml, "
     "or $WAVRYBUILD_SIGN_METHODS)",
     "dry": "say what would be signed with which method, running no signer",
     "config": CONFIG_HELP})
@@ -422,6 +422,29 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
     _one(c, cfg, stage, cfg.select(target) if target else cfg.targets, dry=dry)
 
 
+@task(help={"dry": "say what would be written", "config": CONFIG_HELP})
+@_guarded
+def provenance(c: Context, dry: bool = False, config: str | None = None) -> None:
+    """[provenance]: provenance.intoto.json, a SLSA v1 statement (in-toto) naming the builder, source
+    commit, invocation and toolchains, with every artifact's SHA-256 as a subject; then run checksum and sign."""
+    from .stages.provenance import ProvenanceStage
+
+    _one(c, _load(c, config), ProvenanceStage(), dry=dry)
+
+
+@task(iterable=["target"],
+      help={"target": TARGET_HELP + " (default: every built target)",
+            "dry": "show the cargo metadata calls and the files without writing", "config": CONFIG_HELP})
+@_guarded
+def sbom(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
+    """[sbom]: a CycloneDX SBOM per built target — the crates compiled into it (cargo's graph for that
+    triple, Cargo.lock's versions and checksums, licenses) and the binaries' SHA-256; no rebuild."""
+    from .stages.sbom import SbomStage
+
+    cfg = _load(c, config)
+    _one(c, cfg, SbomStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
+
+
 @task(iterable=["target"],
       help={"target": TARGET_HELP + " (default: every built macOS and Windows target)",
             "dry": "say what would be made, and how it would be signed, without running anything",
@@ -493,6 +516,6 @@ def parts(c: Context, commit: str | None = None, config: str | None = None) -> N
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
     ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels,
-                    linux_packages, desktop, repos, installer, notes, artifacts, parts)
+                    linux_packages, sbom, desktop, provenance, repos, installer, notes, artifacts, parts)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import provenance, sbom
 from . import sign as sg
+from .archive import member_digests
 from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_many
 from .errors import WavryError
 from .manifest import MANIFEST_NAME
@@ -121,13 +123,62 @@ def verify_dir(directory: Path) -> list[Check]:
     for name in sorted(present - listed):
         if not _describes(name, listed):
             checks.append(Check(name, "unexpected", "not listed in SHA256SUMS"))
-    return checks + _manifest_checks(directory, expected, present)
+    return checks + _manifest_checks(directory, expected, present) + supply_chain_checks(directory, expected)
+
+
+def supply_chain_checks(directory: Path, expected: dict[str, str]) -> list[Check]:
+    """The provenance statement's subjects are exactly SHA256SUMS' files with the same digests,
+    and each SBOM's binaries are, byte for byte, the ones in its target's archives."""
+    checks: list[Check] = []
+    artifacts = _manifest_artifacts(directory)
+    for name in sorted(expected):
+        path = directory / name
+        if not path.is_file():
+            continue
+        if name == provenance.NAME:
+            try:
+                problems = provenance.subject_problems(json.loads(path.read_text()), expected)
+            except (ValueError, UnicodeDecodeError):
+                problems = ["not valid JSON"]
+            checks.append(Check(name, "bad-provenance" if problems else "ok",
+                                "; ".join(problems[:3]) or f"{len(expected) - 1} subjects match SHA256SUMS"))
+        elif name.endswith(".cdx.json"):
+            checks.append(_sbom_check(directory, name, artifacts))
+    return checks
+
+
+def _manifest_artifacts(directory: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads((directory / MANIFEST_NAME).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []
+    arts = data.get("artifacts", []) if isinstance(data, dict) else []
+    return [a for a in arts if isinstance(a, dict)] if isinstance(arts, list) else []
+
+
+def _sbom_check(directory: Path, name: str, artifacts: list[dict[str, Any]]) -> Check:
+    try:
+        binaries = sbom.subjects((directory / name).read_text())
+    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+        return Check(name, "bad-sbom", "not a CycloneDX JSON document")
+    me = next((a for a in artifacts if a.get("path") == name), None)
+    archives = [a for a in artifacts if me and a.get("kind") == "archive" and a.get("target") == me.get("target")
+                and a.get("packages") == me.get("packages") and (directory / str(a.get("path"))).is_file()]
+    if not archives:
+        return Check(name, "ok", f"{len(binaries)} binaries (no archive of its target here to compare)")
+    for a in archives:
+        inside = member_digests(directory / str(a["path"]), str(a.get("format")))
+        for binary, digest in binaries.items():
+            found = inside.get(binary) or inside.get(binary + ".exe")
+            if found is None:
+                return Check(name, "bad-sbom", f"{binary}: not in {a['path']}")
+            if found != digest:
+                return Check(name, "bad-sbom", f"{binary}: differs from the one in {a['path']}")
+    return Check(name, "ok", f"{len(binaries)} binaries match {', '.join(str(a['path']) for a in archives)}")
 
 
 def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
     """Each configured signature must exist and verify with the real tool against the release key."""
-
-
     checks: list[Check] = []
     sums = directory / SUMS_NAME
     subjects = [sums]
@@ -140,6 +191,8 @@ def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
             artifacts = []
     if cfg.sign.artifacts:
         subjects += [directory / a["path"] for a in artifacts if (directory / a["path"]).is_file()]
+    else:  # the provenance statement is always signed on its own (stages/sign.py)
+        subjects += [directory / a["path"] for a in artifacts if a.get("kind") == "provenance"]
     for method in sg.detached_methods(cfg.sign):
         for subject in subjects:
             sig = directory / (subject.name + sg.SUFFIX[method])

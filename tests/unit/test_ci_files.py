@@ -72,3 +72,18 @@ def test_gitlab_file_parses_and_child_pipeline_is_yaml() -> None:
     for target, job in parts.items():
         assert job["script"][1] == f"python3 -m invoke toolchain --install --target {target}"  # its own only
         assert job["script"][-1] == f"python3 -m invoke release --part --target {target}"
+
+
+def test_release_jobs_attest_build_provenance_of_every_listed_file() -> None:
+    for name, job in (("release.yml", "release"), ("release-matrix.yml", "merge"), ("release-phases.yml", "release")):
+        wf = yaml.safe_load((REPO / ".github/workflows" / name).read_text())
+        j = wf["jobs"][job]
+        assert j["permissions"] == {"contents": "write", "id-token": "write", "attestations": "write"}, name
+        attest = [s for s in j["steps"] if s.get("uses", "").startswith("actions/attest-build-provenance@")]
+        assert len(attest) == 1 and attest[0]["with"] == {"subject-checksums": "dist/SHA256SUMS"}, name
+        # After the release step that wrote SHA256SUMS.
+        assert j["steps"].index(attest[0]) == len(j["steps"]) - 1
+    # A matrix part's SBOMs and installers travel to the merge job.
+    build = yaml.safe_load((REPO / ".github/workflows/release-matrix.yml").read_text())["jobs"]["build"]
+    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert {"dist/*.cdx.json", "dist/*.dmg", "dist/*.msi", "dist/*.deb"} <= set(upload["with"]["path"].split())

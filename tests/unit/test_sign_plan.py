@@ -59,3 +59,32 @@ def test_commands_carry_no_secret(cfg, tmp_path: Path, monkeypatch: pytest.Monke
     assert "-readpass" in code.argv and "-st" in code.argv
     for cmd in (gpg.command, mini.command, ssh.command, code):
         assert "s3cret-value" not in " ".join(cmd.argv) and "s3cret-value" not in cmd.display()
+
+
+def test_sigstore_keyless_needs_an_oidc_identity_and_keeps_the_token_off_argv(tmp_path: Path, monkeypatch) -> None:
+    from wavrybuild.sign import SignError, SigstoreSigner, sigstore_verify_command
+
+    write_project(tmp_path, TOML.replace('"authenticode"]', '"authenticode", "sigstore"]')
+                  + '[sign.sigstore]\ntoken-env = "GITLAB_SIGSTORE_TOKEN"\n')
+    cfg = load(tmp_path / "targets.toml")
+    for name in ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITLAB_SIGSTORE_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    sums = tmp_path / "SHA256SUMS"
+    # Outside CI: refused with what would make it work.
+    with pytest.raises(SignError, match="no OIDC identity") as exc:
+        SigstoreSigner().job(sums, tmp_path / "out.sigstore.json", cfg)
+    assert "id-token: write" in (exc.value.hint or "")
+    # GitLab: the token from `id_tokens:` reaches sigstore as its own variable, masked, never argv.
+    monkeypatch.setenv("GITLAB_SIGSTORE_TOKEN", "eyJ-secret-oidc")
+    job = SigstoreSigner().job(sums, tmp_path / "out.sigstore.json", cfg)
+    assert job.command.argv == ("sigstore", "sign", "--overwrite", "--bundle", str(tmp_path / "out.sigstore.json"),
+                                str(sums))
+    assert job.command.env == {"SIGSTORE_IDENTITY_TOKEN": "eyJ-secret-oidc"}
+    assert "eyJ-secret-oidc" not in job.command.display() and "eyJ-secret-oidc" not in " ".join(job.command.argv)
+    # GitHub Actions: the ambient token, which the sigstore CLI fetches itself.
+    monkeypatch.delenv("GITLAB_SIGSTORE_TOKEN")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "https://example.invalid/token")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "x")
+    assert SigstoreSigner().job(sums, tmp_path / "o.json", cfg).command.env == {}
+    assert sigstore_verify_command(sums, tmp_path / "b.json", "https://ci/x@refs/tags/v1", "https://issuer")[:3] == [
+        "sigstore", "verify", "identity"]

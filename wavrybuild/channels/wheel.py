@@ -98,8 +98,10 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def wheel_files(cfg: Config, wc: WheelConfig, t: TargetConfig, binaries: list[Path]) -> tuple[str, dict[str, tuple[bytes, int]]]:
-    """(file name, {archive path: (bytes, mode)}) for one target's wheel."""
+def wheel_files(cfg: Config, wc: WheelConfig, t: TargetConfig, binaries: list[Path],
+                sboms: dict[str, bytes] | None = None) -> tuple[str, dict[str, tuple[bytes, int]]]:
+    """(file name, {archive path: (bytes, mode)}) for one target's wheel; `sboms` go into
+    .dist-info/sboms/ (PEP 770)."""
     version = pep440(cfg.project.version)
     dist_name = canonicalize_name(wc.name).replace("-", "_")
     platform = platform_tag(t, binaries[0])
@@ -115,6 +117,8 @@ def wheel_files(cfg: Config, wc: WheelConfig, t: TargetConfig, binaries: list[Pa
     files[f"{info}/METADATA"] = (metadata(cfg, wc, version).encode(), 0o644)
     wheel = "Wheel-Version: 1.0\nGenerator: wavrybuild\nRoot-Is-Purelib: false\n" + "".join(f"Tag: {t}\n" for t in tags)
     files[f"{info}/WHEEL"] = (wheel.encode(), 0o644)
+    for name, text in sorted((sboms or {}).items()):
+        files[f"{info}/sboms/{name}"] = (text, 0o644)
     record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, (d, _) in sorted(files.items()))
     record += f"{info}/RECORD,,\n"
     files[f"{info}/RECORD"] = (record.encode(), 0o644)

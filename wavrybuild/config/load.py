@@ -22,13 +22,15 @@ from .models import Project, TargetConfig
 from .project import WELL_KNOWN_SECRETS, Metadata, named_env, parse_cache, parse_project
 from .publish import parse_publish
 from .release import parse_release
+from .sbom import parse_provenance, parse_sbom
 from .sections import parse_checksum, parse_package, parse_sign
 from .storage import parse_storage
 from .targets import parse_targets
 from .whole import Config
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
-            "cache", "release", "artifacts", "storage", "desktop"}
+            "cache", "release", "artifacts", "storage", "desktop", "sbom",
+            "provenance"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         publish=publish,
         bindings=parse_bindings(core, data.get("bindings")),
         desktop=parse_desktop(core, data.get("desktop")),
+        sbom=parse_sbom(core, data.get("sbom")),
+        provenance=parse_provenance(core, data.get("provenance")),
     )
 
 

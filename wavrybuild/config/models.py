@@ -189,7 +189,7 @@ class ChecksumConfig:
     sidecars: bool = False
 
 
-SIGN_METHODS = ("gpg", "minisign", "ssh", "authenticode")
+SIGN_METHODS = ("gpg", "minisign", "ssh", "authenticode", "sigstore")
 # Per method: key -> default. Paths are relative to targets.toml. Secrets are never keys here:
 # only the *names* of the env vars that hold them (`*-env`).
 SIGN_METHOD_KEYS: dict[str, dict[str, str | None]] = {
@@ -198,6 +198,9 @@ SIGN_METHOD_KEYS: dict[str, dict[str, str | None]] = {
     "ssh": {"key": None, "allowed-signers": None, "identity": None, "namespace": "file"},
     "authenticode": {"pkcs12": None, "password-env": "WAVRYBUILD_AUTHENTICODE_PASSWORD", "ca": None,
                      "description": None, "timestamp-url": None},
+    # Keyless: the CI's OIDC identity (GitHub's ambient token, or a token in token-env); identity and
+    # issuer are what `invoke verify` checks the certificate against.
+    "sigstore": {"identity": None, "issuer": None, "token-env": "SIGSTORE_IDENTITY_TOKEN"},
 }
 
 

@@ -14,6 +14,7 @@ from .desktop import DesktopConfig
 from .models import Bundle, ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
 from .publish import PublishConfig
 from .release import ReleaseConfig
+from .sbom import ProvenanceConfig, SbomConfig
 from .storage import StorageConfig
 
 
@@ -35,6 +36,8 @@ class Config:
     artifacts: tuple[ExtraArtifact, ...] = ()  # [[artifacts]]: files made by a command, not by cargo
     storage: StorageConfig | None = None  # [storage]: where CI matrix parts live, keyed by commit
     desktop: DesktopConfig | None = None  # [desktop]: .app/.dmg, Windows installers, desktop entries
+    sbom: SbomConfig | None = None  # [sbom]: CycloneDX SBOMs per target
+    provenance: ProvenanceConfig | None = None  # [provenance]: the SLSA statement of the release
 
     @property
     def bundles(self) -> tuple[Bundle, ...]:

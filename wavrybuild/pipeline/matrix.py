@@ -11,7 +11,7 @@ from ..errors import ConfigError
 GITLAB_IMAGE = "python:3.11-bookworm"
 # What a matrix part makes (archives, wheels, npm tarballs, .deb/.rpm, [desktop] images and installers).
 PART_FILES = ("dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz", "dist/*.deb", "dist/*.rpm", "dist/*.dmg",
-              "dist/*.msi", "dist/*.exe")
+              "dist/*.msi", "dist/*.exe", "dist/*.cdx.json")
 
 
 def _package_spec(cfg: Config, extras: str) -> str:

@@ -34,6 +34,8 @@ def _subjects(run: Run) -> tuple[Manifest, list[Path]]:
     if parse_sums(sums.read_text()) != {a.path: a.sha256 for a in manifest.artifacts}:
         raise WavryError(f"{sums}: does not match manifest.json", hint="run `invoke checksum` again")
     subjects = [sums]
+    # The provenance statement is signed on its own too: verifiers of SLSA provenance take the file alone.
+    subjects += [dist / a.path for a in manifest.artifacts if a.kind == "provenance" and not run.cfg.sign.artifacts]
     if run.cfg.sign.artifacts:
         subjects += [dist / a.path for a in manifest.artifacts]
         actual = sha256_many(subjects[1:])

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from ..channels.wheel import wheel_files, write_wheel
-from ..config import Config
+from ..config import Config, TargetConfig
 from ..config.channels import WheelConfig, parse_pypi
 from ..dist import Transaction
 from ..pipeline.stage import Planned, Run
@@ -44,6 +44,15 @@ class WheelStage:
         # `invoke wheel` works without [channels.pypi]: the defaults come from Cargo.toml.
         return view.channels.pypi or parse_pypi(view, {})
 
+    @staticmethod
+    def _sboms(run: Run, t: TargetConfig, packages: tuple[str, ...]) -> dict[str, bytes]:
+        """This target's SBOM from the sbom stage, for the wheel's .dist-info/sboms/ (PEP 770)."""
+        if run.cfg.sbom is None or not run.cfg.sbom.wheels or run.state.manifest is None:
+            return {}
+        return {a.path: (run.state.dist / a.path).read_bytes() for a in run.state.manifest.artifacts
+                if a.kind == "sbom" and a.target == t.id and tuple(a.packages) == packages
+                and (run.state.dist / a.path).is_file()}
+
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
         ids = self._targets(run)
         tx = Transaction(run.state, "wheel", run.state.require_manifest())
@@ -52,7 +61,7 @@ class WheelStage:
             view = run.cfg.view(bundle)
             wc = self._config(view)
             for t, names, binaries in run.state.built(view, [t for t in run.targets if t.id in ids], "a wheel", bundle):
-                filename, files = wheel_files(view, wc, t, binaries)
+                filename, files = wheel_files(view, wc, t, binaries, self._sboms(run, t, bundle.packages))
                 a = tx.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
                            fmt="whl", binaries=names, packages=bundle.packages)
                 rows.append((t.id, filename, human_size(a.size)))

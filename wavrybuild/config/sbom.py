@@ -1,0 +1,41 @@
+"""[sbom]: a CycloneDX SBOM per target (and package), listed in the release and put into wheels;
+[provenance]: a SLSA v1 provenance statement for the whole release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from . import checks as c
+from .models import Core
+
+SPEC_VERSIONS = ("1.5", "1.6")
+
+
+@dataclass(frozen=True)
+class SbomConfig:
+    spec_version: str = "1.6"
+    wheels: bool = True  # embed into each wheel's .dist-info/sboms/ (PEP 770)
+
+
+def parse_sbom(cfg: Core, raw: Any) -> SbomConfig | None:
+    if raw is None:
+        return None
+    where = cfg.project.config_path
+    v = c.values(where, "sbom.", raw, {"spec-version": (c.choice(SPEC_VERSIONS), "1.6"), "wheels": (c.bool_value, True)})
+    if not isinstance(v["spec-version"], str):
+        raise ConfigError(f"{where}: sbom.spec-version: expected one of {', '.join(SPEC_VERSIONS)}")
+    return SbomConfig(spec_version=v["spec-version"], wheels=v["wheels"])
+
+
+@dataclass(frozen=True)
+class ProvenanceConfig:
+    builder_id: str | None = None  # overrides the builder id taken from the CI's variables
+
+
+def parse_provenance(cfg: Core, raw: Any) -> ProvenanceConfig | None:
+    if raw is None:
+        return None
+    v = c.values(cfg.project.config_path, "provenance.", raw, {"builder-id": (c.opt_str, None)})
+    return ProvenanceConfig(builder_id=v["builder-id"])
