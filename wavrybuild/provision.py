@@ -145,6 +145,24 @@ def _tool_needs(st: TargetStatus, tools: Tools, needs: _Needs) -> None:
         needs.apt.append("llvm")  # llvm-objcopy, which rustc gets as rust-objcopy (see ensure_objcopy_shim)
 
 
+def _desktop_needs(config: Config, targets: tuple[TargetConfig, ...], needs: _Needs) -> None:
+    """[desktop]: the image and installer makers of the platforms being released."""
+    d = config.desktop
+    if d is None:
+        return
+    wanted: list[tuple[str, str]] = []
+    if any(t.triple.os == "macos" for t in targets):
+        wanted.append(("xorriso", "xorriso"))
+    if any(t.triple.is_windows for t in targets):
+        if "msi" in d.windows_formats:
+            wanted += [("wixl", "wixl"), ("msibuild", "msitools")]
+        if "nsis" in d.windows_formats:
+            wanted.append(("makensis", "nsis"))
+    if any(t.triple.os == "linux" for t in targets) and config.channels.linux:
+        wanted.append(("desktop-file-validate", "desktop-file-utils"))
+    needs.apt += [pkg for program, pkg in wanted if proc.which(program) is None]
+
+
 def _apt_steps(needs: _Needs) -> list[InstallStep]:
     if not needs.apt:
         return []
@@ -153,7 +171,7 @@ def _apt_steps(needs: _Needs) -> list[InstallStep]:
     steps = [InstallStep(f"enable {arch} packages (multiarch)", ("dpkg", "--add-architecture", arch), True)
              for arch in needs.arches]
     steps.append(InstallStep("refresh package lists", ("apt-get", "update", "-q"), True))
-    steps.append(InstallStep("Rust, std, linkers and runners from the distribution",
+    steps.append(InstallStep("Rust, std, linkers, runners (and [desktop]'s image makers) from the distribution",
                              ("apt-get", "install", "-y", "-q", "--no-install-recommends", *pkgs), True))
     return steps
 
@@ -194,6 +212,8 @@ def install_plan(config: Config, targets: tuple[TargetConfig, ...], tools: Tools
             _std_needs(st, tools, rustup, debian, needs)
         if debian:
             _tool_needs(st, tools, needs)
+    if debian:
+        _desktop_needs(config, targets, needs)
     if not debian:
         needs.apt.clear()
     steps = needs.steps + _apt_steps(needs)
