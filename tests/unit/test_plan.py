@@ -269,3 +269,6 @@ def test_msvc_is_valid_config_refused_only_where_it_cannot_build(tmp_path: Path)
     assert child["part:x86_64-unknown-linux-gnu"]["image"] == "rust:1"  # type: ignore[index]
     assert child["part:aarch64-apple-darwin"]["tags"] == ["saas-macos-medium-m1"]  # type: ignore[index]
     assert "tags" not in child["part:aarch64-unknown-linux-gnu"]  # type: ignore[operator]
+    win = child["part:x86_64-pc-windows-msvc"]  # type: ignore[index]
+    assert win["tags"] == ["saas-windows-medium-amd64"] and "image" not in win
+    assert all(line.startswith("python ") for line in win["script"])

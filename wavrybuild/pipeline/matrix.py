@@ -68,16 +68,19 @@ def matrix(cfg: Config, fmt: str) -> object:
         jobs: dict[str, object] = {"stages": ["build", "merge"], "default": {"image": GITLAB_IMAGE}}
         for t in targets:
             r = runners[str(t["target"])]
+            # A Windows runner (no image: its own shell) names Python `python`.
+            py = "python" if r.image is None else "python3"
             job: dict[str, object] = {
                 "stage": "build",
-                "script": [install, f"python3 -m invoke toolchain --install --target {t['target']}",
-                           f"python3 -m invoke release --part --target {t['target']}"],
+                "script": [install.replace("python3 ", f"{py} ", 1),
+                           f"{py} -m invoke toolchain --install --target {t['target']}",
+                           f"{py} -m invoke release --part --target {t['target']}"],
                 "artifacts": {"paths": [*PART_FILES, "dist/manifest-part-*.json"]},
             }
             if r.tags:
                 job["tags"] = list(r.tags)
-            if r.image != GITLAB_IMAGE:
-                job["image"] = r.image  # None: a Windows runner's own shell, not the default image
+            if r.image is not None and r.image != GITLAB_IMAGE:
+                job["image"] = r.image  # (a Windows runner's shell executor ignores the default image)
             jobs[f"part:{t['target']}"] = job
         merge = ('python3 -m invoke release --merge-from-storage "$CI_COMMIT_SHA"' if phases
                  else "python3 -m invoke release --merge dist")
