@@ -187,3 +187,25 @@ def test_rcodesign_plan_and_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert notarize[:2] == ("rcodesign", "notary-submit") and "--staple" in notarize
     assert all(st.when == "app" for st in steps)  # the stapled app goes into the image afterwards
     assert macsign.signer(MacSigning(), "t", platform="linux") is None  # no identity: ad-hoc only
+
+
+def test_dry_run_with_a_developer_id_but_no_signer_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wavrybuild.dist import DistState
+    from wavrybuild.pipeline.stage import Run
+    from wavrybuild.stages.desktop import DesktopStage
+
+    c = cfg(tmp_path, {"bundle-id": "com.example.demo", "macos": {"identity": "Developer ID Application: A (T)"}})
+    monkeypatch.setattr(macsign.proc, "which", lambda name: None)
+    monkeypatch.setattr(macsign.sys, "platform", "linux")
+
+    class Quiet:
+        def __getattr__(self, name: str) -> Any:
+            return lambda *a, **k: None
+
+    run = Run(cfg=c, ui=Quiet(), targets=c.targets)  # type: ignore[arg-type]
+    monkeypatch.setattr(DistState, "built_ids", lambda self: {t.id for t in c.targets})
+    lines = [p.text for p in DesktopStage().plan(run)]
+    assert any("universal2-apple-darwin.dmg here:" in line and "macOS runner" in line
+               for line in lines), lines
+    # The Windows installers are still planned, with their commands.
+    assert any(line.startswith("wixl -a x64") for line in lines) and any("makensis" in line for line in lines)

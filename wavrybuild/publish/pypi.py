@@ -64,6 +64,8 @@ class PypiDestination:
         })
         if token:
             self.http.session.auth = ("__token__", token)  # what PyPI's API tokens expect
+        # Each project's simple page, read once per run (not once per wheel).
+        self._pages: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
 
     def select(self, files: list[LocalFile]) -> list[LocalFile]:
         return [f for f in files if f.name.endswith(".whl") and "/" not in f.name]
@@ -72,7 +74,7 @@ class PypiDestination:
         return f"{self.c.repository_url} (project {self._project(f)})"
 
     def start(self) -> None:
-        pass
+        self._pages.clear()
 
     @staticmethod
     def _project(f: LocalFile) -> str:
@@ -107,9 +109,13 @@ class PypiDestination:
             files[html.unescape(label).strip()] = (sha, href)
         return url, files
 
-    def _there(self, f: LocalFile) -> str | None:
-        """The sha256 of the index's file of this name, or None when it has none."""
-        url, files = self._listing(self._project(f))
+    def _there(self, f: LocalFile, *, fresh: bool = False) -> str | None:
+        """The sha256 of the index's file of this name, or None when it has none. `fresh`: read the
+        page again (after "file exists": another run uploaded it meanwhile)."""
+        project = self._project(f)
+        if fresh or project not in self._pages:
+            self._pages[project] = self._listing(project)
+        url, files = self._pages[project]
         if f.name not in files:
             return None
         sha, href = files[f.name]
@@ -135,7 +141,7 @@ class PypiDestination:
             if resp.status_code in (200, 201):
                 return "uploaded", ""
             # "File already exists" (another run got there first): judge by what is there now.
-            there = self._there(f)
+            there = self._there(f, fresh=True)
             if there is not None:
                 return self._same_or_refuse(f, there)
             raise PublishError(f"pypi: {f.name}: upload: HTTP {resp.status_code}: {server_message(resp)}",

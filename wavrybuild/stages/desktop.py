@@ -132,7 +132,11 @@ class DesktopStage:
         out: list[Planned] = []
         for t in self._targets(run):
             if t.triple.os == "macos":
-                mac = signer(d.macos, t.id)
+                try:
+                    mac = signer(d.macos, t.id)
+                except ToolMissing as exc:  # a dry run says so; the real one stops there
+                    out.append(Planned(f"cannot make {dmg_name(view, t)} here: {exc.message}; {exc.hint}"))
+                    continue
                 how = "ad-hoc signed only" if mac is None else f"signed by {d.macos.identity}" + (
                     ", notarized and stapled" if d.macos.notarize else "")
                 out.append(Planned(f"would write {dist / dmg_name(view, t)} ({d.name}.app, {how})"))
@@ -190,7 +194,8 @@ class DesktopStage:
             shutil.rmtree(work, ignore_errors=True)
         ids = {t.id for t in targets}
         changed = tx.commit(lambda a: a.kind in KINDS and a.target in ids)
-        run.ui.table("Desktop bundles", ["target", "file", "size", "signature"], rows)
+        if rows:
+            run.ui.table("Desktop bundles", ["target", "file", "size", "signature"], rows)
         return changed
 
     # --- macOS ---------------------------------------------------------------------------------
