@@ -259,7 +259,10 @@ def _produced(stdout: str, project: Project, target: TargetConfig, *,
         assert first is not None
         out = first.parent.parent.parent / str(target.triple) / first.parent.name / first.name
         out.parent.mkdir(parents=True, exist_ok=True)
-        data = macho.join([p.read_bytes() for p in parts if p is not None])
+        try:
+            data = macho.join([p.read_bytes() for p in parts if p is not None])
+        except macho.MachOError as exc:
+            raise BuildProblem(f"{b}: cannot join the slices into a universal binary: {exc}") from None
         for s in macho.slices(data):
             # Apple Silicon kills an arm64 binary whose signature does not match its bytes.
             problems = macho.signature_problems(s)
