@@ -96,6 +96,13 @@ def _code_signature(s: Slice) -> tuple[int, int] | None:
 def signature_problems(s: Slice) -> list[str]:
     """What is wrong with a slice's embedded code signature ([] when every page hash matches;
     ["unsigned"] when it has none)."""
+    try:
+        return _signature_problems(s)
+    except struct.error:
+        return ["the load commands or the signature are truncated"]
+
+
+def _signature_problems(s: Slice) -> list[str]:
     sig = _code_signature(s)
     if sig is None:
         return ["unsigned"]

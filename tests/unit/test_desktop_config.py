@@ -209,3 +209,10 @@ def test_dry_run_with_a_developer_id_but_no_signer_says_so(tmp_path: Path, monke
                for line in lines), lines
     # The Windows installers are still planned, with their commands.
     assert any(line.startswith("wixl -a x64") for line in lines) and any("makensis" in line for line in lines)
+
+
+def test_truncated_slice_is_a_problem_not_a_crash() -> None:
+    thin = struct.pack("<IiIIIIII", macho.MH_MAGIC_64, 0x0100000C, 0, 2, 5, 64, 0, 0)  # 5 load commands, none there
+    assert macho.signature_problems(macho.read_thin(thin)) == ["the load commands or the signature are truncated"]
+    with pytest.raises(macho.MachOError):
+        macho.read_thin(b"\x7fELF" + b"\0" * 40)
