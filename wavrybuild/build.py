@@ -62,7 +62,7 @@ def source_digest(project: Project) -> str:
     if lock.exists():
         h.update(lock.read_bytes())
     h.update(cargo_config_digest(project.manifest_path.parent, root).encode())
-    h.update(environment_digest(project.secret_env).encode())
+    h.update(environment_digest(project.secrets).encode())
     return h.hexdigest()
 
 
@@ -275,7 +275,7 @@ def _produced(stdout: str, project: Project, target: TargetConfig, *,
 
 def _watch(built: list[Path], stdout: str, target: TargetConfig, project: Project) -> dict[str, Any]:
     # universal2: the build scripts of both slices (and, in a group, of its neighbours: a spare rebuild at worst).
-    return watched(built, stdout, None if target.triple.is_universal else str(target.triple), project.secret_env)
+    return watched(built, stdout, None if target.triple.is_universal else str(target.triple), project.secrets)
 
 
 def _stage(step: BuildStep, project: Project, dist: Path, produced: dict[str, Path]) -> list[BinaryRecord]:
@@ -359,7 +359,7 @@ def execute_step(
     except BuildProblem as exc:
         return Outcome(step, False, time.monotonic() - start, error=f"cargo reported success but {exc}")
     return Outcome(step, True, time.monotonic() - start, _stage(step, project, dist, produced),
-                   watch=watched(built, result.stdout, None, project.secret_env))
+                   watch=watched(built, result.stdout, None, project.secrets))
 
 
 def _build_error(exc: CommandFailed) -> str:

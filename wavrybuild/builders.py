@@ -162,9 +162,10 @@ def _command(program: tuple[str, ...], project: Project, target: TargetConfig, s
              env: dict[str, str]) -> Command:
     argv = (*program, *_cargo_args(project, target, std), *rustflags_config(target, rustflags(project, target, std)))
     # RUSTFLAGS in the environment would override every target.<triple>.rustflags: the caller's
-    # flags are folded into ours (see rustflags) and the variables cleared for cargo.
+    # flags are folded into ours (see rustflags) and the variables cleared for cargo. Credentials
+    # need no mention: no child inherits them (env.SecretPolicy); target.env's are given on purpose.
     return Command(argv, env, cwd=Path(project.root), secret_env=target.secret_env,
-                   unset_env=_unset(project) | frozenset(INHERITED_FLAGS) | project.secret_env)
+                   unset_env=_unset(project) | frozenset(INHERITED_FLAGS))
 
 
 class CargoBuilder:

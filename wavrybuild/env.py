@@ -3,13 +3,15 @@
 `Settings` holds the WAVRYBUILD_* options (the CI spelling of task flags and targets.toml keys),
 read once per task and passed in; the other helpers name the variables of other tools (cargo,
 rustup, XDG, GitHub Actions) that decide where things live. Child processes get their environment
-from `proc`, which copies os.environ minus the secrets: that is passing on, not reading.
+from `child_environ` (through `proc`): os.environ minus every secret the `SecretPolicy` names, plus
+what the command adds on purpose. That is passing on, not reading.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,3 +102,78 @@ class Settings:
             storage_endpoint=e.get("WAVRYBUILD_STORAGE_ENDPOINT") or None,
             sign=sign,
         )
+
+
+# --- secrets kept from children ------------------------------------------------------------------
+
+# The variables targets.toml's `*-env` keys name when they are left out ([sign.*], [publish.*],
+# [channels.npm], [desktop.macos]): a CI that follows the docs sets them without naming them.
+# tests/unit/test_secret_policy.py reads the config modules' defaults and fails when one is missing.
+DEFAULT_SECRET_ENV = frozenset({
+    "WAVRYBUILD_GPG_PASSPHRASE", "WAVRYBUILD_MINISIGN_PASSPHRASE", "WAVRYBUILD_AUTHENTICODE_PASSWORD",
+    "WAVRYBUILD_MACOS_P12_PASSWORD", "SIGSTORE_IDENTITY_TOKEN", "GITHUB_TOKEN", "CI_JOB_TOKEN", "PYPI_TOKEN",
+    "PYPI_ID_TOKEN", "CARGO_REGISTRY_TOKEN", "NPM_TOKEN",
+})
+# Tokens CI systems and package tools put in the environment of every step.
+WELL_KNOWN_SECRETS = frozenset({
+    "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "NPM_TOKEN", "NODE_AUTH_TOKEN",
+    "CARGO_REGISTRY_TOKEN", "TWINE_PASSWORD", "PYPI_TOKEN", "PYPI_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SIGSTORE_ID_TOKEN",
+})
+# [publish.crates] registry = "name" reads CARGO_REGISTRIES_<NAME>_TOKEN, as cargo itself does.
+REGISTRY_TOKEN = re.compile(r"CARGO_REGISTRIES_.+_TOKEN")
+# Defence in depth: a name that says it holds a credential is one, whoever set it.
+SECRET_WORDS = re.compile(r"TOKEN|PASSWORD|PASSPHRASE|SECRET|CREDENTIAL|PRIVATE_KEY", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SecretPolicy:
+    """Which inherited variables a child process never sees.
+
+    A secret is a variable the config names (`named`: every `*-env` value), one it would name by
+    default, a CI or registry token, or any name holding one of SECRET_WORDS. Children get none of
+    them unless `[project] pass-env` lists it (`passed`: a build whose private registry needs its
+    token). A command that needs a secret (signing, publishing) adds it itself through
+    `proc.Command.env` and `secret_env`, so the policy never has to make an exception for it.
+    """
+
+    named: frozenset[str] = frozenset()
+    passed: frozenset[str] = frozenset()
+
+    def is_secret(self, name: str) -> bool:
+        """Whether `name` holds a credential (pass-env aside): never a build input, never recorded."""
+        upper = name.upper()  # Windows names are case-insensitive: hide more, never less
+        return (name in self.named or upper in self.named or upper in DEFAULT_SECRET_ENV
+                or upper in WELL_KNOWN_SECRETS or REGISTRY_TOKEN.fullmatch(upper) is not None
+                or SECRET_WORDS.search(name) is not None)
+
+    def withholds(self, name: str) -> bool:
+        """Whether a child must not inherit `name`."""
+        return name not in self.passed and self.is_secret(name)
+
+    def child_env(self, inherited: Mapping[str, str], add: Mapping[str, str] | None = None,
+                  unset: Collection[str] = ()) -> dict[str, str]:
+        """`inherited` without the secrets and `unset`, then `add` (what the command gives on purpose)."""
+        env = {k: v for k, v in inherited.items() if k not in unset and not self.withholds(k)}
+        env.update(add or {})
+        return env
+
+
+# The defaults and patterns alone: the policy of this process until a targets.toml is loaded
+# (config.load installs its own), so even a probe run before the config is known inherits no credential.
+DEFAULT_POLICY = SecretPolicy()
+_POLICY = [DEFAULT_POLICY]
+
+
+def guard(policy: SecretPolicy) -> None:
+    """Make `policy` the one every child process of this process gets its environment from."""
+    _POLICY[0] = policy
+
+
+def secret_policy() -> SecretPolicy:
+    return _POLICY[0]
+
+
+def child_environ(add: Mapping[str, str] | None = None, unset: Collection[str] = ()) -> dict[str, str]:
+    """The environment of a child process: ours without secrets and `unset`, plus `add`."""
+    return _POLICY[0].child_env(os.environ, add, unset)

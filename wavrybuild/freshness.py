@@ -28,10 +28,11 @@ ENV_FAMILIES = re.compile(r"^(CARGO_|RUSTFLAGS$|RUSTDOCFLAGS$|RUSTC|CC|CXX|CFLAG
 NOT_INPUTS = {"CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "CARGO_HOME", "CARGO_MAKEFLAGS", "CARGO_TERM_COLOR"}
 
 
-def environment_digest(secret: frozenset[str]) -> str:
-    """The current values of the variable families (credentials are removed from builds anyway)."""
+def environment_digest(secrets: env_.SecretPolicy) -> str:
+    """The current values of the variable families. Credentials are left out, even those pass-env
+    lets into builds: a rotated token is no reason to rebuild, and no digest of one is kept."""
     chosen = sorted((k, v) for k, v in env_.matching(ENV_FAMILIES.match).items()
-                    if k not in NOT_INPUTS and k not in secret)
+                    if k not in NOT_INPUTS and not secrets.is_secret(k))
     return hashlib.sha256(json.dumps(chosen).encode()).hexdigest()
 
 
@@ -111,14 +112,15 @@ def _value_digest(value: str | None) -> str | None:
     return None if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
-def watched(executables: list[Path], stdout: str, triple: str | None, secret: frozenset[str]) -> dict[str, Any]:
+def watched(executables: list[Path], stdout: str, triple: str | None, secrets: env_.SecretPolicy) -> dict[str, Any]:
     """Recorded after a successful build: the files and variables to check before skipping the next."""
     files: set[str] = set()
     names = _build_script_envs(stdout, triple)
     for exe in executables:
         files.update(_dep_info_files(exe.parent / (exe.stem + ".d")))
         names |= _env_deps(exe)
-    names -= NOT_INPUTS | secret  # credentials never reach a build: they cannot be inputs
+    # Credentials are not inputs (and build.json keeps no digest of one, even of a pass-env one).
+    names = {n for n in names - NOT_INPUTS if not secrets.is_secret(n)}
     return {"files": [_stamp(f) for f in sorted(files)],
             "env": {n: _value_digest(env_.var(n)) for n in sorted(names)}}
 

@@ -66,16 +66,25 @@ def which(program: str) -> str | None:
     return shutil.which(program, path=tool_path())
 
 
+def child_env(add: Mapping[str, str] | None = None, unset: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Every child's environment: ours without the secrets (env.SecretPolicy) and `unset`, with this
+    module's PATH, plus `add`. The one place children get an environment, so none can skip the policy."""
+    return env_.child_environ({"PATH": tool_path(), **(add or {})}, unset)
+
+
 @dataclass(frozen=True)
 class Command:
-    """A command to run: argv, env additions (only these are echoed) and working dir."""
+    """A command to run: argv, env additions (only these are echoed) and working dir.
+
+    It inherits no secret (see `child_env`): one it needs (a token to publish with) is put in
+    `env` and named in `secret_env`, so it is masked when echoed."""
 
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     # Env keys whose values must never be shown (tokens, passphrases).
     secret_env: frozenset[str] = frozenset()
-    # Inherited env keys the command must not see.
+    # Inherited env keys the command must not see (beyond the secrets, which no command sees).
     unset_env: frozenset[str] = frozenset()
 
     def display(self) -> str:
@@ -90,10 +99,7 @@ class Command:
         return f"{env} {line}" if env else line
 
     def full_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in self.unset_env}
-        env["PATH"] = tool_path()
-        env.update(self.env)
-        return env
+        return child_env(self.env, self.unset_env)
 
 
 @dataclass
@@ -105,13 +111,14 @@ class Result:
 
 def _start(cmd: Command, with_stdin: bool) -> subprocess.Popen[str]:
     program = cmd.argv[0]
-    resolved = shutil.which(program, path=cmd.full_env()["PATH"])
+    env = cmd.full_env()
+    resolved = shutil.which(program, path=env["PATH"])
     if resolved is None:
         raise ToolMissing(f"{program}: not found on PATH", hint=INSTALL_HINTS.get(program))
     try:
         return subprocess.Popen(
             [resolved, *cmd.argv[1:]],
-            env=cmd.full_env(),
+            env=env,
             cwd=cmd.cwd,
             stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -216,11 +223,8 @@ class Captured:
 def capture_all(argv: list[str] | tuple[str, ...], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
                 stdin: bytes | None = None, timeout: float = 60, unset: frozenset[str] = frozenset()) -> Captured:
     """Run a short command with this module's PATH, feeding `stdin` (how secrets reach a program);
-    `unset`: inherited variables it must not see."""
-    full = {k: v for k, v in os.environ.items() if k not in unset}
-    full["PATH"] = tool_path()
-    if env:
-        full.update(env)
+    `unset`: inherited variables it must not see (beyond the secrets, which none sees)."""
+    full = child_env(env, unset)
     try:
         done = subprocess.run(list(argv), input=stdin, capture_output=True, env=full, cwd=cwd, timeout=timeout,
                               check=False, stdin=None if stdin is not None else subprocess.DEVNULL)

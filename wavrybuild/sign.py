@@ -173,9 +173,13 @@ class SigstoreSigner:
             raise SignError("sigstore: no OIDC identity here to sign with",
                             hint="run it in CI: GitHub Actions with `permissions: id-token: write`, or put an OIDC "
                                  f"token for audience `sigstore` in ${token_env} (GitLab: `id_tokens:`)")
+        # No child inherits a token (env.SecretPolicy): the one sigstore signs with is given to it,
+        # and on GitHub Actions the request token it fetches the ambient identity with.
         env = {}
-        if token_env and token_env != "SIGSTORE_IDENTITY_TOKEN" and env_.secret_value(token_env):
+        if token_env and env_.secret_value(token_env):
             env["SIGSTORE_IDENTITY_TOKEN"] = env_.secret_value(token_env)
+        if env_.secret_value("ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = env_.secret_value("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
         argv = ("sigstore", "sign", "--overwrite", "--bundle", str(output_tmp), str(subject))
         return SignJob("sigstore", subject, output_tmp, Command(argv, env, secret_env=frozenset(env)),
                        signer=f"sigstore:{cfg.sign.get('sigstore', 'identity') or 'the CI identity'}")

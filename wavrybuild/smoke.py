@@ -20,7 +20,6 @@ class SmokeCheck:
     runner: Runner
     skip: str | None = None  # why it cannot run here
     missing: str | None = None  # why there is nothing to run
-    unset: frozenset[str] = frozenset()  # credentials the binary must not see
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,7 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
                     triple=t.triple, target=t.id, binary=b.name,
                 )
             skip = None if runner.available else runner.reason
-            checks.append(SmokeCheck(t, b.name, (*runner.argv, str(path), *t.smoke_args), expect, runner, skip=skip,
-                                     unset=config.project.secret_env))
+            checks.append(SmokeCheck(t, b.name, (*runner.argv, str(path), *t.smoke_args), expect, runner, skip=skip))
     return checks
 
 
@@ -65,7 +63,8 @@ def run_check(check: SmokeCheck, timeout: float = 120) -> SmokeResult:
         return SmokeResult(check, "failed", check.missing)
     if check.skip:
         return SmokeResult(check, "skipped", check.skip)
-    done = proc.capture_all(check.argv, timeout=timeout, unset=check.unset)
+    # The binary inherits no credential: proc gives every child env.SecretPolicy's environment.
+    done = proc.capture_all(check.argv, timeout=timeout)
     if done.returncode is None:
         return SmokeResult(check, "failed", done.error or "did not run")
     output = done.text().strip()

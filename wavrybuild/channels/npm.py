@@ -206,11 +206,13 @@ def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry
     npmrc = tmp / f"npmrc.{os.getpid()}"
     npmrc.write_text(f"registry={nc.registry}\n{_auth_key(nc.registry)}=${{{nc.token_env}}}\n")
     base = ("--registry", nc.registry, "--userconfig", str(npmrc))
+    # No child inherits a token (env.SecretPolicy): npm is given the one the userconfig names.
+    auth = {nc.token_env: token}
     try:
         for it in items:
             spec = f"{it.name}@{it.version}"
-            view = proc.run(proc.Command(("npm", "view", spec, "dist.integrity", "--json", *base)),
-                            check=False, secrets=(token,))
+            view = proc.run(proc.Command(("npm", "view", spec, "dist.integrity", "--json", *base), auth,
+                                         secret_env=frozenset(auth)), check=False, secrets=(token,))
             have = view.stdout.strip()
             if view.returncode == 0 and have:
                 if json.loads(have) != it.integrity:
@@ -229,7 +231,7 @@ def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry
                 argv += ["--tag", tag]
             log("$ " + " ".join(argv))
             try:
-                proc.run(proc.Command(tuple(argv)), secrets=(token,))
+                proc.run(proc.Command(tuple(argv), auth, secret_env=frozenset(auth)), secrets=(token,))
             except CommandFailed as exc:
                 raise WavryError(f"npm: publishing {spec} to {nc.registry} failed: {exc.stderr_tail[-800:]}",
                                  hint="the rerun skips what was published") from None

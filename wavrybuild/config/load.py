@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import cargo
-from ..env import Settings
+from ..env import Settings, guard
 from ..errors import ConfigError, ToolMissing
 from . import checks as c
 from .artifacts import parse_artifacts
@@ -19,7 +19,7 @@ from .bindings import parse_bindings
 from .channels import Channels, parse_channels
 from .desktop import parse_desktop
 from .models import Project, TargetConfig
-from .project import WELL_KNOWN_SECRETS, Metadata, named_env, parse_cache, parse_project
+from .project import Metadata, parse_cache, parse_project, secret_policy
 from .publish import parse_publish
 from .release import parse_release
 from .sbom import parse_provenance, parse_sbom
@@ -49,7 +49,7 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
     targets = parse_targets(path, data)
     project = parse_project(path, data.get("project"), metadata)
     project = dataclasses.replace(project, sccache=parse_cache(path, data.get("cache", {}), settings),
-                                  secret_env=WELL_KNOWN_SECRETS | named_env(data))
+                                  secrets=secret_policy(path, data, settings))
     core = _Core(project, targets)
     package = parse_package(path, data.get("package", {}))
     views = _bundle_channels(path, project, targets, package.group, data.get("channels", {}))
@@ -137,4 +137,7 @@ def load(path: str | os.PathLike[str], cargo_optional: bool = False, settings: S
     """Parse targets.toml. cargo_optional: a machine without cargo still gets a Config (read from
     Cargo.toml directly), for the tasks that report on or install the toolchain."""
     path = Path(path).absolute()
-    return parse(path, read_toml(path), _metadata(cargo_optional), settings)
+    cfg = parse(path, read_toml(path), _metadata(cargo_optional), settings)
+    # From here on every child of this process gets its environment through this config's policy.
+    guard(cfg.project.secrets)
+    return cfg

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..env import DEFAULT_POLICY, SecretPolicy
 from ..triple import Triple
 
 BUILDERS = ("auto", "zigbuild", "cargo")
@@ -121,9 +122,10 @@ class Project:
     readme: Path | None = None  # Cargo.toml's `readme`, absolute
     # [cache] sccache: None (off), "local" (sccache's own local cache) or a redis:// endpoint.
     sccache: str | None = None
-    # Variables holding credentials (named by *-env keys, and the well-known CI tokens): cargo,
-    # build scripts, proc-macros and smoke-run binaries never see them.
-    secret_env: frozenset[str] = frozenset()
+    # Which variables hold credentials (every *-env name, the defaults, CI tokens, secret-looking
+    # names) and which of them [project] pass-env lets children inherit. config.load makes it the
+    # process's policy (env.guard): no child (cargo, build scripts, smoke runs, [[artifacts]]) sees them.
+    secrets: SecretPolicy = DEFAULT_POLICY
     # Builds running at the same time need their own target dirs (cargo locks one for a whole
     # build): lane 0 is cargo's target dir, lane N a directory inside it (see build_dir).
     build_lane: int = 0

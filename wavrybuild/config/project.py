@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..env import Settings
+from ..env import WELL_KNOWN_SECRETS as WELL_KNOWN_SECRETS  # re-exported by config
+from ..env import SecretPolicy, Settings
 from ..errors import ConfigError
 from ..triple import suggest
 from . import checks as c
 from .models import CratePackage, Project
 
-PROJECT_KEYS = {"crate", "package", "packages", "binaries", "dist", "name"}
+PROJECT_KEYS = {"crate", "package", "packages", "binaries", "dist", "name", "pass-env"}
 Metadata = Callable[[Path], dict[str, Any]]
 
 
@@ -184,12 +185,34 @@ def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
     )
 
 
-# Tokens CI systems and package tools put in the environment of every step.
-WELL_KNOWN_SECRETS = frozenset({
-    "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "NPM_TOKEN", "NODE_AUTH_TOKEN",
-    "CARGO_REGISTRY_TOKEN", "TWINE_PASSWORD", "PYPI_TOKEN", "PYPI_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "ACTIONS_RUNTIME_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-})
+def secret_policy(path: Path, data: Mapping[str, Any], settings: Settings) -> SecretPolicy:
+    """What children never inherit: every variable this config names (targets.toml's `*-env` keys,
+    WAVRYBUILD_<METHOD>_*_ENV overrides) on top of env.SecretPolicy's defaults and patterns, save
+    the names `[project] pass-env` lists."""
+    named = named_env(data) | {v for (_, key), v in settings.sign.items() if key.endswith("-env")}
+    policy = SecretPolicy(named=frozenset(named))
+    return SecretPolicy(named=policy.named, passed=_pass_env(path, data.get("project"), policy))
+
+
+def _pass_env(path: Path, table: Any, policy: SecretPolicy) -> frozenset[str]:
+    """[project] pass-env: secrets a build genuinely needs (a private registry's token); names only."""
+    raw = table.get("pass-env", []) if isinstance(table, dict) else []
+    where = f"{path}: project.pass-env"
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: expected a list of environment variable names",
+                          hint='e.g. pass-env = ["CARGO_REGISTRIES_MINE_TOKEN"]')
+    for i, name in enumerate(raw):
+        try:
+            c.env_name(name)
+        except ValueError as exc:
+            # The value is not repeated: it may be the token pasted in place of its name.
+            raise ConfigError(f"{where}[{i}]: expected {exc}",
+                              hint="list the variables' names; their values stay in the environment") from None
+        if not policy.is_secret(name):
+            raise ConfigError(f"{where}: {name} is not withheld from builds, so there is nothing to pass",
+                              hint="pass-env lists secrets (names with TOKEN, PASSWORD, SECRET…, or named by a "
+                                   "*-env key) that build scripts, smoke runs or [[artifacts]] commands need")
+    return frozenset(raw)
 
 
 def named_env(data: Any) -> frozenset[str]:

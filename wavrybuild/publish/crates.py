@@ -100,10 +100,13 @@ def publish_crates(cfg: Config, cc: CratesConfig, *, dry: bool, log: Callable[[s
                 log(f"crates: {spec}: skipped (already published)")
                 continue
             base = ("--manifest-path", manifest, "--package", name, *registry)
+            # `cargo package` runs the build scripts: it inherits no credential (env.SecretPolicy), and
+            # not the token even when [project] pass-env lets it into builds. Only `cargo publish`,
+            # which builds nothing, is given the token, masked when echoed.
             package = proc.Command(("cargo", "package", *base), cwd=cfg.project.root,
-                                   unset_env=cfg.project.secret_env | {cc.token_env})
+                                   unset_env=frozenset({cc.token_env}))
             send = proc.Command(("cargo", "publish", "--no-verify", *base), {cc.token_env: token}, cfg.project.root,
-                                secret_env=frozenset({cc.token_env}), unset_env=cfg.project.secret_env)
+                                secret_env=frozenset({cc.token_env}))
             if dry:
                 for cmd in (package, send):
                     log(f"(dry) {cmd.display()}")

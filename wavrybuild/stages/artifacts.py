@@ -49,7 +49,8 @@ class ArtifactsStage:
         return bool(run.cfg.artifacts) and (not run.part or run.cfg.targets[0] in run.targets)
 
     def _command(self, run: Run, a: ExtraArtifact) -> proc.Command:
-        return proc.Command(a.command, cwd=run.cfg.project.root, unset_env=run.cfg.project.secret_env)
+        # No credential reaches it: proc gives every child env.SecretPolicy's environment.
+        return proc.Command(a.command, cwd=run.cfg.project.root)
 
     def plan(self, run: Run) -> Sequence[Planned]:
         out = []
