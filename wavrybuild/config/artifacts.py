@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import Core
+from .models import Core, PackageConfig
+from .values import ArtifactPath, Component, Line
 
 KEYS = ("name", "command", "directory", "top")
 EXTENSIONS = {".tar.gz": "tar.gz", ".tar.xz": "tar.xz", ".tar.zst": "tar.zst", ".zip": "zip"}
@@ -18,15 +19,16 @@ EXTENSIONS = {".tar.gz": "tar.gz", ".tar.xz": "tar.xz", ".tar.zst": "tar.zst", "
 
 @dataclass(frozen=True)
 class ExtraArtifact:
-    name: str  # its file name in dist/ (website-build.tar.gz); the extension says the format
+    name: ArtifactPath  # its file name in dist/ (website-build.tar.gz); the extension says the format
     format: str
     directory: Path  # absolute: what is packed (made by `command`)
-    command: tuple[str, ...] = ()  # argv, run in targets.toml's directory; () when the directory is prebuilt
-    top: str = ""  # the archive's top directory (default: the name without its extension)
+    command: tuple[Line, ...] = ()  # argv, run in targets.toml's directory; () when the directory is prebuilt
+    top: Component = Component("x")  # the archive's top directory (default: the name without its extension)
 
 
 def _format(where: str, name: Any) -> str:
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name) or ".." in name:
+    if (not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name) or ".." in name
+            or len(name) > 128):
         raise ConfigError(f"{where}.name: {name!r} is not a usable file name (letters, digits, . _ + -)")
     for ext, fmt in EXTENSIONS.items():
         if name.endswith(ext):
@@ -35,12 +37,42 @@ def _format(where: str, name: Any) -> str:
                       hint="end it with " + ", ".join(EXTENSIONS))
 
 
-def parse_artifacts(cfg: Core, raw: Any) -> tuple[ExtraArtifact, ...]:
+def _directory(cfg: Core, where: str, value: Any) -> Path:
+    """What is packed: a directory inside the project that is neither the project itself, nor one
+    holding .git or dist/, nor (through a symlink) anywhere outside the project."""
+    if not isinstance(value, str) or not value or Path(value).is_absolute() or ".." in Path(value).parts:
+        raise ConfigError(f"{where}.directory: {value!r}: expected a relative path inside the project",
+                          hint='e.g. directory = "apps/website/dist"')
+    root = cfg.project.config_path.parent.resolve()
+    directory = (root / value).resolve()
+    dist = cfg.project.dist_dir.resolve()
+    if not directory.is_relative_to(root):
+        raise ConfigError(f"{where}.directory: {value!r} leads outside the project (through a symlink)",
+                          hint="point it at the build output itself, inside the project")
+    problem = ("is the project itself" if directory == root
+               else "is inside .git" if ".git" in directory.relative_to(root).parts
+               else "holds .git" if (directory / ".git").exists()
+               else "holds the dist directory" if dist.is_relative_to(directory)
+               else "is inside the dist directory" if directory.is_relative_to(dist) else None)
+    if problem:
+        raise ConfigError(f"{where}.directory: {value!r} {problem}: it would be packed into the release",
+                          hint='name the build\'s output directory, e.g. directory = "apps/website/dist"')
+    return directory
+
+
+def implied_names(cfg: Core, package: PackageConfig) -> set[str]:
+    """The archive names the binaries' bundles take in dist/ (<name>-<version>-<target>.<format>)."""
+    return {f"{b.name}-{b.version}-{t.id}.{package.format_for(t)}"
+            for b in cfg.project.bundles(package.group) for t in cfg.targets}
+
+
+def parse_artifacts(cfg: Core, raw: Any, package: PackageConfig | None = None) -> tuple[ExtraArtifact, ...]:
     path = cfg.project.config_path
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: artifacts: expected [[artifacts]] tables")
+    taken = implied_names(cfg, package or PackageConfig())
     out: list[ExtraArtifact] = []
     for i, item in enumerate(raw):
         where = f"{path}: artifacts[{i}]"
@@ -50,19 +82,25 @@ def parse_artifacts(cfg: Core, raw: Any) -> tuple[ExtraArtifact, ...]:
             if key not in table:
                 raise ConfigError(f"{where}.{key}: missing", hint="[[artifacts]] needs name and directory")
         fmt = _format(where, table["name"])
-        directory = table["directory"]
-        if not isinstance(directory, str) or not directory or Path(directory).is_absolute() or ".." in Path(directory).parts:
-            raise ConfigError(f"{where}.directory: {directory!r}: expected a relative path inside the project",
-                              hint='e.g. directory = "apps/website/dist"')
         try:
-            command = c.str_list(table.get("command", []))
+            name = ArtifactPath.parse(table["name"])
+        except ValueError as exc:
+            raise ConfigError(f"{where}.name: expected {exc}, got {table['name']!r}") from None
+        if name in taken:
+            raise ConfigError(f"{where}.name: {name!r} is the name of a binary archive of this release",
+                              hint="give the extra artifact a name of its own")
+        directory = _directory(cfg, where, table["directory"])
+        try:
+            command = c.args(table.get("command", []))
         except ValueError as exc:
             raise ConfigError(f"{where}.command: expected {exc} (an argv, never a shell string)") from None
+        if isinstance(table.get("command"), str):
+            raise ConfigError(f"{where}.command: expected a list of strings (an argv, never a shell string)")
         top = table.get("top", "")
-        if not isinstance(top, str) or (top and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", top)):
+        if not isinstance(top, str) or (top and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", top)) or len(top) > 128:
             raise ConfigError(f"{where}.top: {top!r} is not a usable directory name")
-        if any(a.name == table["name"] for a in out):
-            raise ConfigError(f"{where}.name: {table['name']!r} is listed twice")
-        stem = next(table["name"].removesuffix(ext) for ext in EXTENSIONS if table["name"].endswith(ext))
-        out.append(ExtraArtifact(table["name"], fmt, (path.parent / directory).resolve(), tuple(command), top or stem))
+        if any(a.name == name for a in out):
+            raise ConfigError(f"{where}.name: {name!r} is listed twice")
+        stem = next(name.removesuffix(ext) for ext in EXTENSIONS if name.endswith(ext))
+        out.append(ExtraArtifact(name, fmt, directory, tuple(command), Component.parse(top or stem)))
     return tuple(out)

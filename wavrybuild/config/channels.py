@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from . import checks as c
 from .models import Core, TargetConfig
 from .npm import NpmConfig, parse_npm
+from .values import Component, HttpUrl, Line
 
 CHANNELS = ("pypi", "npm", "deb", "rpm", "installer")
 
@@ -23,9 +24,9 @@ CHANNELS = ("pypi", "npm", "deb", "rpm", "installer")
 
 @dataclass(frozen=True)
 class WheelConfig:
-    name: str  # the PyPI distribution name
-    summary: str
-    license: str | None
+    name: Component  # the PyPI distribution name
+    summary: Line  # METADATA's Summary: header
+    license: Line | None
 
 
 def parse_pypi(cfg: Core, raw: Any) -> WheelConfig:
@@ -37,12 +38,17 @@ def parse_pypi(cfg: Core, raw: Any) -> WheelConfig:
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
         raise ConfigError(f"{where}: channels.pypi.name: {name!r} is not a valid Python package name",
                           hint="letters, digits, '.', '_' and '-', starting and ending with a letter or digit")
-    for key in ("summary", "license"):
-        if key in table and not isinstance(table[key], str):
-            raise ConfigError(f"{where}: channels.pypi.{key}: expected a string, got {table[key]!r}")
+    v = c.values(where, "channels.pypi.", {k: x for k, x in table.items() if k != "name"},
+                 {"summary": (c.opt_line, None), "license": (c.opt_line, None)})
     pep440(cfg.project.version, where)
-    return WheelConfig(name, str(table.get("summary") or cfg.project.description or f"{cfg.project.name} command-line tool"),
-                       table.get("license") or cfg.project.license)
+    # The summary is one METADATA header: a multi-line Cargo.toml description gives its first line.
+    fallback = (cfg.project.description.splitlines() or [""])[0].strip() or f"{cfg.project.name} command-line tool"
+    try:
+        summary = v["summary"] or Line.parse(fallback)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: channels.pypi.summary: Cargo.toml's description is not {exc}",
+                          hint="set channels.pypi.summary") from None
+    return WheelConfig(Component.parse(name), summary, v["license"] or cfg.project.license)
 
 
 def pep440(version: str, where: object = "Cargo.toml") -> str:
@@ -68,23 +74,23 @@ DEB_NAME_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 @dataclass(frozen=True)
 class Content:
     src: Path
-    dst: str
+    dst: Line  # an absolute path inside the package
     mode: int
 
 
 @dataclass(frozen=True)
 class LinuxPackageConfig:
     format: str  # deb | rpm
-    name: str
+    name: Component
     targets: tuple[str, ...] | None
-    maintainer: str
-    section: str
-    depends: tuple[str, ...]
+    maintainer: Line  # control: Maintainer (and rpm Packager)
+    section: Line
+    depends: tuple[Line, ...]
     contents: tuple[Content, ...]
-    release: str
+    release: Component  # a part of the package's file name
     repo_dir: Path
-    distribution: str  # apt: dists/<distribution>
-    component: str  # apt: <component>/binary-<arch>
+    distribution: Component  # apt: dists/<distribution>
+    component: Component  # apt: <component>/binary-<arch>
 
 
 def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Content]:
@@ -98,8 +104,10 @@ def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Con
             raise ConfigError(f"{at}: expected a table {{ src = \"...\", dst = \"/usr/share/...\" }}")
         c.reject_unknown(where, f"{key}.contents[{i}].", item, ("src", "dst", "mode"))
         src, dst, mode = item.get("src"), item.get("dst"), item.get("mode", "0644")
-        if not isinstance(src, str) or not isinstance(dst, str) or not dst.startswith("/"):
-            raise ConfigError(f"{at}: needs src (a file relative to the crate) and dst (an absolute path)")
+        if (not isinstance(src, str) or not isinstance(dst, str) or not dst.startswith("/")
+                or ".." in dst.split("/") or not _is_line(dst)):
+            raise ConfigError(f"{at}: needs src (a file relative to the crate) and dst (an absolute path, "
+                              "one line, without '..')")
         path = (crate / src).resolve()
         if not path.is_relative_to(crate.resolve()):
             raise ConfigError(f"{at}: src {src!r} is outside the crate", hint="files come from the crate directory")
@@ -107,8 +115,47 @@ def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Con
             raise ConfigError(f"{at}: src {src!r}: no such file in {crate}")
         if not isinstance(mode, str) or not re.fullmatch(r"0?[0-7]{3}", mode):
             raise ConfigError(f"{at}: mode {mode!r}: expected an octal string such as \"0644\"")
-        contents.append(Content(path, dst, int(mode, 8)))
+        contents.append(Content(path, Line.parse(dst), int(mode, 8)))
     return contents
+
+
+def _is_line(v: str) -> bool:
+    try:
+        Line.check(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _field(where: Path, key: str, table: dict[str, Any], k: str, default: Any, check: Any) -> Any:
+    """One key through its boundary type: ConfigError naming the key, never a traceback."""
+    v = table.get(k, default)
+    if v is None:
+        raise ConfigError(f"{where}: {key}.{k}: missing", hint=f"set {key}.{k}")
+    if v == "":
+        raise ConfigError(f"{where}: {key}.{k}: expected a non-empty string, got ''")
+    try:
+        return check(v)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key}.{k}: expected {exc}, got {v!r}") from None
+
+
+def _repo_dir(cfg: Core, key: str, fmt: str, value: Any) -> Path:
+    """Where the signed repository lives: it is rebuilt in place (directories swapped and pruned),
+    so never the project itself, a directory holding it, .git, or dist/'s artifact namespace."""
+    where = cfg.project.config_path
+    default = cfg.project.dist_dir / REPO_DIR / ("apt" if fmt == "deb" else "rpm")
+    if value is None:
+        return default.resolve()
+    if not isinstance(value, str) or not value or not _is_line(value):
+        raise ConfigError(f"{where}: {key}.repo-dir: expected a directory path (one line), got {value!r}")
+    out = (where.parent / value).resolve()
+    dist = cfg.project.dist_dir.resolve()
+    inside_dist = out == dist or (out.is_relative_to(dist) and not out.is_relative_to(dist / REPO_DIR))
+    if where.parent.resolve().is_relative_to(out) or ".git" in out.parts or inside_dist or out == dist / REPO_DIR:
+        raise ConfigError(f"{where}: {key}.repo-dir: {value!r} is the project, holds it, is inside .git, or is "
+                          "dist/ itself", hint=f"a directory of its own, e.g. the default {default}")
+    return out
 
 
 def parse_linux(cfg: Core, fmt: str, raw: Any) -> LinuxPackageConfig:
@@ -118,34 +165,29 @@ def parse_linux(cfg: Core, fmt: str, raw: Any) -> LinuxPackageConfig:
     deb_only = ("section", "distribution", "component")
     c.reject_unknown(where, key + ".", table, LINUX_KEYS if fmt == "deb" else [k for k in LINUX_KEYS if k not in deb_only])
 
-    def text(k: str, default: str | None) -> str:
-        v = table.get(k, default)
-        if not isinstance(v, str) or not v:
-            raise ConfigError(f"{where}: {key}.{k}: expected a non-empty string, got {v!r}",
-                              hint=f"set {key}.{k}" if v is None else None)
-        return v
+    def field(k: str, default: Any, check: Any = c.line) -> Any:
+        return _field(where, key, table, k, default, check)
 
-    name = text("name", cfg.project.name)
-    if not DEB_NAME_RE.fullmatch(name):
+    name = field("name", cfg.project.name, c.str_value)
+    if not DEB_NAME_RE.fullmatch(name) or len(name) > 128:
         raise ConfigError(f"{where}: {key}.name: {name!r} is not a valid package name",
                           hint="lowercase letters, digits, '+', '-' and '.', at least two characters, starting alphanumeric")
-    maintainer = text("maintainer", cfg.project.authors[0] if cfg.project.authors else None)
+    maintainer = field("maintainer", cfg.project.authors[0] if cfg.project.authors else None)
     depends = table.get("depends", [])
     if not isinstance(depends, list) or not all(isinstance(d, str) and d for d in depends):
         raise ConfigError(f"{where}: {key}.depends: expected a list of package names (with optional versions)")
+    deps = field("depends", [], c.line_list)
     contents = _contents(where, key, cfg.project.manifest_path.parent, table.get("contents", []))
     targets = table.get("targets")
     if targets is not None:
         targets = c.target_ids(where, [t.id for t in cfg.targets], f"{key}.targets", targets)
-    release = text("release", "1")
-    if not re.fullmatch(r"[0-9A-Za-z.+~]+", release):
+    release = field("release", "1", c.str_value)
+    if not re.fullmatch(r"[0-9A-Za-z.+~]+", release) or len(release) > 64:
         raise ConfigError(f"{where}: {key}.release: {release!r}: letters, digits, '.', '+' and '~' only")
-    repo_dir = table.get("repo-dir", str(cfg.project.dist_dir / REPO_DIR / ("apt" if fmt == "deb" else "rpm")))
-    if not isinstance(repo_dir, str):
-        raise ConfigError(f"{where}: {key}.repo-dir: expected a directory path")
-    lc = LinuxPackageConfig(fmt, name, targets, maintainer, text("section", "utils"), tuple(depends), tuple(contents),
-                            release, (where.parent / repo_dir).resolve(), text("distribution", "stable"),
-                            text("component", "main"))
+    lc = LinuxPackageConfig(fmt, Component.parse(name), targets, maintainer, field("section", "utils"), deps,
+                            tuple(contents), field("release", "1", c.component),
+                            _repo_dir(cfg, key, fmt, table.get("repo-dir")),
+                            field("distribution", "stable", c.component), field("component", "main", c.component))
     linux_targets(cfg, lc)
     return lc
 
@@ -180,7 +222,7 @@ def linux_targets(cfg: Core, lc: LinuxPackageConfig) -> list[TargetConfig]:
 
 @dataclass(frozen=True)
 class InstallerConfig:
-    base_url: str  # may hold {version} and {name}
+    base_url: HttpUrl  # may hold {version} and {name} (checked filled in)
     targets: tuple[str, ...] | None  # preference order; None: every packaged target
 
 
@@ -196,13 +238,13 @@ def parse_installer(cfg: Core, raw: Any) -> InstallerConfig:
                           hint='e.g. "https://github.com/OWNER/REPO/releases/download/v{version}" (plain http '
                           "would let anyone on the way swap the archive and its checksum)")
     try:
-        url.format(version="0", name="x")
+        HttpUrl.parse(url.format(version="0", name="x"))
     except (KeyError, IndexError, ValueError):
         raise ConfigError(f"{where}: channels.installer.base-url: only {{version}} and {{name}} can be filled in") from None
     targets = table.get("targets")
     if targets is not None:
         targets = c.target_ids(where, [t.id for t in cfg.targets], "channels.installer.targets", targets)
-    return InstallerConfig(url, targets)
+    return InstallerConfig(HttpUrl(url), targets)
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from ..triple import suggest
+from .values import Checked, Component, GitRef, HttpUrl, Line, RelPath, RepoSlug, sample_fill
 
 ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
 SECRET_WORDS = ("passphrase", "password", "token", "secret")
@@ -50,11 +51,64 @@ def str_list(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
-def args(v: Any) -> tuple[str, ...]:
-    # A single string is accepted for convenience and split like a shell would not: on spaces only.
+# --- boundary types (config/values.py) as checkers ---------------------------------------------------
+
+def line(v: Any) -> Line:
+    """A single-line field of a file format (.deb control, RPM, .desktop, Info.plist, WiX, NSIS)."""
+    return Line.parse(v)
+
+
+def opt_line(v: Any) -> Line | None:
+    return None if v in ("", "auto") else Line.parse(v)
+
+
+def component(v: Any) -> Component:
+    """One path component: a file or directory name, never a path."""
+    return Component.parse(v)
+
+
+def rel_path(v: Any) -> RelPath:
+    return RelPath.parse(v)
+
+
+def repo_slug(v: Any) -> RepoSlug:
+    try:
+        return RepoSlug.parse(v)
+    except ValueError:
+        raise ValueError('"owner/name"') from None
+
+
+def text_line(v: Any) -> Line:
+    """A non-empty single line."""
+    return Line.parse(text(v))
+
+
+def line_list(v: Any) -> tuple[Line, ...]:
+    """A list of single-line values (each checked: a list is no way around the boundary)."""
+    if not isinstance(v, list):
+        raise ValueError("a list of strings")
+    try:
+        return tuple(Line.parse(x) for x in v)
+    except ValueError as exc:
+        raise ValueError(f"a list of strings, each {exc}") from None
+
+
+def component_list(v: Any) -> tuple[Component, ...]:
+    if not isinstance(v, list):
+        raise ValueError("a list of strings")
+    try:
+        return tuple(Component.parse(x) for x in v)
+    except ValueError as exc:
+        raise ValueError(f"a list of names, each {exc}") from None
+
+
+def args(v: Any) -> tuple[Line, ...]:
+    """An argv tail: a list of single-line strings (NUL or a line break in an argument is never
+    what a user meant, and NUL would stop the child from starting). A single string is accepted for
+    convenience and split like a shell would not: on spaces only."""
     if isinstance(v, str):
-        return tuple(v.split())
-    return str_list(v)
+        v = v.split()
+    return line_list(v)
 
 
 def str_map(v: Any) -> tuple[tuple[str, str], ...]:
@@ -158,19 +212,82 @@ def template(allowed: tuple[str, ...]) -> Callable[[Any], str]:
     return check
 
 
-def url(allowed: tuple[str, ...]) -> Callable[[Any], str]:
+def url(allowed: tuple[str, ...]) -> Callable[[Any], HttpUrl]:
+    """An http(s) URL (with {placeholders} among `allowed`, checked filled with samples)."""
     fill = template(allowed)
 
-    def check(v: Any) -> str:
+    def check(v: Any) -> HttpUrl:
         value = fill(v)
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("an http:// or https:// URL")
-        if parts.password is not None:
+        try:
+            parts = urlsplit(value)
+            password = parts.password
+        except ValueError:
+            raise ValueError("an http:// or https:// URL") from None
+        if password is not None or parts.username is not None:
             raise HoldsSecret("a URL without credentials (name env vars with user-env and password-env)")
-        return value.rstrip("/")
+        HttpUrl.parse(sample_fill(value, allowed))
+        return HttpUrl(value.rstrip("/"))
 
     return check
+
+
+class Template(Checked):
+    """A {placeholder} template (placeholders among RELEASE_FIELDS) whose every rendering must be a
+    `renders`: checked filled with harmless samples when targets.toml loads, and the real
+    rendering checked again by `render` where it is used (a version or commit could still break it)."""
+
+    fields: ClassVar[tuple[str, ...]] = ("name", "version", "commit", "date")
+    renders: ClassVar[type[Checked]] = Line
+
+    @classmethod
+    def check(cls, value: str) -> str:
+        template(cls.fields)(value)
+        try:
+            cls.renders.check(sample_fill(value, cls.fields))
+        except ValueError as exc:
+            raise ValueError(f"a template that renders to {exc}") from None
+        return value
+
+    def _render(self, values: Mapping[str, str]) -> str:
+        rendered = self.format(**{f: values.get(f, "") for f in self.fields})
+        try:
+            return self.renders.check(rendered)
+        except ValueError as exc:
+            raise ValueError(f"{self!r} renders to {rendered!r}, not {exc}") from None
+
+
+class TagTemplate(Template):
+    """A tag name template ("v{version}"): every rendering a git ref name."""
+
+    renders = GitRef
+    expected = "a tag template such as \"v{version}\" that renders to a git ref name"
+
+    def render(self, values: Mapping[str, str]) -> GitRef:
+        return GitRef(self._render(values))
+
+
+class NameTemplate(Template):
+    """A template that renders to one path component (a URL path segment, a package name)."""
+
+    renders = Component
+    expected = "a template that renders to one file name"
+
+    def render(self, values: Mapping[str, str]) -> Component:
+        return Component(self._render(values))
+
+
+class PathTemplate(Template):
+    """A template that renders to a relative path of file names (a directory layout)."""
+
+    renders = RelPath
+    expected = "a template that renders to a relative path inside publish.directory.path"
+
+    def render(self, values: Mapping[str, str]) -> RelPath:
+        return RelPath(self._render(values))
+
+
+def git_ref_template(v: Any) -> TagTemplate:
+    return TagTemplate.parse(v)
 
 
 def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -189,12 +306,12 @@ def env_name(v: Any) -> str:
 RELEASE_FIELDS = ("name", "version", "commit", "date")
 
 
-def relative_template(v: Any) -> str:
+def relative_template(v: Any) -> PathTemplate:
     value = template(RELEASE_FIELDS)(v)
     parts = PurePosixPath(value).parts
     if value.startswith(("/", "\\")) or ".." in parts:
         raise ValueError("a relative path template inside publish.directory.path")
-    return value.strip("/")
+    return PathTemplate.parse(value.strip("/"))
 
 
 # --- tables ----------------------------------------------------------------------------------------

@@ -8,15 +8,16 @@ targets.toml names them, never holds them.
 from __future__ import annotations
 
 import re
-import struct
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..icon import check_icon
 from . import checks as c
 from .models import Core
+from .values import Component, Line
 
 KEYS = ("name", "binary", "bundle-id", "icon", "category", "minimum-macos", "gui", "copyright", "linux",
         "windows", "macos")
@@ -33,40 +34,40 @@ MACOS_VERSION = re.compile(r"\d{2}(\.\d{1,2}){0,2}")
 # Apple's LSApplicationCategoryType values are "public.app-category.<word>".
 CATEGORY = re.compile(r"public\.app-category\.[a-z-]+")
 FREEDESKTOP_CATEGORY = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-ICON_MIN = 256
 
 
 @dataclass(frozen=True)
 class MacSigning:
     """[desktop.macos]: Developer ID signing and notarization (None identity: ad-hoc only)."""
 
-    identity: str | None = None  # "Developer ID Application: Name (TEAMID)"
+    identity: Line | None = None  # "Developer ID Application: Name (TEAMID)"
     entitlements: Path | None = None
     p12: Path | None = None  # the identity as a PKCS#12 file (rcodesign; a keychain import on a Mac)
     p12_password_env: str = "WAVRYBUILD_MACOS_P12_PASSWORD"
     api_key: Path | None = None  # App Store Connect API key (.p8), for notarytool / rcodesign
-    api_key_id: str | None = None
-    api_issuer: str | None = None
+    api_key_id: Line | None = None
+    api_issuer: Line | None = None
     notarize: bool = True
     signer: str = "auto"  # codesign (macOS) or rcodesign (anywhere it is installed)
 
 
 @dataclass(frozen=True)
 class DesktopConfig:
-    name: str  # the display name: "<name>.app", the Start-menu entry, the desktop entry's Name
-    binary: str  # which released binary is the app
-    bundle_id: str  # reverse DNS: com.example.app
+    # Every text here goes into Info.plist, the .desktop entry, WiX and NSIS sources: Line at least.
+    name: Line  # the display name: "<name>.app", the Start-menu entry, the desktop entry's Name (also a file name)
+    binary: Component  # which released binary is the app
+    bundle_id: Component  # reverse DNS: com.example.app (names the .desktop file)
     icon: Path | None
-    category: str | None  # macOS LSApplicationCategoryType
-    minimum_macos: str
+    category: Line | None  # macOS LSApplicationCategoryType
+    minimum_macos: Line
     gui: bool  # a windowed app (Start menu, Terminal=false) or a CLI (on PATH)
-    copyright: str | None
-    linux_categories: tuple[str, ...]
-    comment: str | None
-    keywords: tuple[str, ...]
+    copyright: Line | None
+    linux_categories: tuple[Line, ...]
+    comment: Line | None
+    keywords: tuple[Line, ...]
     scope: str  # per-user or per-machine Windows install
-    upgrade_code: str  # the MSI UpgradeCode: the same for every version of the app
-    manufacturer: str
+    upgrade_code: Line  # the MSI UpgradeCode: the same for every version of the app
+    manufacturer: Line
     windows_formats: tuple[str, ...]
     macos: MacSigning
 
@@ -80,18 +81,7 @@ def _icon(where: Path, value: Any) -> Path:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: desktop.icon: expected a path to a PNG file, got {value!r}")
     path = (where.parent / value).resolve()
-    try:
-        head = path.read_bytes()[:24]
-    except OSError:
-        raise ConfigError(f"{where}: desktop.icon: no file {path}",
-                          hint="a square PNG of at least 256×256 (512×512 or 1024×1024 is best), "
-                               "relative to targets.toml") from None
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise ConfigError(f"{where}: desktop.icon: {path} is not a PNG file", hint="convert it to PNG")
-    width, height = struct.unpack(">II", head[16:24])
-    if width != height or width < ICON_MIN:
-        raise ConfigError(f"{where}: desktop.icon: {path} is {width}×{height}",
-                          hint=f"the icon must be square and at least {ICON_MIN}×{ICON_MIN}")
+    check_icon(where, path)  # a regular file, a square PNG of sane size that decodes (icon.py)
     return path
 
 
@@ -105,8 +95,8 @@ def _macos(where: Path, raw: Any) -> MacSigning:
     table = c.check_table(where, "desktop.macos.", raw)
     c.reject_unknown(where, "desktop.macos.", table, MACOS_KEYS)
     v = c.values(where, "desktop.macos.", table, {
-        "identity": (c.opt_str, None), "p12-password-env": (c.env_name, "WAVRYBUILD_MACOS_P12_PASSWORD"),
-        "api-key-id": (c.opt_str, None), "api-issuer": (c.opt_str, None), "notarize": (c.bool_value, True),
+        "identity": (c.opt_line, None), "p12-password-env": (c.env_name, "WAVRYBUILD_MACOS_P12_PASSWORD"),
+        "api-key-id": (c.opt_line, None), "api-issuer": (c.opt_line, None), "notarize": (c.bool_value, True),
         "signer": (c.choice(SIGNERS), "auto"), "entitlements": (str, None), "p12": (str, None), "api-key": (str, None)})
     files = {k: _file(where, k, table[k]) if k in table else None for k in ("entitlements", "p12", "api-key")}
     ent = files["entitlements"]
@@ -121,12 +111,42 @@ def _macos(where: Path, raw: Any) -> MacSigning:
                       notarize=v["notarize"], signer=v["signer"])
 
 
-def _category_list(v: Any) -> tuple[str, ...]:
-    items = c.str_list(v)
+def _category_list(v: Any) -> tuple[Line, ...]:
+    items = c.line_list(v)
     for x in items:
         if not FREEDESKTOP_CATEGORY.fullmatch(x):
             raise ValueError("freedesktop.org category names such as \"Utility\" or \"AudioVideo\"")
     return items
+
+
+def _app_name(v: Any) -> Line:
+    """The app's name is written into Info.plist, the .desktop entry, WiX and NSIS, and names the
+    .app and the install folder: one line, and a file name."""
+    return Line.parse(c.text(v))
+
+
+def _is_component(v: str) -> bool:
+    try:
+        Component.check(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _keywords(v: Any) -> tuple[Line, ...]:
+    items = c.line_list(v)
+    if any(";" in k for k in items):
+        raise ValueError("keywords without ';' (the .desktop entry separates them with it)")
+    return items
+
+
+def _first_line(text: str) -> Line | None:
+    """The .desktop Comment from Cargo.toml's description: its first line, if that is one clean line."""
+    first = (text.splitlines() or [""])[0].strip()
+    try:
+        return Line.parse(first) if first else None
+    except ValueError:
+        return None
 
 
 def parse_desktop(cfg: Core, raw: Any) -> DesktopConfig | None:
@@ -139,31 +159,32 @@ def parse_desktop(cfg: Core, raw: Any) -> DesktopConfig | None:
     for key in ("linux", "windows", "macos"):
         c.check_table(where, f"desktop.{key}.", table.get(key, {}))
 
-    def pattern(rx: re.Pattern[str], what: str) -> Any:
-        def check(v: Any) -> str:
-            if not isinstance(v, str) or not rx.fullmatch(v):
+    def pattern(rx: re.Pattern[str], what: str, kind: type[Line] | type[Component] = Line) -> Any:
+        def check(v: Any) -> Line | Component:
+            if not isinstance(v, str) or not rx.fullmatch(v) or len(v) > 128:
                 raise ValueError(what)
-            return v
+            return kind.parse(v)
         return check
 
     v = c.values(where, "desktop.", {k: x for k, x in table.items() if k not in ("linux", "windows", "macos", "icon")}, {
-        "name": (c.text, p.name), "binary": (c.text, p.binaries[0]),
-        "bundle-id": (pattern(BUNDLE_ID, 'a reverse-DNS bundle id such as "com.example.app"'), c.REQUIRED),
+        "name": (_app_name, p.name), "binary": (c.text, p.binaries[0]),
+        "bundle-id": (pattern(BUNDLE_ID, 'a reverse-DNS bundle id such as "com.example.app"', Component), c.REQUIRED),
         "category": (pattern(CATEGORY, 'an Apple category such as "public.app-category.developer-tools"'), None),
-        "minimum-macos": (pattern(MACOS_VERSION, 'a macOS version such as "11.0"'), "11.0"),
-        "gui": (c.bool_value, True), "copyright": (c.opt_str, None)})
+        "minimum-macos": (pattern(MACOS_VERSION, 'a macOS version such as "11.0"'), Line("11.0")),
+        "gui": (c.bool_value, True), "copyright": (c.opt_line, None)})
     if v["binary"] not in p.binaries:
         raise ConfigError(f"{where}: desktop.binary: {v['binary']!r} is not a released binary",
                           hint="released binaries: " + ", ".join(p.binaries))
-    if re.search(r'[/\\:*?"<>|]', v["name"]) or v["name"].strip() != v["name"]:
+    if re.search(r'[/\\:*?"<>|]', v["name"]) or v["name"].strip() != v["name"] or not _is_component(v["name"]):
         raise ConfigError(f"{where}: desktop.name: {v['name']!r} cannot name a file (.app, a Start-menu entry)",
                           hint='use letters, digits, spaces and "-", e.g. "Wavry Demo"')
     linux = c.values(where, "desktop.linux.", table.get("linux", {}), {
-        "categories": (_category_list, ("Utility",)), "comment": (c.opt_str, None), "keywords": (c.str_list, ())})
+        "categories": (_category_list, (Line("Utility"),)), "comment": (c.opt_line, None),
+        "keywords": (_keywords, ())})
     win = c.values(where, "desktop.windows.", table.get("windows", {}), {
         "scope": (c.choice(SCOPES), "per-user"),
         "upgrade-code": (pattern(GUID, "a GUID such as 12345678-1234-1234-1234-123456789abc"), None),
-        "manufacturer": (c.opt_str, None), "formats": (c.str_list, WINDOWS_FORMATS)})
+        "manufacturer": (c.opt_line, None), "formats": (c.str_list, WINDOWS_FORMATS)})
     bad = [f for f in win["formats"] if f not in WINDOWS_FORMATS]
     if bad or not win["formats"]:
         raise ConfigError(f"{where}: desktop.windows.formats: expected a non-empty list of "
@@ -173,9 +194,9 @@ def parse_desktop(cfg: Core, raw: Any) -> DesktopConfig | None:
     upgrade = win["upgrade-code"] or str(uuid.uuid5(uuid.NAMESPACE_DNS, v["bundle-id"] + ".msi-upgrade-code"))
     manufacturer = win["manufacturer"] or (p.authors[0].split("<")[0].strip() if p.authors else "") or v["name"]
     return DesktopConfig(
-        name=v["name"], binary=v["binary"], bundle_id=v["bundle-id"],
+        name=v["name"], binary=Component.parse(v["binary"]), bundle_id=v["bundle-id"],
         icon=_icon(where, table["icon"]) if "icon" in table else None, category=v["category"],
         minimum_macos=v["minimum-macos"], gui=v["gui"], copyright=v["copyright"],
-        linux_categories=linux["categories"], comment=linux["comment"] or p.description, keywords=linux["keywords"],
-        scope=win["scope"], upgrade_code=upgrade.upper(), manufacturer=manufacturer,
+        linux_categories=linux["categories"], comment=linux["comment"] or _first_line(p.description),
+        keywords=linux["keywords"], scope=win["scope"], upgrade_code=Line(upgrade.upper()), manufacturer=Line.parse(manufacturer),
         windows_formats=tuple(win["formats"]), macos=_macos(where, table.get("macos", {})))

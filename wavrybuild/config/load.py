@@ -63,7 +63,7 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         channels=views[0][1],
         bundle_channels=views,
         release=parse_release(core, data.get("release"), release_page=publish.has_release_page),
-        artifacts=parse_artifacts(core, data.get("artifacts")),
+        artifacts=parse_artifacts(core, data.get("artifacts"), package),
         storage=parse_storage(path, data.get("storage"), settings),
         publish=publish,
         bindings=parse_bindings(core, data.get("bindings")),

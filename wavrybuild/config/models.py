@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from ..env import DEFAULT_POLICY, SecretPolicy
 from ..triple import Triple
+from .values import Component, Line
 
 BUILDERS = ("auto", "zigbuild", "cargo")
 GROUPS = ("package", "platform")
@@ -22,29 +23,29 @@ STD_SOURCES = ("auto", "installed", "build-std")
 class TargetConfig:
     """One entry of the target matrix, with [defaults] already applied."""
 
-    id: str
+    id: str  # names files in dist/: checked as a values.Component at load (str: it keys many dicts)
     triple: Triple
     builder: str = "auto"
     glibc: str | None = None
-    features: tuple[str, ...] = ()
+    features: tuple[Line, ...] = ()
     no_default_features: bool = False
     all_features: bool = False
-    profile: str = "release"
-    rustflags: tuple[str, ...] = ()
+    profile: Component = Component("release")  # cargo's output directory target/<triple>/<profile>
+    rustflags: tuple[Line, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
-    toolchain: str | None = None
+    toolchain: Line | None = None
     std: str = "auto"
     runner: str = "auto"
-    smoke_args: tuple[str, ...] = ("--version",)
+    smoke_args: tuple[Line, ...] = (Line("--version"),)
     smoke_expect: str | None = "{version}"
     archive: str | None = None  # archive format override
     # cargo profile overrides (None: the profile's own value); see PROFILE_KEYS
     profile_settings: tuple[tuple[str, Any], ...] = ()
     # Names in `env` whose values may be shown in echoed commands; the others print as ***.
     public_env: tuple[str, ...] = ()
-    runs_on: str | None = None  # GitHub runner label for this target's CI job (None: by platform)
-    tags: tuple[str, ...] = ()  # GitLab runner tags
-    image: str | None = None  # GitLab job image
+    runs_on: Line | None = None  # GitHub runner label for this target's CI job (None: by platform)
+    tags: tuple[Line, ...] = ()  # GitLab runner tags
+    image: Line | None = None  # GitLab job image
 
     @property
     def secret_env(self) -> frozenset[str]:
@@ -74,15 +75,15 @@ class TargetConfig:
 class CratePackage:
     """One cargo package being released, with its binaries and Cargo.toml metadata."""
 
-    name: str
-    version: str
-    binaries: tuple[str, ...]
+    name: Component
+    version: Component
+    binaries: tuple[Component, ...]
     manifest_path: Path
     description: str = ""
-    license: str | None = None
-    homepage: str | None = None
-    repository: str | None = None
-    authors: tuple[str, ...] = ()
+    license: Line | None = None
+    homepage: Line | None = None
+    repository: Line | None = None
+    authors: tuple[Line, ...] = ()
     readme: Path | None = None
 
 
@@ -91,10 +92,10 @@ class Bundle:
     """What one artifact per target carries ([package] group): one package's binaries, or every
     binary of the release. `name` and `version` name its files (<name>-<version>-<target>…)."""
 
-    name: str
-    version: str
-    binaries: tuple[str, ...]
-    packages: tuple[str, ...]  # the cargo packages whose binaries it holds
+    name: Component
+    version: Component
+    binaries: tuple[Component, ...]
+    packages: tuple[Component, ...]  # the cargo packages whose binaries it holds
 
 
 @dataclass(frozen=True)
@@ -108,20 +109,20 @@ class Project:
     manifest_path: Path
     workspace_root: Path
     target_directory: Path
-    package: str
-    name: str
-    version: str
-    binaries: tuple[str, ...]
+    package: Component
+    name: Component
+    version: Component
+    binaries: tuple[Component, ...]
     dist_dir: Path
     # Cargo.toml's [package] metadata, for the package formats of the channels (npm, PyPI, deb, rpm).
     description: str = ""
-    license: str | None = None
-    homepage: str | None = None
-    repository: str | None = None
-    authors: tuple[str, ...] = ()
+    license: Line | None = None
+    homepage: Line | None = None
+    repository: Line | None = None
+    authors: tuple[Line, ...] = ()
     readme: Path | None = None  # Cargo.toml's `readme`, absolute
     # [cache] sccache: None (off), "local" (sccache's own local cache) or a redis:// endpoint.
-    sccache: str | None = None
+    sccache: Line | None = None
     # Which variables hold credentials (every *-env name, the defaults, CI tokens, secret-looking
     # names) and which of them [project] pass-env lets children inherit. config.load makes it the
     # process's policy (env.guard): no child (cargo, build scripts, smoke runs, [[artifacts]]) sees them.
@@ -176,7 +177,7 @@ class PackageConfig:
 
     format: str = "tar.gz"
     windows_format: str = "zip"
-    include: tuple[str, ...] = ()  # globs relative to the crate directory
+    include: tuple[Line, ...] = ()  # globs relative to the crate directory (checked: never outside it)
     compression_level: int | None = None  # None: the format's usual default
     group: str = "package"  # "package": an archive per package and target; "platform": one per target
 
@@ -213,7 +214,7 @@ class SignConfig:
 
     methods: tuple[str, ...] = ()
     artifacts: bool = False  # also sign every artifact, not only SHA256SUMS
-    options: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...] = ()
+    options: tuple[tuple[str, tuple[tuple[str, Line | None], ...]], ...] = ()
 
     def get(self, method: str, key: str) -> str | None:
         return dict(dict(self.options).get(method, ())).get(key, SIGN_METHOD_KEYS[method][key])

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ConfigError
 from . import checks as c
 from .models import Core, TargetConfig
+from .values import Checked, Component, HttpUrl
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"
 ACCESS = ("public", "restricted")
@@ -34,14 +35,28 @@ SEMVER_RE = re.compile(
 NPM_OS = {"linux": "linux", "macos": "darwin", "windows": "win32", "freebsd": "freebsd"}
 
 
+class NpmName(Checked):
+    """An npm package name ("tool" or "@scope/tool"): npm's own rules (npm_name_problem), so at
+    most one '/', after an @scope, and never '.' or '..' as either part."""
+
+    expected = "a valid npm package name (lowercase letters, digits, '-', '.', '_', '~', one optional @scope/)"
+
+    @classmethod
+    def check(cls, value: str) -> str:
+        problem = npm_name_problem(value)
+        if problem:
+            raise ValueError(f"{cls.expected}: {problem}")
+        return value
+
+
 @dataclass(frozen=True)
 class NpmConfig:
-    name: str  # the main package, e.g. "@wavry/demo" or "wavry-demo"
+    name: NpmName  # the main package, e.g. "@wavry/demo" or "wavry-demo"
     targets: tuple[str, ...] | None  # target ids shipped through npm; None: every target
-    registry: str
+    registry: HttpUrl
     token_env: str
     access: str | None
-    tag: str | None
+    tag: Component | None  # a dist-tag: a path segment of the registry's API
     publish: bool = True  # false: write the packages to dist/ only
 
 
@@ -128,8 +143,12 @@ def parse_npm(cfg: Core, raw: Any) -> NpmConfig:
         targets = c.target_ids(where, [t.id for t in cfg.targets], "channels.npm.targets", targets)
     registry = text("registry", DEFAULT_REGISTRY)
     assert registry is not None
-    if not re.match(r"https?://[^/\s]+", registry):
-        raise ConfigError(f"{where}: channels.npm.registry: {registry!r} is not an http(s) URL")
+    try:
+        url = c.url(())(registry)
+    except ValueError:
+        # Not echoed: it may carry credentials.
+        raise ConfigError(f"{where}: channels.npm.registry: not an http(s) URL (one line, without credentials)",
+                          hint="without credentials: name the token's variable with token-env") from None
     token_env = text("token-env", "NPM_TOKEN")
     assert token_env is not None
     if not c.ENV_NAME.fullmatch(token_env):
@@ -142,7 +161,12 @@ def parse_npm(cfg: Core, raw: Any) -> NpmConfig:
     publish = table.get("publish", True)
     if not isinstance(publish, bool):
         raise ConfigError(f"{where}: channels.npm.publish: expected true or false, got {publish!r}")
-    nc = NpmConfig(name, targets, registry.rstrip("/") + "/", token_env, access, text("tag", None), publish)
+    tag = text("tag", None)
+    try:
+        dist_tag = Component.parse(tag) if tag is not None else None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: channels.npm.tag: expected {exc}, got {tag!r}") from None
+    nc = NpmConfig(NpmName.parse(name), targets, HttpUrl(url + "/"), token_env, access, dist_tag, publish)
     platforms(cfg, nc)  # two targets for one npm platform are refused at load time too
     return nc
 

@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from ..triple import suggest
 from . import checks as c
 from .models import CratePackage, Project
+from .values import Component, Line
 
 PROJECT_KEYS = {"crate", "package", "packages", "binaries", "dist", "name", "pass-env"}
 Metadata = Callable[[Path], dict[str, Any]]
@@ -86,17 +87,17 @@ def _packages_of(path: Path, manifest: Path, packages: list[dict[str, Any]],
     return with_bins, len(with_bins) > 1
 
 
-def _bins_of(pkg: dict[str, Any]) -> list[str]:
+def _bins_of(pkg: dict[str, Any]) -> list[Component]:
     bins = [t["name"] for t in pkg["targets"] if "bin" in t["kind"]]
     for b in bins:
         # Binary names become file names in dist/ and in every package format.
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", b) or ".." in b:
+        if not isinstance(b, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", b) or ".." in b or len(b) > 128:
             raise ConfigError(f"{pkg['manifest_path']}: binary name {b!r} is not a safe file name",
                               hint="rename the [[bin]] (letters, digits, . _ + -)")
-    return bins
+    return [Component.parse(b) for b in bins]
 
 
-def _binaries_of(path: Path, pkgs: list[dict[str, Any]], wanted_bins: Any) -> list[tuple[str, ...]]:
+def _binaries_of(path: Path, pkgs: list[dict[str, Any]], wanted_bins: Any) -> list[tuple[Component, ...]]:
     """Each package's released binaries (project.binaries picks among all of them)."""
     owner: dict[str, str] = {}
     per_pkg = []
@@ -120,15 +121,15 @@ def _binaries_of(path: Path, pkgs: list[dict[str, Any]], wanted_bins: Any) -> li
         raise ConfigError(f"{path}: project.binaries: expected {exc}, got {wanted_bins!r}") from None
     if not binaries:
         raise ConfigError(f"{path}: project.binaries: the list is empty", hint="name at least one binary, or remove the key")
-    for b in binaries:
-        if b not in owner:
-            near = suggest(b, list(owner))
+    for want in binaries:
+        if want not in owner:
+            near = suggest(want, list(owner))
             what = f"package {pkgs[0]['name']!r} has" if len(pkgs) == 1 else "no released package has"
             raise ConfigError(
-                f"{path}: project.binaries: {what} no binary {b!r}" + (f"; did you mean {near!r}?" if near else ""),
+                f"{path}: project.binaries: {what} no binary {want!r}" + (f"; did you mean {near!r}?" if near else ""),
                 hint="binaries: " + ", ".join(owner),
             )
-    chosen = [tuple(b for b in binaries if owner[b] == pkg["name"]) for pkg in pkgs]
+    chosen = [tuple(Component.parse(b) for b in binaries if owner[b] == pkg["name"]) for pkg in pkgs]
     for pkg, picked in zip(pkgs, chosen, strict=True):
         if not picked:
             raise ConfigError(f"{path}: project.binaries: names no binary of package {pkg['name']!r}",
@@ -136,13 +137,41 @@ def _binaries_of(path: Path, pkgs: list[dict[str, Any]], wanted_bins: Any) -> li
     return chosen
 
 
-def _crate_package(pkg: dict[str, Any], binaries: tuple[str, ...]) -> CratePackage:
+def _meta(pkg: dict[str, Any], key: str, check: Callable[[Any], Any]) -> Any:
+    """One value of Cargo.toml's [package] as cargo reports it, through the boundary: these go
+    into .deb control files, RPM headers, wheel METADATA and file names."""
+    value = pkg.get(key)
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ConfigError(f"{pkg.get('manifest_path')}: package.{key}: expected {exc}",
+                          hint="fix Cargo.toml's [package] (these values go into package formats)") from None
+
+
+def _crate_package(pkg: dict[str, Any], binaries: tuple[Component, ...]) -> CratePackage:
     return CratePackage(
-        name=pkg["name"], version=pkg["version"], binaries=binaries, manifest_path=Path(pkg["manifest_path"]),
-        description=(pkg.get("description") or "").strip(), license=pkg.get("license"),
-        homepage=pkg.get("homepage"), repository=pkg.get("repository"), authors=tuple(pkg.get("authors") or ()),
+        name=_meta(pkg, "name", Component.parse), version=_meta(pkg, "version", Component.parse), binaries=binaries,
+        manifest_path=Path(pkg["manifest_path"]),
+        description=_meta(pkg, "description", lambda v: (c.str_value(v) if v else "").strip()),
+        license=_meta(pkg, "license", lambda v: Line.parse(v) if v else None),
+        homepage=_meta(pkg, "homepage", lambda v: Line.parse(v) if v else None),
+        repository=_meta(pkg, "repository", lambda v: Line.parse(v) if v else None),
+        authors=_meta(pkg, "authors", lambda v: c.line_list(v or [])),
         readme=(Path(pkg["manifest_path"]).parent / pkg["readme"]) if pkg.get("readme") else None,
     )
+
+
+def _dist_dir(path: Path, root: Path, dist: Any) -> Path:
+    """project.dist: a directory of its own — never the project, a directory holding it, or .git
+    (dist/ is cleaned and rewritten; a wrong value would take the checkout with it)."""
+    if not isinstance(dist, str) or not dist or "\0" in dist:
+        raise ConfigError(f"{path}: project.dist: expected a directory path string, got {dist!r}")
+    out = (root / dist).resolve() if not os.path.isabs(dist) else Path(dist)
+    real_root = root.resolve()
+    if real_root.is_relative_to(out.resolve()) or ".git" in out.resolve().parts:
+        raise ConfigError(f"{path}: project.dist: {dist!r} is the project, holds it, or is inside .git",
+                          hint='use a directory of its own, e.g. dist = "dist"')
+    return out
 
 
 def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
@@ -155,11 +184,9 @@ def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
     released = [_crate_package(p, bins) for p, bins in zip(pkgs, _binaries_of(path, pkgs, table.get("binaries")),
                                                            strict=True)]
     first = released[0]
-    dist = table.get("dist", "dist")
-    if not isinstance(dist, str) or not dist:
-        raise ConfigError(f"{path}: project.dist: expected a directory path string, got {dist!r}")
+    dist_dir = _dist_dir(path, root, table.get("dist", "dist"))
     name = table.get("name", first.name)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or len(name) > 128:
         raise ConfigError(f"{path}: project.name: {name!r} is not a usable artifact name (letters, digits, . _ -)")
     return Project(
         config_path=path,
@@ -170,10 +197,10 @@ def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
         workspace_root=Path(meta["workspace_root"]),
         target_directory=Path(meta["target_directory"]),
         package=first.name,
-        name=name,
+        name=Component.parse(name),
         version=first.version,
         binaries=tuple(b for p in released for b in p.binaries),
-        dist_dir=(root / dist).resolve() if not os.path.isabs(dist) else Path(dist),
+        dist_dir=dist_dir,
         description=first.description,
         license=first.license,
         homepage=first.homepage,
@@ -233,7 +260,7 @@ def named_env(data: Any) -> frozenset[str]:
 
 
 
-def parse_cache(path: Path, raw: Any, settings: Settings) -> str | None:
+def parse_cache(path: Path, raw: Any, settings: Settings) -> Line | None:
     """[cache] sccache = true | "redis://host:port" (env WAVRYBUILD_SCCACHE overrides: 0, 1 or a URL)."""
     table = c.check_table(path, "cache.", raw)
     c.reject_unknown(path, "cache.", table, ("sccache",))
@@ -245,8 +272,11 @@ def parse_cache(path: Path, raw: Any, settings: Settings) -> str | None:
     if value is False:
         return None
     if value is True:
-        return settings.sccache_redis or "local"
-    if isinstance(value, str) and re.fullmatch(r"rediss?://\S+", value):
-        return value
-    raise ConfigError(f"{where}: expected true, false or a redis:// URL, got {value!r}",
+        value, where = settings.sccache_redis or "local", "SCCACHE_REDIS_ENDPOINT"
+        if value == "local":
+            return Line(value)
+    if isinstance(value, str) and re.fullmatch(r"rediss?://[^\s\x00-\x1f\x7f]+", value) and len(value) < 1024:
+        return Line(value)
+    # A redis URL may hold a password: never echoed.
+    raise ConfigError(f"{where}: expected true, false or a redis:// URL (one line, no spaces)",
                       hint='e.g. sccache = "redis://127.0.0.1:6379" for a cache shared between machines')

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from ..errors import ConfigError
 from . import checks as c
 from .models import Core
+from .values import Checked, Component, HttpUrl, RepoSlug
 
 DESTINATIONS = ("github", "gitlab", "http", "directory", "pypi", "crates")
 PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
@@ -21,10 +22,10 @@ class GitHubConfig:
     """[publish.github]: assets of a GitHub release (github.com or GitHub Enterprise)."""
 
     kind: ClassVar[str] = "github"
-    repo: str
-    tag: str = "v{version}"
-    api_url: str = "https://api.github.com"
-    upload_url: str | None = None  # None: the release's own `upload_url`
+    repo: RepoSlug
+    tag: c.TagTemplate = c.TagTemplate("v{version}")  # rendered with `tag.render(values)`: a GitRef
+    api_url: HttpUrl = HttpUrl("https://api.github.com")
+    upload_url: HttpUrl | None = None  # None: the release's own `upload_url`
     token_env: str = "GITHUB_TOKEN"
     draft: bool = False  # true: leave the release a draft for a person to publish
     prerelease: bool | None = None  # None: a prerelease when the version has one (1.2.0-rc.1)
@@ -36,7 +37,7 @@ class HttpConfig:
     """[publish.http]: any server that stores a PUT body under the URL (Artifactory, Nexus raw, WebDAV)."""
 
     kind: ClassVar[str] = "http"
-    url: str
+    url: HttpUrl  # a template: {name} {version} {commit} {date} (checked filled in)
     token_env: str | None = None  # Authorization: Bearer
     user_env: str | None = None  # basic auth, with password_env
     password_env: str | None = None
@@ -47,8 +48,8 @@ class DirectoryConfig:
     """[publish.directory]: a local or mounted directory (NFS, SMB, a synced folder)."""
 
     kind: ClassVar[str] = "directory"
-    path: Path  # absolute (relative paths are resolved against targets.toml's directory)
-    layout: str = "{name}/{version}/{commit}"
+    path: Path  # absolute (relative paths are resolved against targets.toml's directory); never in dist/
+    layout: c.PathTemplate = c.PathTemplate("{name}/{version}/{commit}")  # `layout.render(values)`: a RelPath
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,13 @@ class PypiConfig:
     devpi and most package indexes offer."""
 
     kind: ClassVar[str] = "pypi"
-    repository_url: str = PYPI_UPLOAD
-    index_url: str = "https://pypi.org/simple/"  # where to look for files already there
+    repository_url: HttpUrl = HttpUrl(PYPI_UPLOAD)
+    index_url: HttpUrl = HttpUrl("https://pypi.org/simple/")  # where to look for files already there
     token_env: str = "PYPI_TOKEN"
     # No token set: under GitHub Actions or GitLab CI, trade the job's OIDC identity for a
     # short-lived upload token (PyPI's trusted publishing) at `oidc_url`.
     trusted_publishing: bool = True
-    oidc_url: str = "https://pypi.org"
+    oidc_url: HttpUrl = HttpUrl("https://pypi.org")
     id_token_env: str = "PYPI_ID_TOKEN"  # GitLab CI: the `id_tokens:` variable (aud: pypi)
 
 
@@ -73,13 +74,13 @@ class GitLabConfig:
     linking to them with the notes (gitlab.com or a self-managed instance)."""
 
     kind: ClassVar[str] = "gitlab"
-    project: str | None = None  # id or "group/name"; None: $CI_PROJECT_ID
-    api_url: str | None = None  # None: $CI_API_V4_URL, else https://gitlab.com/api/v4
+    project: GitLabProject | None = None  # id or "group/name"; None: $CI_PROJECT_ID
+    api_url: HttpUrl | None = None  # None: $CI_API_V4_URL, else https://gitlab.com/api/v4
     token_env: str = "CI_JOB_TOKEN"
     token_kind: str = "auto"  # job (JOB-TOKEN header) | private (PRIVATE-TOKEN); auto: job for CI_JOB_TOKEN
-    package: str = "{name}"
-    package_version: str = "{version}"
-    tag: str = "v{version}"
+    package: c.NameTemplate = c.NameTemplate("{name}")  # URL path segments: `.render(values)` a Component
+    package_version: c.NameTemplate = c.NameTemplate("{version}")
+    tag: c.TagTemplate = c.TagTemplate("v{version}")
     release: bool = True  # also a GitLab Release with links to the files
 
 
@@ -89,9 +90,9 @@ class CratesConfig:
     dependency order, each verified by `cargo package` before `cargo publish --no-verify`."""
 
     kind: ClassVar[str] = "crates"
-    packages: tuple[str, ...]
-    registry: str | None = None  # a registry named in cargo's config; None: crates.io
-    index: str = "https://index.crates.io/"  # its sparse index: which versions are already published
+    packages: tuple[Component, ...]
+    registry: Component | None = None  # a registry named in cargo's config; None: crates.io
+    index: HttpUrl = HttpUrl("https://index.crates.io/")  # its sparse index: which versions are already published
     token_env: str = "CARGO_REGISTRY_TOKEN"
 
 
@@ -143,46 +144,48 @@ class PublishConfig:
 
 
 
-def _repo(v: Any) -> str:
-    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", v):
-        raise ValueError('"owner/name"')
-    return v
+class GitLabProject(Checked):
+    """A GitLab project: its numeric id or its path "group/sub/name" (no '.' or '..' parts: it is
+    quoted into the API's URL, and a server may normalise it)."""
+
+    expected = 'a project id or its path ("group/name")'
+
+    @classmethod
+    def check(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+", value) or len(value) > 255 or any(
+                part in (".", "..") for part in value.split("/")):
+            raise ValueError(cls.expected)
+        return value
 
 
-def _gitlab_project(v: Any) -> str:
-    if not isinstance(v, str) or not re.fullmatch(r"\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+", v):
-        raise ValueError('a project id or its path ("group/name")')
-    return v
-
-
-def _crate_names(v: Any) -> tuple[str, ...]:
+def _crate_names(v: Any) -> tuple[Component, ...]:
     names = c.str_list(v)
     if not names or not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", n) for n in names):
         raise ValueError("a non-empty list of crate names")
-    return names
+    return tuple(Component.parse(n) for n in names)
 
 
-def _registry_name(v: Any) -> str:
-    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", v):
+def _registry_name(v: Any) -> Component:
+    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", v):
         raise ValueError("a registry name from cargo's config ([registries.<name>])")
-    return v
+    return Component.parse(v)
 
 
-def _package_part(v: Any) -> str:
+def _package_part(v: Any) -> c.NameTemplate:
     """A generic package's name or version: GitLab allows letters, digits and . _ - + ~ (and / in
     names are refused here: each one is a path segment of the upload URL)."""
     value = c.template(c.RELEASE_FIELDS)(v)
     if not re.fullmatch(r"[A-Za-z0-9._+~{}-]+", value):
         raise ValueError("a template of letters, digits and . _ - + ~")
-    return value
+    return c.NameTemplate.parse(value)
 
 
 # Per destination: key -> (checker, default). REQUIRED keys have no default.
 KEYS: dict[str, c.Spec] = {
     "github": {
-        "repo": (_repo, c.REQUIRED),
-        "tag": (c.template(c.RELEASE_FIELDS), "v{version}"),
-        "api-url": (c.url(()), "https://api.github.com"),
+        "repo": (c.repo_slug, c.REQUIRED),
+        "tag": (c.git_ref_template, c.TagTemplate("v{version}")),
+        "api-url": (c.url(()), HttpUrl("https://api.github.com")),
         "upload-url": (c.optional(c.url(())), None),
         "token-env": (c.env_name, "GITHUB_TOKEN"),
         "draft": (c.bool_value, False),
@@ -190,13 +193,13 @@ KEYS: dict[str, c.Spec] = {
         "rolling": (c.bool_value, False),
     },
     "gitlab": {
-        "project": (c.optional(_gitlab_project), None),
+        "project": (c.optional(GitLabProject.parse), None),
         "api-url": (c.optional(c.url(())), None),
         "token-env": (c.env_name, "CI_JOB_TOKEN"),
         "token-kind": (c.choice(("auto", "job", "private")), "auto"),
-        "package": (_package_part, "{name}"),
-        "package-version": (_package_part, "{version}"),
-        "tag": (c.template(c.RELEASE_FIELDS), "v{version}"),
+        "package": (_package_part, c.NameTemplate("{name}")),
+        "package-version": (_package_part, c.NameTemplate("{version}")),
+        "tag": (c.git_ref_template, c.TagTemplate("v{version}")),
         "release": (c.bool_value, True),
     },
     "http": {
@@ -206,8 +209,8 @@ KEYS: dict[str, c.Spec] = {
         "password-env": (c.optional(c.env_name), None),
     },
     "directory": {
-        "path": (c.text, c.REQUIRED),
-        "layout": (c.relative_template, "{name}/{version}/{commit}"),
+        "path": (c.text_line, c.REQUIRED),
+        "layout": (c.relative_template, c.PathTemplate("{name}/{version}/{commit}")),
     },
     "crates": {
         "packages": (_crate_names, c.REQUIRED),
@@ -216,7 +219,7 @@ KEYS: dict[str, c.Spec] = {
         "token-env": (c.env_name, None),
     },
     "pypi": {
-        "repository-url": (c.url(()), PYPI_UPLOAD),
+        "repository-url": (c.url(()), HttpUrl(PYPI_UPLOAD)),
         "index-url": (c.optional(c.url(())), None),
         "token-env": (c.env_name, "PYPI_TOKEN"),
         "trusted-publishing": (c.bool_value, True),
@@ -251,7 +254,7 @@ def _crates(path: Path, v: dict[str, Any]) -> CratesConfig:
     token = v["token-env"] or ("CARGO_REGISTRIES_" + registry.upper().replace("-", "_") + "_TOKEN" if registry
                                else "CARGO_REGISTRY_TOKEN")
     index = (v["index"] or "https://index.crates.io/").removeprefix("sparse+").rstrip("/") + "/"
-    return CratesConfig(packages=v["packages"], registry=registry, index=index, token_env=token)
+    return CratesConfig(packages=v["packages"], registry=registry, index=HttpUrl.parse(index), token_env=token)
 
 
 def _http(path: Path, v: dict[str, Any]) -> HttpConfig:
@@ -265,21 +268,29 @@ def _http(path: Path, v: dict[str, Any]) -> HttpConfig:
     return HttpConfig(url=v["url"], token_env=v["token-env"], user_env=v["user-env"], password_env=v["password-env"])
 
 
-def _directory(path: Path, v: dict[str, Any]) -> DirectoryConfig:
+def _directory(path: Path, v: dict[str, Any], dist: Path) -> DirectoryConfig:
     where = Path(v["path"]).expanduser()
-    return DirectoryConfig(path=where if where.is_absolute() else path.parent / where, layout=v["layout"])
+    target = where if where.is_absolute() else path.parent / where
+    real, real_dist = target.resolve(), dist.resolve()
+    # dist/ is rewritten by every stage and its files are what is published: a copy inside it
+    # would be published again, and swept away by the next release.
+    if real.is_relative_to(real_dist):
+        raise ConfigError(f"{path}: publish.directory.path: {v['path']!r} is inside the dist directory {dist}",
+                          hint="publish to a directory outside dist/ (a mounted share, a web root)")
+    return DirectoryConfig(path=target, layout=v["layout"])
 
 
 def _pypi(path: Path, v: dict[str, Any]) -> PypiConfig:
     upload = v["repository-url"].rstrip("/") + "/"
     index, oidc = KNOWN_INDEXES.get(upload, (upload + "simple/", upload.rstrip("/")))
-    return PypiConfig(repository_url=upload, index_url=(v["index-url"] or index).rstrip("/") + "/",
+    return PypiConfig(repository_url=HttpUrl.parse(upload), index_url=HttpUrl.parse((v["index-url"] or index).rstrip("/") + "/"),
                       token_env=v["token-env"], trusted_publishing=v["trusted-publishing"],
-                      oidc_url=(v["oidc-url"] or oidc).rstrip("/"), id_token_env=v["id-token-env"])
+                      oidc_url=HttpUrl.parse((v["oidc-url"] or oidc).rstrip("/")), id_token_env=v["id-token-env"])
 
 
+# [publish.directory] is parsed by _directory, which needs the dist directory too.
 PARSERS: dict[str, Callable[[Path, dict[str, Any]], DestinationConfig]] = {
-    "github": _github, "gitlab": _gitlab, "http": _http, "directory": _directory, "pypi": _pypi, "crates": _crates,
+    "github": _github, "gitlab": _gitlab, "http": _http, "pypi": _pypi, "crates": _crates,
 }
 
 
@@ -288,5 +299,8 @@ def parse_publish(cfg: Core, raw: Any) -> PublishConfig:
     path = cfg.project.config_path
     table = c.check_table(path, "publish.", raw)
     c.reject_unknown(path, "publish.", table, DESTINATIONS)
-    return PublishConfig(tuple(PARSERS[kind](path, c.values(path, f"publish.{kind}.", sub, KEYS[kind]))
-                               for kind, sub in table.items()))
+    out: list[DestinationConfig] = []
+    for kind, sub in table.items():
+        v = c.values(path, f"publish.{kind}.", sub, KEYS[kind])
+        out.append(_directory(path, v, cfg.project.dist_dir) if kind == "directory" else PARSERS[kind](path, v))
+    return PublishConfig(tuple(out))

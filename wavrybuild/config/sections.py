@@ -11,6 +11,7 @@ from ..errors import ConfigError
 from ..triple import suggest
 from . import checks as c
 from .models import GROUPS, SIGN_METHOD_KEYS, SIGN_METHODS, ChecksumConfig, PackageConfig, SignConfig
+from .values import Line
 
 PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level", "group"}
 CHECKSUM_KEYS = {"sidecars"}
@@ -24,7 +25,7 @@ def _compression_level(level: Any) -> int:
 
 _PACKAGE_CHECKS: dict[str, Callable[[Any], Any]] = {
     "format": c.choice(c.ARCHIVE_FORMATS), "windows-format": c.choice(c.ARCHIVE_FORMATS),
-    "include": c.str_list, "compression-level": _compression_level, "group": c.choice(GROUPS),
+    "include": c.line_list, "compression-level": _compression_level, "group": c.choice(GROUPS),
 }
 
 
@@ -50,20 +51,31 @@ def parse_package(path: Path, raw: Any) -> PackageConfig:
     return PackageConfig(**values)
 
 
-def _method_options(path: Path, method: str, value: Any, settings: Settings) -> tuple[tuple[str, str | None], ...]:
+def _method_options(path: Path, method: str, value: Any, settings: Settings) -> tuple[tuple[str, Line | None], ...]:
     sub = c.check_table(path, f"sign.{method}.", value)
     for k, v in sub.items():
         if k not in SIGN_METHOD_KEYS[method]:
             if c.looks_secret(k):
                 raise c.secret_refused(path, f"sign.{method}.", k)
             raise c.unknown_key(path, f"sign.{method}.", k, SIGN_METHOD_KEYS[method])
-        if not isinstance(v, str) or not v:
+        if not isinstance(v, str) or not v or (k.endswith("-env") and not c.ENV_NAME.fullmatch(v)):
             # A *-env value is not echoed: it may be the passphrase pasted in place of its name.
             got = "" if k.endswith("-env") else f", got {v!r}"
-            raise ConfigError(f"{path}: sign.{method}.{k}: expected a non-empty string{got}")
+            what = "the name of an environment variable" if k.endswith("-env") else "a non-empty string"
+            raise ConfigError(f"{path}: sign.{method}.{k}: expected {what}{got}")
     # WAVRYBUILD_<METHOD>_<KEY> wins over the file: CI passes key paths that way.
-    merged = {**sub, **{k: v for (m, k), v in settings.sign.items() if m == method and k in SIGN_METHOD_KEYS[method]}}
-    return tuple(sorted(merged.items()))
+    env = {k: v for (m, k), v in settings.sign.items() if m == method and k in SIGN_METHOD_KEYS[method]}
+    merged = {**sub, **env}
+    out: list[tuple[str, Line | None]] = []
+    for k, v in sorted(merged.items()):
+        # Key files, identities and URLs go into the signing tools' argv: one line each, never NUL.
+        try:
+            out.append((k, Line.parse(v)))
+        except ValueError as exc:
+            where = (f"WAVRYBUILD_{method.upper()}_{k.upper().replace('-', '_')}" if k in env
+                     else f"{path}: sign.{method}.{k}")
+            raise ConfigError(f"{where}: expected {exc}") from None
+    return tuple(out)
 
 
 def parse_sign(path: Path, raw: Any, settings: Settings) -> SignConfig:

@@ -11,21 +11,22 @@ from ..errors import ConfigError
 from ..triple import UNIVERSAL2, Triple, known_triples, suggest
 from . import checks as c
 from .models import BUILDERS, RUNNERS, STD_SOURCES, TargetConfig
+from .values import MAX_COMPONENT, Component
 
 # Keys a target (or [defaults]) may set: key -> (checker, default).
 TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "builder": (c.choice(BUILDERS), "auto"),
     "glibc": (c.glibc, None),
-    "features": (c.str_list, ()),
+    "features": (c.line_list, ()),
     "no-default-features": (c.bool_value, False),
     "all-features": (c.bool_value, False),
-    "profile": (c.str_value, "release"),
+    "profile": (c.component, c.component("release")),
     "rustflags": (c.args, ()),
     "env": (c.str_map, ()),
-    "toolchain": (c.opt_str, None),
+    "toolchain": (c.opt_line, None),
     "std": (c.choice(STD_SOURCES), "auto"),
     "runner": (c.choice(RUNNERS), "auto"),
-    "smoke-args": (c.args, ("--version",)),
+    "smoke-args": (c.args, (c.line("--version"),)),
     "smoke-expect": (c.expect, "{version}"),
     "archive": (c.archive, None),
     # Profile settings for smaller binaries, passed as `--config profile.<profile>.<key>=…`.
@@ -36,9 +37,9 @@ TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "panic": (c.panic, None),
     "public-env": (c.str_list, ()),
     # Where `invoke plan` runs this target's CI job: a GitHub runner label, GitLab runner tags and image.
-    "runs-on": (c.opt_str, None),
-    "tags": (c.str_list, ()),
-    "image": (c.opt_str, None),
+    "runs-on": (c.opt_line, None),
+    "tags": (c.line_list, ()),
+    "image": (c.opt_line, None),
 }
 PROFILE_KEYS = ("strip", "lto", "codegen-units", "opt-level", "panic")
 # Only per target: which triple a target id builds (defaults to the id itself).
@@ -118,10 +119,10 @@ def _check_combination(path: Path, tid: str, triple: Triple, values: dict[str, A
 
 
 def make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> TargetConfig:
-    if not TARGET_ID.fullmatch(tid):
+    if not TARGET_ID.fullmatch(tid) or len(tid) > MAX_COMPONENT:
         raise ConfigError(
             f"{path}: targets.{tid!r}: a target id may hold only letters, digits, '.', '_' and '-' "
-            "(it names files in dist/)",
+            f"(it names files in dist/; at most {MAX_COMPONENT} characters)",
         )
     table = c.check_table(path, f"targets.{tid}.", raw)
     values = {k: default for k, (_, default) in TARGET_KEYS.items()}
@@ -134,7 +135,7 @@ def make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> Tar
         raise ConfigError(f"{path}: targets.{tid}.public-env: {unknown[0]!r} is not a key of env",
                           hint="list the env names whose values may be shown in logs")
     fields = {k.replace("-", "_"): v for k, v in values.items() if k not in PROFILE_KEYS}
-    return TargetConfig(id=tid, triple=triple, **fields,
+    return TargetConfig(id=Component.parse(tid), triple=triple, **fields,
                         profile_settings=tuple((k, values[k]) for k in PROFILE_KEYS if values[k] is not None))
 
 

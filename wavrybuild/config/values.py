@@ -141,3 +141,42 @@ class CommitId(Checked):
 def sample_fill(template: str, fields: tuple[str, ...]) -> str:
     """`template` with every {field} replaced by a harmless sample, to check what it renders to."""
     return template.format(**{f: "1.0.0" if f == "version" else "x" for f in fields})
+
+
+class RelPath(Checked):
+    """A relative path made of Components ("a/b/c"): never absolute, never '.', '..' or empty parts."""
+
+    expected = "a relative path of file names separated by '/' (no '..', '.', empty parts or control characters)"
+
+    @classmethod
+    def check(cls, value: str) -> str:
+        try:
+            for part in value.split("/"):
+                Component.check(part)
+        except ValueError:
+            raise ValueError(cls.expected) from None
+        return value
+
+
+class HttpUrl(Checked):
+    """An http:// or https:// URL with a host: no credentials in it, no whitespace or control
+    characters (it goes into requests, argv and scripts as it is)."""
+
+    expected = "an http:// or https:// URL (with a host, without credentials, spaces or control characters)"
+
+    @classmethod
+    def check(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        if any(ch.isspace() for ch in value) or _bad_char(value, allow_tab=False) is not None or len(value) > MAX_LINE:
+            raise ValueError(cls.expected)
+        try:
+            parts = urlsplit(value)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            raise ValueError(cls.expected) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise ValueError(cls.expected)
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(cls.expected)
+        return value

@@ -65,7 +65,10 @@ class DirectoryDestination:
 
     def __init__(self, c: DirectoryConfig, release: ReleaseRef) -> None:
         self.root = c.path
-        self.target = c.path / c.layout.format(**release.values())
+        try:  # the layout was checked at load; the real version and commit are checked here
+            self.target = c.path / c.layout.render(release.values())
+        except ValueError as exc:
+            raise PublishError(f"directory: publish.directory.layout: {exc}", hint="fix publish.directory.layout") from None
         # Temp files live beside the release dir, not in it, and carry host and pid: a run killed
         # mid-copy leaves nothing in the release dir, and the next run on this host removes them.
         self.tmp_root = c.path / TMP_DIR_NAME

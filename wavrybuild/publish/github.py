@@ -30,7 +30,10 @@ class GitHubDestination:
     def __init__(self, c: GitHubConfig, release: ReleaseRef, token: str) -> None:
         self.c = c
         self.ref = release
-        self.tag = c.tag.format(**release.values())
+        try:  # the tag template was checked at load; the real version and commit are checked here
+            self.tag = c.tag.render(release.values())
+        except ValueError as exc:
+            raise PublishError(f"github: publish.github.tag: {exc}", hint="fix publish.github.tag") from None
         self.prerelease = release.is_prerelease if c.prerelease is None else c.prerelease
         self.http = HttpClient("github", [token], {
             **auth_hints(c.token_env, c.repo),

@@ -27,9 +27,12 @@ class GitLabDestination:
         self.c = c
         self.ref = release
         values = release.values()
-        self.package = c.package.format(**values)
-        self.version = c.package_version.format(**values)
-        self.tag = c.tag.format(**values)
+        try:  # the templates were checked at load; the real version and commit are checked here
+            self.package = c.package.render(values)
+            self.version = c.package_version.render(values)
+            self.tag = c.tag.render(values)
+        except ValueError as exc:
+            raise PublishError(f"gitlab: publish.gitlab: {exc}", hint="fix publish.gitlab's templates") from None
         self.project = project
         self.api = api_url.rstrip("/")
         self.base = f"{self.api}/projects/{quote(project, safe='')}"

@@ -1,0 +1,180 @@
+"""The config boundary (issue 26, item 1): each hostile value the issue names is refused when
+targets.toml loads — one ConfigError (exit 2) naming the file and the key — and the values that
+are rendered later (tags, layouts) are checked again where they are rendered.
+
+Every case here was accepted before the boundary types: `distribution = "../../../../docs"` made
+`invoke repos` delete docs/, a newline in a .deb field or in [desktop] name wrote extra keys into the
+control file, the .desktop entry and the NSIS script, an [[artifacts]] name could overwrite the
+binary archive. Configs are parsed with the unit tests' stand-in for `cargo metadata` (no Rust)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import invoke, write_project
+from tests.unit.test_pipeline import fake_metadata
+from wavrybuild.config import Config, parse
+from wavrybuild.config.checks import TagTemplate
+from wavrybuild.config.values import Component, GitRef, Line
+from wavrybuild.env import Settings
+from wavrybuild.errors import ConfigError, WavryError
+from wavrybuild.publish.base import PublishError, ReleaseRef
+
+TARGET = "x86_64-unknown-linux-gnu"
+ARCHIVE = f"demo-1.2.3-{TARGET}.tar.gz"  # what fake_metadata's crate archives to
+
+
+def _parse(root: Path, data: dict[str, Any]) -> Config:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.2.3"\n')
+    return parse(root / "targets.toml", {"targets": {TARGET: {}}, **data}, fake_metadata, Settings())
+
+
+def _refused(root: Path, data: dict[str, Any], key: str) -> str:
+    """The one ConfigError: exit code 2, naming targets.toml and the key, the value's control
+    characters never raw in the message (repr only)."""
+    with pytest.raises(ConfigError) as info:
+        _parse(root, data)
+    message = str(info.value)
+    assert info.value.exit_code == 2
+    assert str(root / "targets.toml") in message and key in message, message
+    assert "\n" not in message.split("\n  hint:")[0] and "\0" not in message, message
+    return message
+
+
+DEB = {"maintainer": "W <w@example.invalid>"}
+
+
+@pytest.mark.parametrize(("data", "key"), [
+    # apt paths: dists/<distribution>, pool/<component>: today `invoke repos` deletes docs/.
+    ({"channels": {"deb": {**DEB, "distribution": "../../../../docs"}}}, "channels.deb.distribution"),
+    ({"channels": {"deb": {**DEB, "component": "../../../../docs"}}}, "channels.deb.component"),
+    ({"channels": {"deb": {**DEB, "distribution": "a/b"}}}, "channels.deb.distribution"),
+    # .deb control fields: a newline adds a field of the attacker's choosing.
+    ({"channels": {"deb": {"maintainer": "W <w@x>\nDepends: evil"}}}, "channels.deb.maintainer"),
+    ({"channels": {"deb": {**DEB, "section": "utils\nDepends: evil"}}}, "channels.deb.section"),
+    ({"channels": {"deb": {**DEB, "depends": ["libc6", "x\nPre-Depends: evil"]}}}, "channels.deb.depends"),
+    ({"channels": {"rpm": {"maintainer": "W <w@x>\rX: y"}}}, "channels.rpm.maintainer"),
+    ({"channels": {"deb": {"maintainer": "W\u2028<w@x>"}}}, "channels.deb.maintainer"),
+    # [desktop] name: into the .desktop entry, Info.plist, WiX and the NSIS script.
+    ({"desktop": {"bundle-id": "com.example.demo", "name": "Demo\nExec=/bin/evil"}}, "desktop.name"),
+    ({"desktop": {"bundle-id": "com.example.demo", "name": 'Demo"\n!system "id"'}}, "desktop.name"),
+    ({"desktop": {"bundle-id": "com.example.demo", "name": "De\0mo"}}, "desktop.name"),
+    ({"desktop": {"bundle-id": "com.example.demo", "copyright": "(c)\nX=y"}}, "desktop.copyright"),
+    ({"desktop": {"bundle-id": "com.example.demo", "linux": {"comment": "a\nExec=evil"}}}, "desktop.linux.comment"),
+    # GitHub: the repo is a URL path, the tag a ref (and a URL path, and a git argument).
+    ({"publish": {"github": {"repo": "../.."}}}, "publish.github.repo"),
+    ({"publish": {"github": {"repo": "o/n", "tag": "v{version}/../../x"}}}, "publish.github.tag"),
+    ({"publish": {"github": {"repo": "o/n", "tag": "v{version}\n"}}}, "publish.github.tag"),
+    ({"publish": {"github": {"repo": "o/n", "tag": "-v{version}"}}}, "publish.github.tag"),
+    ({"publish": {"gitlab": {"tag": "v{version}\nx"}}}, "publish.gitlab.tag"),
+    ({"publish": {"gitlab": {"project": "group/.."}}}, "publish.gitlab.project"),
+    # [publish.directory] inside dist/: published again, and swept away by the next release.
+    ({"publish": {"directory": {"path": "dist/published"}}}, "publish.directory.path"),
+    ({"publish": {"directory": {"path": "dist"}}}, "publish.directory.path"),
+    ({"artifacts": [{"name": ARCHIVE, "directory": "site"}]}, "artifacts[0].name"),
+    ({"artifacts": [{"name": "a.zip", "directory": "a"}, {"name": "a.zip", "directory": "b"}]}, "artifacts[1].name"),
+    ({"artifacts": [{"name": "x.tar.gz", "directory": "."}]}, "artifacts[0].directory"),
+    ({"artifacts": [{"name": "x.tar.gz", "directory": "./"}]}, "artifacts[0].directory"),
+    ({"artifacts": [{"name": "x.tar.gz", "directory": "dist"}]}, "artifacts[0].directory"),
+    ({"artifacts": [{"name": "x.tar.gz", "directory": ".git/objects"}]}, "artifacts[0].directory"),
+    ({"artifacts": [{"name": "x.tar.gz", "directory": "site", "command": ["a\0b"]}]}, "artifacts[0].command"),
+    # Other paths and format fields of the same kind.
+    ({"project": {"dist": "."}}, "project.dist"),
+    ({"targets": {TARGET: {"profile": "../../../../tmp"}}}, f"targets.{TARGET}.profile"),
+    ({"channels": {"deb": {**DEB, "repo-dir": "."}}}, "channels.deb.repo-dir"),
+    ({"channels": {"pypi": {"summary": "x\nRequires-Dist: evil"}}}, "channels.pypi.summary"),
+    ({"channels": {"npm": {"tag": "../x"}}}, "channels.npm.tag"),
+    ({"publish": {"directory": {"path": "/srv/rel", "layout": "{name}/{version}\n"}}}, "publish.directory.layout"),
+    ({"publish": {"gitlab": {"package": "{name}/.."}}}, "publish.gitlab.package"),
+    ({"sign": {"minisign": {"key": "k\0ey"}}}, "sign.minisign.key"),
+])
+def test_hostile_value_is_one_error_naming_the_key(tmp_path: Path, data: dict[str, Any], key: str) -> None:
+    _refused(tmp_path, data, key)
+
+
+def test_artifacts_directory_holding_git_or_dist_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "vendor/sub/.git").mkdir(parents=True)
+    _refused(tmp_path, {"artifacts": [{"name": "x.tar.gz", "directory": "vendor/sub"}]}, "artifacts[0].directory")
+    _refused(tmp_path, {"project": {"dist": "out/dist"}, "artifacts": [{"name": "x.tar.gz", "directory": "out"}]},
+             "artifacts[0].directory")
+
+
+def test_artifacts_directory_symlink_leaving_the_project_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "secrets").mkdir(parents=True)
+    root = tmp_path / "project"
+    root.mkdir()
+    os.symlink(outside, root / "site")
+    message = _refused(root, {"artifacts": [{"name": "x.tar.gz", "directory": "site/secrets"}]}, "artifacts[0].directory")
+    assert "outside the project" in message
+
+
+def test_good_values_pass_and_carry_their_types(tmp_path: Path) -> None:
+    cfg = _parse(tmp_path, {
+        "channels": {"deb": {**DEB, "depends": ["libc6 (>= 2.17)"], "distribution": "bookworm"}},
+        "desktop": {"bundle-id": "com.example.demo", "name": "Wavry Demo"},
+        "publish": {"github": {"repo": "wavry/demo", "tag": "{name}@{version}"},
+                    "directory": {"path": str(tmp_path / "published")}},
+        "artifacts": [{"name": "site.tar.gz", "directory": "site/dist"}],
+    })
+    deb = cfg.channels.deb
+    assert deb is not None and cfg.desktop is not None and cfg.publish.github is not None
+    assert isinstance(deb.distribution, Component) and isinstance(deb.maintainer, Line)
+    assert all(isinstance(d, Line) for d in deb.depends) and isinstance(cfg.desktop.name, Line)
+    assert cfg.publish.github.tag.render({"name": "demo", "version": "1.2.3"}) == "demo@1.2.3"
+    assert isinstance(cfg.artifacts[0].name, str) and cfg.artifacts[0].directory == tmp_path / "site/dist"
+
+
+@pytest.mark.parametrize("version", ["1.0\n", "1.0/../../x", "1..0", "1.0 x", "1.0~1"])
+def test_rendered_tag_is_checked_again_where_it_is_rendered(version: str) -> None:
+    """A tag template that passed at load can still render to a bad ref with the real values (the
+    version and commit come from the manifest): the GitHub and GitLab destinations check it."""
+    from wavrybuild.config.publish import GitHubConfig, GitLabConfig
+    from wavrybuild.config.values import RepoSlug
+    from wavrybuild.publish.github import GitHubDestination
+    from wavrybuild.publish.gitlab import GitLabDestination
+
+    ref = ReleaseRef("demo", version, "0" * 40)
+    with pytest.raises(ValueError, match="renders to"):
+        TagTemplate("v{version}").render(ref.values())
+    with pytest.raises(PublishError, match=r"publish\.github\.tag"):
+        GitHubDestination(GitHubConfig(repo=RepoSlug("o/n")), ref, "token")
+    with pytest.raises(PublishError, match=r"publish\.gitlab"):
+        GitLabDestination(GitLabConfig(), ref, "token", "1", "https://gitlab.example")
+    assert GitRef.parse(TagTemplate("v{version}").render({"version": "1.2.3"})) == "v1.2.3"
+
+
+def test_directory_layout_is_checked_again_where_it_is_rendered(tmp_path: Path) -> None:
+    from wavrybuild.config.checks import PathTemplate
+    from wavrybuild.config.publish import DirectoryConfig
+    from wavrybuild.publish.destinations import DirectoryDestination
+
+    bad = ReleaseRef("demo", "1.2.3", "../../../x")  # a commit from a hostile part manifest
+    with pytest.raises(PublishError, match=r"publish\.directory\.layout"):
+        DirectoryDestination(DirectoryConfig(tmp_path, PathTemplate("{name}/{version}/{commit}")), bad)
+
+
+def test_repos_cli_refuses_the_distribution_and_leaves_docs(tmp_path: Path) -> None:
+    """The real CLI: exit 2, one message naming the key, no traceback, docs/ untouched."""
+    root = write_project(tmp_path, '[project]\ncrate = "demo"\n[targets.x86_64-unknown-linux-gnu]\n'
+                                   '[channels.deb]\nmaintainer = "W <w@example.invalid>"\n'
+                                   'distribution = "../../../../docs"\n')
+    (root / "docs").mkdir()
+    (root / "docs/keep.md").write_text("keep\n")
+    done = invoke("repos", cwd=root)
+    assert done.returncode == 2, done.stderr
+    assert "channels.deb.distribution" in done.stderr and "Traceback" not in done.stderr
+    assert (root / "docs/keep.md").read_text() == "keep\n" and not (root / "dist").exists()
+
+
+def test_errors_are_wavry_errors_never_tracebacks(tmp_path: Path) -> None:
+    """A wrong type anywhere in these keys is a clear error too (the property tests try them all)."""
+    for data in ({"channels": {"deb": {**DEB, "depends": "libc6"}}}, {"desktop": {"bundle-id": 3}},
+                 {"publish": {"github": {"repo": ["o/n"]}}}, {"artifacts": [{"name": 1, "directory": "d"}]}):
+        with pytest.raises(WavryError):
+            _parse(tmp_path, data)
