@@ -31,6 +31,7 @@ from ..config.npm import (
     platforms,
 )
 from ..errors import CommandFailed, ConfigError, WavryError
+from ..net import Client
 from ..ui import mask_for_ci
 
 if TYPE_CHECKING:
@@ -174,6 +175,27 @@ def _auth_key(registry: str) -> str:
     return "//" + registry.split("://", 1)[1] + ":_authToken"
 
 
+_NPM_HINTS = {401: "the registry refused the token: check channels.npm.token-env",
+              403: "the token may not read this package"}
+
+
+def registry_integrity(http: Client, registry: str, it: NpmTarball) -> str | None:
+    """dist.integrity of `it`'s version on the registry; None when that version is not there.
+    The packument's URL is npm's escaped name: `@scope%2fname`."""
+    url = registry.rstrip("/") + "/" + it.name.replace("/", "%2f")
+    what = f"{it.name}@{it.version}: look up"
+    resp = http.call("GET", url, what, expect=(200, 404), headers={"Accept": "application/json"})
+    with resp:
+        if resp.status_code == 404:
+            return None
+        doc = http.json_object(resp, what)
+    versions = doc.get("versions")
+    entry = versions.get(it.version) if isinstance(versions, dict) else None
+    dist = entry.get("dist") if isinstance(entry, dict) else None
+    integrity = dist.get("integrity") if isinstance(dist, dict) else None
+    return str(integrity) if integrity else None
+
+
 def dist_tag(nc: NpmConfig, version: str) -> str | None:
     # npm refuses to publish a prerelease under `latest` unless told which tag to use.
     return nc.tag or ("next" if "-" in version.split("+")[0] else None)
@@ -208,21 +230,21 @@ def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry
     base = ("--registry", nc.registry, "--userconfig", str(npmrc))
     # No child inherits a token (env.SecretPolicy): npm is given the one the userconfig names.
     auth = {nc.token_env: token}
+    # The registry is read through the HTTP layer (the token bound to the registry's origin, errors
+    # scrubbed, timeouts); `npm publish` itself sends the token only to the registry the userconfig names.
+    http = Client("npm", hints=_NPM_HINTS)
+    http.authorize(nc.registry, bearer=token)
     try:
         for it in items:
             spec = f"{it.name}@{it.version}"
-            view = proc.run(proc.Command(("npm", "view", spec, "dist.integrity", "--json", *base), auth,
-                                         secret_env=frozenset(auth)), check=False, secrets=(token,))
-            have = view.stdout.strip()
-            if view.returncode == 0 and have:
-                if json.loads(have) != it.integrity:
+            have = registry_integrity(http, nc.registry, it)
+            if have:
+                if have != it.integrity:
                     raise WavryError(f"npm: {spec} is already on {nc.registry} with other contents",
                                      hint="npm never replaces a published version: release a new version")
                 rows.append((it.path.name, "skipped", f"{spec} already published"))
                 log(f"npm: {spec} already published")
                 continue
-            if view.returncode != 0 and "E404" not in view.stderr_tail and "404" not in view.stderr_tail:
-                raise WavryError(f"npm: cannot ask {nc.registry} about {spec}: {view.stderr_tail[-500:]}")
             argv = ["npm", "publish", str(it.path), *base]
             if nc.access:
                 argv += ["--access", nc.access]
@@ -238,4 +260,5 @@ def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry
             rows.append((it.path.name, "published", f"{spec} → {nc.registry}"))
     finally:
         npmrc.unlink(missing_ok=True)
+        http.close()
     return rows

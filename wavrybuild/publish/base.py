@@ -1,31 +1,24 @@
 """What every destination shares: the files to publish (collected from dist/ and checked), the
-Destination protocol, results and errors, and the HTTP client that keeps secrets out of messages."""
+Destination protocol, results and errors, and the HTTP client (`net.Client`, the one HTTP layer)
+raising PublishError."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-import requests
+from typing import Literal, Protocol
 
 from ..checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_many
 from ..errors import WavryError
 from ..manifest import MANIFEST_NAME, Manifest
+from ..net import CHUNK as CHUNK  # re-exported: the directory destination copies in these chunks
+from ..net import Client
 from ..notes import NOTES_NAME
 
 Action = Literal["uploaded", "skipped", "replaced", "would upload", "published", "would publish", "updated",
                  "removed"]
 
-# (connect, read) seconds. Transfers get a long read timeout: after the last byte of a large upload
-# the server may take a while (GitHub scans assets) before it answers.
-API_TIMEOUT = (15, 60)
-TRANSFER_TIMEOUT = (15, 600)
-CHUNK = 1 << 20
 GITHUB_PER_PAGE = 100
 TMP_DIR_NAME = ".wavrybuild-tmp"
 
@@ -159,80 +152,11 @@ class Destination(Protocol):
         ...
 
 
-def server_message(resp: requests.Response) -> str:
-    """The server's own explanation, short: GitHub's JSON `message`, else the start of the body."""
-    with contextlib.suppress(ValueError, AttributeError):
-        data = resp.json()
-        if isinstance(data, dict) and data.get("message"):
-            return str(data["message"])[:200]
-    with contextlib.suppress(Exception):
-        text = resp.text.strip()
-        # An HTML error page says nothing the status line does not; a plain-text body might.
-        return "" if not text or text.startswith("<") else text.splitlines()[0][:200]
-    return ""
+class HttpClient(Client):
+    """The HTTP layer (`net.Client`: credentials bound to origins, the redirect rule, one scrubber,
+    timeouts) raising PublishError, which carries what was done before the failure."""
 
-
-class HttpClient:
-    """A requests.Session wrapper: timeouts on every call, and errors that never carry a secret."""
-
-    def __init__(self, kind: str, secrets: list[str], hints: Mapping[int, str]) -> None:
-        self.kind = kind
-        self.secrets = [s for s in secrets if s]
-        self.hints = hints
-        self.session = requests.Session()
-
-    def scrub(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return text
-
-    def call(self, method: str, url: str, what: str, expect: tuple[int, ...] = (200,),
-             timeout: tuple[int, int] = API_TIMEOUT, **kwargs: Any) -> requests.Response:
-        try:
-            resp = self.session.request(method, url, timeout=timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise PublishError(self.scrub(f"{self.kind}: {what}: {method} {url} failed: {exc}"),
-                               hint="check the URL and the network; rerunning resumes where this stopped") from None
-        if resp.status_code not in expect:
-            detail = server_message(resp)
-            resp.close()
-            raise PublishError(
-                self.scrub(f"{self.kind}: {what}: {method} {url}: HTTP {resp.status_code} {resp.reason}"
-                           + (f": {detail}" if detail else "")),
-                hint=self.hints.get(resp.status_code, "rerunning resumes where this stopped"),
-            )
-        return resp
-
-    def json(self, resp: requests.Response, what: str) -> Any:
-        """The JSON body; a page that is not JSON (a wrong api-url, a proxy's login page) is a clear error."""
-        try:
-            body = resp.json()
-        except ValueError:
-            raise PublishError(f"{self.kind}: {what}: {resp.request.method} {resp.url}: "
-                               f"HTTP {resp.status_code} but the answer is not JSON",
-                               hint="check that the API URL points at the GitHub REST API") from None
-        return body
-
-    def json_object(self, resp: requests.Response, what: str) -> dict[str, Any]:
-        body = self.json(resp, what)
-        if not isinstance(body, dict):
-            raise PublishError(f"{self.kind}: {what}: {resp.request.method} {resp.url}: the answer is JSON but not an object",
-                               hint="check that the API URL points at the GitHub REST API")
-        return body
-
-    def sha256_of(self, url: str, what: str, headers: Mapping[str, str] | None = None) -> str:
-        """Download and hash, streamed: never holds the file in memory."""
-        h = hashlib.sha256()
-        with self.call("GET", url, what, stream=True, timeout=TRANSFER_TIMEOUT, headers=headers or {}) as resp:
-            try:
-                for chunk in resp.iter_content(CHUNK):
-                    h.update(chunk)
-            except requests.RequestException as exc:
-                raise PublishError(self.scrub(f"{self.kind}: {what}: reading {url} failed: {exc}")) from None
-        return h.hexdigest()
-
-    def close(self) -> None:
-        self.session.close()
+    error = PublishError
 
 
 def auth_hints(env: str | None, what: str) -> dict[int, str]:

@@ -14,7 +14,7 @@ from ..config.publish import (
     HttpConfig,
 )
 from ..fsutil import atomic_writer, fsync_dir
-from .base import CHUNK, TMP_DIR_NAME, TRANSFER_TIMEOUT, Action, HttpClient, LocalFile, PublishError, ReleaseRef, auth_hints
+from .base import CHUNK, TMP_DIR_NAME, Action, HttpClient, LocalFile, PublishError, ReleaseRef, auth_hints
 
 
 class HttpDestination:
@@ -24,10 +24,8 @@ class HttpDestination:
         self.base = c.url.format(**release.values()).rstrip("/")
         env = c.token_env or c.password_env
         self.http = HttpClient("http", [token or "", basic[1] if basic else ""], auth_hints(env, self.base))
-        if token:
-            self.http.session.headers["Authorization"] = f"Bearer {token}"
-        if basic:
-            self.http.session.auth = basic
+        # Bound to the server's origin: a redirect elsewhere goes without them.
+        self.http.authorize(self.base, bearer=token, basic=basic)
 
     def where(self, f: LocalFile) -> str:
         return f"{self.base}/{quote(f.name)}"
@@ -45,7 +43,7 @@ class HttpDestination:
         if same_size and self.http.sha256_of(url, f"{f.name}: download to compare") == f.sha256:
             return "skipped", "same size and sha256"
         with f.path.open("rb") as body:
-            self.http.call("PUT", url, f"{f.name}: upload", expect=(200, 201, 204), timeout=TRANSFER_TIMEOUT,
+            self.http.call("PUT", url, f"{f.name}: upload", expect=(200, 201, 204), transfer=True,
                            data=body, headers={"Content-Type": "application/octet-stream",
                                                "Content-Length": str(f.size)}).close()
         return ("replaced", "different content was there") if exists else ("uploaded", "")

@@ -13,14 +13,12 @@ from ..config.publish import (
 )
 from .base import (
     GITHUB_PER_PAGE,
-    TRANSFER_TIMEOUT,
     Action,
     HttpClient,
     LocalFile,
     PublishError,
     ReleaseRef,
     auth_hints,
-    server_message,
 )
 
 
@@ -40,11 +38,10 @@ class GitHubDestination:
             403: f"${c.token_env} may not write releases of {c.repo} (it needs contents: write)",
             404: f"check publish.github.repo ({c.repo}) and that ${c.token_env} can see it",
         })
-        self.http.session.headers.update({
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        })
+        self.http.session.headers.update({"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"})
+        # The token goes to the API's origin only (and to the upload host, once known): never along
+        # a redirect to asset storage or anywhere else.
+        self.http.authorize(c.api_url, bearer=token)
         self.repo_url = f"{c.api_url}/repos/{c.repo}"
         self.release: dict[str, Any] = {}
         self.upload_base = ""
@@ -73,6 +70,8 @@ class GitHubDestination:
         if not self.upload_base:
             raise PublishError(f"github: release {self.tag}: the API returned no upload_url",
                                hint="set publish.github.upload-url")
+        # uploads.github.com is another origin than api.github.com: the API that holds the token names it.
+        self.http.share(self.c.api_url, self.upload_base)
         assets = list(self._paged(f"{self.repo_url}/releases/{self.release['id']}/assets", f"release {self.tag}: list assets"))
         self.assets = {a["name"]: a for a in assets}
 
@@ -87,7 +86,7 @@ class GitHubDestination:
             resp = self.http.call("GET", next_url, what, params=params)
             items = self.http.json(resp, what)
             if not isinstance(items, list):
-                raise PublishError(f"github: {what}: GET {next_url}: expected a JSON list")
+                raise self.http.fail(f"github: {what}: GET {next_url}: expected a JSON list")
             yield from items
             if "next" in resp.links:
                 next_url, params = resp.links["next"]["url"], None
@@ -132,8 +131,8 @@ class GitHubDestination:
         # 422: someone created it between our lookup and now (a concurrent run); use theirs.
         found = self._find_release()
         if found is None:
-            raise PublishError(f"github: release {self.tag}: create: HTTP 422: {server_message(resp)}",
-                               hint="check that the tag name is valid")
+            raise self.http.fail(f"github: release {self.tag}: create: HTTP 422: {self.http.server_message(resp)}",
+                                 hint="check that the tag name is valid")
         return found
 
     def put(self, f: LocalFile) -> tuple[Action, str]:
@@ -158,7 +157,7 @@ class GitHubDestination:
         if isinstance(digest, str) and digest.startswith("sha256:"):
             return digest.removeprefix("sha256:").lower()
         # Older GitHub Enterprise versions have no `digest`: hash the asset itself. The API URL with
-        # this Accept works for private repositories; requests drops the token on the redirect to storage.
+        # this Accept works for private repositories; the HTTP layer drops the token on the redirect to storage.
         url = asset.get("url") or asset.get("browser_download_url")
         return self.http.sha256_of(str(url), f"{name}: download to compare", {"Accept": "application/octet-stream"})
 
@@ -170,7 +169,7 @@ class GitHubDestination:
     def _upload(self, f: LocalFile, name: str) -> dict[str, Any]:
         with f.path.open("rb") as body:
             resp = self.http.call(
-                "POST", self.upload_base, f"{name}: upload", expect=(201,), timeout=TRANSFER_TIMEOUT,
+                "POST", self.upload_base, f"{name}: upload", expect=(201,), transfer=True,
                 params={"name": name}, data=body,
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(f.size)},
             )

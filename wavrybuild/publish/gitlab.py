@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..config.publish import GitLabConfig
-from .base import TRANSFER_TIMEOUT, Action, HttpClient, LocalFile, PublishError, ReleaseRef, auth_hints
+from .base import Action, HttpClient, LocalFile, PublishError, ReleaseRef, auth_hints
 
 PER_PAGE = 100
 
@@ -43,7 +43,8 @@ class GitLabDestination:
         })
         job = c.token_kind == "job" or (c.token_kind == "auto" and c.token_env == "CI_JOB_TOKEN")
         if token:
-            self.http.session.headers["JOB-TOKEN" if job else "PRIVATE-TOKEN"] = token
+            # Bound to the API's origin: a 302 to another host or port (object storage) goes without it.
+            self.http.authorize(self.api, headers={"JOB-TOKEN" if job else "PRIVATE-TOKEN": token})
         self.files: dict[str, list[dict[str, Any]]] = {}  # file name -> package files of that name
         self.package_id: int | None = None
 
@@ -68,7 +69,7 @@ class GitLabDestination:
             resp = self.http.call("GET", url, what, params={**(params or {}), "per_page": PER_PAGE, "page": page})
             items = self.http.json(resp, what)
             if not isinstance(items, list):
-                raise PublishError(f"gitlab: {what}: GET {url}: expected a JSON list")
+                raise self.http.fail(f"gitlab: {what}: GET {url}: expected a JSON list")
             yield from items
             nxt = resp.headers.get("X-Next-Page", "")
             if not nxt.strip() or not items:
@@ -102,7 +103,7 @@ class GitLabDestination:
             return "skipped", "same size and sha256"
         with f.path.open("rb") as body:
             resp = self.http.call("PUT", self.file_url(name), f"{name}: upload", expect=(200, 201),
-                                  timeout=TRANSFER_TIMEOUT, params={"select": "package_file"}, data=body,
+                                  transfer=True, params={"select": "package_file"}, data=body,
                                   headers={"Content-Type": "application/octet-stream", "Content-Length": str(f.size)})
         new = self.http.json_object(resp, f"{name}: upload")
         if new.get("file_sha256") not in (None, f.sha256):

@@ -22,7 +22,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from .. import env as env_
 from ..config.publish import PypiConfig
 from ..errors import ConfigError
-from .base import TRANSFER_TIMEOUT, Action, HttpClient, LocalFile, PublishError, ReleaseRef, server_message
+from ..net import redirect_policy
+from .base import Action, HttpClient, LocalFile, PublishError, ReleaseRef
 
 LINK = re.compile(r"<a\s[^>]*?href\s*=\s*[\"']([^\"']+)[\"'][^>]*>([^<]+)</a>", re.IGNORECASE)
 # Core metadata fields the upload API takes as form fields (the rest of METADATA stays in the wheel).
@@ -63,7 +64,10 @@ class PypiDestination:
             403: "the token may not upload to this project (a project-scoped token of another project?)",
         })
         if token:
-            self.http.session.auth = ("__token__", token)  # what PyPI's API tokens expect
+            # What PyPI's API tokens expect; sent to the upload URL's and the index's origins only,
+            # not to a file host the simple page links to.
+            self.http.authorize(c.repository_url, basic=("__token__", token))
+            self.http.authorize(c.index_url, basic=("__token__", token))
         # Each project's simple page, read once per run (not once per wheel).
         self._pages: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
 
@@ -94,13 +98,19 @@ class PypiDestination:
                     text = resp.text
                     break
                 where = urljoin(url, resp.headers.get("Location", ""))
-                # 404, or a fallback to another index (pypiserver sends unknown projects to pypi.org):
-                # this index has no such project.
-                if resp.status_code == 404 or urlsplit(where).netloc != urlsplit(url).netloc:
+                if resp.status_code == 404:
+                    return url, {}
+                policy = redirect_policy(url, where)
+                if policy == "refuse":
+                    raise self.http.fail(f"pypi: {project}: GET {url}: refused a redirect from https to plain http "
+                                         f"({where})", hint="use the index's https URL")
+                # A fallback to another index (pypiserver sends unknown projects to pypi.org): this
+                # index has no such project.
+                if policy == "drop":
                     return url, {}
                 url = where
         else:
-            raise PublishError(f"pypi: {project}: {self.c.index_url}: too many redirects")
+            raise self.http.fail(f"pypi: {project}: {self.c.index_url}: too many redirects")
         files = {}
         for href, label in LINK.findall(text):
             href = html.unescape(href)
@@ -135,7 +145,7 @@ class PypiDestination:
         form = upload_form(f)
         with f.path.open("rb") as content:
             resp = self.http.call("POST", self.c.repository_url, f"{f.name}: upload", expect=(200, 201, 400, 409),
-                                  timeout=TRANSFER_TIMEOUT, data=form,
+                                  transfer=True, data=form,
                                   files={"content": (f.name, content, "application/octet-stream")})
         with resp:
             if resp.status_code in (200, 201):
@@ -144,8 +154,8 @@ class PypiDestination:
             there = self._there(f, fresh=True)
             if there is not None:
                 return self._same_or_refuse(f, there)
-            raise PublishError(f"pypi: {f.name}: upload: HTTP {resp.status_code}: {server_message(resp)}",
-                               hint="the index refused the file; its message says why")
+            raise self.http.fail(f"pypi: {f.name}: upload: HTTP {resp.status_code}: {self.http.server_message(resp)}",
+                                 hint="the index refused the file; its message says why")
 
     def finish(self, files: list[LocalFile]) -> list[tuple[str, Action, str]]:
         return []
@@ -161,7 +171,7 @@ def _ci_identity(c: PypiConfig, audience: str, http: HttpClient) -> str | None:
     `permissions: id-token: write`); GitLab CI puts it in the variable `id_tokens:` names."""
     url, request_token = env_.var("ACTIONS_ID_TOKEN_REQUEST_URL"), env_.secret_value("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
     if url and request_token:
-        http.secrets.append(request_token)
+        http.secret(request_token)
         resp = http.call("GET", url, "GitHub Actions OIDC token", params={"audience": audience},
                          headers={"Authorization": f"bearer {request_token}"})
         value = http.json_object(resp, "GitHub Actions OIDC token").get("value")
@@ -193,16 +203,16 @@ def upload_token(c: PypiConfig, dry: bool = False) -> str:
         identity = _ci_identity(c, audience, http)
         if identity is None:
             raise missing
-        http.secrets.append(identity)
+        http.secret(identity)
         resp = http.call("POST", f"{c.oidc_url}/_/oidc/mint-token", "trusted publishing: mint a token",
                          json={"token": identity}, expect=(200, 422))
         body: dict[str, Any] = http.json_object(resp, "trusted publishing: mint a token")
         if resp.status_code != 200 or not isinstance(body.get("token"), str):
             errors = "; ".join(str(e.get("description") or e.get("code")) for e in body.get("errors") or []
                                if isinstance(e, dict))
-            raise PublishError(http.scrub(f"pypi: trusted publishing refused: {body.get('message') or resp.status_code}"
-                                          + (f": {errors}" if errors else "")),
-                               hint="register this repository and workflow as a trusted publisher of the project")
+            raise http.fail(f"pypi: trusted publishing refused: {body.get('message') or resp.status_code}"
+                            + (f": {errors}" if errors else ""),
+                            hint="register this repository and workflow as a trusted publisher of the project")
         return str(body["token"])
     finally:
         http.close()

@@ -1,0 +1,322 @@
+"""The one HTTP layer: every request wavrybuild sends (GitHub, GitLab, PyPI, the npm registry, an
+HTTP PUT server, a crates index) goes through a `Client`. pulldeploy.py is the exception: it is
+copied to servers and uses the standard library only (it has its own redirect rule).
+
+What the layer guarantees, so that no destination has to remember it:
+- credentials are bound to the origin (scheme, host, port) they were given for: they are added to
+  requests to that origin only, and dropped from a redirect to any other origin (requests' own
+  `rebuild_auth` strips only `Authorization`, and only on a host change: not `JOB-TOKEN`, not
+  `PRIVATE-TOKEN`, not a move to another port);
+- a redirect from https to http is refused (a download or a credential would travel in clear);
+- every message it reports passes one scrubber that masks each secret in every encoding a request
+  may carry it in (raw, URL-quoted, JSON-escaped, base64 alone or as `user:secret`, and base64 at
+  any alignment inside a longer blob);
+- every request has a (connect, read) timeout, and a timeout is a one-line error.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote, quote_plus, urlsplit
+
+import requests
+
+from .errors import WavryError
+
+# (connect, read) seconds. Transfers get a long read timeout: after the last byte of a large upload
+# the server may take a while (GitHub scans assets) before it answers.
+Timeout = tuple[float, float]
+API_TIMEOUT: Timeout = (15, 60)
+TRANSFER_TIMEOUT: Timeout = (15, 600)
+CHUNK = 1 << 20
+MASK = "***"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Headers that carry a credential whatever the destination: dropped on every cross-origin redirect.
+ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization"})
+# userinfo in a URL (https://user:pass@host/): never shown, whoever put it there.
+USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+# urllib3 puts object reprs in its messages ("<HTTPConnection object at 0x7f…>: "): noise for a user.
+OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>:?\s*")
+# A base64 fragment shorter than this is too likely to occur by chance to be worth masking.
+MIN_CORE = 6
+
+Origin = tuple[str, str, int]
+Redirect = Literal["keep", "drop", "refuse"]
+
+
+class HttpError(WavryError):
+    """A request failed. Names the service, what was being done, the method and URL; never a secret."""
+
+    exit_code = 1
+
+
+class InsecureRedirect(requests.RequestException):
+    """Raised while following a redirect from https to plain http: the request is never sent."""
+
+
+def origin(url: str) -> Origin:
+    """(scheme, host, port) with the scheme's default port filled in: what credentials are bound to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: an origin nothing else shares
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme, 0)
+
+
+def redirect_policy(old: str, new: str) -> Redirect:
+    """What a redirect from `old` to `new` may carry: everything (same origin), nothing secret
+    (another scheme, host or port), or it is refused (https to anything but https)."""
+    a, b = origin(old), origin(new)
+    if a[0] == "https" and b[0] != "https":
+        return "refuse"
+    return "keep" if a == b else "drop"
+
+
+# --- the scrubber ---------------------------------------------------------------------------------------
+
+def _b64_forms(blob: bytes) -> set[str]:
+    std = base64.b64encode(blob).decode()
+    url = base64.urlsafe_b64encode(blob).decode()
+    return {std, url, std.rstrip("="), url.rstrip("=")}
+
+
+def _b64_cores(raw: bytes) -> set[str]:
+    """The characters that depend only on `raw` when it is base64-encoded after 0, 1 or 2 other
+    bytes: whatever precedes the secret in a blob (`__token__:`, a JSON header), one of these
+    three runs appears in the encoding."""
+    cores = set()
+    for k in range(3):
+        enc = base64.b64encode(b"\0" * k + raw + b"\0\0").decode()
+        first, last = -(-8 * k // 6), (8 * (k + len(raw))) // 6
+        core = enc[first:last]
+        cores |= {core, core.translate(str.maketrans("+/", "-_"))}
+    return {c for c in cores if len(c) >= MIN_CORE}
+
+
+def _lower_escapes(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), text)
+
+
+class Scrubber:
+    """Masks every known secret, in each of its encodings, in a text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._forms: set[str] = set()
+        for s in secrets:
+            self.add(s)
+
+    def add(self, secret: str, *, user: str | None = None) -> None:
+        """Know `secret`; `user`: it also travels as HTTP Basic `user:secret`."""
+        if not secret:
+            return
+        raw = secret.encode()
+        forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), json.dumps(secret)[1:-1]}
+        forms |= {_lower_escapes(f) for f in forms}
+        forms |= _b64_forms(raw) | _b64_cores(raw)
+        if user is not None:
+            pair = f"{user}:{secret}"
+            forms |= _b64_forms(pair.encode()) | {quote(pair, safe=""), pair}
+        self._forms |= {f for f in forms if f}
+
+    def forms(self) -> list[str]:
+        """Every form, longest first (so that a longer form is masked before a shorter one inside it)."""
+        return sorted(self._forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for form in self.forms():
+            text = text.replace(form, MASK)
+        return USERINFO.sub(r"\1" + MASK + "@", text)
+
+
+# --- the session ----------------------------------------------------------------------------------------
+
+class Session(requests.Session):
+    """requests.Session with credentials bound to origins, the redirect rule and a default timeout."""
+
+    def __init__(self, timeout: Timeout = API_TIMEOUT) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+        self.credentials: dict[Origin, dict[str, str]] = {}
+        self.secret_headers: set[str] = set(ALWAYS_SECRET)
+
+    def authorize(self, url: str, headers: Mapping[str, str]) -> None:
+        self.credentials.setdefault(origin(url), {}).update(headers)
+        self.secret_headers |= {h.lower() for h in headers}
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        prepared = super().prepare_request(request)
+        # A header the call sets itself (a one-off token for one URL) wins over the origin's.
+        own = {h.lower() for h in (request.headers or {})}
+        for name, value in self.credentials.get(origin(str(prepared.url)), {}).items():
+            if name.lower() not in own and not (request.auth and name.lower() == "authorization"):
+                prepared.headers[name] = value
+        return prepared
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        # Replaces requests' rule (Authorization only, host change only) and its netrc lookup.
+        old, new = str(response.request.url), str(prepared_request.url)
+        policy = redirect_policy(old, new)
+        if policy == "refuse":
+            raise InsecureRedirect(f"refused a redirect from https to plain http ({new})")
+        if policy == "drop":
+            for name in list(prepared_request.headers):
+                if name.lower() in self.secret_headers:
+                    del prepared_request.headers[name]
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        # Every request, redirects included, has a timeout: requests' own default is to wait forever.
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().send(request, **kwargs)
+
+
+def _reason(exc: BaseException) -> str:
+    """The one-line cause of a requests exception, without urllib3's wrapping."""
+    inner: Any = exc.args[0] if exc.args else exc
+    reason = getattr(inner, "reason", None) or inner
+    return " ".join(OBJECT_REPR.sub("", str(reason)).split()) or type(exc).__name__
+
+
+def server_message(resp: requests.Response) -> str:
+    """The server's own explanation, short and raw (callers scrub it): GitHub's JSON `message`,
+    GitLab's `message`/`error`, else the first line of a plain-text body."""
+    with contextlib.suppress(ValueError, AttributeError):
+        data = resp.json()
+        if isinstance(data, dict):
+            for key in ("message", "error"):
+                if data.get(key):
+                    return " ".join(str(data[key]).split())[:200]
+    with contextlib.suppress(Exception):
+        text = resp.text.strip()
+        # An HTML error page says nothing the status line does not; a plain-text body might.
+        return "" if not text or text.startswith("<") else text.splitlines()[0][:200]
+    return ""
+
+
+class Client:
+    """What a destination talks HTTP through. `error` is the exception type it raises."""
+
+    error: ClassVar[type[WavryError]] = HttpError
+
+    def __init__(self, kind: str, secrets: Iterable[str] = (), hints: Mapping[int, str] | None = None, *,
+                 timeout: Timeout = API_TIMEOUT, transfer_timeout: Timeout = TRANSFER_TIMEOUT) -> None:
+        self.kind = kind
+        self.hints = dict(hints or {})
+        self.scrubber = Scrubber(secrets)
+        self.timeout = timeout
+        self.transfer_timeout = transfer_timeout
+        self.session = Session(timeout)
+
+    # -- credentials ----------------------------------------------------------------------------------
+
+    def secret(self, value: str, *, user: str | None = None) -> None:
+        """A value that must never appear in a message (a token sent in a body, an OIDC identity)."""
+        self.scrubber.add(value, user=user)
+
+    def authorize(self, url: str, *, bearer: str | None = None, basic: tuple[str, str] | None = None,
+                  headers: Mapping[str, str] | None = None) -> None:
+        """Send these credentials with every request to `url`'s origin, and to no other origin."""
+        creds = dict(headers or {})
+        for value in creds.values():
+            self.secret(value)
+        if bearer:
+            self.secret(bearer)
+            creds["Authorization"] = f"Bearer {bearer}"
+        if basic:
+            user, password = basic
+            self.secret(password, user=user)
+            creds["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        if creds:
+            self.session.authorize(url, creds)
+
+    def share(self, from_url: str, to_url: str) -> None:
+        """Send `from_url`'s credentials to `to_url`'s origin too (GitHub's API names its upload host)."""
+        creds = self.session.credentials.get(origin(from_url))
+        if creds:
+            self.session.authorize(to_url, creds)
+
+    # -- messages -------------------------------------------------------------------------------------
+
+    def scrub(self, text: str) -> str:
+        return self.scrubber(text)
+
+    def fail(self, message: str, hint: str | None = None) -> WavryError:
+        """The error to raise: every message leaves the layer through the scrubber."""
+        return self.error(self.scrub(message), hint=self.scrub(hint) if hint else None)
+
+    def server_message(self, resp: requests.Response) -> str:
+        return self.scrub(server_message(resp))
+
+    def _request_failed(self, exc: requests.RequestException, method: str, url: str, what: str,
+                        timeout: Timeout) -> WavryError:
+        where = f"{self.kind}: {what}: {method} {url}"
+        if isinstance(exc, InsecureRedirect):
+            return self.fail(f"{where}: {exc}", hint="the server (or a proxy) downgrades to http: use its https URL")
+        if isinstance(exc, requests.ConnectTimeout):
+            return self.fail(f"{where}: could not connect within {timeout[0]:g} s (timed out)",
+                             hint="check the URL and the network; rerunning resumes where this stopped")
+        if isinstance(exc, requests.Timeout) or "timed out" in str(exc):
+            return self.fail(f"{where}: no answer within {timeout[1]:g} s (timed out)",
+                             hint="the server did not answer; rerunning resumes where this stopped")
+        return self.fail(f"{where} failed: {_reason(exc)}",
+                         hint="check the URL and the network; rerunning resumes where this stopped")
+
+    # -- requests -------------------------------------------------------------------------------------
+
+    def call(self, method: str, url: str, what: str, expect: tuple[int, ...] = (200,), *,
+             transfer: bool = False, **kwargs: Any) -> requests.Response:
+        """One request; a status outside `expect` is an error naming the status and the server's reason.
+        `transfer`: it moves a whole file (the long read timeout)."""
+        timeout = self.transfer_timeout if transfer else self.timeout
+        try:
+            resp = self.session.request(method, url, timeout=timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise self._request_failed(exc, method, url, what, timeout) from None
+        if resp.status_code not in expect:
+            detail = self.server_message(resp)
+            resp.close()
+            raise self.fail(f"{self.kind}: {what}: {method} {url}: HTTP {resp.status_code} {resp.reason}"
+                            + (f": {detail}" if detail else ""),
+                            hint=self.hints.get(resp.status_code, "rerunning resumes where this stopped"))
+        return resp
+
+    def json(self, resp: requests.Response, what: str) -> Any:
+        """The JSON body; a page that is not JSON (a wrong API URL, a proxy's login page) is a clear error."""
+        try:
+            body = resp.json()
+        except ValueError:
+            raise self.fail(f"{self.kind}: {what}: {resp.request.method} {resp.url}: "
+                            f"HTTP {resp.status_code} but the answer is not JSON",
+                            hint="check that the configured URL points at the service's API") from None
+        except requests.RequestException as exc:
+            raise self._request_failed(exc, str(resp.request.method), str(resp.url), what, self.timeout) from None
+        return body
+
+    def json_object(self, resp: requests.Response, what: str) -> dict[str, Any]:
+        body = self.json(resp, what)
+        if not isinstance(body, dict):
+            raise self.fail(f"{self.kind}: {what}: {resp.request.method} {resp.url}: the answer is JSON but not an object",
+                            hint="check that the configured URL points at the service's API")
+        return body
+
+    def sha256_of(self, url: str, what: str, headers: Mapping[str, str] | None = None) -> str:
+        """Download and hash, streamed: never holds the file in memory."""
+        h = hashlib.sha256()
+        with self.call("GET", url, what, stream=True, transfer=True, headers=dict(headers or {})) as resp:
+            try:
+                for chunk in resp.iter_content(CHUNK):
+                    h.update(chunk)
+            except requests.RequestException as exc:
+                raise self._request_failed(exc, "GET", url, what, self.transfer_timeout) from None
+        return h.hexdigest()
+
+    def close(self) -> None:
+        self.session.close()
