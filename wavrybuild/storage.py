@@ -22,6 +22,7 @@ from .checksum import sha256_file
 from .config.storage import StorageConfig
 from .errors import ToolMissing, WavryError
 from .fsutil import unsafe_name
+from .net import API_TIMEOUT
 
 META = "sha256"
 
@@ -66,7 +67,13 @@ def client(sc: StorageConfig) -> Any:
         import boto3
     except ImportError:
         raise ToolMissing("[storage] needs boto3", hint="pip install 'wavrybuild[storage]' (or boto3)") from None
-    return boto3.client("s3", endpoint_url=sc.endpoint_url, region_name=sc.region or "us-east-1")
+    from botocore.config import Config as BotoConfig
+
+    # boto3 is S3's HTTP client (SigV4: the secret key itself never travels); it keeps the HTTP
+    # layer's timeouts (net.API_TIMEOUT) instead of its own 60 s and 5 attempts.
+    timeouts = BotoConfig(connect_timeout=API_TIMEOUT[0], read_timeout=API_TIMEOUT[1],
+                          retries={"total_max_attempts": 3, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=sc.endpoint_url, region_name=sc.region or "us-east-1", config=timeouts)
 
 
 def where(sc: StorageConfig, commit: str) -> Where:

@@ -537,3 +537,16 @@ def test_destinations_talk_through_the_layer() -> None:
         assert isinstance(dest.http, Client)
         assert dest.http.session.auth is None and "authorization" not in {h.lower() for h in dest.http.session.headers}
         dest.http.close()
+
+
+def test_storage_client_keeps_the_layers_timeouts() -> None:
+    """S3 traffic goes through boto3 (signed requests: the secret key never travels), with the
+    layer's (connect, read) timeouts rather than botocore's 60 s and 5 attempts."""
+    from wavrybuild.config.storage import StorageConfig
+    from wavrybuild.config.values import Component
+    from wavrybuild.net import API_TIMEOUT
+    from wavrybuild.storage import client
+
+    s3 = client(StorageConfig(Component.parse("bucket"), "", HttpUrl.parse("http://127.0.0.1:9"), None))
+    assert (s3.meta.config.connect_timeout, s3.meta.config.read_timeout) == API_TIMEOUT
+    assert s3.meta.config.retries["total_max_attempts"] == 3
