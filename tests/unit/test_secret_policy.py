@@ -146,3 +146,14 @@ def test_every_default_env_name_of_the_config_is_withheld() -> None:
     assert {"WAVRYBUILD_MINISIGN_PASSPHRASE", "SIGSTORE_IDENTITY_TOKEN", "NPM_TOKEN"} <= defaults  # the scan works
     assert defaults <= DEFAULT_SECRET_ENV, defaults - DEFAULT_SECRET_ENV
     assert DEFAULT_POLICY.is_secret("CARGO_REGISTRIES_ANY_NAME_TOKEN")
+
+
+def test_no_module_starts_a_child_around_proc() -> None:
+    """proc is the one way to start a program, so the policy cannot be skipped. pulldeploy.py is the
+    exception: it is copied alone to servers (standard library only) and runs with the server's own
+    environment, not a release's."""
+    starts = re.compile(r"\bsubprocess\.|\bos\.(exec|spawn|system|popen|posix_spawn)|create_subprocess_|\bpty\.spawn")
+    found = [f"{path.relative_to(REPO)}:{n}" for path in sorted((REPO / "wavrybuild").rglob("*.py"))
+             if path.name not in ("proc.py", "pulldeploy.py")
+             for n, line in enumerate(path.read_text().splitlines(), 1) if starts.search(line)]
+    assert not found, found
