@@ -324,7 +324,7 @@ def test_npm_registry_token_not_sent_to_another_port(tmp_path: Path, monkeypatch
     with serve(json_reply(packument)) as other, serve(redirect_to(other)) as registry:
         nc = NpmConfig(NpmName.parse("@wavry/demo"), None, HttpUrl.parse(registry.url + "/"), "WAVRY_TEST_NPM_TOKEN",
                        None, None)
-        rows = publish_npm(nc, dist, [art], dry=False, log=lambda _: None, tmp=tmp_path / "tmp")
+        rows = publish_npm(nc, dist, [art], dry=False, log=lambda _: None)
     assert rows == [("wavry-demo-0.1.0.tgz", "skipped", "@wavry/demo@0.1.0 already published")]
     assert [unquote(s.path) for s in registry.seen] == ["/@wavry/demo"]
     assert registry.seen[0].headers.get("authorization") == f"Bearer {TOKEN}"

@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .. import env as env_
-from .. import proc
 from ..config import Config
 from ..config.npm import (
     NPM_MTIME,
@@ -30,7 +28,7 @@ from ..config.npm import (
     platform_package,
     platforms,
 )
-from ..errors import CommandFailed, ConfigError, WavryError
+from ..errors import ConfigError, WavryError
 from ..net import Client
 from ..ui import mask_for_ci
 
@@ -170,21 +168,15 @@ def tarballs(dist: Path, artifacts: Iterable[Artifact]) -> list[NpmTarball]:
     return out
 
 
-def _auth_key(registry: str) -> str:
-    # npm keys credentials by the registry URL without its scheme: //host[:port]/path/:_authToken
-    return "//" + registry.split("://", 1)[1] + ":_authToken"
-
-
-_NPM_HINTS = {401: "the registry refused the token: check channels.npm.token-env",
-              403: "the token may not read this package"}
+def _packument_url(registry: str, name: str) -> str:
+    # npm's escaped name: @scope%2fname
+    return registry.rstrip("/") + "/" + name.replace("/", "%2f")
 
 
 def registry_integrity(http: Client, registry: str, it: NpmTarball) -> str | None:
-    """dist.integrity of `it`'s version on the registry; None when that version is not there.
-    The packument's URL is npm's escaped name: `@scope%2fname`."""
-    url = registry.rstrip("/") + "/" + it.name.replace("/", "%2f")
+    """dist.integrity of `it`'s version on the registry; None when that version is not there."""
     what = f"{it.name}@{it.version}: look up"
-    resp = http.call("GET", url, what, expect=(200, 404), headers={"Accept": "application/json"})
+    resp = http.call("GET", _packument_url(registry, it.name), what, expect=(200, 404), headers={"Accept": "application/json"})
     with resp:
         if resp.status_code == 404:
             return None
@@ -201,15 +193,58 @@ def dist_tag(nc: NpmConfig, version: str) -> str | None:
     return nc.tag or ("next" if "-" in version.split("+")[0] else None)
 
 
-def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry: bool, log: Callable[[str], None],
-                tmp: Path) -> list[tuple[str, str, str]]:
+def publish_body(it: NpmTarball, registry: str, tag: str, access: str | None) -> dict[str, Any]:
+    """The document `npm publish` PUTs (libnpmpublish): the package.json of the tarball as the
+    version's manifest, its dist-tag, and the tarball itself as a base64 attachment."""
+    data = it.path.read_bytes()
+    file_name = f"{it.name}-{it.version}.tgz"  # @scope/name-1.0.0.tgz for a scoped package, as npm names it
+    shasum = hashlib.sha1(data).hexdigest()  # npm's own field next to the sha512 integrity
+    manifest = {**read_package_json(it.path), "_id": f"{it.name}@{it.version}",
+                "dist": {"integrity": it.integrity, "shasum": shasum,
+                         "tarball": f"{registry.rstrip('/')}/{it.name}/-/{file_name}"}}
+    body: dict[str, Any] = {"_id": it.name, "name": it.name, "dist-tags": {tag: it.version},
+                            "versions": {it.version: manifest},
+                            "_attachments": {file_name: {"content_type": "application/octet-stream",
+                                                         "data": base64.b64encode(data).decode(), "length": len(data)}}}
+    if manifest.get("description"):
+        body["description"] = manifest["description"]
+    if access:
+        body["access"] = access
+    return body
+
+
+def _publish_one(http: Client, nc: NpmConfig, it: NpmTarball) -> tuple[str, str]:
+    """(action, detail) for one tarball: skipped when the registry has these bytes, else published."""
+    spec = f"{it.name}@{it.version}"
+    have = registry_integrity(http, nc.registry, it)
+    if have is None:
+        body = publish_body(it, nc.registry, dist_tag(nc, it.version) or "latest", nc.access)
+        resp = http.call("PUT", _packument_url(nc.registry, it.name), f"{spec}: publish", expect=(200, 201, 403, 409),
+                         transfer=True, json=body, headers={"npm-command": "publish"})
+        with resp:
+            if resp.status_code in (200, 201):
+                return "published", f"{spec} → {nc.registry}"
+            refusal = http.server_message(resp)
+        # "cannot publish over the previously published version": another run got there first,
+        # or the registry refuses for another reason (its message says which).
+        have = registry_integrity(http, nc.registry, it)
+        if have is None:
+            raise WavryError(f"npm: publishing {spec} to {nc.registry} failed: HTTP {resp.status_code}: {refusal}",
+                             hint="the registry refused it; its message says why (the rerun skips what was published)")
+    if have != it.integrity:
+        raise WavryError(f"npm: {spec} is already on {nc.registry} with other contents",
+                         hint="npm never replaces a published version: release a new version")
+    return "skipped", f"{spec} already published"
+
+
+def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry: bool,
+                log: Callable[[str], None]) -> list[tuple[str, str, str]]:
     """Publish the tarballs that the registry does not have yet. Returns (file, action, detail) rows.
 
-    The token reaches npm through the environment: the userconfig written here says
-    `${TOKEN_ENV}`, which npm expands itself, so the token is in no file and on no command line.
+    The registry's HTTP API is spoken through the HTTP layer (net.Client), as `npm publish` would:
+    the token goes to the registry's origin only (never along a redirect to another host or port),
+    every message is scrubbed, every request has a timeout; no child process sees the token.
     """
-
-
     items = tarballs(dist, artifacts)
     if not items:
         raise WavryError(f"{dist}: no npm packages in manifest.json", hint="run `invoke npm` (or `invoke release`) first")
@@ -224,41 +259,15 @@ def publish_npm(nc: NpmConfig, dist: Path, artifacts: Iterable[Artifact], *, dry
         raise ConfigError(f"channels.npm: the env var {nc.token_env} (the npm token) is not set",
                           hint="export it, or name another variable with channels.npm.token-env")
     mask_for_ci([token])
-    tmp.mkdir(parents=True, exist_ok=True)
-    npmrc = tmp / f"npmrc.{os.getpid()}"
-    npmrc.write_text(f"registry={nc.registry}\n{_auth_key(nc.registry)}=${{{nc.token_env}}}\n")
-    base = ("--registry", nc.registry, "--userconfig", str(npmrc))
-    # No child inherits a token (env.SecretPolicy): npm is given the one the userconfig names.
-    auth = {nc.token_env: token}
-    # The registry is read through the HTTP layer (the token bound to the registry's origin, errors
-    # scrubbed, timeouts); `npm publish` itself sends the token only to the registry the userconfig names.
-    http = Client("npm", hints=_NPM_HINTS)
+    http = Client("npm", hints={401: f"the registry refused the token in ${nc.token_env} (channels.npm.token-env)",
+                                403: f"the token in ${nc.token_env} may not read or publish this package"})
     http.authorize(nc.registry, bearer=token)
     try:
         for it in items:
-            spec = f"{it.name}@{it.version}"
-            have = registry_integrity(http, nc.registry, it)
-            if have:
-                if have != it.integrity:
-                    raise WavryError(f"npm: {spec} is already on {nc.registry} with other contents",
-                                     hint="npm never replaces a published version: release a new version")
-                rows.append((it.path.name, "skipped", f"{spec} already published"))
-                log(f"npm: {spec} already published")
-                continue
-            argv = ["npm", "publish", str(it.path), *base]
-            if nc.access:
-                argv += ["--access", nc.access]
-            tag = dist_tag(nc, it.version)
-            if tag:
-                argv += ["--tag", tag]
-            log("$ " + " ".join(argv))
-            try:
-                proc.run(proc.Command(tuple(argv), auth, secret_env=frozenset(auth)), secrets=(token,))
-            except CommandFailed as exc:
-                raise WavryError(f"npm: publishing {spec} to {nc.registry} failed: {exc.stderr_tail[-800:]}",
-                                 hint="the rerun skips what was published") from None
-            rows.append((it.path.name, "published", f"{spec} → {nc.registry}"))
+            action, detail = _publish_one(http, nc, it)
+            rows.append((it.path.name, action, detail))
+            log(f"npm: published {it.path.name} ({detail})" if action == "published"
+                else f"npm: {it.name}@{it.version} already published")
     finally:
-        npmrc.unlink(missing_ok=True)
         http.close()
     return rows

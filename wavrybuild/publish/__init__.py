@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 from ..channels.npm import publish_npm
 from ..manifest import Manifest
-from ..record import tmp_dir
 from .base import Destination, LocalFile, PublishError, PublishResult, ReleaseRef, collect
 from .crates import publish_crates
 from .destinations import DirectoryDestination, HttpDestination
@@ -155,7 +154,7 @@ def _registries(cfg: Config, dist: Path, npm: NpmConfig | None, crates: CratesCo
     if npm is not None:
         manifest = Manifest.load(dist)
         try:
-            rows = publish_npm(npm, dist, manifest.artifacts if manifest else [], dry=dry, log=log, tmp=tmp_dir(dist))
+            rows = publish_npm(npm, dist, manifest.artifacts if manifest else [], dry=dry, log=log)
         except WavryError as exc:
             raise PublishError(exc.message, hint=exc.hint) from None
         results += [PublishResult("npm", file, action, detail) for file, action, detail in rows]  # type: ignore[arg-type]
