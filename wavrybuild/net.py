@@ -41,6 +41,9 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization"})
 # userinfo in a URL (https://user:pass@host/): never shown, whoever put it there.
 USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+# A signed URL's signature or token in a query string (a redirect to S3 or GCS storage): the URL may
+# be shown, the credential in it not.
+SIGNED_QUERY = re.compile(r"([?&][^=&#\s]*(?:signature|token|credential|secret|password|sig)[^=&#\s]*=)[^&#\s]+", re.IGNORECASE)
 # urllib3 puts object reprs in its messages ("<HTTPConnection object at 0x7f…>: "): noise for a user.
 OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>:?\s*")
 # A base64 fragment shorter than this is too likely to occur by chance to be worth masking.
@@ -133,6 +136,7 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         for form in self.forms():
             text = text.replace(form, MASK)
+        text = SIGNED_QUERY.sub(r"\1" + MASK, text)
         return USERINFO.sub(r"\1" + MASK + "@", text)
 
 

@@ -437,6 +437,8 @@ def test_scrubber_masks_every_form_and_userinfo() -> None:
     for form in forbidden(TOKEN):
         assert scrub(f"before {form} after") == "before *** after"
     assert scrub("GET https://ci:pa55@host.example/x") == "GET https://***@host.example/x"
+    signed = "https://s3.example/b/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=9f8e&partNumber=2&sig=ab#f"
+    assert scrub(signed) == "https://s3.example/b/k?X-Amz-Credential=***&X-Amz-Signature=***&partNumber=2&sig=***#f"
     assert scrub("nothing secret here") == "nothing secret here"
 
 

@@ -176,8 +176,8 @@ class GitHubDestination:
         asset = self.http.json_object(resp, f"{name}: upload")
         digest = asset.get("digest")
         if asset.get("size") != f.size or (isinstance(digest, str) and digest != f"sha256:{f.sha256}"):
-            raise PublishError(f"github: {name}: the uploaded asset has size {asset.get('size')} and {digest}, "
-                               f"expected {f.size} and sha256:{f.sha256}", hint="rerun to replace it")
+            raise self.http.fail(f"github: {name}: the uploaded asset has size {asset.get('size')} and {digest}, "
+                                 f"expected {f.size} and sha256:{f.sha256}", hint="rerun to replace it")
         return asset
 
     def select(self, files: list[LocalFile]) -> list[LocalFile]:

@@ -107,8 +107,8 @@ class GitLabDestination:
                                   headers={"Content-Type": "application/octet-stream", "Content-Length": str(f.size)})
         new = self.http.json_object(resp, f"{name}: upload")
         if new.get("file_sha256") not in (None, f.sha256):
-            raise PublishError(f"gitlab: {name}: the uploaded file has sha256 {new.get('file_sha256')}, expected {f.sha256}",
-                               hint="rerun to replace it")
+            raise self.http.fail(f"gitlab: {name}: the uploaded file has sha256 {new.get('file_sha256')}, expected {f.sha256}",
+                                 hint="rerun to replace it")
         for pf in old:
             self._delete(pf, name)
         self.files[name] = [new]
