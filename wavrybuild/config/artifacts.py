@@ -44,14 +44,14 @@ def _directory(cfg: Core, where: str, value: Any) -> Path:
         raise ConfigError(f"{where}.directory: {value!r}: expected a relative path inside the project",
                           hint='e.g. directory = "apps/website/dist"')
     root = cfg.project.config_path.parent.resolve()
-    directory = (root / value).resolve()
+    directory = c.local_path(cfg.project.config_path, f"{where.split(': ', 1)[1]}.directory", value)
     dist = cfg.project.dist_dir.resolve()
     if not directory.is_relative_to(root):
         raise ConfigError(f"{where}.directory: {value!r} leads outside the project (through a symlink)",
                           hint="point it at the build output itself, inside the project")
     problem = ("is the project itself" if directory == root
                else "is inside .git" if ".git" in directory.relative_to(root).parts
-               else "holds .git" if (directory / ".git").exists()
+               else "holds .git" if c.is_dir(directory / ".git") or c.is_file(directory / ".git")
                else "holds the dist directory" if dist.is_relative_to(directory)
                else "is inside the dist directory" if directory.is_relative_to(dist) else None)
     if problem:

@@ -47,12 +47,11 @@ def parse_bindings(cfg: Core, table: Any) -> BindingsConfig | None:
     where = cfg.project.config_path
     raw = c.check_table(where, "bindings.", table)
     c.reject_unknown(where, "bindings.", raw, KEYS)
-    root = where.parent
     pkg = raw.get("package-dir", ".")
     if not isinstance(pkg, str):
         raise ConfigError(f"{where}: bindings.package-dir: expected a path string, got {pkg!r}")
-    package_dir = (root / pkg).resolve()
-    if not (package_dir / "pyproject.toml").is_file():
+    package_dir = c.local_path(where, "bindings.package-dir", pkg)
+    if not c.is_file(package_dir / "pyproject.toml"):
         raise ConfigError(f"{where}: bindings.package-dir: no pyproject.toml in {package_dir}",
                           hint="point it at the directory of the Python package (maturin or setuptools-rust)")
     python = raw.get("python", ["cp3*"])
@@ -71,7 +70,7 @@ def parse_bindings(cfg: Core, table: Any) -> BindingsConfig | None:
     install_rust = raw.get("install-rust", True)
     if not isinstance(install_rust, bool):
         raise ConfigError(f"{where}: bindings.install-rust: expected true or false")
-    bc = BindingsConfig(package_dir, tuple(python), targets, (root / out).resolve(), install_rust)
+    bc = BindingsConfig(package_dir, tuple(python), targets, c.local_path(where, "bindings.output-dir", out), install_rust)
     selections(cfg, bc)  # a target cibuildwheel cannot build is refused at load time
     return bc
 

@@ -35,7 +35,7 @@ def parse_pypi(cfg: Core, raw: Any) -> WheelConfig:
     table = c.check_table(where, "channels.pypi.", raw)
     c.reject_unknown(where, "channels.pypi.", table, ("name", "summary", "license"))
     name = table.get("name", cfg.project.name)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name) or len(name) > 128:
         raise ConfigError(f"{where}: channels.pypi.name: {name!r} is not a valid Python package name",
                           hint="letters, digits, '.', '_' and '-', starting and ending with a letter or digit")
     v = c.values(where, "channels.pypi.", {k: x for k, x in table.items() if k != "name"},
@@ -108,10 +108,10 @@ def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Con
                 or ".." in dst.split("/") or not _is_line(dst)):
             raise ConfigError(f"{at}: needs src (a file relative to the crate) and dst (an absolute path, "
                               "one line, without '..')")
-        path = (crate / src).resolve()
+        path = c.local_path(where, f"{key}.contents[{i}].src", src, base=crate)
         if not path.is_relative_to(crate.resolve()):
             raise ConfigError(f"{at}: src {src!r} is outside the crate", hint="files come from the crate directory")
-        if not path.is_file():
+        if not c.is_file(path):
             raise ConfigError(f"{at}: src {src!r}: no such file in {crate}")
         if not isinstance(mode, str) or not re.fullmatch(r"0?[0-7]{3}", mode):
             raise ConfigError(f"{at}: mode {mode!r}: expected an octal string such as \"0644\"")
@@ -147,9 +147,9 @@ def _repo_dir(cfg: Core, key: str, fmt: str, value: Any) -> Path:
     default = cfg.project.dist_dir / REPO_DIR / ("apt" if fmt == "deb" else "rpm")
     if value is None:
         return default.resolve()
-    if not isinstance(value, str) or not value or not _is_line(value):
-        raise ConfigError(f"{where}: {key}.repo-dir: expected a directory path (one line), got {value!r}")
-    out = (where.parent / value).resolve()
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key}.repo-dir: expected a directory path, got {value!r}")
+    out = c.local_path(where, f"{key}.repo-dir", value)
     dist = cfg.project.dist_dir.resolve()
     inside_dist = out == dist or (out.is_relative_to(dist) and not out.is_relative_to(dist / REPO_DIR))
     if where.parent.resolve().is_relative_to(out) or ".git" in out.parts or inside_dist or out == dist / REPO_DIR:

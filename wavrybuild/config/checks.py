@@ -83,6 +83,45 @@ def text_line(v: Any) -> Line:
     return Line.parse(text(v))
 
 
+MAX_PATH = 4096
+MAX_NAME = 255  # bytes of one file name (Linux, macOS)
+
+
+def path_text(v: Any) -> Line:
+    """A file path as targets.toml writes it: one line, no NUL, within the OS's limits (a longer
+    one is an OSError, not a 'no such file', on the way)."""
+    value = Line.parse(text(v)) if isinstance(v, str) else text(v)
+    if len(value) > MAX_PATH or any(len(p.encode()) > MAX_NAME for p in value.split("/")):
+        raise ValueError(f"a path of at most {MAX_PATH} characters, {MAX_NAME} bytes per name")
+    return Line(value)
+
+
+def local_path(config: Path, key: str, v: Any, base: Path | None = None) -> Path:
+    """A path relative to `base` (targets.toml's directory), or absolute, resolved: ConfigError
+    naming targets.toml and the key."""
+    try:
+        return ((base or config.parent) / Path(path_text(v)).expanduser()).resolve()
+    except ValueError as exc:
+        got = f", got {v!r}" if isinstance(v, str) and len(v) < 200 else ""
+        raise ConfigError(f"{config}: {key}: expected {exc}{got}") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, an unreadable directory on the way
+        raise ConfigError(f"{config}: {key}: cannot be resolved ({exc.__class__.__name__})") from None
+
+
+def is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except OSError:
+        return False
+
+
+def is_dir(p: Path) -> bool:
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
+
+
 def line_list(v: Any) -> tuple[Line, ...]:
     """A list of single-line values (each checked: a list is no way around the boundary)."""
     if not isinstance(v, list):
@@ -295,7 +334,7 @@ def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def env_name(v: Any) -> str:
-    if not isinstance(v, str) or not ENV_NAME.fullmatch(v):
+    if not isinstance(v, str) or not ENV_NAME.fullmatch(v) or len(v) > 255:
         raise HoldsSecret("the name of an environment variable (letters, digits, _)")
     if v.startswith(GITHUB_TOKEN_PREFIXES):
         raise HoldsSecret("the *name* of an environment variable; this looks like a token itself")
@@ -316,10 +355,16 @@ def relative_template(v: Any) -> PathTemplate:
 
 # --- tables ----------------------------------------------------------------------------------------
 
+def shown_key(key: Any) -> str:
+    """A key as an error message may show it: as written when it is a plain name, else its repr
+    (a key holding a line break or a control character must not break the message's line)."""
+    return key if isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_.@+-]{1,128}", key) else repr(key)[:200]
+
+
 def unknown_key(path: Path, where: str, key: str, allowed: Iterable[str]) -> ConfigError:
-    near = suggest(key, list(allowed))
+    near = suggest(key, list(allowed)) if isinstance(key, str) else None
     return ConfigError(
-        f"{path}: {where}{key}: unknown key" + (f"; did you mean {near!r}?" if near else ""),
+        f"{path}: {where}{shown_key(key)}: unknown key" + (f"; did you mean {near!r}?" if near else ""),
         hint="allowed here: " + ", ".join(sorted(allowed)),
     )
 
@@ -331,7 +376,7 @@ def looks_secret(key: str) -> bool:
 def secret_refused(path: Path, where: str, key: str) -> ConfigError:
     # The value is never repeated: it may be the secret.
     return ConfigError(
-        f"{path}: {where}{key}: secrets never go in targets.toml",
+        f"{path}: {where}{shown_key(key)}: secrets never go in targets.toml",
         hint=f"put it in an environment variable and name that variable with `{key.split('-')[0]}-env`, "
         "or keep it in a file outside the repository",
     )

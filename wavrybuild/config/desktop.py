@@ -80,7 +80,7 @@ class DesktopConfig:
 def _icon(where: Path, value: Any) -> Path:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: desktop.icon: expected a path to a PNG file, got {value!r}")
-    path = (where.parent / value).resolve()
+    path = c.local_path(where, "desktop.icon", value)
     check_icon(where, path)  # a regular file, a square PNG of sane size that decodes (icon.py)
     return path
 
@@ -88,7 +88,7 @@ def _icon(where: Path, value: Any) -> Path:
 def _file(where: Path, key: str, value: Any) -> Path:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: desktop.macos.{key}: expected a file path, got {value!r}")
-    return (where.parent / value).resolve()
+    return c.local_path(where, f"desktop.macos.{key}", value)
 
 
 def _macos(where: Path, raw: Any) -> MacSigning:
@@ -100,7 +100,7 @@ def _macos(where: Path, raw: Any) -> MacSigning:
         "signer": (c.choice(SIGNERS), "auto"), "entitlements": (str, None), "p12": (str, None), "api-key": (str, None)})
     files = {k: _file(where, k, table[k]) if k in table else None for k in ("entitlements", "p12", "api-key")}
     ent = files["entitlements"]
-    if ent is not None and not ent.is_file():
+    if ent is not None and not c.is_file(ent):
         raise ConfigError(f"{where}: desktop.macos.entitlements: no file {ent}",
                           hint="an entitlements .plist, relative to targets.toml")
     if v["notarize"] and v["identity"] and files["api-key"] is not None and not (v["api-key-id"] and v["api-issuer"]):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,9 +24,9 @@ def _crate_manifest(path: Path, table: dict[str, Any]) -> Path:
     crate_rel = table.get("crate", ".")
     if not isinstance(crate_rel, str):
         raise ConfigError(f"{path}: project.crate: expected a path string, got {crate_rel!r}")
-    crate_dir = (path.parent / crate_rel).resolve()
-    manifest = crate_dir / "Cargo.toml" if crate_dir.is_dir() else crate_dir
-    if not manifest.is_file():
+    crate_dir = c.local_path(path, "project.crate", crate_rel)
+    manifest = crate_dir / "Cargo.toml" if c.is_dir(crate_dir) else crate_dir
+    if not c.is_file(manifest):
         raise ConfigError(
             f"{path}: project.crate: no Cargo.toml at {crate_dir}",
             hint="set project.crate to the directory holding the crate's Cargo.toml (relative to targets.toml)",
@@ -164,9 +163,9 @@ def _crate_package(pkg: dict[str, Any], binaries: tuple[Component, ...]) -> Crat
 def _dist_dir(path: Path, root: Path, dist: Any) -> Path:
     """project.dist: a directory of its own — never the project, a directory holding it, or .git
     (dist/ is cleaned and rewritten; a wrong value would take the checkout with it)."""
-    if not isinstance(dist, str) or not dist or "\0" in dist:
+    if not isinstance(dist, str) or not dist:
         raise ConfigError(f"{path}: project.dist: expected a directory path string, got {dist!r}")
-    out = (root / dist).resolve() if not os.path.isabs(dist) else Path(dist)
+    out = c.local_path(path, "project.dist", dist)
     real_root = root.resolve()
     if real_root.is_relative_to(out.resolve()) or ".git" in out.resolve().parts:
         raise ConfigError(f"{path}: project.dist: {dist!r} is the project, holds it, or is inside .git",

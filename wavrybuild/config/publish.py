@@ -209,7 +209,7 @@ KEYS: dict[str, c.Spec] = {
         "password-env": (c.optional(c.env_name), None),
     },
     "directory": {
-        "path": (c.text_line, c.REQUIRED),
+        "path": (c.path_text, c.REQUIRED),
         "layout": (c.relative_template, c.PathTemplate("{name}/{version}/{commit}")),
     },
     "crates": {

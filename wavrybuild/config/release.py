@@ -35,8 +35,8 @@ def parse_release(cfg: Core, raw: Any, *, release_page: bool) -> ReleaseConfig:
         value = table["changelog"]
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where}: release.changelog: expected a file path, got {value!r}")
-        changelog = (where.parent / value).resolve()
-        if not changelog.is_file():
+        changelog = c.local_path(where, "release.changelog", value)
+        if not c.is_file(changelog):
             raise ConfigError(f"{where}: release.changelog: no file {changelog}",
                               hint="point it at the changelog (Keep a Changelog format), relative to targets.toml")
     return ReleaseConfig(notes=notes, changelog=changelog)

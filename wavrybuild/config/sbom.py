@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ConfigError
 from . import checks as c
 from .models import Core
+from .values import Line
 
 SPEC_VERSIONS = ("1.5", "1.6")
 
@@ -31,11 +32,11 @@ def parse_sbom(cfg: Core, raw: Any) -> SbomConfig | None:
 
 @dataclass(frozen=True)
 class ProvenanceConfig:
-    builder_id: str | None = None  # overrides the builder id taken from the CI's variables
+    builder_id: Line | None = None  # overrides the builder id taken from the CI's variables
 
 
 def parse_provenance(cfg: Core, raw: Any) -> ProvenanceConfig | None:
     if raw is None:
         return None
-    v = c.values(cfg.project.config_path, "provenance.", raw, {"builder-id": (c.opt_str, None)})
+    v = c.values(cfg.project.config_path, "provenance.", raw, {"builder-id": (c.opt_line, None)})
     return ProvenanceConfig(builder_id=v["builder-id"])

@@ -85,12 +85,10 @@ def parse_sign(path: Path, raw: Any, settings: Settings) -> SignConfig:
                if m in table or any(k[0] == m for k in settings.sign)}
     methods_raw = settings.sign_methods
     where = "WAVRYBUILD_SIGN_METHODS" if methods_raw is not None else f"{path}: sign.methods"
-    try:
-        methods = (tuple(m for m in methods_raw.replace(",", " ").split()) if methods_raw is not None
-                   else c.str_list(table.get("methods", [])))
-        artifacts = c.bool_value(table.get("artifacts", False))
-    except ValueError as exc:
-        raise ConfigError(f"{path}: sign: expected {exc}") from None
+    v = c.values(path, "sign.", {k: x for k, x in table.items() if k in ("methods", "artifacts")},
+                 {"methods": (c.str_list, ()), "artifacts": (c.bool_value, False)})
+    methods = tuple(methods_raw.replace(",", " ").split()) if methods_raw is not None else v["methods"]
+    artifacts = v["artifacts"]
     for m in methods:
         if m not in SIGN_METHODS:
             near = suggest(m, list(SIGN_METHODS))

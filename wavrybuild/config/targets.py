@@ -132,7 +132,9 @@ def make_target(path: Path, tid: str, raw: Any, defaults: dict[str, Any]) -> Tar
     _check_combination(path, tid, triple, values)
     unknown = [k for k in values["public-env"] if k not in dict(values["env"])]
     if unknown:
-        raise ConfigError(f"{path}: targets.{tid}.public-env: {unknown[0]!r} is not a key of env",
+        # [defaults] public-env applies to every target: name the table the list came from.
+        where = f"targets.{tid}." if "public-env" in table else "defaults."
+        raise ConfigError(f"{path}: {where}public-env: {unknown[0]!r} is not a key of env (of targets.{tid})",
                           hint="list the env names whose values may be shown in logs")
     fields = {k.replace("-", "_"): v for k, v in values.items() if k not in PROFILE_KEYS}
     return TargetConfig(id=Component.parse(tid), triple=triple, **fields,
