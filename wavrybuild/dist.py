@@ -139,9 +139,10 @@ class Transaction:
         self.new.append(a)
         return a
 
-    def add_copy(self, artifact: Artifact, src: Path) -> None:
-        """Stage an artifact made elsewhere (a part of a CI matrix), as its own manifest describes it."""
-        staged = self._stage(artifact.path, lambda f: _copy(src, f))
+    def add_copy(self, artifact: Artifact, src: Path, write: Writer | None = None) -> None:
+        """Stage an artifact made elsewhere (a part of a CI matrix), as its own manifest describes it
+        (`write`, when given, copies src's bytes: the merge reads parts without following links)."""
+        staged = self._stage(artifact.path, write or (lambda f: _copy(src, f)))
         if staged.sha256 != artifact.sha256:
             raise WavryError(f"{src}: sha256 differs from its part manifest (changed while merging?)")
         self.new.append(artifact)
