@@ -119,11 +119,15 @@ WELL_KNOWN_SECRETS = frozenset({
     "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "NPM_TOKEN", "NODE_AUTH_TOKEN",
     "CARGO_REGISTRY_TOKEN", "TWINE_PASSWORD", "PYPI_TOKEN", "PYPI_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_RUNTIME_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SIGSTORE_ID_TOKEN",
+    "CI_JOB_JWT", "CI_JOB_JWT_V1", "CI_JOB_JWT_V2", "DOCKER_AUTH_CONFIG",
 })
 # [publish.crates] registry = "name" reads CARGO_REGISTRIES_<NAME>_TOKEN, as cargo itself does.
 REGISTRY_TOKEN = re.compile(r"CARGO_REGISTRIES_.+_TOKEN")
 # Defence in depth: a name that says it holds a credential is one, whoever set it.
-SECRET_WORDS = re.compile(r"TOKEN|PASSWORD|PASSPHRASE|SECRET|CREDENTIAL|PRIVATE_KEY", re.IGNORECASE)
+SECRET_WORDS = re.compile(r"TOKEN|PASSWORD|PASSPHRASE|SECRET|CREDENTIAL|PRIVATE_KEY|API_?KEY", re.IGNORECASE)
+# ... but these say which program cargo asks for a registry's token: configuration, not a secret
+# (a build from a private registry needs them, and what they run gets its token elsewhere).
+NOT_SECRET = re.compile(r"CARGO_REGISTR(Y|IES_.+)_CREDENTIAL_PROVIDER|CARGO_REGISTRY_GLOBAL_CREDENTIAL_PROVIDERS")
 
 
 @dataclass(frozen=True)
@@ -143,9 +147,10 @@ class SecretPolicy:
     def is_secret(self, name: str) -> bool:
         """Whether `name` holds a credential (pass-env aside): never a build input, never recorded."""
         upper = name.upper()  # Windows names are case-insensitive: hide more, never less
-        return (name in self.named or upper in self.named or upper in DEFAULT_SECRET_ENV
-                or upper in WELL_KNOWN_SECRETS or REGISTRY_TOKEN.fullmatch(upper) is not None
-                or SECRET_WORDS.search(name) is not None)
+        if name in self.named or upper in self.named or upper in DEFAULT_SECRET_ENV or upper in WELL_KNOWN_SECRETS:
+            return True
+        return REGISTRY_TOKEN.fullmatch(upper) is not None or (
+            SECRET_WORDS.search(name) is not None and NOT_SECRET.fullmatch(upper) is None)
 
     def withholds(self, name: str) -> bool:
         """Whether a child must not inherit `name`."""

@@ -153,6 +153,10 @@ class SshSigner:
                        signer=f"ssh:{cfg.sign.get('ssh', 'identity') or key.name}")
 
 
+# What a GitHub Actions job with `id-token: write` has, and the sigstore CLI fetches its identity with.
+GITHUB_OIDC = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+
+
 def oidc_available(token_env: str | None) -> bool:
     """An identity Sigstore can use: GitHub Actions' ambient OIDC (a job with `id-token: write`),
     or a token in `token_env` (GitLab's `id_tokens:`, any other CI)."""
@@ -178,8 +182,9 @@ class SigstoreSigner:
         env = {}
         if token_env and env_.secret_value(token_env):
             env["SIGSTORE_IDENTITY_TOKEN"] = env_.secret_value(token_env)
-        if env_.secret_value("ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
-            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = env_.secret_value("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        for name in GITHUB_OIDC:  # the URL too: its name says TOKEN, so the policy withholds it
+            if env_.secret_value(name):
+                env[name] = env_.secret_value(name)
         argv = ("sigstore", "sign", "--overwrite", "--bundle", str(output_tmp), str(subject))
         return SignJob("sigstore", subject, output_tmp, Command(argv, env, secret_env=frozenset(env)),
                        signer=f"sigstore:{cfg.sign.get('sigstore', 'identity') or 'the CI identity'}")

@@ -34,6 +34,7 @@ SECRETS = {
     # named by nobody: caught by what the name says
     "MY_API_TOKEN": "tok-NeverSeen13", "db_password": "pw-NeverSeen14", "SENTRY_SECRET": "sec-NeverSeen15",
     "DEPLOY_PRIVATE_KEY": "key-NeverSeen16", "GOOGLE_APPLICATION_CREDENTIALS": "/cred-NeverSeen17.json",
+    "NUGET_API_KEY": "nuget-NeverSeen20", "CI_JOB_JWT_V2": "eyJ-NeverSeen21",
 }
 PASSED = ("CARGO_REGISTRIES_MINE_TOKEN", "passed-ToTheBuild18")  # [project] pass-env lists it
 GIVEN = ("SENTRY_AUTH_TOKEN", "sntrys_GivenToTheBuild19")  # [targets.*] env gives it on purpose

@@ -34,8 +34,13 @@ DEFAULT_NAMED = {
 LOOKS_SECRET = {
     "MY_API_TOKEN": "t-1", "db_password": "p-2", "DEPLOY_PASSPHRASE": "p-3", "SENTRY_SECRET": "s-4",
     "GOOGLE_APPLICATION_CREDENTIALS": "/c-5.json", "DEPLOY_PRIVATE_KEY": "k-6", "npm_config__authToken": "a-7",
+    "NUGET_API_KEY": "n-8", "CI_JOB_JWT_V2": "eyJ-9", "DOCKER_AUTH_CONFIG": '{"auths": {}}',
 }
-HARMLESS = {"RUST_LOG": "debug", "CARGO_PROFILE_RELEASE_LTO": "true", "WAVRYBUILD_PARALLEL": "2", "LANG": "C.UTF-8"}
+# Not secrets, though some of the words are in their names: cargo's credential-provider settings
+# name a program (a private registry's build needs them).
+HARMLESS = {"RUST_LOG": "debug", "CARGO_PROFILE_RELEASE_LTO": "true", "WAVRYBUILD_PARALLEL": "2", "LANG": "C.UTF-8",
+            "CARGO_REGISTRIES_MINE_CREDENTIAL_PROVIDER": "cargo:token-from-stdout x",
+            "CARGO_REGISTRY_GLOBAL_CREDENTIAL_PROVIDERS": "cargo:token"}
 
 
 @pytest.fixture(autouse=True)

@@ -85,8 +85,10 @@ def test_sigstore_keyless_needs_an_oidc_identity_and_keeps_the_token_off_argv(tm
     monkeypatch.delenv("GITLAB_SIGSTORE_TOKEN")
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "https://example.invalid/token")
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "x")
-    # No child inherits it (env.SecretPolicy): sigstore is given the request token, masked.
+    # No child inherits them (env.SecretPolicy): sigstore is given the request URL and token, the token masked.
     github = SigstoreSigner().job(sums, tmp_path / "o.json", cfg).command
-    assert github.env == {"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "x"} and "=x" not in github.display()
+    assert github.env == {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://example.invalid/token",
+                          "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "x"}
+    assert "ACTIONS_ID_TOKEN_REQUEST_TOKEN=***" in github.display() and "=x" not in github.display()
     assert sigstore_verify_command(sums, tmp_path / "b.json", "https://ci/x@refs/tags/v1", "https://issuer")[:3] == [
         "sigstore", "verify", "identity"]
