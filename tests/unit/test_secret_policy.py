@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO, write_project
 from wavrybuild import env as env_
@@ -162,3 +164,28 @@ def test_no_module_starts_a_child_around_proc() -> None:
              if path.name not in ("proc.py", "pulldeploy.py")
              for n, line in enumerate(path.read_text().splitlines(), 1) if starts.search(line)]
     assert not found, found
+
+
+NAME_CHARS = st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+WORDS = ("TOKEN", "PASSWORD", "PASSPHRASE", "SECRET", "CREDENTIAL", "PRIVATE_KEY", "API_KEY")
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.text(NAME_CHARS, max_size=12), word=st.sampled_from(WORDS), suffix=st.text(NAME_CHARS, max_size=12),
+       lower=st.booleans(), value=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"),
+                                          min_size=1, max_size=40))
+def test_any_secret_looking_name_is_withheld(prefix: str, word: str, suffix: str, lower: bool, value: str) -> None:
+    name = "X" + prefix + (word.lower() if lower else word) + suffix  # never one of cargo's provider settings
+    policy = SecretPolicy()
+    inherited = {name: value, "HOME": "/home/x"}
+    assert policy.withholds(name) and policy.child_env(inherited) == {"HOME": "/home/x"}
+    # Listed in pass-env, it goes through; given on purpose, it is there whatever the policy says.
+    assert SecretPolicy(passed=frozenset({name})).child_env(inherited)[name] == value
+    assert policy.child_env(inherited, add={name: value})[name] == value
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.from_regex(r"[A-Z][A-Z0-9_]{0,30}", fullmatch=True))
+def test_any_name_a_config_gives_is_withheld(name: str) -> None:
+    policy = SecretPolicy(named=frozenset({name}))
+    assert policy.withholds(name) and name not in policy.child_env({name: "v", "HOME": "/h"})
