@@ -608,7 +608,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", required=True, help="where the release files are: <url>/SHA256SUMS, <url>/<asset>")
     ap.add_argument("--asset", required=True, help="the archive to deploy, e.g. website-build.tar.gz")
     ap.add_argument("--dir", required=True, type=Path, help="the deploy root: versions/ and the `current` symlink")
-    ap.add_argument("--keep", type=_positive(int), default=3, help="versions to keep (default 3)")
+    ap.add_argument("--keep", type=_positive(int), default=3,
+                    help="versions to keep (default 3; the one a run replaces stays until the next run)")
     ap.add_argument("--minisign-key", type=Path, help="minisign public key: SHA256SUMS must be signed by it")
     ap.add_argument("--timeout", type=_positive(float), default=60,
                     help="seconds one connect or read may wait (default 60)")

@@ -186,6 +186,11 @@ def test_redirects_stay_on_https(tmp_path: Path, server: Server) -> None:
         assert bad.returncode == 1 and "from https to plain http is refused" in bad.stderr, bad.stderr
         assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
         assert served(root) == {"index.html": b"one"}
+    # A certificate the system does not trust: one line, not a traceback.
+    untrusted = subprocess.run(argv(f"{server.https}/release", root), capture_output=True, text=True, timeout=60,
+                               check=False, env={k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"})
+    assert untrusted.returncode == 1 and "TLS certificate is not trusted" in untrusted.stderr, untrusted.stderr
+    assert untrusted.stderr.count("\n") == 1
     # The same files over that plain http work when the operator says so: the refusal is the downgrade's.
     assert deploy(server, f"{server.http}/release", root, "--insecure").returncode == 0
     assert served(root) == {"index.html": b"two"}
