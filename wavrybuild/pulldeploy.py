@@ -113,6 +113,7 @@ def shown_url(url: str) -> str:
     try:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address, as it was written
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return one_line(url.split("?", 1)[0].split("@")[-1], 200)

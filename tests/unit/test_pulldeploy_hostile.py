@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import hashlib
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from wavrybuild import pulldeploy
 
 SCRIPT = REPO / "wavrybuild/pulldeploy.py"
 ASSET = "website-build.tar.gz"
@@ -93,9 +95,10 @@ def release(files: dict[str, bytes]) -> Reply:
     return reply
 
 
-def site(asset: str = ASSET, page: bytes = b"<h1>hello</h1>") -> dict[str, str | bytes]:
-    data = archive({"index.html": page})
-    return {"asset": asset, "data": data, "sums": f"{hashlib.sha256(data).hexdigest()}  {asset}\n".encode()}
+def site(asset: str = ASSET) -> tuple[bytes, bytes]:
+    """The website archive and its SHA256SUMS (as `invoke release` publishes them)."""
+    data = archive({"index.html": b"<h1>hello</h1>"})
+    return data, f"{hashlib.sha256(data).hexdigest()}  {asset}\n".encode()
 
 
 def run(url: str, root: Path, *extra: str, asset: str = ASSET, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -115,9 +118,8 @@ def assert_one_line_failure(done: subprocess.CompletedProcess[str], root: Path, 
 # --- plain http, credentials, the URL itself --------------------------------------------------
 
 def test_plain_http_needs_a_minisign_key_or_insecure(tmp_path: Path) -> None:
-    s = site()
-    files = {f"/rel/{ASSET}": s["data"], "/rel/SHA256SUMS": s["sums"]}
-    with raw_server(release(files)) as (base, paths):  # type: ignore[arg-type]
+    data, sums = site()
+    with raw_server(release({f"/rel/{ASSET}": data, "/rel/SHA256SUMS": sums})) as (base, paths):
         refused = run(f"{base}/rel", tmp_path / "srv")
         assert_one_line_failure(refused, tmp_path / "srv", "plain http", "--insecure", "--minisign-key")
         assert paths == []  # refused before anything was fetched
@@ -148,9 +150,8 @@ def test_credentials_in_the_url_are_refused_and_never_shown(tmp_path: Path) -> N
 
 def test_the_asset_name_is_url_quoted(tmp_path: Path) -> None:
     name = "site build#1?%.tar.gz"  # today: a space is InvalidURL, `#` and `?` cut the path
-    s = site(name)
-    files = {"/rel/site%20build%231%3F%25.tar.gz": s["data"], "/rel/SHA256SUMS": s["sums"]}
-    with raw_server(release(files)) as (base, paths):  # type: ignore[arg-type]
+    data, sums = site(name)
+    with raw_server(release({"/rel/site%20build%231%3F%25.tar.gz": data, "/rel/SHA256SUMS": sums})) as (base, paths):
         done = run(f"{base}/rel", tmp_path / "srv", "--insecure", asset=name)
     assert done.returncode == 0, done.stderr
     assert paths == ["/rel/SHA256SUMS", "/rel/site%20build%231%3F%25.tar.gz"]
@@ -249,13 +250,13 @@ def test_one_deadline_for_the_whole_run(tmp_path: Path, case: str, reply: Reply)
         done = run(f"{base}/rel", tmp_path / "srv", "--insecure", "--timeout", "30", "--deadline", "2", timeout=30)
         took = time.monotonic() - start
     assert_one_line_failure(done, tmp_path / "srv", "--deadline of 2 s passed")
-    assert took < 8, f"{case}: took {took:.1f} s with --deadline 2"
+    assert took < 12, f"{case}: took {took:.1f} s with --deadline 2"  # startup on a loaded CI machine included
 
 
 def test_the_deadline_covers_the_asset_download_too(tmp_path: Path) -> None:
-    s = site()
-    good = release({"/rel/SHA256SUMS": s["sums"]})  # type: ignore[dict-item]
-    slow = trickle(OK + b"Content-Length: %d\r\n\r\n" % len(s["data"]), b"x")
+    data, sums = site()
+    good = release({"/rel/SHA256SUMS": sums})
+    slow = trickle(OK + b"Content-Length: %d\r\n\r\n" % len(data), b"x")
 
     def reply(conn: socket.socket, path: str, stop: threading.Event) -> None:
         (good if path.endswith("SHA256SUMS") else slow)(conn, path, stop)
@@ -276,10 +277,10 @@ def test_bad_numbers_are_argument_errors(tmp_path: Path, args: list[str]) -> Non
 def test_sha256sums_lines_split_on_newline_only(tmp_path: Path) -> None:
     """As `sha256sum -c` reads it: a U+2028 inside a line does not start a new one, so no line here
     names the asset (today splitlines() found one)."""
-    s = site()
+    data, _ = site()
     other = hashlib.sha256(b"other").hexdigest()
-    sums = f"{other}  notes.md\u2028{hashlib.sha256(s['data']).hexdigest()}  {ASSET}\n".encode()  # type: ignore[arg-type]
-    with raw_server(release({f"/rel/{ASSET}": s["data"], "/rel/SHA256SUMS": sums})) as (base, _):  # type: ignore[dict-item]
+    sums = f"{other}  notes.md\u2028{hashlib.sha256(data).hexdigest()}  {ASSET}\n".encode()
+    with raw_server(release({f"/rel/{ASSET}": data, "/rel/SHA256SUMS": sums})) as (base, _):
         done = run(f"{base}/rel", tmp_path / "srv", "--insecure")
     assert_one_line_failure(done, tmp_path / "srv", f"no line for {ASSET}")
 
@@ -293,3 +294,50 @@ def test_a_second_run_into_the_same_directory_waits_its_turn(tmp_path: Path) -> 
         done = run("https://127.0.0.1:9/rel", root)
     assert done.returncode == 1 and "another pulldeploy run" in done.stderr and done.stderr.count("\n") == 1
     assert (root / ".incoming-1-keep").is_dir()
+
+
+# --- the deploy root, in-process ---------------------------------------------------------------
+
+def version(root: Path, name: str, sha: str, age: float) -> Path:
+    d = root / "versions" / name
+    d.mkdir(parents=True)
+    (d / pulldeploy.MARKER).write_text(sha + "\n")
+    t = time.time() - age
+    os.utime(d, (t, t))
+    return d
+
+
+def test_prune_keeps_the_live_and_the_replaced_version(tmp_path: Path) -> None:
+    """--keep 2: the live version and the newest other one stay; other copies of the live version
+    go — except the one this run switched away from, which a reader may still be inside."""
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    old_copy = version(tmp_path, "aaaa", a, 50)
+    replaced = version(tmp_path, "aaaa-2", a, 10)
+    version(tmp_path, "bbbb", b, 20)
+    version(tmp_path, "cccc", c, 30)
+    live = version(tmp_path, "aaaa-3", a, 0)
+    pulldeploy.switch(tmp_path, live)
+    removed = pulldeploy.prune(tmp_path, 2, replaced.resolve())
+    assert sorted(removed) == ["aaaa", "cccc"] and not old_copy.exists()
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == ["aaaa-2", "aaaa-3", "bbbb"]
+    # The next run (nothing replaced by it any more): the stale copy goes too.
+    assert pulldeploy.prune(tmp_path, 2) == ["aaaa-2"]
+
+
+def test_a_version_directory_is_never_reused(tmp_path: Path) -> None:
+    (tmp_path / "abcd").mkdir()
+    (tmp_path / "abcd-2").symlink_to("elsewhere")
+    assert pulldeploy.free_version(tmp_path, "abcd") == tmp_path / "abcd-3"
+
+
+def test_an_archive_may_not_bring_its_own_marker(tmp_path: Path) -> None:
+    (tmp_path / "a.tar.gz").write_bytes(archive({"index.html": b"x", pulldeploy.MARKER: b"f" * 64}))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(pulldeploy.Refused, match="keeps for itself"):
+        pulldeploy.unpack(tmp_path / "a.tar.gz", tmp_path / "out")
+
+
+def test_messages_are_one_printable_line_without_a_query() -> None:
+    assert pulldeploy.one_line("a\nb\x1b[31m\u2028c\u200ed") == "a b\\x1b[31m c\\u200ed"
+    assert pulldeploy.shown_url("https://u:p@host:8443/x/y?X-Amz-Signature=abc#f") == "https://host:8443/x/y?…"
+    assert pulldeploy.shown_url("https://[::1]:8443/x") == "https://[::1]:8443/x"
