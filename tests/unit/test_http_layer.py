@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import get_type_hints
 from urllib.parse import quote, quote_plus, unquote
 
 import pytest
@@ -182,6 +183,11 @@ def forbidden(secret: str, user: str = "__token__") -> list[str]:
     return [f for f in forms if f]
 
 
+def http_config(url: str, **keys: str) -> HttpConfig:
+    # The url's boundary type (a checked URL template), whatever the config layer calls it.
+    return HttpConfig(url=get_type_hints(HttpConfig)["url"].parse(url), **keys)  # type: ignore[arg-type]
+
+
 def local_file(tmp_path: Path, name: str, data: bytes) -> LocalFile:
     path = tmp_path / name
     path.write_bytes(data)
@@ -271,7 +277,7 @@ def test_http_put_credentials_not_sent_to_another_port(auth: str, tmp_path: Path
         return (302, {"Location": other.url + h.path}, b"") if h.command == "HEAD" else (201, {}, b"")
 
     with serve(lambda h, s: (404, {}, b"")) as other, serve(server_reply) as server:
-        dest = HttpDestination(HttpConfig(url=HttpUrl.parse(server.url + "/rel/{version}"), token_env="T"), RELEASE,
+        dest = HttpDestination(http_config(server.url + "/rel/{version}", token_env="T"), RELEASE,
                                TOKEN if auth == "bearer" else None, ("ci", TOKEN) if auth == "basic" else None)
         try:
             assert dest.put(local_file(tmp_path, "a.txt", b"abc")) == ("uploaded", "")
@@ -407,7 +413,7 @@ def _gitlab(url: str) -> GitLabDestination:
 
 
 def _http(url: str) -> HttpDestination:
-    config = HttpConfig(url=HttpUrl.parse(url + "/rel"), user_env="U", password_env="P")
+    config = http_config(url + "/rel", user_env="U", password_env="P")
     return HttpDestination(config, RELEASE, None, ("__token__", TOKEN))
 
 
@@ -479,7 +485,7 @@ def test_a_server_that_never_answers_times_out() -> None:
 
 def test_a_destination_hits_the_timeout(tmp_path: Path) -> None:
     with silent_server() as url:
-        dest = HttpDestination(HttpConfig(url=HttpUrl.parse(url + "/rel")), RELEASE, None, None)
+        dest = HttpDestination(http_config(url + "/rel"), RELEASE, None, None)
         dest.http.timeout = dest.http.transfer_timeout = (2, 1)
         with pytest.raises(PublishError) as err:
             dest.put(local_file(tmp_path, "a.txt", b"abc"))
