@@ -159,6 +159,21 @@ def test_directory_layout_is_checked_again_where_it_is_rendered(tmp_path: Path) 
         DirectoryDestination(DirectoryConfig(tmp_path, PathTemplate("{name}/{version}/{commit}")), bad)
 
 
+def test_http_url_values_are_one_path_component_each() -> None:
+    """[publish.http] url = "https://host/{name}/{version}": a version of "../../x" (from a hostile
+    part manifest) must not move the upload elsewhere on the server."""
+    from wavrybuild.config.checks import url_template
+    from wavrybuild.config.publish import HttpConfig
+    from wavrybuild.publish.destinations import HttpDestination
+
+    config = HttpConfig(url=url_template("https://up.example/{name}/{version}"))
+    with pytest.raises(PublishError, match=r"publish\.http\.url"):
+        HttpDestination(config, ReleaseRef("demo", "../../x", "0" * 40), None, None)
+    good = HttpDestination(config, ReleaseRef("demo", "1.2.3", "0" * 40), None, None)
+    assert good.base == "https://up.example/demo/1.2.3"
+    good.close()
+
+
 def test_repos_cli_refuses_the_distribution_and_leaves_docs(tmp_path: Path) -> None:
     """The real CLI: exit 2, one message naming the key, no traceback, docs/ untouched."""
     root = write_project(tmp_path, '[project]\ncrate = "demo"\n[targets.x86_64-unknown-linux-gnu]\n'

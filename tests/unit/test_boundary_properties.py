@@ -151,6 +151,7 @@ FREE_TEXT = {
     "Triple.name": "a triple rustc knows (known_triples) or universal2",
     "PackageConfig.format": "one of ARCHIVE_FORMATS", "PackageConfig.windows_format": "one of ARCHIVE_FORMATS",
     "PackageConfig.group": "one of GROUPS",
+    "PackageConfig.include": "globs: Lines that stay inside the crate (parse_package); plain str for pathlib's glob",
     "SignConfig.methods": "each one of SIGN_METHODS",
     "SignConfig.options": "method and key names are SIGN_METHOD_KEYS' own; the values are Lines",
     "NpmConfig.targets": "configured target ids", "LinuxPackageConfig.targets": "configured target ids",

@@ -270,6 +270,11 @@ def url(allowed: tuple[str, ...]) -> Callable[[Any], HttpUrl]:
     return check
 
 
+def url_template(v: Any) -> UrlTemplate:
+    """A URL with {placeholders} among RELEASE_FIELDS ([publish.http] url)."""
+    return UrlTemplate.parse(url(RELEASE_FIELDS)(v))
+
+
 class Template(Checked):
     """A {placeholder} template (placeholders among RELEASE_FIELDS) whose every rendering must be a
     `renders`: checked filled with harmless samples when targets.toml loads, and the real
@@ -323,6 +328,23 @@ class PathTemplate(Template):
 
     def render(self, values: Mapping[str, str]) -> RelPath:
         return RelPath(self._render(values))
+
+
+class UrlTemplate(Template):
+    """A URL template ("https://host/{name}/{version}"): every rendering an http(s) URL, and every
+    value filled in one path component (a version or commit of "../x" must not move the URL)."""
+
+    renders = HttpUrl
+    expected = "an http:// or https:// URL template"
+
+    def render(self, values: Mapping[str, str]) -> HttpUrl:
+        for field in self.fields:
+            if "{" + field + "}" in self:
+                try:
+                    Component.check(values.get(field, ""))
+                except ValueError:
+                    raise ValueError(f"{self!r}: {{{field}}} = {values.get(field, '')!r} is not one path component") from None
+        return HttpUrl(self._render(values))
 
 
 def git_ref_template(v: Any) -> TagTemplate:

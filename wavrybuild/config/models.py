@@ -177,7 +177,9 @@ class PackageConfig:
 
     format: str = "tar.gz"
     windows_format: str = "zip"
-    include: tuple[Line, ...] = ()  # globs relative to the crate directory (checked: never outside it)
+    # Globs relative to the crate directory, checked as Lines that stay inside it; kept plain str
+    # because pathlib's glob() interns its pattern, which a str subclass cannot be.
+    include: tuple[str, ...] = ()
     compression_level: int | None = None  # None: the format's usual default
     group: str = "package"  # "package": an archive per package and target; "platform": one per target
 

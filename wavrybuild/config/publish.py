@@ -37,7 +37,7 @@ class HttpConfig:
     """[publish.http]: any server that stores a PUT body under the URL (Artifactory, Nexus raw, WebDAV)."""
 
     kind: ClassVar[str] = "http"
-    url: HttpUrl  # a template: {name} {version} {commit} {date} (checked filled in)
+    url: c.UrlTemplate  # {name} {version} {commit} {date}: `url.render(values)` is an HttpUrl
     token_env: str | None = None  # Authorization: Bearer
     user_env: str | None = None  # basic auth, with password_env
     password_env: str | None = None
@@ -203,7 +203,7 @@ KEYS: dict[str, c.Spec] = {
         "release": (c.bool_value, True),
     },
     "http": {
-        "url": (c.url(c.RELEASE_FIELDS), c.REQUIRED),
+        "url": (c.url_template, c.REQUIRED),
         "token-env": (c.optional(c.env_name), None),
         "user-env": (c.optional(c.env_name), None),
         "password-env": (c.optional(c.env_name), None),

@@ -25,7 +25,8 @@ def _compression_level(level: Any) -> int:
 
 _PACKAGE_CHECKS: dict[str, Callable[[Any], Any]] = {
     "format": c.choice(c.ARCHIVE_FORMATS), "windows-format": c.choice(c.ARCHIVE_FORMATS),
-    "include": c.line_list, "compression-level": _compression_level, "group": c.choice(GROUPS),
+    "include": lambda v: tuple(str(x) for x in c.line_list(v)),
+    "compression-level": _compression_level, "group": c.choice(GROUPS),
 }
 
 

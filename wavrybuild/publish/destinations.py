@@ -21,7 +21,10 @@ class HttpDestination:
     kind = "http"
 
     def __init__(self, c: HttpConfig, release: ReleaseRef, token: str | None, basic: tuple[str, str] | None) -> None:
-        self.base = c.url.format(**release.values()).rstrip("/")
+        try:  # the template was checked at load; the real version and commit are checked here
+            self.base = c.url.render(release.values()).rstrip("/")
+        except ValueError as exc:
+            raise PublishError(f"http: publish.http.url: {exc}", hint="fix publish.http.url") from None
         env = c.token_env or c.password_env
         self.http = HttpClient("http", [token or "", basic[1] if basic else ""], auth_hints(env, self.base))
         # Bound to the server's origin: a redirect elsewhere goes without them.
