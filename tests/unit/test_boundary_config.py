@@ -187,6 +187,26 @@ def test_repos_cli_refuses_the_distribution_and_leaves_docs(tmp_path: Path) -> N
     assert (root / "docs/keep.md").read_text() == "keep\n" and not (root / "dist").exists()
 
 
+@pytest.mark.parametrize(("key", "value"), [
+    ("homepage", "https://x.example\nDepends: evil"), ("license", "MIT\rX: y"), ("authors", ["A <a@x>\nX: y"]),
+    ("description", "A tool\rX: y"), ("description", "nul\0"), ("version", "1.0/../../x"), ("name", "../x"),
+])
+def test_cargo_metadata_crosses_the_boundary_too(tmp_path: Path, key: str, value: Any) -> None:
+    """Cargo.toml's [package] values go into the .deb control file, RPM headers, wheel METADATA
+    and file names: `cargo metadata` is an outside value like targets.toml (a multi-line
+    description stays allowed: nfpm folds it)."""
+    def metadata(manifest: Path) -> dict[str, Any]:
+        return {"packages": [{"name": "demo", "version": "1.2.3", "manifest_path": str(manifest), key: value,
+                              "targets": [{"name": "demo", "kind": ["bin"]}]}],
+                "workspace_root": str(manifest.parent), "target_directory": str(manifest.parent / "target")}
+
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.2.3"\n')
+    with pytest.raises(ConfigError) as info:
+        parse(tmp_path / "targets.toml", {"targets": {TARGET: {}}}, metadata, Settings())
+    assert f"package.{key}" in info.value.message and "Cargo.toml" in info.value.message
+    assert "\n" not in info.value.message and "\r" not in info.value.message
+
+
 def test_errors_are_wavry_errors_never_tracebacks(tmp_path: Path) -> None:
     """A wrong type anywhere in these keys is a clear error too (the property tests try them all)."""
     for data in ({"channels": {"deb": {**DEB, "depends": "libc6"}}}, {"desktop": {"bundle-id": 3}},

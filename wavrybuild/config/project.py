@@ -147,11 +147,23 @@ def _meta(pkg: dict[str, Any], key: str, check: Callable[[Any], Any]) -> Any:
                           hint="fix Cargo.toml's [package] (these values go into package formats)") from None
 
 
+def _description(v: Any) -> str:
+    """Cargo.toml's description: free text that may span lines (nfpm folds them into the .deb
+    Description), so only '\n' breaks a line — each line must be a Line (no CR, NUL, U+2028…)."""
+    text = (c.str_value(v) if v else "").strip()
+    for line in text.split("\n"):
+        try:
+            Line.parse(line.replace("\t", " "))
+        except ValueError as exc:
+            raise ValueError("text whose only line break is '\\n' " + str(exc).split(";", 1)[-1]) from None
+    return text
+
+
 def _crate_package(pkg: dict[str, Any], binaries: tuple[Component, ...]) -> CratePackage:
     return CratePackage(
         name=_meta(pkg, "name", Component.parse), version=_meta(pkg, "version", Component.parse), binaries=binaries,
         manifest_path=Path(pkg["manifest_path"]),
-        description=_meta(pkg, "description", lambda v: (c.str_value(v) if v else "").strip()),
+        description=_meta(pkg, "description", _description),
         license=_meta(pkg, "license", lambda v: Line.parse(v) if v else None),
         homepage=_meta(pkg, "homepage", lambda v: Line.parse(v) if v else None),
         repository=_meta(pkg, "repository", lambda v: Line.parse(v) if v else None),
