@@ -262,11 +262,11 @@ class Client:
             self._opener.add_handler(handler)
 
     @contextlib.contextmanager
-    def _get(self, url: str) -> Iterator[http.client.HTTPResponse]:
+    def _network(self, url: str) -> Iterator[None]:
+        """Turns what the wire and the server can do wrong into one Failed naming the URL (only
+        around network calls: a full disk is not the server's fault)."""
         try:
-            req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-            with self._opener.open(req, timeout=self.deadline.bound(self.timeout)) as resp:
-                yield resp
+            yield
         except (Refused, Failed):
             raise
         except urllib.error.HTTPError as exc:
@@ -277,9 +277,19 @@ class Client:
                 raise Failed(f"{shown_url(url)}: the --deadline of {self.deadline.seconds:g} s passed") from None
             raise Failed(f"{shown_url(url)}: {_describe(exc)}") from None
 
+    def _open(self, url: str) -> http.client.HTTPResponse:
+        with self._network(url):
+            req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+            resp: http.client.HTTPResponse = self._opener.open(req, timeout=self.deadline.bound(self.timeout))
+            return resp
+
     def _chunks(self, url: str, resp: http.client.HTTPResponse) -> Iterator[bytes]:
         got = 0
-        while chunk := resp.read(CHUNK):
+        while True:
+            with self._network(url):
+                chunk = resp.read(CHUNK)
+            if not chunk:
+                break
             got += len(chunk)
             yield chunk
         # http.client returns a short body as if it were whole when Content-Length says more.
@@ -289,7 +299,7 @@ class Client:
     def fetch(self, url: str) -> bytes:
         """A small file (SHA256SUMS, its signature) into memory, refused past MAX_SUMS bytes."""
         data = bytearray()
-        with self._get(url) as resp:
+        with self._open(url) as resp:
             if (resp.length or 0) > MAX_SUMS:
                 raise Refused(f"{shown_url(url)}: larger than {MAX_SUMS} bytes: not a checksum file")
             for chunk in self._chunks(url, resp):
@@ -300,7 +310,7 @@ class Client:
 
     def download(self, url: str, dest: Path, sha256: str, name: str) -> None:
         h = hashlib.sha256()
-        with self._get(url) as resp, dest.open("wb") as out:
+        with self._open(url) as resp, _disk(f"writing {dest}"), dest.open("wb") as out:
             for chunk in self._chunks(url, resp):
                 h.update(chunk)
                 out.write(chunk)
@@ -308,6 +318,15 @@ class Client:
             os.fsync(out.fileno())
         if h.hexdigest() != sha256:
             raise Refused(f"{name}: sha256 {h.hexdigest()} does not match {SUMS} ({sha256})")
+
+
+@contextlib.contextmanager
+def _disk(doing: str) -> Iterator[None]:
+    """A disk error (full, quota, read-only) as one Failed saying what was being written."""
+    try:
+        yield
+    except OSError as exc:
+        raise Failed(f"{doing}: {exc.strerror or exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,6 +563,8 @@ def _install(root: Path, work: Path, asset: str, sha: str, deadline: Deadline) -
         unpack(work / "asset", staged, deadline)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         raise Refused(f"{asset}: not a readable archive: {one_line(str(exc), 200)}") from None
+    except OSError as exc:  # a full disk, a quota: say where (a write's error has no file name)
+        raise Failed(f"unpacking {asset} into {staged}: {exc.strerror or exc}") from None
     (staged / MARKER).write_text(sha + "\n")
     version = free_version(root / "versions", sha[:16])
     os.rename(staged, version)

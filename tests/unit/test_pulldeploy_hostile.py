@@ -11,6 +11,8 @@ import fcntl
 import hashlib
 import io
 import os
+import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -264,6 +266,27 @@ def test_the_deadline_covers_the_asset_download_too(tmp_path: Path) -> None:
         done = run(f"{base}/rel", tmp_path / "srv", "--insecure", "--deadline", "2", timeout=30)
     assert_one_line_failure(done, tmp_path / "srv", "--deadline of 2 s passed", ASSET)
     assert paths == ["/rel/SHA256SUMS", f"/rel/{ASSET}"]
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    (os.urandom(1 << 20), "/asset: File too large"),  # the download itself
+    (bytes(1 << 20), "/unpacked: File too large"),  # compresses to little: unpacking is what fills the disk
+])
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, content: bytes, fragment: str) -> None:
+    """RLIMIT_FSIZE (with SIGXFSZ ignored) makes writes past 64 KiB fail as a full disk would."""
+    data = archive({"big.bin": content})
+    sums = f"{hashlib.sha256(data).hexdigest()}  {ASSET}\n".encode()
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    root = tmp_path / "srv"
+    with raw_server(release({f"/rel/{ASSET}": data, "/rel/SHA256SUMS": sums})) as (base, _):
+        done = subprocess.run([sys.executable, "-I", str(SCRIPT), "--url", f"{base}/rel", "--asset", ASSET, "--dir",
+                               str(root), "--insecure"], capture_output=True, text=True, timeout=60, check=False,
+                              preexec_fn=small_disk)
+    assert_one_line_failure(done, root, fragment)
 
 
 # --- arguments, SHA256SUMS parsing, one run at a time -----------------------------------------
