@@ -21,7 +21,7 @@ from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
 from .config import Config, TargetConfig
 from .config.models import Bundle
 from .errors import WavryError
-from .fsutil import fsync_dir
+from .fsutil import disk_full_is_an_error, fsync_dir
 from .manifest import MANIFEST_NAME, Artifact, Manifest
 from .record import BuildRecord, tmp_dir
 
@@ -118,13 +118,18 @@ class Transaction:
 
     def _stage(self, filename: str, write: Writer) -> _Staged:
         tmp = tmp_dir(self.dist)
-        tmp.mkdir(parents=True, exist_ok=True)
+        with disk_full_is_an_error(self.dist / filename):
+            tmp.mkdir(parents=True, exist_ok=True)
         # Flat in tmp/ (a name may have directories: `sub/file`); the directories are made on commit.
         part = tmp / f"{filename.replace('/', '%2F')}.{os.getpid()}.part"
-        with part.open("wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with disk_full_is_an_error(self.dist / filename), part.open("wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            part.unlink(missing_ok=True)  # a failed write (a full disk) leaves no partial file behind
+            raise
         staged = _Staged(part, self.dist / filename, sha256_file(part), part.stat().st_size)
         self.staged.append(staged)
         return staged
@@ -154,6 +159,12 @@ class Transaction:
     def commit(self, replaces: Callable[[Artifact], bool] = lambda a: False, *, prune_missing: bool = False) -> bool:
         """Swap in the staged files; `replaces(artifact)` says which listed entries of this kind the
         new ones replace. Returns whether the set of artifacts (names or bytes) changed."""
+        # Renames need no space, but a new directory or the manifest may: a full disk stops here
+        # like a kill would, in a state the next run repairs, with one message.
+        with disk_full_is_an_error(self.dist / MANIFEST_NAME):
+            return self._commit(replaces, prune_missing)
+
+    def _commit(self, replaces: Callable[[Artifact], bool], prune_missing: bool) -> bool:
         manifest = self.manifest
         before = {a.path: a.sha256 for a in manifest.artifacts}
         kept = [a for a in manifest.artifacts if not ((self.kind is None or a.kind == self.kind) and replaces(a))]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,20 +23,42 @@ def atomic_writer(dest: Path, mode: int | None = None, tmp_dir: Path | None = No
     dest.parent.mkdir(parents=True, exist_ok=True)
     where = tmp_dir or dest.parent
     where.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=where)
+    with disk_full_is_an_error(dest):
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=where)
     try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes 0600 files; give the usual 0666 & ~umask unless told otherwise.
-        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
-        os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        with disk_full_is_an_error(dest):
+            with os.fdopen(fd, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            # mkstemp makes 0600 files; give the usual 0666 & ~umask unless told otherwise.
+            os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+            os.replace(tmp, dest)
+            _fsync_dir(dest.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+# A full disk or quota is the machine's state, not a bug of ours: one message naming the file.
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextlib.contextmanager
+def disk_full_is_an_error(dest: Path) -> Iterator[None]:
+    """An OSError saying the disk (or quota) is full becomes a WavryError naming `dest`; the
+    caller's cleanup (removing its partial file) still runs, as the error passes through it."""
+    from .errors import WavryError
+
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in FULL:
+            raise
+        raise WavryError(f"{dest}: cannot be written: {os.strerror(exc.errno)}",
+                         hint=f"free space on the disk holding {dest.parent} (nothing was half-written), "
+                              "then run the task again") from None
 
 
 def write_atomic(dest: Path, data: bytes | str, mode: int | None = None, tmp_dir: Path | None = None) -> None:
@@ -75,10 +99,11 @@ def unsafe_name(name: object) -> str | None:
     """Why a name from a manifest, SHA256SUMS or a server cannot be a path under dist/ (None: it can).
 
     Only plain relative paths: no absolute path, no `..` or `.` segment, no empty segment, no
-    backslash (a separator on Windows), no NUL or other control character."""
+    backslash (a separator on Windows), no NUL, other control character or line separator."""
     if not isinstance(name, str) or not name:
         return "not a non-empty string"
-    if any(ord(c) < 32 or c == "\x7f" for c in name):
+    if any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029" for c in name):
+        # C0, DEL, C1 (NEL is a line break to some readers) and the Unicode line separators.
         return "contains a control character"
     if "\\" in name:
         return "contains a backslash"
@@ -87,6 +112,56 @@ def unsafe_name(name: object) -> str | None:
     if any(seg in ("", ".", "..") for seg in name.split("/")):
         return "has an empty, '.' or '..' segment"
     return None
+
+
+class Refused(Exception):
+    """A file given from outside that wavrybuild will not read; `why` says what it is instead."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path = path
+        self.why = why
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for a message: "a FIFO (named pipe)", "a character device" …"""
+    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
+
+
+def _not_readable(st: os.stat_result, limit: int) -> str | None:
+    if not stat.S_ISREG(st.st_mode):
+        return f"is {file_kind(st.st_mode)}, not a regular file"
+    if st.st_size > limit:
+        return f"is {st.st_size} bytes, more than the {limit} allowed"
+    return None
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or Refused. Opened without blocking
+    and checked on the open descriptor: a FIFO would hang the open or the read, /dev/zero never
+    ends, and a check of the path before opening it could see another file than the one read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise Refused(path, "no such file") from None
+    except OSError as exc:
+        raise Refused(path, f"cannot be read: {exc.strerror}") from None
+    why = _not_readable(os.fstat(fd), limit)
+    if why:
+        os.close(fd)
+        raise Refused(path, why)
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(limit + 1)  # a file still growing stops here too
+        except OSError as exc:
+            raise Refused(path, f"cannot be read: {exc.strerror}") from None
+    if len(data) > limit:
+        raise Refused(path, f"is more than the {limit} bytes allowed")
+    return data
 
 
 _HELD: dict[Path, int] = {}

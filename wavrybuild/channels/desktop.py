@@ -17,6 +17,7 @@ from xml.sax.saxutils import quoteattr
 
 from ..config.desktop import DesktopConfig
 from ..errors import ToolMissing
+from ..icon import open_icon
 
 HICOLOR_SIZES = (16, 32, 48, 64, 128, 256, 512)
 ICNS_SIZES = ((16, 16), (32, 32), (64, 64), (128, 128), (256, 256), (512, 512), (1024, 1024))
@@ -70,20 +71,20 @@ def _png(image: Any, size: int) -> bytes:
 
 def icon_sizes(icon: Path, sizes: tuple[int, ...] = HICOLOR_SIZES) -> dict[int, bytes]:
     """The icon as PNGs of each size not larger than the source (hicolor theme sizes)."""
-    image = _pillow().open(icon).convert("RGBA")
+    image = open_icon(icon).convert("RGBA")
     return {s: _png(image, s) for s in sizes if s <= image.width}
 
 
 def icns(icon: Path) -> bytes:
     """An Apple icon file: PNG-compressed entries (ic07 … ic10), which macOS 10.7+ reads."""
-    image = _pillow().open(icon).convert("RGBA")
+    image = open_icon(icon).convert("RGBA")
     out = io.BytesIO()
     image.save(out, format="ICNS", sizes=[s for s in ICNS_SIZES if s[0] <= image.width])
     return out.getvalue()
 
 
 def ico(icon: Path) -> bytes:
-    image = _pillow().open(icon).convert("RGBA")
+    image = open_icon(icon).convert("RGBA")
     out = io.BytesIO()
     image.save(out, format="ICO", sizes=[(s, s) for s in (16, 32, 48, 256) if s <= image.width])
     return out.getvalue()

@@ -13,6 +13,7 @@ from typing import Any
 from .. import cargo
 from ..env import Settings, guard
 from ..errors import ConfigError, ToolMissing
+from ..fsutil import Refused, read_regular
 from . import checks as c
 from .artifacts import parse_artifacts
 from .bindings import parse_bindings
@@ -110,11 +111,16 @@ def _metadata(cargo_optional: bool) -> Metadata:
     return read
 
 
+CONFIG_LIMIT = 4 << 20  # bytes: a targets.toml is a few KiB; /dev/zero must not be read for ever
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
+        return tomllib.loads(read_regular(path, CONFIG_LIMIT).decode("utf-8"))
+    except Refused as exc:
+        if exc.why != "no such file":  # a directory, a FIFO, /dev/zero, too large, unreadable
+            raise ConfigError(f"{path}: {exc.why}",
+                              hint="point --config (or WAVRYBUILD_CONFIG) at the targets.toml file itself") from None
         raise ConfigError(
             f"{path}: file not found",
             hint="create targets.toml (see docs/targets-toml.md), or point at one with --config, "
@@ -126,11 +132,6 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML for wavrybuild: nested too deeply") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a targets.toml",
-                          hint="point --config (or WAVRYBUILD_CONFIG) at the file itself") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
 
 
 def load(path: str | os.PathLike[str], cargo_optional: bool = False, settings: Settings | None = None) -> Config:

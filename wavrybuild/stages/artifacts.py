@@ -5,6 +5,7 @@ archiver, listed in the manifest like the binaries' archives (kind "extra")."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, ClassVar
@@ -14,10 +15,23 @@ from ..archive import Entry, HashingWriter, source_date_epoch, write_archive
 from ..config.artifacts import ExtraArtifact
 from ..dist import Transaction
 from ..errors import CommandFailed, WavryError
+from ..fsutil import file_kind
 from ..pipeline.stage import Planned, Run
 from ..ui import human_size
 
 KIND = "extra"
+
+
+def _refuse_special(a: ExtraArtifact, p: Path) -> None:
+    """Only regular files and directories are packed. A FIFO would hang the packing (reading it
+    waits for a writer), a device such as /dev/zero would never end, a socket cannot be read."""
+    mode = p.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        raise WavryError(f"{a.name}: {p} is a symlink; an archive holds only files and directories",
+                         hint="make the build copy the file instead of linking it")
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise WavryError(f"{a.name}: {p} is {file_kind(mode)}; an archive holds only files and directories",
+                         hint=f"remove it from {a.directory} (or make the build write a regular file there)")
 
 
 def entries(a: ExtraArtifact) -> list[Entry]:
@@ -29,10 +43,7 @@ def entries(a: ExtraArtifact) -> list[Entry]:
     out = []
     for dirpath, dirnames, filenames in os.walk(a.directory):
         for name in sorted(dirnames + filenames):
-            p = Path(dirpath, name)
-            if p.is_symlink():
-                raise WavryError(f"{a.name}: {p} is a symlink; an archive holds only files and directories",
-                                 hint="make the build copy the file instead of linking it")
+            _refuse_special(a, Path(dirpath, name))
         for name in sorted(filenames):
             p = Path(dirpath, name)
             out.append(Entry(p.relative_to(a.directory).as_posix(), p, os.access(p, os.X_OK)))
