@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from . import provenance, sbom
 from . import sign as sg
 from .archive import member_digests
-from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, sha256_many
+from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, read_sums, sha256_many
 from .errors import WavryError
+from .fsutil import Refused
 from .manifest import MANIFEST_NAME
 
 if TYPE_CHECKING:
@@ -48,9 +49,11 @@ def _read_sums(directory: Path) -> dict[str, str]:
     if not sums_path.is_file():
         raise WavryError(f"{sums_path}: missing", hint="run `invoke checksum` (after `invoke package`)")
     try:
-        sums = parse_sums(sums_path.read_text())
+        sums = parse_sums(read_sums(sums_path))
     except (SumsError, UnicodeDecodeError) as exc:
         raise WavryError(f"{sums_path}: {exc}") from None
+    except Refused as exc:
+        raise WavryError(str(exc)) from None
     if not sums:
         # `sha256sum -c` fails on a file with no checksum lines too: nothing verified is not a pass.
         raise WavryError(f"{sums_path}: no checksum lines", hint="run `invoke checksum` (after `invoke package`)")
@@ -73,8 +76,8 @@ def _sidecar_check(directory: Path, name: str, digest: str) -> Check | None:
     if not sidecar.is_file():
         return None
     try:
-        side = parse_sums(sidecar.read_text())
-    except (SumsError, UnicodeDecodeError):
+        side = parse_sums(read_sums(sidecar))
+    except (SumsError, UnicodeDecodeError, Refused):
         side = {}
     return None if side.get(Path(name).name) == digest else Check(sidecar.name, "bad-sidecar", "does not agree with SHA256SUMS")
 
