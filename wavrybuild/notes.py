@@ -10,14 +10,20 @@ from collections.abc import Iterable
 from .checksum import SUMS_NAME
 from .config import Config, TargetConfig
 from .manifest import Artifact, Manifest
+from .provenance import NAME as PROVENANCE_NAME
 from .triple import Triple
 from .ui import human_size
 
 NOTES_NAME = "RELEASE_NOTES.md"
+# Kinds the downloads table never lists. The notes themselves, and the provenance statement: its
+# subjects list the notes' digest, so notes listing its digest would make each rerun rewrite both
+# (and SHA256SUMS, and the signatures) for ever. The provenance is named under "Verify" instead,
+# from the config alone, so the first run already writes the final notes.
+UNLISTED = ("notes", "provenance")
 CHANNELS = {"archive": "archive", "wheel": "PyPI wheel", "npm": "npm", "deb": "Debian/Ubuntu .deb",
             "rpm": "Fedora/RHEL .rpm", "installer": "install script", "extra": "file",
             "dmg": "macOS app (.dmg)", "msi": "Windows installer (.msi)", "setup": "Windows installer (setup.exe)",
-            "sbom": "SBOM (CycloneDX)", "provenance": "provenance (SLSA)"}
+            "sbom": "SBOM (CycloneDX)"}
 OS_NAMES = {"linux": "Linux", "macos": "macOS", "windows": "Windows", "freebsd": "FreeBSD"}
 # "## [1.2.3] - 2026-01-02", "## 1.2.3 (2026-01-02)", "## v1.2.3": Keep a Changelog and its cousins.
 HEADING = re.compile(r"^##\s+\[?v?(?P<version>[^\]\s]+)\]?(?:\s.*)?$")
@@ -70,6 +76,10 @@ def _verify(cfg: Config) -> list[str]:
     lines.append("```")
     if "authenticode" in methods:
         lines += ["", "The Windows executables carry an Authenticode signature."]
+    if cfg.provenance is not None:
+        signed = " and it is signed on its own" if set(methods) - {"authenticode"} else ""
+        lines += ["", f"`{PROVENANCE_NAME}` is the SLSA v1 provenance of every file of this release (these notes "
+                  f"included): its SHA-256 is in `{SUMS_NAME}`{signed}."]
     return lines
 
 
@@ -86,7 +96,8 @@ def render(cfg: Config, manifest: Manifest, section: str | None, artifacts: Iter
     if section:
         out += [section, ""]
     targets = {t.id: t for t in cfg.targets}
-    rows = sorted(artifacts, key=lambda a: (a.kind != "archive", a.kind, a.target, a.path))
+    listed = (a for a in artifacts if a.kind not in UNLISTED)
+    rows = sorted(listed, key=lambda a: (a.kind != "archive", a.kind, a.target, a.path))
     out += ["## Downloads", "", "| File | Platform | Channel | Size | SHA-256 |", "| --- | --- | --- | --- | --- |"]
     for a in rows:
         out.append(f"| {_cell(a.path)} | {_cell(platform_of(a, targets))} | {CHANNELS.get(a.kind, a.kind)} "

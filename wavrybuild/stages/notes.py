@@ -28,7 +28,7 @@ def notes_text(run: Run, manifest: Manifest) -> str:
         if section is None:
             raise WavryError(f"{path}: no section for version {manifest.version}",
                              hint=f"add a heading `## [{manifest.version}] - YYYY-MM-DD` with this release's changes")
-    return render(cfg, manifest, section, [a for a in manifest.artifacts if a.kind != KIND])
+    return render(cfg, manifest, section, manifest.artifacts)  # render leaves out the notes and the provenance
 
 
 class NotesStage:
