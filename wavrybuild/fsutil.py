@@ -1,4 +1,6 @@
-"""Files appear whole or not at all: write to a temp name in the same directory, fsync, rename."""
+"""Files appear whole or not at all: write to a temp name in the same directory, fsync, rename;
+a full disk is one error naming the file. Files from outside are read without hanging or
+exhausting memory (read_regular)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
+
+from .errors import WavryError
 
 
 @contextlib.contextmanager
@@ -45,20 +49,27 @@ def atomic_writer(dest: Path, mode: int | None = None, tmp_dir: Path | None = No
 FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
+def disk_full(exc: BaseException, dest: Path | None = None) -> WavryError | None:
+    """The error to show for a full disk (None: `exc` is something else), naming `dest` or else
+    the file the OSError names."""
+    if not isinstance(exc, OSError) or exc.errno not in FULL:
+        return None
+    where = dest if dest is not None else exc.filename if exc.filename is not None else "a file"
+    return WavryError(f"{where}: cannot be written: {os.strerror(exc.errno)}",
+                      hint="free space on the disk holding it (nothing was half-written), then run the task again")
+
+
 @contextlib.contextmanager
 def disk_full_is_an_error(dest: Path) -> Iterator[None]:
     """An OSError saying the disk (or quota) is full becomes a WavryError naming `dest`; the
     caller's cleanup (removing its partial file) still runs, as the error passes through it."""
-    from .errors import WavryError
-
     try:
         yield
     except OSError as exc:
-        if exc.errno not in FULL:
+        full = disk_full(exc, dest)
+        if full is None:
             raise
-        raise WavryError(f"{dest}: cannot be written: {os.strerror(exc.errno)}",
-                         hint=f"free space on the disk holding {dest.parent} (nothing was half-written), "
-                              "then run the task again") from None
+        raise full from None
 
 
 def write_atomic(dest: Path, data: bytes | str, mode: int | None = None, tmp_dir: Path | None = None) -> None:
@@ -175,8 +186,6 @@ def lock_dir(directory: Path, on_wait: Callable[[str], None], *, wait: bool = Tr
     The lock is a flock on the directory that holds dist/: it exists before dist/ does (a dry run
     creates nothing) and no lock file appears anywhere."""
     import fcntl
-
-    from .errors import WavryError
 
     key = directory.resolve()
     if key in _HELD:

@@ -20,7 +20,7 @@ from invoke.tasks import task as invoke_task
 from .config import Config, TargetConfig, load
 from .env import Settings
 from .errors import ConfigError, VerifyFailed, WavryError
-from .fsutil import lock_dir
+from .fsutil import disk_full, lock_dir
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
 from .triple import suggest
@@ -55,6 +55,10 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exit:
             raise
         except Exception as exc:
+            full = disk_full(exc)
+            if full is not None:  # the machine's state, not a bug (the write helpers name the file; this is the net)
+                UI().error(str(full))
+                raise Exit(code=full.exit_code) from None
             # A bug of ours, not the user's input: still one line, and the traceback on request.
             if Settings.read().debug:
                 raise

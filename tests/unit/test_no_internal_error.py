@@ -184,3 +184,20 @@ def test_a_full_disk_in_the_atomic_writer_names_the_file_and_keeps_the_old_one(t
     with pytest.raises(WavryError, match=f"{dest}: cannot be written: No space left on device"):
         write_atomic(dest, "new")
     assert dest.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["steps.json"]
+
+
+def test_a_full_disk_anywhere_else_is_one_line_not_an_internal_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """The net under the write helpers: a stage writing a work file itself on a full disk."""
+    from invoke import Context
+    from invoke.exceptions import Exit
+
+    from wavrybuild.tasks import _guarded
+
+    def desktop(c: Context) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/tmp/work/app.ico")
+
+    with pytest.raises(Exit) as info:
+        _guarded(desktop)(Context())
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "/tmp/work/app.ico: cannot be written: No space left on device" in err and "internal error" not in err

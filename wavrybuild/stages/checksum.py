@@ -47,7 +47,8 @@ class ChecksumStage:
         if run.state.manifest is None:
             return [Planned(f"would write {sums} from {run.state.dist / MANIFEST_NAME}")]
         _manifest, digests = _checked(run)
-        changed = not sums.is_file() or sums.read_text() != format_sums(digests)
+        # Bytes, not text: text mode would read a CRLF copy as equal to ours.
+        changed = not sums.is_file() or sums.read_bytes() != format_sums(digests).encode()
         return [Planned(f"{sums}: {'would be written' if changed else 'up to date'} for {len(digests)} artifacts"
                         + (" (with .sha256 sidecars)" if self.sidecars or run.cfg.checksum.sidecars else ""))]
 
