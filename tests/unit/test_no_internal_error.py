@@ -201,3 +201,36 @@ def test_a_full_disk_anywhere_else_is_one_line_not_an_internal_error(capsys: pyt
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert "/tmp/work/app.ico: cannot be written: No space left on device" in err and "internal error" not in err
+
+
+def test_a_changelog_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """[release] changelog is checked at load; the notes stage reads it later, just as carefully."""
+    import threading
+
+    from tests.unit.test_pipeline import fake_metadata
+    from wavrybuild.config import parse
+    from wavrybuild.env import Settings
+    from wavrybuild.pipeline.stage import Run
+    from wavrybuild.stages.notes import notes_text
+    from wavrybuild.ui import UI
+
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.0.0"\n')
+    (tmp_path / "CHANGELOG.md").write_text("## [1.0.0]\n- first\n")
+    data = {"targets": {"x86_64-unknown-linux-gnu": {}}, "release": {"changelog": "CHANGELOG.md"}}
+    cfg = parse(tmp_path / "targets.toml", data, fake_metadata, Settings())
+    (tmp_path / "CHANGELOG.md").unlink()
+    _fifo(tmp_path / "CHANGELOG.md")
+    run = Run(cfg, UI(), cfg.targets)
+    outcome: list[BaseException | str] = []
+
+    def notes() -> None:
+        try:
+            outcome.append(notes_text(run, Manifest("demo", "demo", "1.0.0", {}, 0, "", {})))
+        except BaseException as exc:  # handed to the test's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=notes, daemon=True)
+    worker.start()
+    worker.join(timeout=HANG / 6)
+    assert not worker.is_alive(), "reading the changelog hangs on a FIFO"
+    assert isinstance(outcome[0], WavryError) and "is a FIFO (named pipe), not a regular file" in str(outcome[0])

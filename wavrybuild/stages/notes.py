@@ -8,11 +8,13 @@ from typing import ClassVar
 
 from ..dist import Transaction, writes
 from ..errors import WavryError
+from ..fsutil import Refused, read_regular
 from ..manifest import Manifest
 from ..notes import NOTES_NAME, changelog_section, render
 from ..pipeline.stage import Planned, Run
 
 KIND = "notes"
+CHANGELOG_LIMIT = 16 << 20  # bytes: years of a busy project's changelog are a few hundred KiB
 
 
 def notes_text(run: Run, manifest: Manifest) -> str:
@@ -21,8 +23,10 @@ def notes_text(run: Run, manifest: Manifest) -> str:
     path = cfg.release.changelog
     if path is not None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_regular(path, CHANGELOG_LIMIT).decode("utf-8")
+        except Refused as exc:  # replaced by a FIFO or a device since the config was loaded, or huge
+            raise WavryError(str(exc), hint="check [release] changelog") from None
+        except UnicodeDecodeError as exc:
             raise WavryError(f"{path}: cannot be read ({exc})", hint="check [release] changelog") from None
         section = changelog_section(text, manifest.version)
         if section is None:
