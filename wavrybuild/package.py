@@ -12,6 +12,7 @@ from .build import build_key
 from .config import Config, TargetConfig
 from .config.models import Bundle
 from .errors import ConfigError, WavryError
+from .fsutil import file_kind
 from .record import BuildRecord
 
 
@@ -48,6 +49,10 @@ def extra_files(config: Config) -> list[Entry]:
                         f"{where}: package.include: {f} resolves to {real}, outside the crate directory",
                         hint="copy the file into the crate instead of linking to it",
                     )
+                if not real.is_file():  # a FIFO or a device would hang or never end the packing
+                    mode = real.stat().st_mode
+                    raise ConfigError(f"{where}: package.include: {f} is {file_kind(mode)}, not a regular file",
+                                      hint="include regular files only")
                 arcname = f.relative_to(crate_dir).as_posix()
                 entries[arcname] = Entry(arcname, real, os.access(real, os.X_OK))
     return list(entries.values())

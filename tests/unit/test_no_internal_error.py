@@ -234,3 +234,17 @@ def test_a_changelog_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path: Path)
     worker.join(timeout=HANG / 6)
     assert not worker.is_alive(), "reading the changelog hangs on a FIFO"
     assert isinstance(outcome[0], WavryError) and "is a FIFO (named pipe), not a regular file" in str(outcome[0])
+
+
+def test_a_fifo_named_by_package_include_is_refused_by_name(tmp_path: Path) -> None:
+    from tests.unit.test_pipeline import fake_metadata
+    from wavrybuild.config import parse
+    from wavrybuild.env import Settings
+    from wavrybuild.package import extra_files
+
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.0.0"\n')
+    data = {"targets": {"x86_64-unknown-linux-gnu": {}}, "package": {"include": ["NEWS"]}}
+    fifo = _fifo(tmp_path / "NEWS")
+    cfg = parse(tmp_path / "targets.toml", data, fake_metadata, Settings())
+    with pytest.raises(ConfigError, match=f"package.include: {fifo} is a FIFO \\(named pipe\\), not a regular file"):
+        extra_files(cfg)
