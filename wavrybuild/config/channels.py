@@ -132,8 +132,8 @@ def _field(where: Path, key: str, table: dict[str, Any], k: str, default: Any, c
     v = table.get(k, default)
     if v is None:
         raise ConfigError(f"{where}: {key}.{k}: missing", hint=f"set {key}.{k}")
-    if v == "":
-        raise ConfigError(f"{where}: {key}.{k}: expected a non-empty string, got ''")
+    if v == "" or (not isinstance(v, str) and check is not c.line_list):
+        raise ConfigError(f"{where}: {key}.{k}: expected a non-empty string, got {v!r}")
     try:
         return check(v)
     except ValueError as exc:
