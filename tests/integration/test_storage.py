@@ -21,6 +21,7 @@ from tests.conftest import free_port, git_commit, invoke, write_project
 
 ACCESS, SECRET = "AKIDWAVRYTEST", "wavry-s3-secret-3f9c"
 TARGETS = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu")
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +147,86 @@ def test_storage_errors_are_clear(tmp_path: Path, s3: str) -> None:
     toml.write_text(toml.read_text().replace('url = "s3://releases/demo"', 'url = "s3://Bad_Bucket/x"'))
     bad = invoke("parts", cwd=clone, env=_env(clone))
     assert bad.returncode == 2 and "storage.url" in bad.stderr
+
+
+# --- the listing is the server's answer (issue 26 item 2) ------------------------------------------------------
+# Objects put straight into the bucket (as anyone with write access to it could) under a commit's
+# prefix: the merge from storage refuses each with one message naming the key, exit 1, no
+# traceback, nothing written outside the download directory, dist/ as it was.
+
+def _hostile_commit(i: int) -> str:
+    return f"{i:02d}" + "e" * 38
+
+
+HOSTILE_KEYS = ["job1/../../../../../ESCAPED", "job1/.wavrybuild/build.json", "job1/SHA256SUMS", "job1/-rf",
+                "job1/repo/dists/x", "job1/manifest.json", "job1/a\\..\\b", "job1/x\tq"]
+
+
+def test_hostile_object_keys_are_refused_naming_the_key(tmp_path: Path, s3: str) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
+                          region_name="us-east-1")
+    clone = _clone(tmp_path / "merger", s3)
+    (clone / "dist").mkdir()
+    (clone / "dist" / "keep.txt").write_bytes(b"as it was\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and ".git" not in p.parts and ".wavrybuild" not in p.parts}
+    import botocore.exceptions
+
+    stored = []
+    for i, name in enumerate(HOSTILE_KEYS):
+        commit = _hostile_commit(i)
+        client.put_object(Bucket="releases", Key=f"demo/{commit}/job1/manifest-part-x.json", Body=b"{}")
+        try:
+            client.put_object(Bucket="releases", Key=f"demo/{commit}/{name}", Body=b"#!/bin/sh\necho pwned\n")
+        except botocore.exceptions.ClientError:
+            continue  # SeaweedFS refuses this key itself (AWS S3 would store it): nothing to list
+        stored.append(name)
+        listed = [o["Key"] for o in client.list_objects_v2(Bucket="releases", Prefix=f"demo/{commit}/")["Contents"]]
+        done = invoke("release", "--merge-from-storage", commit, "--no-publish", cwd=clone, env=_env(clone), timeout=300)
+        out = done.stdout + done.stderr
+        assert done.returncode == 1, (name, listed, out)
+        assert "Traceback" not in out and "storage: " in done.stderr, (name, out)
+        # Whatever the server made of the key, the message names it as listed, and nothing was written.
+        assert "not a name a part can have" in done.stderr or "not under it" in done.stderr, (name, listed, out)
+        after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and ".git" not in p.parts and ".wavrybuild" not in p.parts}
+        assert after == before, (name, set(after) ^ set(before))
+    assert not list(tmp_path.rglob("ESCAPED")) and not Path("/ESCAPED").exists()
+    assert len(stored) >= 4, stored  # the server took most of them: the refusals above are ours
+
+
+def test_a_hostile_part_manifest_from_storage_leaves_dist_as_it_was(tmp_path: Path, s3: str) -> None:
+    """A part whose commit is a path (today: [publish.directory] writes outside its root) is refused
+    naming the downloaded part file; with the part fixed, the same merge works."""
+    import hashlib
+
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
+                          region_name="us-east-1")
+    write_project(tmp_path / "merger", _toml(s3, TARGETS[:1]))
+    git_commit(tmp_path / "merger")
+    clone = tmp_path / "merger"
+    commit = _commit(clone)
+    payload = b"archive\n"
+    name = f"wavry-demo-0.1.0-{TARGETS[0]}.tar.gz"
+    manifest = {"schema": 1, "crate": "wavry-demo", "name": "wavry-demo", "version": "0.1.0",
+                "git": {"commit": "../../../x", "dirty": False}, "source_date_epoch": 1, "source_date_epoch_from": "test",
+                "tools": {}, "artifacts": [{"target": TARGETS[0], "triple": TARGETS[0], "kind": "archive",
+                                            "format": "tar.gz", "path": name, "size": len(payload),
+                                            "sha256": hashlib.sha256(payload).hexdigest()}]}
+    client.put_object(Bucket="releases", Key=f"demo/{commit}/job1/{name}", Body=payload)
+    client.put_object(Bucket="releases", Key=f"demo/{commit}/job1/manifest-part-x.json", Body=json.dumps(manifest).encode())
+    (clone / "dist").mkdir()
+    (clone / "dist" / "keep.txt").write_bytes(b"as it was\n")
+    done = invoke("release", "--merge-from-storage", commit, "--no-publish", cwd=clone, env=_env(clone), timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "manifest-part-x.json: not a part manifest: git.commit: expected a git commit id" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in (clone / "dist").iterdir() if p.name != ".wavrybuild") == ["keep.txt"]
+
+    manifest["git"] = {"commit": commit, "dirty": False}
+    client.put_object(Bucket="releases", Key=f"demo/{commit}/job1/manifest-part-x.json", Body=json.dumps(manifest).encode())
+    again = invoke("release", "--merge-from-storage", commit, "--no-publish", cwd=clone, env=_env(clone), timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (clone / "dist" / name).read_bytes() == payload and (clone / "dist" / "SHA256SUMS").is_file()
