@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from wavrybuild.config.values import ArtifactPath, CommitId
 from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError, WavryError
 from wavrybuild.fsutil import unsafe_name
-from wavrybuild.manifest import Manifest
+from wavrybuild.manifest import Artifact, Manifest, parse_manifest
 from wavrybuild.pipeline.merge import MergeError, MergeStage
 from wavrybuild.pipeline.stage import Run
 from wavrybuild.verify import verify_dir
@@ -549,3 +550,18 @@ def test_zz_report_the_tally_of_generated_parts() -> None:
     """Printed for docs/security.md (pytest -s); the contract itself is asserted above."""
     print(f"\npart manifests: {dict(TALLY)}")
     assert TALLY["failures"] == 0
+
+
+def test_what_wavrybuild_writes_the_schema_reads_back() -> None:
+    """Every field of Manifest and Artifact is in the schema: a field added to the dataclasses and
+    not to manifest.parse_manifest fails here (the schema refuses unknown fields)."""
+    a = Artifact(target=TARGET, triple=TARGET, kind="archive", format="tar.gz", path=ARCHIVE, size=1, sha256="b" * 64,
+                 binaries=["demo"], authenticode=True, packages=["demo"])
+    m = Manifest(crate="demo", name="demo", version="1.2.3", git={"commit": COMMIT, "dirty": True}, source_date_epoch=5,
+                 source_date_epoch_from="x", tools={"cargo": "cargo 1", "rustc": {"stable": "rustc 1"}}, artifacts=[a],
+                 checksums={"file": "SHA256SUMS", "sha256": "c" * 64, "sidecars": True},
+                 signatures=[{"method": "minisign", "file": "SHA256SUMS.minisig", "signs": "SHA256SUMS", "signer": "k"}],
+                 packages={"demo": {"version": "1.2.3", "binaries": ["demo"]}})
+    assert {f.name for f in dataclasses.fields(Manifest)} | {"schema", "wavrybuild"} == set(_valid()) | {"schema"}
+    assert {f.name for f in dataclasses.fields(Artifact)} == set(_artifact())
+    assert parse_manifest({"schema": 1, "wavrybuild": "0.1.0", **dataclasses.asdict(m)}) == m

@@ -6,6 +6,7 @@ the downloads write and read through: a link anywhere on the way is refused, nev
 
 from __future__ import annotations
 
+import collections
 import os
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ from hypothesis import strategies as st
 from wavrybuild import nofollow
 from wavrybuild.config.storage import StorageConfig
 from wavrybuild.config.values import ArtifactPath, Component
-from wavrybuild.storage import StorageError, Where, parse_listing, where
+from wavrybuild.storage import Obj, StorageError, Where, _Sink, parse_listing, where
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 W = Where("releases", f"demo/{COMMIT}")
+TALLY: collections.Counter[str] = collections.Counter()
 
 
 def _obj(rest: str, size: Any = 3) -> dict[str, Any]:
@@ -76,10 +78,12 @@ def test_names_that_would_be_the_same_file_on_disk_are_refused(second: str) -> N
        sizes=st.lists(st.one_of(st.integers(), st.none(), st.text(max_size=3), st.floats()), min_size=5, max_size=5))
 def test_generated_listings_give_confined_names_or_one_clear_error(keys: list[str], sizes: list[Any]) -> None:
     entries = [{"Key": f"{W.prefix}/{k}", "Size": s} for k, s in zip(keys, sizes, strict=False)]
+    TALLY["tried"] += 1
     try:
         found = parse_listing(W, entries)
     except StorageError as exc:
         assert exc.message.startswith("storage: ") and "\n" not in exc.message
+        TALLY["clear error"] += 1
         return
     for part, objs in found.items():
         Component.parse(part)
@@ -87,6 +91,11 @@ def test_generated_listings_give_confined_names_or_one_clear_error(keys: list[st
             path = Path("/base") / part / o.name
             assert path.resolve().is_relative_to("/base") and ".." not in path.parts
             assert type(o.size) is int and o.size >= 0
+    TALLY["accepted and safe"] += 1
+
+
+def test_zz_report_the_tally_of_generated_listings() -> None:
+    print(f"\nstorage listings: {dict(TALLY)}")
 
 
 @pytest.mark.parametrize("commit", ["../../x", "abc123", "", "nocommit", COMMIT + "/x", "g" * 40])
@@ -143,3 +152,15 @@ def test_writing_makes_only_new_files_and_never_writes_through_a_link(tree: Path
     assert (tree / "outside" / "f").read_bytes() == b"outside"
     with pytest.raises(nofollow.Refused, match="symbolic link"):
         nofollow.open_root(tree / "root" / "link-dir")
+
+
+def test_a_download_never_takes_more_bytes_than_listed(tmp_path: Path) -> None:
+    """The sink boto3 writes an object into: hashed in order (not seekable), capped at the listed size."""
+    o = Obj("job1", "demo.tar.gz", 4)
+    with (tmp_path / "f").open("wb") as f:
+        sink = _Sink(f, o, "s3://releases/x")
+        assert not sink.seekable()
+        sink.write(b"abcd")
+        with pytest.raises(StorageError, match="more bytes than the 4 listed"):
+            sink.write(b"e")
+    assert (tmp_path / "f").read_bytes() == b"abcd"
