@@ -70,6 +70,17 @@ def close_root(root: int | Path) -> None:
         os.close(root)
 
 
+def _check_dir(parent: Path, name: str, where: str) -> None:
+    try:
+        st = os.lstat(parent / name)
+    except OSError as exc:
+        raise Refused(f"{where} {_why(exc, name, parent)}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise Refused(f"{where} is a symbolic link (never followed)")
+    if not stat.S_ISDIR(st.st_mode):
+        raise Refused(f"{where} is not a directory")
+
+
 @contextlib.contextmanager
 def _descend(root: int | Path, dirs: Sequence[str], *, make: bool) -> Iterator[int | Path]:
     """The directory root/dirs…, every step opened without following a link (made when `make`)."""
@@ -83,16 +94,16 @@ def _descend(root: int | Path, dirs: Sequence[str], *, make: bool) -> Iterator[i
                         os.mkdir(d, 0o755, dir_fd=parent)
                     else:
                         os.mkdir(parent / d, 0o755)
+            if isinstance(parent, Path):  # no dir_fd (Windows): look, then go on by path
+                _check_dir(parent, d, "/".join(dirs[: i + 1]))
+                parent = parent / d
+                continue
             try:
                 fd = _open_at(parent, d, _DIR)
             except OSError as exc:
                 raise Refused(f"{'/'.join(dirs[: i + 1])} {_why(exc, d, parent)}") from None
-            if isinstance(parent, Path):  # no dir_fd: the path is what we go on with
-                os.close(fd)
-                parent = parent / d
-            else:
-                fds.append(fd)
-                parent = fd
+            fds.append(fd)
+            parent = fd
         yield parent
     finally:
         for fd in fds:
