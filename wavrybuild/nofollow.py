@@ -56,7 +56,9 @@ def _open_at(parent: int | Path, name: str, flags: int, mode: int = 0o644) -> in
 def open_root(path: Path, *, follow: bool = False) -> int | Path:
     """The directory `path` to open names under (itself not a link unless `follow`: the user named it)."""
     if not _AT:
-        if not path.is_dir() or (not follow and path.is_symlink()):
+        if not follow and path.is_symlink():
+            raise Refused(f"{path} is a symbolic link (never followed)")
+        if not path.is_dir():
             raise Refused(f"{path} is not a directory")
         return path
     try:
