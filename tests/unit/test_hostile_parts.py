@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.test_pipeline import Recorder, fake_metadata
+from wavrybuild import nofollow
 from wavrybuild.checksum import SumsError, format_sums, parse_sums
 from wavrybuild.config import Config, parse
 from wavrybuild.config.values import ArtifactPath, CommitId
@@ -565,3 +566,16 @@ def test_what_wavrybuild_writes_the_schema_reads_back() -> None:
     assert {f.name for f in dataclasses.fields(Manifest)} | {"schema", "wavrybuild"} == set(_valid()) | {"schema"}
     assert {f.name for f in dataclasses.fields(Artifact)} == set(_artifact())
     assert parse_manifest({"schema": 1, "wavrybuild": "0.1.0", **dataclasses.asdict(m)}) == m
+
+
+@pytest.mark.parametrize("case", ["symlinked-manifest", "symlinked-artifact", "symlinked-directory", "fifo-artifact",
+                                  "fifo-manifest", "dist-holds-a-link"])
+def test_links_are_refused_where_there_is_no_dir_fd_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """Windows has no dir_fd: there each step is lstat-checked; the same parts are refused the same way."""
+    monkeypatch.setattr(nofollow, "_AT", False)
+    w = World(tmp_path / "w")
+    HOSTILE[case](w)
+    before, outside = _snapshot(w.dist), _snapshot(w.outside)
+    error = w.merge()
+    assert isinstance(error, MergeError) and str(w.root / "parts") in error.message, error
+    assert _snapshot(w.dist) == before and _snapshot(w.outside) == outside
