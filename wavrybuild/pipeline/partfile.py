@@ -78,7 +78,7 @@ def find_parts(root: Path, skip: Path | None = None) -> list[str]:
                                  hint=HINT)
             if e.is_dir(follow_symlinks=False) and depth < MAX_DEPTH:  # a linked directory is never entered
                 walk(Path(e.path), name + "/", depth + 1)
-            elif is_part_name(e.name) and not (skip is not None and Path(e.path) == skip):
+            elif is_part_name(e.name) and not (skip is not None and Path(e.path).resolve() == skip.resolve()):
                 out.append(name)
 
     walk(root, "", 0)
