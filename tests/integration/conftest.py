@@ -9,6 +9,16 @@ import pytest
 
 from tests.conftest import REPO, git_commit, invoke, write_project
 
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/integration/ is `integration`, whether or not its module says so: the fast
+    tier (`-m "not integration"`) must never start a real build because a new module forgot its mark."""
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
 
 @dataclass
 class Release:
