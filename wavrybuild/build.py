@@ -24,7 +24,7 @@ from .freshness import cargo_config_digest, environment_digest, still_fresh, wat
 from .fsutil import copy_atomic, write_atomic
 from .proc import Command
 from .record import BinaryRecord, BuildRecord, TargetRecord, state_dir
-from .toolchain import StdSource, TargetStatus, Tools
+from .toolchain.probe import StdSource, TargetStatus, Tools
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from . import proc, sources
 from .config import Project, TargetConfig
 from .fsutil import write_atomic
 from .proc import Command
-from .toolchain import StdSource, linker_for
+from .toolchain.probe import StdSource, linker_for
 
 VENDOR_SOURCE = "wavrybuild-std-vendor"
 

@@ -29,8 +29,8 @@ from .stages.repos import ReposStage
 from .stages.sbom import SbomStage
 from .stages.sign import SignStage
 from .stages.smoke import SmokeStage
-from .stages.toolchain import ToolchainStage
 from .stages.wheel import WheelStage
+from .toolchain.stage import ToolchainStage
 from .ui import Reporter
 
 

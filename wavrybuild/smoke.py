@@ -8,7 +8,7 @@ from pathlib import Path
 from . import proc
 from .config import Config, TargetConfig
 from .record import BuildRecord
-from .toolchain import Runner, choose_runner
+from .toolchain.probe import Runner, choose_runner
 
 
 @dataclass(frozen=True)

@@ -109,9 +109,9 @@ def _one(c: Context, cfg: Config, stage: Stage, targets: tuple[TargetConfig, ...
     return run
 
 def _install(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) -> None:
-    from . import pins
-    from . import toolchain as tc
-    from .stages.toolchain import install
+    from .toolchain import pins
+    from .toolchain import probe as tc
+    from .toolchain.stage import install
 
     install(ui, cfg, targets, dry)
     tc.toolchains.cache_clear()
@@ -157,7 +157,7 @@ def task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
 def toolchain(c: Context, target: list[str] | None = None, install: bool = False, json: bool = False,
               dry: bool = False, config: str | None = None) -> None:
     """Show, per configured target, whether and how it can be built and run here; --install gets what is missing."""
-    from .stages.toolchain import report_toolchain, statuses
+    from .toolchain.stage import report_toolchain, statuses
 
     ui = _ui(c)
     cfg = _load(c, config, cargo_optional=True, lock=False)
@@ -177,8 +177,8 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
 @_guarded
 def doctor(c: Context, target: list[str] | None = None, json: bool = False, config: str | None = None) -> None:
     """Check this machine against targets.toml; exits 1 if any target cannot be built here."""
-    from .cache import status as cache_status
-    from .stages.toolchain import report_toolchain, statuses
+    from .toolchain.sccache import status as cache_status
+    from .toolchain.stage import report_toolchain, statuses
 
     cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import REPO
 from wavrybuild.builders import BUILDERS, VENDOR_SOURCE
 from wavrybuild.config import TargetConfig, load
-from wavrybuild.toolchain import RustToolchain, StdSource, choose_builder, choose_runner, find_std
+from wavrybuild.toolchain.probe import RustToolchain, StdSource, choose_builder, choose_runner, find_std
 from wavrybuild.triple import Triple
 
 HOST = "x86_64-unknown-linux-gnu"
@@ -242,7 +242,7 @@ def test_msvc_is_valid_config_refused_only_where_it_cannot_build(tmp_path: Path)
     from wavrybuild.config import parse
     from wavrybuild.env import Settings
     from wavrybuild.pipeline.matrix import matrix
-    from wavrybuild.toolchain import Tools, target_status
+    from wavrybuild.toolchain.probe import Tools, target_status
 
     # LeanSpec's matrix: five cross-built targets and MSVC on a Windows runner.
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.0.0"\n')

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import build as b
-from ..cache import CacheStats, save_last_build, server_stats, settled_stats
-from ..cache import status as cache_status
 from ..config import Config
 from ..env import Settings
 from ..errors import ConfigError, ToolMissing, WavryError
 from ..pipeline.stage import Planned, Run
-from ..toolchain import Tools, ensure_objcopy_shim
+from ..toolchain.probe import Tools, ensure_objcopy_shim
+from ..toolchain.sccache import CacheStats, save_last_build, server_stats, settled_stats
+from ..toolchain.sccache import status as cache_status
+from ..toolchain.stage import statuses
 from ..ui import Reporter, human_size
-from .toolchain import statuses
 
 Finished = Callable[[list[b.Outcome]], None]
 

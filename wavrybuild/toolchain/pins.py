@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import env as env_
-from . import proc
+from .. import env as env_
+from .. import proc
 
 
 @dataclass(frozen=True)

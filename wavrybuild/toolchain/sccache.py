@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import proc
-from .config import Project
-from .fsutil import write_atomic
-from .record import state_dir
+from .. import proc
+from ..config import Project
+from ..fsutil import write_atomic
+from ..record import state_dir
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import env as env_
-from . import pins, proc
-from . import toolchain as tc
-from .config import Config, TargetConfig
+from .. import env as env_
+from .. import proc
+from ..config import Config, TargetConfig
+from . import pins
+from . import probe as tc
 from .pins import Pin
-from .toolchain import SYSTEM_TOOLCHAIN, TargetStatus, Tools, linker_for, objcopy_for, target_status
+from .probe import SYSTEM_TOOLCHAIN, TargetStatus, Tools, linker_for, objcopy_for, target_status
 
 # --- installing what is missing ----------------------------------------------------------------
 

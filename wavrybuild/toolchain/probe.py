@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import env as env_
-from . import proc
-from .config import TargetConfig
-from .errors import ConfigError
+from .. import env as env_
+from .. import proc
+from ..config import TargetConfig
+from ..errors import ConfigError
+from ..triple import Triple, host_triple, platforms
 from .pins import Pin
-from .triple import Triple, host_triple, platforms
 
 SYSTEM_TOOLCHAIN = "system"  # the name `invoke toolchain --install` links /usr under
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from .. import pins, proc, provision
-from .. import toolchain as tc
-from ..cache import CacheStatus
+from .. import proc
 from ..config import Config, TargetConfig
 from ..errors import ToolMissing, WavryError
 from ..pipeline.stage import Planned, Run
-from ..toolchain import TargetStatus, Tools
 from ..triple import host_triple
 from ..ui import Reporter
+from . import pins, provision
+from . import probe as tc
+from .probe import TargetStatus, Tools
+from .sccache import CacheStatus
 
 
 def statuses(config: Config, targets: tuple[TargetConfig, ...]) -> tuple[Tools, list[TargetStatus]]:
