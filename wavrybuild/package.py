@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .archive import Entry, extension
-from .build import build_key
+from .build.plan import build_key
 from .config import Config, TargetConfig
 from .config.models import Bundle
 from .errors import ConfigError, WavryError

@@ -8,14 +8,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .build.stage import BuildStage
 from .config import Config
 from .errors import ConfigError, WavryError
 from .pipeline.merge import MergeStage, write_part_manifest
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
 from .record import state_dir
+from .smoke.stage import SmokeStage
 from .stages.artifacts import ArtifactsStage
-from .stages.build import BuildStage
 from .stages.checksum import ChecksumStage
 from .stages.desktop import DesktopStage
 from .stages.installer import InstallerStage
@@ -28,7 +29,6 @@ from .stages.publish import PublishStage
 from .stages.repos import ReposStage
 from .stages.sbom import SbomStage
 from .stages.sign import SignStage
-from .stages.smoke import SmokeStage
 from .stages.wheel import WheelStage
 from .toolchain.stage import ToolchainStage
 from .ui import Reporter

@@ -205,7 +205,7 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
 def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
           dry: bool = False, force: bool = False, parallel: int = 0, config: str | None = None) -> None:
     """Cross-compile the crate for the chosen targets; binaries go to dist/.wavrybuild/bin/<target>/."""
-    from .stages.build import BuildStage
+    from .build.stage import BuildStage
 
     cfg = _load(c, config)
     targets = cfg.select(target or (), all_targets=all_)
@@ -219,7 +219,7 @@ def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_
 def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
           config: str | None = None) -> None:
     """Run each built binary (natively or under qemu-user) with targets.toml's smoke-args and check its output."""
-    from .stages.smoke import SmokeStage
+    from .smoke.stage import SmokeStage
 
     cfg = _load(c, config)
     _one(c, cfg, SmokeStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry, force=force)

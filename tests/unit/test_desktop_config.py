@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.unit.test_pipeline import fake_metadata
-from wavrybuild import macho, macsign
+from wavrybuild import macsign
+from wavrybuild.build import macho
 from wavrybuild.channels import desktop as fmt
 from wavrybuild.config import parse
 from wavrybuild.config.desktop import MacSigning

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from wavrybuild.builders import _cargo_args
+from wavrybuild.build.builders import _cargo_args
 from wavrybuild.config import Config, parse
 from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError

@@ -13,8 +13,8 @@ import os
 import tomllib
 from pathlib import Path
 
-from . import env as env_
-from .errors import ConfigError
+from .. import env as env_
+from ..errors import ConfigError
 
 
 def config_files(start: Path) -> list[Path]:

@@ -16,15 +16,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import __version__, macho, proc
+from .. import __version__, proc
+from ..config import Config, Project, TargetConfig
+from ..errors import CommandFailed, WavryError
+from ..fsutil import copy_atomic, write_atomic
+from ..proc import Command
+from ..record import BinaryRecord, BuildRecord, TargetRecord, state_dir
+from ..toolchain.probe import StdSource, TargetStatus, Tools
+from . import macho
 from .builders import BUILDERS
-from .config import Config, Project, TargetConfig
-from .errors import CommandFailed, WavryError
 from .freshness import cargo_config_digest, environment_digest, still_fresh, watched
-from .fsutil import copy_atomic, write_atomic
-from .proc import Command
-from .record import BinaryRecord, BuildRecord, TargetRecord, state_dir
-from .toolchain.probe import StdSource, TargetStatus, Tools
 
 
 @dataclass(frozen=True)

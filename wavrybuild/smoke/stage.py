@@ -10,11 +10,11 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from .. import smoke as s
 from ..config import Config, TargetConfig
 from ..errors import SmokeFailed
 from ..pipeline.stage import Planned, Run
 from ..triple import host_triple
+from . import checks as s
 
 
 def smoke_key(cfg: Config, t: TargetConfig, build_key: str) -> str:

@@ -7,12 +7,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from . import env as env_
-from . import proc, sources
-from .config import Project, TargetConfig
-from .fsutil import write_atomic
-from .proc import Command
-from .toolchain.probe import StdSource, linker_for
+from .. import env as env_
+from .. import proc
+from ..config import Project, TargetConfig
+from ..fsutil import write_atomic
+from ..proc import Command
+from ..toolchain.probe import StdSource, linker_for
+from . import sources
 
 VENDOR_SOURCE = "wavrybuild-std-vendor"
 

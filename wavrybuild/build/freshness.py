@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import env as env_
+from .. import env as env_
 from .sources import config_files
 
 # Variables that change what cargo, rustc or a C toolchain produce, whoever reads them.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import proc
-from .config import Config, TargetConfig
-from .record import BuildRecord
-from .toolchain.probe import Runner, choose_runner
+from .. import proc
+from ..config import Config, TargetConfig
+from ..record import BuildRecord
+from ..toolchain.probe import Runner, choose_runner
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .. import build as b
 from ..config import Config
 from ..env import Settings
 from ..errors import ConfigError, ToolMissing, WavryError
@@ -20,6 +19,7 @@ from ..toolchain.sccache import CacheStats, save_last_build, server_stats, settl
 from ..toolchain.sccache import status as cache_status
 from ..toolchain.stage import statuses
 from ..ui import Reporter, human_size
+from . import plan as b
 
 Finished = Callable[[list[b.Outcome]], None]
 
