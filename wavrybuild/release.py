@@ -11,19 +11,19 @@ from pathlib import Path
 from .build.stage import BuildStage
 from .config import Config
 from .errors import ConfigError, WavryError
+from .package.artifacts import ArtifactsStage
+from .package.stage import PackageStage
 from .pipeline.merge import MergeStage, write_part_manifest
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
 from .record import state_dir
 from .smoke.stage import SmokeStage
-from .stages.artifacts import ArtifactsStage
 from .stages.checksum import ChecksumStage
 from .stages.desktop import DesktopStage
 from .stages.installer import InstallerStage
 from .stages.linux import LinuxStage
 from .stages.notes import NotesStage
 from .stages.npm import NpmStage
-from .stages.package import PackageStage
 from .stages.provenance import ProvenanceStage
 from .stages.publish import PublishStage
 from .stages.repos import ReposStage

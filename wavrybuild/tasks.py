@@ -231,7 +231,7 @@ def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force:
 @_guarded
 def package(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Archive each built target reproducibly into dist/ ({name}-{version}-{target}.tar.gz|.zip) and write dist/manifest.json."""
-    from .stages.package import PackageStage
+    from .package.stage import PackageStage
 
     cfg = _load(c, config)
     _one(c, cfg, PackageStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -497,7 +497,7 @@ def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def artifacts(c: Context, dry: bool = False, config: str | None = None) -> None:
     """[[artifacts]]: run each entry's command and pack its directory (a website, docs) into dist/, deterministically."""
-    from .stages.artifacts import ArtifactsStage
+    from .package.artifacts import ArtifactsStage
 
     _one(c, _load(c, config), ArtifactsStage(), dry=dry)
 

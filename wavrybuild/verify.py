@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import provenance, sbom
 from . import sign as sg
-from .archive import member_digests
 from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, read_sums, sha256_many
 from .errors import WavryError
 from .fsutil import Refused
 from .manifest import MANIFEST_NAME
+from .package.archive import member_digests
 
 if TYPE_CHECKING:
     from .config import Config

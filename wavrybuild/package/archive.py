@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from . import env as env_
-from . import proc
-from .errors import ConfigError, ToolMissing
+from .. import env as env_
+from .. import proc
+from ..errors import ConfigError, ToolMissing
 
 DEFAULT_LEVELS = {"tar.gz": 6, "tar.xz": 6, "tar.zst": 3, "zip": 6}  # gzip's, xz's and zstd's own defaults
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01: zip cannot say earlier

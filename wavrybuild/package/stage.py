@@ -7,14 +7,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
-from .. import package as pk
-from ..archive import HashingWriter, extension, source_date_epoch, write_archive
 from ..config import TargetConfig
 from ..dist import Transaction, clean_tmp
 from ..manifest import MANIFEST_NAME, Manifest, git_state, release_packages
 from ..pipeline.stage import Planned, Run
 from ..sign import Secret, codesign_windows
 from ..ui import human_size, mask_for_ci
+from . import plan as pk
+from .archive import HashingWriter, extension, source_date_epoch, write_archive
 
 
 def _writer(p: pk.PackagePlan, mtime: int, level: int | None) -> Callable[[BinaryIO], None]:

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from .. import proc
-from ..archive import Entry, HashingWriter, source_date_epoch, write_archive
 from ..config.artifacts import ExtraArtifact
 from ..dist import Transaction
 from ..errors import CommandFailed, WavryError
 from ..fsutil import file_kind
 from ..pipeline.stage import Planned, Run
 from ..ui import human_size
+from .archive import Entry, HashingWriter, source_date_epoch, write_archive
 
 KIND = "extra"
 

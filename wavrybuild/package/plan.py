@@ -7,13 +7,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build.plan import build_key
+from ..config import Config, TargetConfig
+from ..config.models import Bundle
+from ..errors import ConfigError, WavryError
+from ..fsutil import file_kind
+from ..record import BuildRecord
 from .archive import Entry, extension
-from .build.plan import build_key
-from .config import Config, TargetConfig
-from .config.models import Bundle
-from .errors import ConfigError, WavryError
-from .fsutil import file_kind
-from .record import BuildRecord
 
 
 @dataclass(frozen=True)
