@@ -17,8 +17,9 @@ from .pipeline.merge import MergeStage, write_part_manifest
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
 from .record import state_dir
+from .sign.stage import SignStage
+from .sign.sums import ChecksumStage
 from .smoke.stage import SmokeStage
-from .stages.checksum import ChecksumStage
 from .stages.desktop import DesktopStage
 from .stages.installer import InstallerStage
 from .stages.linux import LinuxStage
@@ -28,7 +29,6 @@ from .stages.provenance import ProvenanceStage
 from .stages.publish import PublishStage
 from .stages.repos import ReposStage
 from .stages.sbom import SbomStage
-from .stages.sign import SignStage
 from .stages.wheel import WheelStage
 from .toolchain.stage import ToolchainStage
 from .ui import Reporter

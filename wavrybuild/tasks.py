@@ -243,7 +243,7 @@ def package(c: Context, target: list[str] | None = None, dry: bool = False, conf
 @_guarded
 def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str | None = None) -> None:
     """Write dist/SHA256SUMS (the format `sha256sum -c` reads) for every artifact in dist/manifest.json."""
-    from .stages.checksum import ChecksumStage
+    from .sign.sums import ChecksumStage
 
     _one(c, _load(c, config), ChecksumStage(sidecars=sidecars), dry=dry)
 
@@ -253,7 +253,7 @@ def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str 
 @_guarded
 def verify(c: Context, directory: str | None = None, config: str | None = None) -> None:
     """Check every artifact against SHA256SUMS; exit 1 on any mismatched, missing or unexpected file."""
-    from .verify import verify_dir, verify_signatures
+    from .sign.verify import verify_dir, verify_signatures
 
     ui = _ui(c)
     cfg = None
@@ -289,7 +289,7 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
     Keys come from targets.toml paths or WAVRYBUILD_<METHOD>_KEY; passphrases only from the env vars
     named by *-env keys. Authenticode is applied by `invoke package` before archiving.
     """
-    from .stages.sign import SignStage
+    from .sign.stage import SignStage
 
     _one(c, _load(c, config), SignStage(methods=tuple(method or ())), dry=dry)
 

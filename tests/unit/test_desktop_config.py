@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from tests.unit.test_pipeline import fake_metadata
-from wavrybuild import macsign
 from wavrybuild.build import macho
 from wavrybuild.channels import desktop as fmt
 from wavrybuild.config import parse
@@ -23,6 +22,7 @@ from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError, ToolMissing
 from wavrybuild.manifest import Artifact
 from wavrybuild.notes import platform_of
+from wavrybuild.sign import apple as macsign
 
 
 def png(path: Path, size: int) -> Path:

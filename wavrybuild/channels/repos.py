@@ -29,7 +29,7 @@ from ..config import Config
 from ..config.channels import LinuxPackageConfig
 from ..errors import CommandFailed, ConfigError, WavryError
 from ..fsutil import fsync_dir, write_atomic
-from ..sign import gpg_identity
+from ..sign.signatures import gpg_identity
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from ..config import TargetConfig
 from ..dist import Transaction, clean_tmp
 from ..manifest import MANIFEST_NAME, Manifest, git_state, release_packages
 from ..pipeline.stage import Planned, Run
-from ..sign import Secret, codesign_windows
+from ..sign.signatures import Secret, codesign_windows
 from ..ui import human_size, mask_for_ci
 from . import plan as pk
 from .archive import HashingWriter, extension, source_date_epoch, write_archive

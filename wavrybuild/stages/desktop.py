@@ -24,10 +24,10 @@ from ..config.desktop import DesktopConfig
 from ..config.models import Bundle
 from ..dist import Transaction, writes
 from ..errors import ConfigError, ToolMissing
-from ..macsign import MacSigner, signer
 from ..pipeline.stage import Planned, Run, configured
 from ..proc import Command
-from ..sign import Secret, authenticode_sign, codesign_windows, secret_file
+from ..sign.apple import MacSigner, signer
+from ..sign.signatures import Secret, authenticode_sign, codesign_windows, secret_file
 from ..ui import human_size
 
 TOOLS = {"xorriso": "xorriso", "wixl": "wixl", "msibuild": "msitools", "makensis": "nsis"}

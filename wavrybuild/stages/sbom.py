@@ -12,7 +12,7 @@ from .. import cargo, sbom
 from ..config import Config, TargetConfig
 from ..dist import Transaction, writes
 from ..pipeline.stage import Planned, Run, configured
-from ..sign import codesign_windows
+from ..sign.signatures import codesign_windows
 from ..ui import human_size
 
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import proc
-from .config.desktop import MacSigning
-from .errors import ConfigError, ToolMissing
-from .proc import Command
+from .. import proc
+from ..config.desktop import MacSigning
+from ..errors import ConfigError, ToolMissing
+from ..proc import Command
 
 
 @dataclass(frozen=True)

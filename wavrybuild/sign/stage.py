@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from .. import sign as sg
 from ..checksum import SUMS_NAME, parse_sums, sha256_file, sha256_many
 from ..config import SIGN_METHODS
 from ..dist import Transaction, writes
@@ -23,6 +22,7 @@ from ..manifest import Manifest
 from ..pipeline.stage import Planned, Run, configured
 from ..record import tmp_dir
 from ..ui import mask_for_ci
+from . import signatures as sg
 
 
 def _subjects(run: Run) -> tuple[Manifest, list[Path]]:

@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from . import env as env_
-from . import proc
-from .checksum import sha256_file
-from .config import Config, SignConfig, TargetConfig
-from .errors import ConfigError, ToolMissing, WavryError
-from .proc import Command
-from .record import state_dir, tmp_dir
-from .ui import mask_for_ci  # noqa: F401  (re-exported for the tasks)
+from .. import env as env_
+from .. import proc
+from ..checksum import sha256_file
+from ..config import Config, SignConfig, TargetConfig
+from ..errors import ConfigError, ToolMissing, WavryError
+from ..proc import Command
+from ..record import state_dir, tmp_dir
+from ..ui import mask_for_ci  # noqa: F401  (re-exported for the tasks)
 
 if TYPE_CHECKING:
-    from .record import BuildRecord
+    from ..record import BuildRecord
 
 SUFFIX = {"gpg": ".asc", "minisign": ".minisig", "ssh": ".sig", "sigstore": ".sigstore.json"}
 TOOLS = {
