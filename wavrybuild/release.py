@@ -11,24 +11,24 @@ from pathlib import Path
 from .build.stage import BuildStage
 from .config import Config
 from .errors import ConfigError, WavryError
+from .notes.stage import NotesStage
 from .package.artifacts import ArtifactsStage
 from .package.stage import PackageStage
 from .pipeline.merge import MergeStage, write_part_manifest
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
+from .provenance.stage import ProvenanceStage
 from .record import state_dir
+from .sbom.stage import SbomStage
 from .sign.stage import SignStage
 from .sign.sums import ChecksumStage
 from .smoke.stage import SmokeStage
 from .stages.desktop import DesktopStage
 from .stages.installer import InstallerStage
 from .stages.linux import LinuxStage
-from .stages.notes import NotesStage
 from .stages.npm import NpmStage
-from .stages.provenance import ProvenanceStage
 from .stages.publish import PublishStage
 from .stages.repos import ReposStage
-from .stages.sbom import SbomStage
 from .stages.wheel import WheelStage
 from .toolchain.stage import ToolchainStage
 from .ui import Reporter

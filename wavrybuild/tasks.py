@@ -431,7 +431,7 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
 def provenance(c: Context, dry: bool = False, config: str | None = None) -> None:
     """[provenance]: provenance.intoto.json, a SLSA v1 statement (in-toto) naming the builder, source
     commit, invocation and toolchains, with every artifact's SHA-256 as a subject; then run checksum and sign."""
-    from .stages.provenance import ProvenanceStage
+    from .provenance.stage import ProvenanceStage
 
     _one(c, _load(c, config), ProvenanceStage(), dry=dry)
 
@@ -443,7 +443,7 @@ def provenance(c: Context, dry: bool = False, config: str | None = None) -> None
 def sbom(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """[sbom]: a CycloneDX SBOM per built target — the crates compiled into it (cargo's graph for that
     triple, Cargo.lock's versions and checksums, licenses) and the binaries' SHA-256; no rebuild."""
-    from .stages.sbom import SbomStage
+    from .sbom.stage import SbomStage
 
     cfg = _load(c, config)
     _one(c, cfg, SbomStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -485,7 +485,7 @@ def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
     """RELEASE_NOTES.md: this version's changelog section, every artifact's platform, size and SHA-256, how to verify."""
-    from .stages.notes import NotesStage
+    from .notes.stage import NotesStage
 
     cfg = _load(c, config)
     if not cfg.release.notes:

@@ -21,7 +21,7 @@ from wavrybuild.config.desktop import MacSigning
 from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError, ToolMissing
 from wavrybuild.manifest import Artifact
-from wavrybuild.notes import platform_of
+from wavrybuild.notes.changelog import platform_of
 from wavrybuild.sign import apple as macsign
 
 

@@ -210,8 +210,8 @@ def test_a_changelog_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path: Path)
     from tests.unit.test_pipeline import fake_metadata
     from wavrybuild.config import parse
     from wavrybuild.env import Settings
+    from wavrybuild.notes.stage import notes_text
     from wavrybuild.pipeline.stage import Run
-    from wavrybuild.stages.notes import notes_text
     from wavrybuild.ui import UI
 
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.0.0"\n')

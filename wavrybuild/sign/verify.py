@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import provenance, sbom
 from ..checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, read_sums, sha256_many
 from ..errors import WavryError
 from ..fsutil import Refused
 from ..manifest import MANIFEST_NAME
 from ..package.archive import member_digests
+from ..provenance import slsa as provenance
+from ..sbom import cyclonedx as sbom
 from . import signatures as sg
 
 if TYPE_CHECKING:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .checksum import SUMS_NAME
-from .config import Config, TargetConfig
-from .manifest import Artifact, Manifest
-from .provenance import NAME as PROVENANCE_NAME
-from .triple import Triple
-from .ui import human_size
+from ..checksum import SUMS_NAME
+from ..config import Config, TargetConfig
+from ..manifest import Artifact, Manifest
+from ..provenance.slsa import NAME as PROVENANCE_NAME
+from ..triple import Triple
+from ..ui import human_size
 
 NOTES_NAME = "RELEASE_NOTES.md"
 # Kinds the downloads table never lists. The notes themselves, and the provenance statement: its

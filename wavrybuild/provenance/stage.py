@@ -10,10 +10,11 @@ from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .. import env as env_
-from .. import proc, provenance
+from .. import proc
 from ..checksum import sha256_file
 from ..dist import Transaction, writes
 from ..pipeline.stage import Planned, Run, configured
+from . import slsa as provenance
 
 CI_PREFIXES = ("GITHUB_", "CI_", "GITLAB_")
 

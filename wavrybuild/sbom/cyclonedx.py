@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import ConfigError, ToolMissing
+from .. import __version__
+from ..errors import ConfigError, ToolMissing
 
 Metadata = Callable[[Path, str], dict[str, Any]]
 

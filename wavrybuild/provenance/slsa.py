@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from . import __version__
-from .manifest import Manifest
-from .record import BuildRecord
+from .. import __version__
+from ..manifest import Manifest
+from ..record import BuildRecord
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"

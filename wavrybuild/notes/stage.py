@@ -10,8 +10,8 @@ from ..dist import Transaction, writes
 from ..errors import WavryError
 from ..fsutil import Refused, read_regular
 from ..manifest import Manifest
-from ..notes import NOTES_NAME, changelog_section, render
 from ..pipeline.stage import Planned, Run
+from .changelog import NOTES_NAME, changelog_section, render
 
 KIND = "notes"
 CHANGELOG_LIMIT = 16 << 20  # bytes: years of a busy project's changelog are a few hundred KiB

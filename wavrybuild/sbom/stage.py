@@ -8,12 +8,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .. import cargo, sbom
+from .. import cargo
 from ..config import Config, TargetConfig
 from ..dist import Transaction, writes
 from ..pipeline.stage import Planned, Run, configured
 from ..sign.signatures import codesign_windows
 from ..ui import human_size
+from . import cyclonedx as sbom
 
 
 def sbom_name(view: Config, t: TargetConfig) -> str:
