@@ -9,6 +9,12 @@ import tempfile
 from pathlib import Path
 
 from .build.stage import BuildStage
+from .channels.desktop.stage import DesktopStage
+from .channels.installer.stage import InstallerStage
+from .channels.linux.stage import LinuxStage
+from .channels.npm.stage import NpmStage
+from .channels.repos.stage import ReposStage
+from .channels.wheel.stage import WheelStage
 from .config import Config
 from .errors import ConfigError, WavryError
 from .notes.stage import NotesStage
@@ -23,13 +29,7 @@ from .sbom.stage import SbomStage
 from .sign.stage import SignStage
 from .sign.sums import ChecksumStage
 from .smoke.stage import SmokeStage
-from .stages.desktop import DesktopStage
-from .stages.installer import InstallerStage
-from .stages.linux import LinuxStage
-from .stages.npm import NpmStage
 from .stages.publish import PublishStage
-from .stages.repos import ReposStage
-from .stages.wheel import WheelStage
 from .toolchain.stage import ToolchainStage
 from .ui import Reporter
 

@@ -372,7 +372,7 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
 @_guarded
 def wheel(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Python wheels carrying the built binaries as scripts (pip install puts them on PATH); no rebuild."""
-    from .stages.wheel import WheelStage
+    from .channels.wheel.stage import WheelStage
 
     cfg = _load(c, config)
     _one(c, cfg, WheelStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -387,7 +387,7 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
         config: str | None = None) -> None:
     """npm packages (esbuild style) from the built binaries: one per platform plus a main package whose
     launcher runs the right one; no rebuild."""
-    from .stages.npm import NpmStage
+    from .channels.npm.stage import NpmStage
 
     cfg = _load(c, config)
     _one(c, cfg, NpmStage(main=not no_main, chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -401,7 +401,7 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
 def wheels(c: Context, platform: str | None = None, print_build_identifiers: bool = False, dry: bool = False,
            config: str | None = None) -> None:
     """Python extension wheels of a crate with bindings, built by cibuildwheel with the matrix of targets.toml ([bindings])."""
-    from .stages.bindings import run_wheels
+    from .channels.bindings.run import run_wheels
 
     host = {"darwin": "macos", "win32": "windows"}.get(sys.platform, "linux")
     run_wheels(_ui(c), _load(c, config), platform or host, identifiers=print_build_identifiers, dry=dry)
@@ -416,7 +416,7 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
                    config: str | None = None) -> None:
     """.deb and .rpm packages of the built Linux binaries (nfpm; metadata from Cargo.toml; rpms gpg-signed
     with [sign] gpg); no rebuild."""
-    from .stages.linux import LinuxStage
+    from .channels.linux.stage import LinuxStage
 
     for f in format or ():
         if f not in ("deb", "rpm"):
@@ -457,7 +457,7 @@ def sbom(c: Context, target: list[str] | None = None, dry: bool = False, config:
 def desktop(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """[desktop]: a <Name>.app in a .dmg per macOS target, an MSI and an NSIS setup.exe per Windows
     target (Authenticode-signed with [sign] authenticode); no rebuild."""
-    from .stages.desktop import DesktopStage
+    from .channels.desktop.stage import DesktopStage
 
     cfg = _load(c, config)
     _one(c, cfg, DesktopStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -467,7 +467,7 @@ def desktop(c: Context, target: list[str] | None = None, dry: bool = False, conf
 @_guarded
 def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
     """Add dist/'s .deb/.rpm to the apt and rpm repositories (static files, gpg-signed), updating them incrementally."""
-    from .stages.repos import ReposStage
+    from .channels.repos.stage import ReposStage
 
     _one(c, _load(c, config), ReposStage(), dry=dry)
 
@@ -476,7 +476,7 @@ def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
     """install.sh (POSIX sh) and install.ps1 that pick, download, SHA-256/minisign-verify and install this release's archive."""
-    from .stages.installer import InstallerStage
+    from .channels.installer.stage import InstallerStage
 
     _one(c, _load(c, config), InstallerStage(), dry=dry)
 

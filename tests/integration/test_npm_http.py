@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.servers import Registry, verdaccio
-from wavrybuild.channels.npm import publish_npm
+from wavrybuild.channels.npm.format import publish_npm
 from wavrybuild.config.npm import NpmConfig, NpmName
 from wavrybuild.config.values import HttpUrl
 from wavrybuild.errors import WavryError

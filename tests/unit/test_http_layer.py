@@ -32,7 +32,7 @@ from urllib.parse import quote, quote_plus, unquote
 import pytest
 import requests
 
-from wavrybuild.channels.npm import publish_npm
+from wavrybuild.channels.npm.format import publish_npm
 from wavrybuild.config.npm import NpmConfig, NpmName
 from wavrybuild.config.publish import GitHubConfig, GitLabConfig, GitLabProject, HttpConfig, PypiConfig
 from wavrybuild.config.values import HttpUrl, RepoSlug

@@ -121,7 +121,7 @@ def test_an_icon_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, k
 
 
 def test_the_channels_read_the_icon_as_carefully(tmp_path: Path) -> None:
-    from wavrybuild.channels.desktop import icon_sizes
+    from wavrybuild.channels.desktop.format import icon_sizes
 
     good = tmp_path / "icon.png"
     good.write_bytes(_png(256))

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ..config.npm import NpmConfig
 
 
-from ..channels.npm import publish_npm
+from ..channels.npm.format import publish_npm
 from ..manifest import Manifest
 from .base import Destination, LocalFile, PublishError, PublishResult, ReleaseRef, collect
 from .crates import publish_crates

@@ -19,21 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .. import env as env_
-from ..config import Config
-from ..config.npm import (
+from ... import env as env_
+from ...config import Config
+from ...config.npm import (
     NPM_MTIME,
     NpmConfig,
     NpmPlatform,
     platform_package,
     platforms,
 )
-from ..errors import ConfigError, WavryError
-from ..net import Client
-from ..ui import mask_for_ci
+from ...errors import ConfigError, WavryError
+from ...net import Client
+from ...ui import mask_for_ci
 
 if TYPE_CHECKING:
-    from ..manifest import Artifact
+    from ...manifest import Artifact
 
 # --- package contents ----------------------------------------------------------------------------
 

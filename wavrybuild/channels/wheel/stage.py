@@ -6,12 +6,12 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from ..channels.wheel import wheel_files, write_wheel
-from ..config import Config, TargetConfig
-from ..config.channels import WheelConfig, parse_pypi
-from ..dist import Transaction
-from ..pipeline.stage import Planned, Run
-from ..ui import human_size
+from ...config import Config, TargetConfig
+from ...config.channels import WheelConfig, parse_pypi
+from ...dist import Transaction
+from ...pipeline.stage import Planned, Run
+from ...ui import human_size
+from .format import wheel_files, write_wheel
 
 
 class WheelStage:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, TargetConfig
-from ..config.channels import (
+from ...config import Config, TargetConfig
+from ...config.channels import (
     LinuxPackageConfig,
     arch_of,
 )

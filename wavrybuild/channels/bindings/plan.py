@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Config
-from .config.bindings import BindingsConfig, Selection, selections
-from .errors import ConfigError
+from ...config import Config
+from ...config.bindings import BindingsConfig, Selection, selections
+from ...errors import ConfigError
 
 PLATFORMS = ("linux", "macos", "windows")
 # cibuildwheel's architecture names, by Rust arch.

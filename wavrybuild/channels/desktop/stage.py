@@ -17,18 +17,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from .. import proc
-from ..channels import desktop as fmt
-from ..config import Config, TargetConfig
-from ..config.desktop import DesktopConfig
-from ..config.models import Bundle
-from ..dist import Transaction, writes
-from ..errors import ConfigError, ToolMissing
-from ..pipeline.stage import Planned, Run, configured
-from ..proc import Command
-from ..sign.apple import MacSigner, signer
-from ..sign.signatures import Secret, authenticode_sign, codesign_windows, secret_file
-from ..ui import human_size
+from ... import proc
+from ...config import Config, TargetConfig
+from ...config.desktop import DesktopConfig
+from ...config.models import Bundle
+from ...dist import Transaction, writes
+from ...errors import ConfigError, ToolMissing
+from ...pipeline.stage import Planned, Run, configured
+from ...proc import Command
+from ...sign.apple import MacSigner, signer
+from ...sign.signatures import Secret, authenticode_sign, codesign_windows, secret_file
+from ...ui import human_size
+from . import format as fmt
 
 TOOLS = {"xorriso": "xorriso", "wixl": "wixl", "msibuild": "msitools", "makensis": "nsis"}
 KINDS = ("dmg", "msi", "setup")

@@ -23,13 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import proc
-from ..checksum import sha256_file
-from ..config import Config
-from ..config.channels import LinuxPackageConfig
-from ..errors import CommandFailed, ConfigError, WavryError
-from ..fsutil import fsync_dir, write_atomic
-from ..sign.signatures import gpg_identity
+from ... import proc
+from ...checksum import sha256_file
+from ...config import Config
+from ...config.channels import LinuxPackageConfig
+from ...errors import CommandFailed, ConfigError, WavryError
+from ...fsutil import fsync_dir, write_atomic
+from ...sign.signatures import gpg_identity
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from ..channels.installer import render
-from ..config import Config
-from ..config.channels import InstallerConfig
-from ..config.models import Bundle
-from ..dist import Transaction, writes
-from ..pipeline.stage import Planned, Run, configured
-from ..ui import human_size
+from ...config import Config
+from ...config.channels import InstallerConfig
+from ...config.models import Bundle
+from ...dist import Transaction, writes
+from ...pipeline.stage import Planned, Run, configured
+from ...ui import human_size
+from .format import render
 
 
 class InstallerStage:

@@ -19,10 +19,10 @@ from typing import BinaryIO
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from .. import proc
-from ..config import Config, TargetConfig
-from ..config.channels import WheelConfig, pep440
-from ..errors import WavryError
+from ... import proc
+from ...config import Config, TargetConfig
+from ...config.channels import WheelConfig, pep440
+from ...errors import WavryError
 
 ZIP_DATE = time.gmtime(315532800)[:6]  # 1980-01-01, the earliest zip can say
 LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from ..channels.repos import update_apt, update_rpm
-from ..config.channels import LinuxPackageConfig
-from ..errors import WavryError
-from ..pipeline.stage import Planned, Run, configured
+from ...config.channels import LinuxPackageConfig
+from ...errors import WavryError
+from ...pipeline.stage import Planned, Run, configured
+from .trees import update_apt, update_rpm
 
 
 def _files(run: Run, lc: LinuxPackageConfig) -> list[Path]:

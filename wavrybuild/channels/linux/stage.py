@@ -12,21 +12,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .. import __version__, proc
-from ..channels.desktop import desktop_files
-from ..channels.linux import file_name, nfpm_config, write_nfpm_config
-from ..channels.repos import gpg_key
-from ..checksum import sha256_file
-from ..config import Config, TargetConfig
-from ..config.channels import LinuxPackageConfig, linux_targets
-from ..config.models import Bundle
-from ..dist import Transaction, writes
-from ..errors import ConfigError
-from ..fsutil import write_atomic
-from ..manifest import Manifest
-from ..pipeline.stage import Planned, Run, configured
-from ..record import state_dir
-from ..ui import human_size
+from ... import __version__, proc
+from ...checksum import sha256_file
+from ...config import Config, TargetConfig
+from ...config.channels import LinuxPackageConfig, linux_targets
+from ...config.models import Bundle
+from ...dist import Transaction, writes
+from ...errors import ConfigError
+from ...fsutil import write_atomic
+from ...manifest import Manifest
+from ...pipeline.stage import Planned, Run, configured
+from ...record import state_dir
+from ...ui import human_size
+from ..desktop.format import desktop_files
+from ..repos.trees import gpg_key
+from .nfpm import file_name, nfpm_config, write_nfpm_config
 
 
 def rpm_signing_key(cfg: Config, work: Path) -> tuple[Path, str] | None:

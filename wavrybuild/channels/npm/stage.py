@@ -8,12 +8,12 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from ..channels.npm import main_files, platform_files, write_tarball
-from ..config import Config, TargetConfig
-from ..config.npm import NpmConfig, platforms, tarball_name
-from ..dist import Transaction
-from ..pipeline.stage import Planned, Run, configured
-from ..ui import human_size
+from ...config import Config, TargetConfig
+from ...config.npm import NpmConfig, platforms, tarball_name
+from ...dist import Transaction
+from ...pipeline.stage import Planned, Run, configured
+from ...ui import human_size
+from .format import main_files, platform_files, write_tarball
 
 
 class NpmStage:

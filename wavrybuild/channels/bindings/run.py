@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from .. import proc
-from ..bindings import plan
-from ..config import Config
-from ..errors import ConfigError
-from ..ui import Reporter
+from ... import proc
+from ...config import Config
+from ...errors import ConfigError
+from ...ui import Reporter
+from .plan import plan
 
 
 def run_wheels(ui: Reporter, cfg: Config, platform: str, *, identifiers: bool = False, dry: bool = False) -> None:

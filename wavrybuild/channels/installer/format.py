@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-from ..config import Config, TargetConfig
-from ..config.channels import InstallerConfig
-from ..errors import ConfigError, WavryError
+from ...config import Config, TargetConfig
+from ...config.channels import InstallerConfig
+from ...errors import ConfigError, WavryError
 
 
 def _row_os(t: TargetConfig) -> tuple[str, str, str] | None:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from ..config.desktop import DesktopConfig
-from ..errors import ToolMissing
-from ..icon import open_icon
+from ...config.desktop import DesktopConfig
+from ...errors import ToolMissing
+from ...icon import open_icon
 
 HICOLOR_SIZES = (16, 32, 48, 64, 128, 256, 512)
 ICNS_SIZES = ((16, 16), (32, 32), (64, 64), (128, 128), (256, 256), (512, 512), (1024, 1024))
