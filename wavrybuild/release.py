@@ -24,12 +24,12 @@ from .pipeline.merge import MergeStage, write_part_manifest
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
 from .provenance.stage import ProvenanceStage
+from .publish.stage import PublishStage
 from .record import state_dir
 from .sbom.stage import SbomStage
 from .sign.stage import SignStage
 from .sign.sums import ChecksumStage
 from .smoke.stage import SmokeStage
-from .stages.publish import PublishStage
 from .toolchain.stage import ToolchainStage
 from .ui import Reporter
 

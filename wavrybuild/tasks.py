@@ -359,7 +359,7 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
     Idempotent: files already there with the same size and digest are skipped, so a rerun after a
     partial or killed upload completes it without duplicates. Tokens come from env vars only.
     """
-    from .stages.publish import PublishStage
+    from .publish.stage import PublishStage
 
     stage = PublishStage(only=tuple(to or ()))
     run = _one(c, _load(c, config), stage, dry=dry)

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from ..manifest import MANIFEST_NAME
 from ..pipeline.stage import Planned, Run
-from ..publish import PublishResult, publish
-from ..publish.crates import publish_crates
+from .crates import publish_crates
+from .upload import PublishResult, publish
 
 
 class PublishStage:
