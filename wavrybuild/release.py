@@ -15,12 +15,12 @@ from .channels.linux.stage import LinuxStage
 from .channels.npm.stage import NpmStage
 from .channels.repos.stage import ReposStage
 from .channels.wheel.stage import WheelStage
+from .ci.merge import MergeStage, write_part_manifest
 from .config import Config
 from .errors import ConfigError, WavryError
 from .notes.stage import NotesStage
 from .package.artifacts import ArtifactsStage
 from .package.stage import PackageStage
-from .pipeline.merge import MergeStage, write_part_manifest
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
 from .provenance.stage import ProvenanceStage
@@ -70,7 +70,7 @@ def release(run: Run, *, no_publish: bool = False) -> Pipeline:
 
 def upload_part(run: Run, manifest_path: Path) -> None:
     """The part's artifacts and manifest into [storage], under this commit."""
-    from . import storage
+    from .ci import storage
 
     sc = run.cfg.storage
     assert sc is not None
@@ -86,7 +86,7 @@ def upload_part(run: Run, manifest_path: Path) -> None:
 
 def fetch_parts(cfg: Config, ui: Reporter, merge: str | None, commit: str | None, *, dry: bool) -> Path:
     """The directory holding the parts: `merge` itself, or what [storage] (or an s3:// URL) holds."""
-    from . import storage
+    from .ci import storage
     from .config.storage import StorageConfig, parse_s3_url
 
     if merge and not merge.startswith("s3://"):

@@ -342,7 +342,7 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
 @_guarded
 def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     """Print the CI build matrix: one job per target of targets.toml (for fromJSON(...) or a GitLab child pipeline)."""
-    from .pipeline.matrix import matrix
+    from .ci.matrix import matrix
 
     _ui(c).result(json_.dumps(matrix(_load(c, config, lock=False), format), separators=(",", ":")) + "\n")
 
@@ -506,7 +506,8 @@ def artifacts(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def parts(c: Context, commit: str | None = None, config: str | None = None) -> None:
     """[storage]: which CI matrix parts of a commit are in object storage, and whether each is complete."""
-    from . import proc, storage
+    from . import proc
+    from .ci import storage
 
     cfg = _load(c, config, cargo_optional=True, lock=False)
     if cfg.storage is None:

@@ -550,10 +550,10 @@ def test_destinations_talk_through_the_layer() -> None:
 def test_storage_client_keeps_the_layers_timeouts() -> None:
     """S3 traffic goes through boto3 (signed requests: the secret key never travels), with the
     layer's (connect, read) timeouts rather than botocore's 60 s and 5 attempts."""
+    from wavrybuild.ci.storage import client
     from wavrybuild.config.storage import StorageConfig
     from wavrybuild.config.values import Component
     from wavrybuild.net import API_TIMEOUT
-    from wavrybuild.storage import client
 
     s3 = client(StorageConfig(Component.parse("bucket"), "", HttpUrl.parse("http://127.0.0.1:9"), None))
     assert (s3.meta.config.connect_timeout, s3.meta.config.read_timeout) == API_TIMEOUT

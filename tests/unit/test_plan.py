@@ -239,9 +239,9 @@ def test_universal2_builds_both_slices_and_never_shares_their_dirs(project, tmp_
 
 def test_msvc_is_valid_config_refused_only_where_it_cannot_build(tmp_path: Path) -> None:
     from tests.unit.test_pipeline import fake_metadata
+    from wavrybuild.ci.matrix import matrix
     from wavrybuild.config import parse
     from wavrybuild.env import Settings
-    from wavrybuild.pipeline.matrix import matrix
     from wavrybuild.toolchain.probe import Tools, target_status
 
     # LeanSpec's matrix: five cross-built targets and MSVC on a Windows runner.

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .checksum import sha256_file
-from .config.storage import StorageConfig
-from .config.values import ArtifactPath, CommitId, Component
-from .errors import ToolMissing, WavryError
-from .manifest import MAX_SIZE, parse_manifest, strict_json
-from .net import API_TIMEOUT
-from .nofollow import Refused, close_root, create_file, open_root
+from ..checksum import sha256_file
+from ..config.storage import StorageConfig
+from ..config.values import ArtifactPath, CommitId, Component
+from ..errors import ToolMissing, WavryError
+from ..manifest import MAX_SIZE, parse_manifest, strict_json
+from ..net import API_TIMEOUT
+from ..nofollow import Refused, close_root, create_file, open_root
 
 META = "sha256"
 PART_MANIFEST = ("manifest-part-", ".json")

@@ -14,9 +14,9 @@ from ..config import Config, TargetConfig
 from ..dist import Transaction
 from ..fsutil import write_atomic
 from ..manifest import MANIFEST_NAME, Manifest
+from ..pipeline.stage import Planned, Run
 from ..record import tmp_dir
-from .partfile import MergeError, Parts, read_parts, writer
-from .stage import Planned, Run
+from .parts import MergeError, Parts, read_parts, writer
 
 __all__ = ["MergeError", "MergeStage", "part_name", "write_part_manifest"]
 

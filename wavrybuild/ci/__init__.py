@@ -1,0 +1,1 @@
+"""wavrybuild.ci."""
