@@ -1,5 +1,6 @@
 """`invoke release`: which stages run, in which order, for a whole release, a CI matrix part, or
-the merge of parts. The stages live in stages/, the runner and stage protocol in pipeline/."""
+the merge of parts. Each stage lives in its feature package (build/, package/, channels/<name>/, …), the runner and
+stage protocol in pipeline/, the merge of CI parts in ci/."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ class Builder(Protocol):
 
 
 def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[str]:
-    # universal2: both Apple slices in one invocation; build.py joins them.
+    # universal2: both Apple slices in one invocation; plan.py joins them.
     args = [a for name in target.rust_targets for a in ("--target", name)]
     args += [
         "--manifest-path", str(project.manifest_path),

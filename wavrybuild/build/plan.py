@@ -1,4 +1,4 @@
-"""The build stage: plan (pure) then execute; binaries found from cargo's JSON messages.
+"""Build steps: planned (pure), then executed; binaries found from cargo's JSON messages.
 
 Each built binary is copied into the state directory (dist/.wavrybuild/bin/<target>/) so later
 stages read one stable place, whatever CARGO_TARGET_DIR, workspace layout or glibc suffix was used,

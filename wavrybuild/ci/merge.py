@@ -1,6 +1,6 @@
 """Fan-out over a CI matrix: `release --part` writes a part manifest beside its artifacts;
 `release --merge DIR` collects the parts into dist/ (never building), then checksum → sign →
-publish. Parts are data from other machines: partfile.py reads and checks every one of them (and
+publish. Parts are data from other machines: parts.py reads and checks every one of them (and
 every file they list) before anything is written to dist/.
 """
 

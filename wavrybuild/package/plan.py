@@ -1,5 +1,5 @@
 """Archive plans: which files go into each target's archive, checked before anything is written.
-The package stage (stages/package.py) writes them through one dist/ transaction."""
+The package stage (package/stage.py) writes them through one dist/ transaction."""
 
 from __future__ import annotations
 

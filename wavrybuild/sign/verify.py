@@ -195,7 +195,7 @@ def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
             artifacts = []
     if cfg.sign.artifacts:
         subjects += [directory / a["path"] for a in artifacts if (directory / a["path"]).is_file()]
-    else:  # the provenance statement is always signed on its own (stages/sign.py)
+    else:  # the provenance statement is always signed on its own (sign/stage.py)
         subjects += [directory / a["path"] for a in artifacts if a.get("kind") == "provenance"]
     for method in sg.detached_methods(cfg.sign):
         for subject in subjects:

@@ -1,1 +1,3 @@
-"""wavrybuild.smoke."""
+"""The smoke feature: run each built binary through its target's runner and check what it prints.
+
+checks.py (SmokeCheck per target and binary: argv, expectation, runner), stage.py (SmokeStage)."""

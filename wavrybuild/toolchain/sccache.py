@@ -1,7 +1,7 @@
 """The shared compile cache: sccache as rustc's wrapper, locally or on a Redis server.
 
 Configured by `[cache] sccache = true | "redis://host:port"` or WAVRYBUILD_SCCACHE; the builders
-set RUSTC_WRAPPER (builders.sccache_env). This module checks that it can work here.
+set RUSTC_WRAPPER (build/builders.py: sccache_env). This module checks that it can work here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The desktop stage ([desktop]): for each macOS target a <Name>.app in a .dmg, for each Windows
 target an MSI (wixl) and an NSIS setup.exe (makensis), Authenticode-signed with [sign]
-authenticode. Linux desktop entries go into the .deb/.rpm (stages/linux.py).
+authenticode. Linux desktop entries go into the .deb/.rpm (channels/linux/stage.py).
 
 Every file is made in a private temp dir and enters dist/ through one Transaction, so a failure
 leaves no half-written image; the same inputs give the same bytes (file dates are the release's

@@ -1,1 +1,4 @@
-"""wavrybuild.channels.linux."""
+"""The .deb/.rpm channel.
+
+nfpm.py (file names and the nfpm config), stage.py (LinuxStage: nfpm per Linux target, rpm
+signing)."""
