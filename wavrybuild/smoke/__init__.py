@@ -1,3 +1,3 @@
 """The smoke feature: run each built binary through its target's runner and check what it prints.
 
-checks.py (SmokeCheck per target and binary: argv, expectation, runner), stage.py (SmokeStage)."""
+plan.py (SmokeCheck per target and binary: argv, expectation, runner), stage.py (SmokeStage)."""

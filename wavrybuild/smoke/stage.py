@@ -14,7 +14,7 @@ from ..config import Config, TargetConfig
 from ..errors import SmokeFailed
 from ..pipeline.stage import Planned, Run
 from ..triple import host_triple
-from . import checks as s
+from . import plan as s
 
 
 def smoke_key(cfg: Config, t: TargetConfig, build_key: str) -> str:
