@@ -19,11 +19,10 @@ from invoke.tasks import task as invoke_task
 
 from .config import Config, TargetConfig, load
 from .env import Settings
-from .errors import ConfigError, VerifyFailed, WavryError
+from .errors import ConfigError, VerifyFailed, WavryError, suggest
 from .fsutil import disk_full, lock_dir
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
-from .triple import suggest
 from .ui import UI
 
 # Each task imports its own stage (below, in the task): `invoke build` should not pay for importing

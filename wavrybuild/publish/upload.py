@@ -29,8 +29,7 @@ from ..config.publish import (
     PublishConfig,
     PypiConfig,
 )
-from ..errors import ConfigError, WavryError
-from ..triple import suggest
+from ..errors import ConfigError, WavryError, suggest
 from ..ui import mask_for_ci
 
 if TYPE_CHECKING:

@@ -25,7 +25,6 @@ from ..config import Config, SignConfig, TargetConfig
 from ..errors import ConfigError, ToolMissing, WavryError
 from ..proc import Command
 from ..record import state_dir, tmp_dir
-from ..ui import mask_for_ci  # noqa: F401  (re-exported for the tasks)
 
 if TYPE_CHECKING:
     from ..record import BuildRecord
