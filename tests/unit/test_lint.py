@@ -66,3 +66,46 @@ def test_no_import_cycles() -> None:
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
+
+
+# The layout: one package per feature, holding its logic and its stage (docs/architecture.md).
+FEATURES = ("toolchain", "build", "smoke", "package", "sign", "sbom", "provenance", "notes", "publish", "ci")
+ROLE_NAMES = {"__init__.py", "stage.py", "plan.py", "format.py"}  # the same role in every feature
+
+
+def _stage_classes() -> dict[str, Path]:
+    """Every class following the Stage protocol (a `name` ClassVar and a `run` method), by name."""
+    found = {}
+    for p in (REPO / "wavrybuild").rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Stage") and node.name != "Stage":
+                methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+                if {"applies", "plan", "keys", "run"} <= methods:
+                    found[node.name] = p.relative_to(REPO / "wavrybuild")
+    return found
+
+
+def test_every_stage_lives_in_its_feature_package() -> None:
+    assert not (REPO / "wavrybuild" / "stages").exists(), "stages/ is gone: a stage lives in its feature package"
+    stages = _stage_classes()
+    assert len(stages) >= 18, stages
+    for name, rel in stages.items():
+        assert len(rel.parts) >= 2 and rel.parts[0] not in ("pipeline", "config"), f"{name} in {rel}: not a feature package"
+
+
+def test_no_module_name_repeats_within_or_across_features() -> None:
+    """No `build.py` beside `stages/build.py`: a feature's modules are not named after the feature,
+    and outside config/ (the section models, still one module per section) and the role names, no
+    module name occurs twice."""
+    root = REPO / "wavrybuild"
+    packages = [root / f for f in FEATURES] + [p for p in (root / "channels").iterdir() if (p / "__init__.py").exists()]
+    for pkg in packages:
+        assert (pkg / "__init__.py").exists(), pkg
+        assert not (pkg / f"{pkg.name}.py").exists(), f"{pkg.name}/{pkg.name}.py: name the module for what it holds"
+    seen: dict[str, Path] = {}
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root)
+        if p.name in ROLE_NAMES or rel.parts[0] == "config":
+            continue
+        assert p.name not in seen, f"{rel} and {seen[p.name]}: one name, two modules"
+        seen[p.name] = rel
