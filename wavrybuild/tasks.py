@@ -156,7 +156,8 @@ def task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
 def toolchain(c: Context, target: list[str] | None = None, install: bool = False, json: bool = False,
               dry: bool = False, config: str | None = None) -> None:
     """Show, per configured target, whether and how it can be built and run here; --install gets what is missing."""
-    from .toolchain.stage import report_toolchain, statuses
+    from .toolchain.probe import statuses
+    from .toolchain.stage import report_toolchain
 
     ui = _ui(c)
     cfg = _load(c, config, cargo_optional=True, lock=False)
@@ -176,8 +177,9 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
 @_guarded
 def doctor(c: Context, target: list[str] | None = None, json: bool = False, config: str | None = None) -> None:
     """Check this machine against targets.toml; exits 1 if any target cannot be built here."""
+    from .toolchain.probe import statuses
     from .toolchain.sccache import status as cache_status
-    from .toolchain.stage import report_toolchain, statuses
+    from .toolchain.stage import report_toolchain
 
     cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)

@@ -14,10 +14,9 @@ from ..config import Config
 from ..env import Settings
 from ..errors import ConfigError, ToolMissing, WavryError
 from ..pipeline.stage import Planned, Run
-from ..toolchain.probe import Tools, ensure_objcopy_shim
+from ..toolchain.probe import Tools, ensure_objcopy_shim, statuses
 from ..toolchain.sccache import CacheStats, save_last_build, server_stats, settled_stats
 from ..toolchain.sccache import status as cache_status
-from ..toolchain.stage import statuses
 from ..ui import Reporter, human_size
 from . import plan as b
 

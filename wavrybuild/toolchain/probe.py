@@ -20,9 +20,10 @@ from typing import Any
 
 from .. import env as env_
 from .. import proc
-from ..config import TargetConfig
+from ..config import Config, TargetConfig
 from ..errors import ConfigError
 from ..triple import Triple, host_triple, platforms
+from . import pins
 from .pins import Pin
 
 SYSTEM_TOOLCHAIN = "system"  # the name `invoke toolchain --install` links /usr under
@@ -414,3 +415,12 @@ def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchai
         problems=tuple(problems),
         missing=tuple(missing),
     )
+
+
+def statuses(config: Config, targets: tuple[TargetConfig, ...]) -> tuple[Tools, list[TargetStatus]]:
+    """The machine's tools (zig only probed when a target needs it) and every target's status."""
+    host = host_triple()
+    need_zig = any(choose_builder(t, host) == "zigbuild" for t in targets)
+    tools = probe_tools(need_zig=need_zig)
+    pin = pins.active_pin(config.project.manifest_path.parent)
+    return tools, [target_status(t, tools, pin=pin) for t in targets]

@@ -9,20 +9,11 @@ from .. import proc
 from ..config import Config, TargetConfig
 from ..errors import ToolMissing, WavryError
 from ..pipeline.stage import Planned, Run
-from ..triple import host_triple
 from ..ui import Reporter
 from . import pins, provision
 from . import probe as tc
-from .probe import TargetStatus, Tools
+from .probe import TargetStatus, Tools, statuses
 from .sccache import CacheStatus
-
-
-def statuses(config: Config, targets: tuple[TargetConfig, ...]) -> tuple[Tools, list[TargetStatus]]:
-    host = host_triple()
-    need_zig = any(tc.choose_builder(t, host) == "zigbuild" for t in targets)
-    tools = tc.probe_tools(need_zig=need_zig)
-    pin = pins.active_pin(config.project.manifest_path.parent)
-    return tools, [tc.target_status(t, tools, pin=pin) for t in targets]
 
 
 def _row(s: TargetStatus) -> tuple[str, ...]:
