@@ -254,7 +254,7 @@ def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str 
 @_guarded
 def verify(c: Context, directory: str | None = None, config: str | None = None) -> None:
     """Check every artifact against SHA256SUMS; exit 1 on any mismatched, missing or unexpected file."""
-    from .sign.verify import verify_dir, verify_signatures
+    from .verify.audit import verify_dir, verify_signatures
 
     ui = _ui(c)
     cfg = None

@@ -30,7 +30,7 @@ from wavrybuild.errors import ConfigError, WavryError
 from wavrybuild.fsutil import unsafe_name
 from wavrybuild.manifest import Artifact, Manifest, parse_manifest
 from wavrybuild.pipeline.stage import Run
-from wavrybuild.sign.verify import verify_dir
+from wavrybuild.verify.audit import verify_dir
 
 HOSTILE_NAMES = ["../ESCAPED.sh", "/etc/passwd", "a/../../b", "..", ".", "", "x\\..\\y", "nul\x00byte", "C:\\evil",
                  "dir/", "ok.tar.gz", "sub/ok.tar.gz", " spaced", "new\nline", "~/home"]

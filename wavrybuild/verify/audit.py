@@ -16,7 +16,7 @@ from ..manifest import MANIFEST_NAME
 from ..package.archive import member_digests
 from ..provenance import slsa as provenance
 from ..sbom import cyclonedx as sbom
-from . import signatures as sg
+from ..sign import signatures as sg
 
 if TYPE_CHECKING:
     from ..config import Config
