@@ -109,3 +109,44 @@ def test_no_module_name_repeats_within_or_across_features() -> None:
             continue
         assert p.name not in seen, f"{rel} and {seen[p.name]}: one name, two modules"
         seen[p.name] = rel
+
+
+def _feature(module: str) -> str:
+    """The unit of the layers: a feature package (channels/<name>/ each its own), or `core` for the
+    top-level modules, config/ and pipeline/; `app` for tasks.py and release.py."""
+    parts = module.split(".")[1:]
+    if not parts or parts[0] in ("tasks", "release"):
+        return "app"
+    if parts[0] == "channels" and len(parts) > 1:
+        return "channels." + parts[1]
+    if parts[0] in (*FEATURES, "channels", "verify"):
+        return parts[0]
+    return "core"
+
+
+def test_layers_go_down() -> None:
+    """Core imports no feature; features import core and each other without a cycle; only tasks.py
+    and release.py see every stage."""
+    root = REPO / "wavrybuild"
+    paths = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p for p in root.rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    for m, p in paths.items():
+        for t in _imports(p, m, set(paths)):
+            a, b = _feature(m), _feature(t)
+            assert not (a == "core" and b != "core"), f"{m} (core) imports {t}"
+            assert b != "app" or a == "app", f"{m} imports {t}"
+            if a != b and b != "core":
+                edges.setdefault(a, set()).add(b)
+    state: dict[str, int] = {}
+
+    def visit(f: str, path: list[str]) -> None:
+        state[f] = 1
+        for g in sorted(edges.get(f, ())):
+            assert state.get(g) != 1, "features import each other: " + " -> ".join([*path[path.index(g):], g])
+            if g not in state:
+                visit(g, [*path, g])
+        state[f] = 2
+
+    for f in sorted(edges):
+        if f not in state:
+            visit(f, [f])
