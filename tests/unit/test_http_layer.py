@@ -32,7 +32,6 @@ from urllib.parse import quote, quote_plus, unquote
 import pytest
 import requests
 
-from wavrybuild.channels.npm.format import publish_npm
 from wavrybuild.config.npm import NpmConfig, NpmName
 from wavrybuild.config.publish import GitHubConfig, GitLabConfig, GitLabProject, HttpConfig, PypiConfig
 from wavrybuild.config.values import HttpUrl, RepoSlug
@@ -43,6 +42,7 @@ from wavrybuild.publish.base import LocalFile, PublishError, ReleaseRef
 from wavrybuild.publish.destinations import HttpDestination
 from wavrybuild.publish.github import GitHubDestination
 from wavrybuild.publish.gitlab import GitLabDestination
+from wavrybuild.publish.npm import publish_npm
 from wavrybuild.publish.pypi import PypiDestination
 
 REPO = Path(__file__).resolve().parents[2]

@@ -36,13 +36,13 @@ if TYPE_CHECKING:
     from ..config.npm import NpmConfig
 
 
-from ..channels.npm.format import publish_npm
 from ..manifest import Manifest
 from .base import Destination, LocalFile, PublishError, PublishResult, ReleaseRef, collect
 from .crates import publish_crates
 from .destinations import DirectoryDestination, HttpDestination
 from .github import GitHubDestination
 from .gitlab import GitLabDestination
+from .npm import publish_npm
 from .pypi import PypiDestination, upload_token
 
 __all__ = ["PublishError", "PublishResult", "publish"]
