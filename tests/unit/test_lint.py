@@ -45,20 +45,23 @@ def _imports(path: Path, module: str, known: set[str]) -> set[str]:
     return {t for t in out if t != module and not module.startswith(t + ".")} - {"wavrybuild"}
 
 
-def test_no_import_cycles() -> None:
-    root = REPO / "wavrybuild"
+def _modules() -> dict[str, Path]:
+    """Every module of wavrybuild by dotted name (a package by its own name)."""
     paths = {}
-    for p in root.rglob("*.py"):
+    for p in (REPO / "wavrybuild").rglob("*.py"):
         name = ".".join(p.relative_to(REPO).with_suffix("").parts)
         paths[name.removesuffix(".__init__")] = p
-    graph = {m: _imports(p, m, set(paths)) for m, p in paths.items()}
+    return paths
+
+
+def _assert_acyclic(graph: dict[str, set[str]], what: str) -> None:
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(m: str, path: list[str]) -> None:
         state[m] = 1
-        for t in sorted(graph[m]):
+        for t in sorted(graph.get(m, ())):
             if state.get(t) == 1:
-                raise AssertionError("import cycle: " + " -> ".join([*path[path.index(t):], t]))
+                raise AssertionError(f"{what}: " + " -> ".join([*path[path.index(t):], t]))
             if t not in state:
                 visit(t, [*path, t])
         state[m] = 2
@@ -66,6 +69,11 @@ def test_no_import_cycles() -> None:
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
+
+
+def test_no_import_cycles() -> None:
+    paths = _modules()
+    _assert_acyclic({m: _imports(p, m, set(paths)) for m, p in paths.items()}, "import cycle")
 
 
 # The layout: one package per feature, holding its logic and its stage (docs/architecture.md).
@@ -127,8 +135,7 @@ def _feature(module: str) -> str:
 def test_layers_go_down() -> None:
     """Core imports no feature; features import core and each other's logic (never another's stage)
     without a cycle; only tasks.py and release.py see every stage."""
-    root = REPO / "wavrybuild"
-    paths = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p for p in root.rglob("*.py")}
+    paths = _modules()
     edges: dict[str, set[str]] = {}
     for m, p in paths.items():
         for t in _imports(p, m, set(paths)):
@@ -138,16 +145,4 @@ def test_layers_go_down() -> None:
             assert a in ("app", b) or b == "core" or not t.endswith(".stage"), f"{m} imports another feature's stage {t}"
             if a != b and b != "core":
                 edges.setdefault(a, set()).add(b)
-    state: dict[str, int] = {}
-
-    def visit(f: str, path: list[str]) -> None:
-        state[f] = 1
-        for g in sorted(edges.get(f, ())):
-            assert state.get(g) != 1, "features import each other: " + " -> ".join([*path[path.index(g):], g])
-            if g not in state:
-                visit(g, [*path, g])
-        state[f] = 2
-
-    for f in sorted(edges):
-        if f not in state:
-            visit(f, [f])
+    _assert_acyclic(edges, "features import each other")
