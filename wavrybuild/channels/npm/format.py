@@ -13,7 +13,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from ...config import Config
 from ...config.npm import (
@@ -24,9 +24,6 @@ from ...config.npm import (
     platforms,
 )
 from ...errors import WavryError
-
-if TYPE_CHECKING:
-    pass
 
 # --- package contents ----------------------------------------------------------------------------
 
