@@ -36,8 +36,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from wavrybuild.archive import Entry, write_archive
 from wavrybuild.checksum import sha256_file
+from wavrybuild.package.archive import Entry, write_archive
 
 MIB = 1 << 20
 REPO = Path(__file__).resolve().parent.parent

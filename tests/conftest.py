@@ -75,7 +75,7 @@ def toolchain_with_std(*triples: str) -> str:
     """A targets.toml line that puts these targets on one installed toolchain having all their std's
     ('' where that is the only Rust, on PATH without rustup): rustup's own toolchains and the
     distribution's differ from machine to machine."""
-    from wavrybuild.toolchain import toolchains
+    from wavrybuild.toolchain.probe import toolchains
 
     for chain in toolchains():
         if all(chain.has_std(t) for t in triples):

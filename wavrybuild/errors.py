@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class WavryError(Exception):
     """Base error: a message meant for the user, and an exit code."""
@@ -51,3 +53,9 @@ class SmokeFailed(WavryError):
 
 class VerifyFailed(WavryError):
     exit_code = 1
+
+
+def suggest(word: str, choices: list[str] | frozenset[str], n: int = 1) -> str | None:
+    """The did-you-mean of a hint: the closest of `choices` to `word`, if any is close."""
+    found = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6)
+    return found[0] if found else None

@@ -1,5 +1,6 @@
 """`invoke release`: which stages run, in which order, for a whole release, a CI matrix part, or
-the merge of parts. The stages live in stages/, the runner and stage protocol in pipeline/."""
+the merge of parts. Each stage lives in its feature package (build/, package/, channels/<name>/, …), the runner and
+stage protocol in pipeline/, the merge of CI parts in ci/."""
 
 from __future__ import annotations
 
@@ -8,29 +9,29 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .build.stage import BuildStage
+from .channels.desktop.stage import DesktopStage
+from .channels.installer.stage import InstallerStage
+from .channels.linux.stage import LinuxStage
+from .channels.npm.stage import NpmStage
+from .channels.repos.stage import ReposStage
+from .channels.wheel.stage import WheelStage
+from .ci.merge import MergeStage, write_part_manifest
 from .config import Config
 from .errors import ConfigError, WavryError
-from .pipeline.merge import MergeStage, write_part_manifest
+from .notes.stage import NotesStage
+from .package.artifacts import ArtifactsStage
+from .package.stage import PackageStage
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
+from .provenance.stage import ProvenanceStage
+from .publish.stage import PublishStage
 from .record import state_dir
-from .stages.artifacts import ArtifactsStage
-from .stages.build import BuildStage
-from .stages.checksum import ChecksumStage
-from .stages.desktop import DesktopStage
-from .stages.installer import InstallerStage
-from .stages.linux import LinuxStage
-from .stages.notes import NotesStage
-from .stages.npm import NpmStage
-from .stages.package import PackageStage
-from .stages.provenance import ProvenanceStage
-from .stages.publish import PublishStage
-from .stages.repos import ReposStage
-from .stages.sbom import SbomStage
-from .stages.sign import SignStage
-from .stages.smoke import SmokeStage
-from .stages.toolchain import ToolchainStage
-from .stages.wheel import WheelStage
+from .sbom.stage import SbomStage
+from .sign.stage import SignStage
+from .sign.sums import ChecksumStage
+from .smoke.stage import SmokeStage
+from .toolchain.stage import ToolchainStage
 from .ui import Reporter
 
 
@@ -70,7 +71,7 @@ def release(run: Run, *, no_publish: bool = False) -> Pipeline:
 
 def upload_part(run: Run, manifest_path: Path) -> None:
     """The part's artifacts and manifest into [storage], under this commit."""
-    from . import storage
+    from .ci import storage
 
     sc = run.cfg.storage
     assert sc is not None
@@ -86,7 +87,7 @@ def upload_part(run: Run, manifest_path: Path) -> None:
 
 def fetch_parts(cfg: Config, ui: Reporter, merge: str | None, commit: str | None, *, dry: bool) -> Path:
     """The directory holding the parts: `merge` itself, or what [storage] (or an s3:// URL) holds."""
-    from . import storage
+    from .ci import storage
     from .config.storage import StorageConfig, parse_s3_url
 
     if merge and not merge.startswith("s3://"):

@@ -19,11 +19,10 @@ from invoke.tasks import task as invoke_task
 
 from .config import Config, TargetConfig, load
 from .env import Settings
-from .errors import ConfigError, VerifyFailed, WavryError
+from .errors import ConfigError, VerifyFailed, WavryError, suggest
 from .fsutil import disk_full, lock_dir
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
-from .triple import suggest
 from .ui import UI
 
 # Each task imports its own stage (below, in the task): `invoke build` should not pay for importing
@@ -109,9 +108,9 @@ def _one(c: Context, cfg: Config, stage: Stage, targets: tuple[TargetConfig, ...
     return run
 
 def _install(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...], dry: bool) -> None:
-    from . import pins
-    from . import toolchain as tc
-    from .stages.toolchain import install
+    from .toolchain import pins
+    from .toolchain import probe as tc
+    from .toolchain.stage import install
 
     install(ui, cfg, targets, dry)
     tc.toolchains.cache_clear()
@@ -157,7 +156,8 @@ def task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
 def toolchain(c: Context, target: list[str] | None = None, install: bool = False, json: bool = False,
               dry: bool = False, config: str | None = None) -> None:
     """Show, per configured target, whether and how it can be built and run here; --install gets what is missing."""
-    from .stages.toolchain import report_toolchain, statuses
+    from .toolchain.probe import statuses
+    from .toolchain.stage import report_toolchain
 
     ui = _ui(c)
     cfg = _load(c, config, cargo_optional=True, lock=False)
@@ -177,8 +177,9 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
 @_guarded
 def doctor(c: Context, target: list[str] | None = None, json: bool = False, config: str | None = None) -> None:
     """Check this machine against targets.toml; exits 1 if any target cannot be built here."""
-    from .cache import status as cache_status
-    from .stages.toolchain import report_toolchain, statuses
+    from .toolchain.probe import statuses
+    from .toolchain.sccache import status as cache_status
+    from .toolchain.stage import report_toolchain
 
     cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)
@@ -205,7 +206,7 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
 def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_fast: bool = False,
           dry: bool = False, force: bool = False, parallel: int = 0, config: str | None = None) -> None:
     """Cross-compile the crate for the chosen targets; binaries go to dist/.wavrybuild/bin/<target>/."""
-    from .stages.build import BuildStage
+    from .build.stage import BuildStage
 
     cfg = _load(c, config)
     targets = cfg.select(target or (), all_targets=all_)
@@ -219,7 +220,7 @@ def build(c: Context, target: list[str] | None = None, all_: bool = False, fail_
 def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
           config: str | None = None) -> None:
     """Run each built binary (natively or under qemu-user) with targets.toml's smoke-args and check its output."""
-    from .stages.smoke import SmokeStage
+    from .smoke.stage import SmokeStage
 
     cfg = _load(c, config)
     _one(c, cfg, SmokeStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry, force=force)
@@ -231,7 +232,7 @@ def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force:
 @_guarded
 def package(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Archive each built target reproducibly into dist/ ({name}-{version}-{target}.tar.gz|.zip) and write dist/manifest.json."""
-    from .stages.package import PackageStage
+    from .package.stage import PackageStage
 
     cfg = _load(c, config)
     _one(c, cfg, PackageStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -243,7 +244,7 @@ def package(c: Context, target: list[str] | None = None, dry: bool = False, conf
 @_guarded
 def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str | None = None) -> None:
     """Write dist/SHA256SUMS (the format `sha256sum -c` reads) for every artifact in dist/manifest.json."""
-    from .stages.checksum import ChecksumStage
+    from .sign.sums import ChecksumStage
 
     _one(c, _load(c, config), ChecksumStage(sidecars=sidecars), dry=dry)
 
@@ -253,7 +254,7 @@ def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str 
 @_guarded
 def verify(c: Context, directory: str | None = None, config: str | None = None) -> None:
     """Check every artifact against SHA256SUMS; exit 1 on any mismatched, missing or unexpected file."""
-    from .verify import verify_dir, verify_signatures
+    from .verify.audit import verify_dir, verify_signatures
 
     ui = _ui(c)
     cfg = None
@@ -289,7 +290,7 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
     Keys come from targets.toml paths or WAVRYBUILD_<METHOD>_KEY; passphrases only from the env vars
     named by *-env keys. Authenticode is applied by `invoke package` before archiving.
     """
-    from .stages.sign import SignStage
+    from .sign.stage import SignStage
 
     _one(c, _load(c, config), SignStage(methods=tuple(method or ())), dry=dry)
 
@@ -342,7 +343,7 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
 @_guarded
 def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     """Print the CI build matrix: one job per target of targets.toml (for fromJSON(...) or a GitLab child pipeline)."""
-    from .pipeline.matrix import matrix
+    from .ci.matrix import matrix
 
     _ui(c).result(json_.dumps(matrix(_load(c, config, lock=False), format), separators=(",", ":")) + "\n")
 
@@ -359,7 +360,7 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
     Idempotent: files already there with the same size and digest are skipped, so a rerun after a
     partial or killed upload completes it without duplicates. Tokens come from env vars only.
     """
-    from .stages.publish import PublishStage
+    from .publish.stage import PublishStage
 
     stage = PublishStage(only=tuple(to or ()))
     run = _one(c, _load(c, config), stage, dry=dry)
@@ -372,7 +373,7 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
 @_guarded
 def wheel(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """Python wheels carrying the built binaries as scripts (pip install puts them on PATH); no rebuild."""
-    from .stages.wheel import WheelStage
+    from .channels.wheel.stage import WheelStage
 
     cfg = _load(c, config)
     _one(c, cfg, WheelStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -387,7 +388,7 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
         config: str | None = None) -> None:
     """npm packages (esbuild style) from the built binaries: one per platform plus a main package whose
     launcher runs the right one; no rebuild."""
-    from .stages.npm import NpmStage
+    from .channels.npm.stage import NpmStage
 
     cfg = _load(c, config)
     _one(c, cfg, NpmStage(main=not no_main, chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -401,7 +402,7 @@ def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main:
 def wheels(c: Context, platform: str | None = None, print_build_identifiers: bool = False, dry: bool = False,
            config: str | None = None) -> None:
     """Python extension wheels of a crate with bindings, built by cibuildwheel with the matrix of targets.toml ([bindings])."""
-    from .stages.bindings import run_wheels
+    from .channels.bindings.run import run_wheels
 
     host = {"darwin": "macos", "win32": "windows"}.get(sys.platform, "linux")
     run_wheels(_ui(c), _load(c, config), platform or host, identifiers=print_build_identifiers, dry=dry)
@@ -416,7 +417,7 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
                    config: str | None = None) -> None:
     """.deb and .rpm packages of the built Linux binaries (nfpm; metadata from Cargo.toml; rpms gpg-signed
     with [sign] gpg); no rebuild."""
-    from .stages.linux import LinuxStage
+    from .channels.linux.stage import LinuxStage
 
     for f in format or ():
         if f not in ("deb", "rpm"):
@@ -431,7 +432,7 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
 def provenance(c: Context, dry: bool = False, config: str | None = None) -> None:
     """[provenance]: provenance.intoto.json, a SLSA v1 statement (in-toto) naming the builder, source
     commit, invocation and toolchains, with every artifact's SHA-256 as a subject; then run checksum and sign."""
-    from .stages.provenance import ProvenanceStage
+    from .provenance.stage import ProvenanceStage
 
     _one(c, _load(c, config), ProvenanceStage(), dry=dry)
 
@@ -443,7 +444,7 @@ def provenance(c: Context, dry: bool = False, config: str | None = None) -> None
 def sbom(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """[sbom]: a CycloneDX SBOM per built target — the crates compiled into it (cargo's graph for that
     triple, Cargo.lock's versions and checksums, licenses) and the binaries' SHA-256; no rebuild."""
-    from .stages.sbom import SbomStage
+    from .sbom.stage import SbomStage
 
     cfg = _load(c, config)
     _one(c, cfg, SbomStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -457,7 +458,7 @@ def sbom(c: Context, target: list[str] | None = None, dry: bool = False, config:
 def desktop(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
     """[desktop]: a <Name>.app in a .dmg per macOS target, an MSI and an NSIS setup.exe per Windows
     target (Authenticode-signed with [sign] authenticode); no rebuild."""
-    from .stages.desktop import DesktopStage
+    from .channels.desktop.stage import DesktopStage
 
     cfg = _load(c, config)
     _one(c, cfg, DesktopStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry)
@@ -467,7 +468,7 @@ def desktop(c: Context, target: list[str] | None = None, dry: bool = False, conf
 @_guarded
 def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
     """Add dist/'s .deb/.rpm to the apt and rpm repositories (static files, gpg-signed), updating them incrementally."""
-    from .stages.repos import ReposStage
+    from .channels.repos.stage import ReposStage
 
     _one(c, _load(c, config), ReposStage(), dry=dry)
 
@@ -476,7 +477,7 @@ def repos(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
     """install.sh (POSIX sh) and install.ps1 that pick, download, SHA-256/minisign-verify and install this release's archive."""
-    from .stages.installer import InstallerStage
+    from .channels.installer.stage import InstallerStage
 
     _one(c, _load(c, config), InstallerStage(), dry=dry)
 
@@ -485,7 +486,7 @@ def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
     """RELEASE_NOTES.md: this version's changelog section, every artifact's platform, size and SHA-256, how to verify."""
-    from .stages.notes import NotesStage
+    from .notes.stage import NotesStage
 
     cfg = _load(c, config)
     if not cfg.release.notes:
@@ -497,7 +498,7 @@ def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def artifacts(c: Context, dry: bool = False, config: str | None = None) -> None:
     """[[artifacts]]: run each entry's command and pack its directory (a website, docs) into dist/, deterministically."""
-    from .stages.artifacts import ArtifactsStage
+    from .package.artifacts import ArtifactsStage
 
     _one(c, _load(c, config), ArtifactsStage(), dry=dry)
 
@@ -506,7 +507,8 @@ def artifacts(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def parts(c: Context, commit: str | None = None, config: str | None = None) -> None:
     """[storage]: which CI matrix parts of a commit are in object storage, and whether each is complete."""
-    from . import proc, storage
+    from . import proc
+    from .ci import storage
 
     cfg = _load(c, config, cargo_optional=True, lock=False)
     if cfg.storage is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import platform
 import tomllib
@@ -27,11 +26,6 @@ UNIVERSAL2_SLICES = ("x86_64-apple-darwin", "aarch64-apple-darwin")
 def platforms() -> dict[str, Any]:
     with resources.files("wavrybuild.resources").joinpath("platforms.toml").open("rb") as f:
         return tomllib.load(f)
-
-
-def suggest(word: str, choices: list[str] | frozenset[str], n: int = 1) -> str | None:
-    found = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6)
-    return found[0] if found else None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import git_commit, invoke, write_project
 from tests.integration.test_sign import PASS, Keys, keys  # noqa: F401  (the throwaway keys fixture)
 from tests.unit.test_desktop_config import png
-from wavrybuild import macho
+from wavrybuild.build import macho
 
 APP = "Wavry Demo"
 DMG = "wavry-demo-0.1.0-universal2-apple-darwin.dmg"

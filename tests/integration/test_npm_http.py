@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.integration.servers import Registry, verdaccio
-from wavrybuild.channels.npm import publish_npm
 from wavrybuild.config.npm import NpmConfig, NpmName
 from wavrybuild.config.values import HttpUrl
 from wavrybuild.errors import WavryError
 from wavrybuild.manifest import Artifact
+from wavrybuild.publish.npm import publish_npm
 
 pytestmark = pytest.mark.integration
 TOKEN_ENV = "WAVRY_TEST_NPM_HTTP_TOKEN"

@@ -37,7 +37,7 @@ from wavrybuild.checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME
 from wavrybuild.config import load
 from wavrybuild.errors import ConfigError
 from wavrybuild.manifest import MANIFEST_NAME, Artifact, Manifest
-from wavrybuild.publish import PublishError, PublishResult, publish
+from wavrybuild.publish.upload import PublishError, PublishResult, publish
 
 MiB = 1 << 20
 BIG = "wavry-demo-0.1.0-big.bin"  # sorts between the aarch64 and x86_64 archives: mid-release

@@ -299,7 +299,7 @@ def test_gitlab_wrong_token_and_job_token(tmp_path: Path, packaged: Release, git
     add_publish(root, gitlab_toml(gitlab).replace('token-env = "TEST_GITLAB_TOKEN"\n', ""))
     gitlab.header = "JOB-TOKEN"  # CI_JOB_TOKEN, the default, travels as JOB-TOKEN
     monkeypatch.setenv("CI_JOB_TOKEN", TOKEN.replace("Never", "Wrong"))
-    from wavrybuild.publish import PublishError
+    from wavrybuild.publish.upload import PublishError
 
     with pytest.raises(PublishError) as exc:
         run(root)

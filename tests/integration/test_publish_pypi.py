@@ -28,7 +28,7 @@ from tests.integration.conftest import Release
 from tests.integration.servers import pypiserver
 from wavrybuild.config import load
 from wavrybuild.errors import ConfigError
-from wavrybuild.publish import PublishError, publish
+from wavrybuild.publish.upload import PublishError, publish
 
 TOKEN = "pypi-AgEIcHlwaS5vcmcUploadToken5e1f"  # distinctive: a leak is found by a plain search
 MINTED = "pypi-MintedShortLivedToken9b7c"

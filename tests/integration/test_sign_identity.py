@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import write_project
 from wavrybuild.config import load
-from wavrybuild.sign import verify_detached
+from wavrybuild.sign.signatures import verify_detached
 
 
 def _gpg(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

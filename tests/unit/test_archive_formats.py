@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from wavrybuild.archive import Entry, write_archive
+from wavrybuild.package.archive import Entry, write_archive
 
 
 @pytest.fixture

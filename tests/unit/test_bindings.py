@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import invoke, write_project
-from wavrybuild.bindings import plan
+from wavrybuild.channels.bindings.plan import plan
 from wavrybuild.config import load
 from wavrybuild.errors import ConfigError
 

@@ -34,8 +34,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.test_pipeline import fake_metadata
-from wavrybuild.channels import desktop as fmt
-from wavrybuild.channels.linux import nfpm_config
+from wavrybuild.channels.desktop import format as fmt
+from wavrybuild.channels.linux.nfpm import nfpm_config
 from wavrybuild.config import Config, parse
 from wavrybuild.config.artifacts import implied_names
 from wavrybuild.config.checks import Template

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
-from wavrybuild.channels.npm import LAUNCHER, main_files, write_tarball
+from wavrybuild.channels.npm.format import LAUNCHER, main_files, write_tarball
 from wavrybuild.config import load
 from wavrybuild.config.npm import check_semver, npm_name_problem, platforms, tarball_name
 from wavrybuild.errors import ConfigError

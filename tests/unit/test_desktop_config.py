@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 
 from tests.unit.test_pipeline import fake_metadata
-from wavrybuild import macho, macsign
-from wavrybuild.channels import desktop as fmt
+from wavrybuild.build import macho
+from wavrybuild.channels.desktop import format as fmt
 from wavrybuild.config import parse
 from wavrybuild.config.desktop import MacSigning
 from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError, ToolMissing
 from wavrybuild.manifest import Artifact
-from wavrybuild.notes import platform_of
+from wavrybuild.notes.changelog import platform_of
+from wavrybuild.sign import apple as macsign
 
 
 def png(path: Path, size: int) -> Path:
@@ -190,9 +191,9 @@ def test_rcodesign_plan_and_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_dry_run_with_a_developer_id_but_no_signer_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wavrybuild.channels.desktop.stage import DesktopStage
     from wavrybuild.dist import DistState
     from wavrybuild.pipeline.stage import Run
-    from wavrybuild.stages.desktop import DesktopStage
 
     c = cfg(tmp_path, {"bundle-id": "com.example.demo", "macos": {"identity": "Developer ID Application: A (T)"}})
     monkeypatch.setattr(macsign.proc, "which", lambda name: None)

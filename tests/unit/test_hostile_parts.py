@@ -22,15 +22,15 @@ from hypothesis import strategies as st
 from tests.unit.test_pipeline import Recorder, fake_metadata
 from wavrybuild import nofollow
 from wavrybuild.checksum import SumsError, format_sums, parse_sums
+from wavrybuild.ci.merge import MergeError, MergeStage
 from wavrybuild.config import Config, parse
 from wavrybuild.config.values import ArtifactPath, CommitId
 from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError, WavryError
 from wavrybuild.fsutil import unsafe_name
 from wavrybuild.manifest import Artifact, Manifest, parse_manifest
-from wavrybuild.pipeline.merge import MergeError, MergeStage
 from wavrybuild.pipeline.stage import Run
-from wavrybuild.verify import verify_dir
+from wavrybuild.verify.audit import verify_dir
 
 HOSTILE_NAMES = ["../ESCAPED.sh", "/etc/passwd", "a/../../b", "..", ".", "", "x\\..\\y", "nul\x00byte", "C:\\evil",
                  "dir/", "ok.tar.gz", "sub/ok.tar.gz", " spaced", "new\nline", "~/home"]

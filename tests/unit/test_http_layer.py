@@ -32,7 +32,6 @@ from urllib.parse import quote, quote_plus, unquote
 import pytest
 import requests
 
-from wavrybuild.channels.npm import publish_npm
 from wavrybuild.config.npm import NpmConfig, NpmName
 from wavrybuild.config.publish import GitHubConfig, GitLabConfig, GitLabProject, HttpConfig, PypiConfig
 from wavrybuild.config.values import HttpUrl, RepoSlug
@@ -43,6 +42,7 @@ from wavrybuild.publish.base import LocalFile, PublishError, ReleaseRef
 from wavrybuild.publish.destinations import HttpDestination
 from wavrybuild.publish.github import GitHubDestination
 from wavrybuild.publish.gitlab import GitLabDestination
+from wavrybuild.publish.npm import publish_npm
 from wavrybuild.publish.pypi import PypiDestination
 
 REPO = Path(__file__).resolve().parents[2]
@@ -550,10 +550,10 @@ def test_destinations_talk_through_the_layer() -> None:
 def test_storage_client_keeps_the_layers_timeouts() -> None:
     """S3 traffic goes through boto3 (signed requests: the secret key never travels), with the
     layer's (connect, read) timeouts rather than botocore's 60 s and 5 attempts."""
+    from wavrybuild.ci.storage import client
     from wavrybuild.config.storage import StorageConfig
     from wavrybuild.config.values import Component
     from wavrybuild.net import API_TIMEOUT
-    from wavrybuild.storage import client
 
     s3 = client(StorageConfig(Component.parse("bucket"), "", HttpUrl.parse("http://127.0.0.1:9"), None))
     assert (s3.meta.config.connect_timeout, s3.meta.config.read_timeout) == API_TIMEOUT

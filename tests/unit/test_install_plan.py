@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
-from wavrybuild import provision
 from wavrybuild.config import load
 from wavrybuild.errors import ToolMissing
-from wavrybuild.stages import toolchain as stages
+from wavrybuild.toolchain import provision
+from wavrybuild.toolchain import stage as stages
 from wavrybuild.ui import UI
 
 RISCV = '[project]\ncrate="demo"\n[targets.riscv64gc-unknown-linux-gnu]\nstd = "installed"\n'

@@ -45,20 +45,23 @@ def _imports(path: Path, module: str, known: set[str]) -> set[str]:
     return {t for t in out if t != module and not module.startswith(t + ".")} - {"wavrybuild"}
 
 
-def test_no_import_cycles() -> None:
-    root = REPO / "wavrybuild"
+def _modules() -> dict[str, Path]:
+    """Every module of wavrybuild by dotted name (a package by its own name)."""
     paths = {}
-    for p in root.rglob("*.py"):
+    for p in (REPO / "wavrybuild").rglob("*.py"):
         name = ".".join(p.relative_to(REPO).with_suffix("").parts)
         paths[name.removesuffix(".__init__")] = p
-    graph = {m: _imports(p, m, set(paths)) for m, p in paths.items()}
+    return paths
+
+
+def _assert_acyclic(graph: dict[str, set[str]], what: str) -> None:
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(m: str, path: list[str]) -> None:
         state[m] = 1
-        for t in sorted(graph[m]):
+        for t in sorted(graph.get(m, ())):
             if state.get(t) == 1:
-                raise AssertionError("import cycle: " + " -> ".join([*path[path.index(t):], t]))
+                raise AssertionError(f"{what}: " + " -> ".join([*path[path.index(t):], t]))
             if t not in state:
                 visit(t, [*path, t])
         state[m] = 2
@@ -66,3 +69,80 @@ def test_no_import_cycles() -> None:
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
+
+
+def test_no_import_cycles() -> None:
+    paths = _modules()
+    _assert_acyclic({m: _imports(p, m, set(paths)) for m, p in paths.items()}, "import cycle")
+
+
+# The layout: one package per feature, holding its logic and its stage (docs/architecture.md).
+FEATURES = ("toolchain", "build", "smoke", "package", "sign", "sbom", "provenance", "notes", "publish", "ci")
+ROLE_NAMES = {"__init__.py", "stage.py", "plan.py", "format.py"}  # the same role in every feature
+
+
+def _stage_classes() -> dict[str, Path]:
+    """Every class following the Stage protocol (a `name` ClassVar and a `run` method), by name."""
+    found = {}
+    for p in (REPO / "wavrybuild").rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Stage") and node.name != "Stage":
+                methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+                if {"applies", "plan", "keys", "run"} <= methods:
+                    found[node.name] = p.relative_to(REPO / "wavrybuild")
+    return found
+
+
+def test_every_stage_lives_in_its_feature_package() -> None:
+    assert not (REPO / "wavrybuild" / "stages").exists(), "stages/ is gone: a stage lives in its feature package"
+    stages = _stage_classes()
+    assert len(stages) >= 18, stages
+    for name, rel in stages.items():
+        assert len(rel.parts) >= 2 and rel.parts[0] not in ("pipeline", "config"), f"{name} in {rel}: not a feature package"
+
+
+def test_no_module_name_repeats_within_or_across_features() -> None:
+    """No `build.py` beside `stages/build.py`: a feature's modules are not named after the feature,
+    and outside config/ (the section models, still one module per section) and the role names, no
+    module name occurs twice."""
+    root = REPO / "wavrybuild"
+    packages = [root / f for f in FEATURES] + [p for p in (root / "channels").iterdir() if (p / "__init__.py").exists()]
+    for pkg in packages:
+        assert (pkg / "__init__.py").exists(), pkg
+        assert not (pkg / f"{pkg.name}.py").exists(), f"{pkg.name}/{pkg.name}.py: name the module for what it holds"
+    seen: dict[str, Path] = {}
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root)
+        if p.name in ROLE_NAMES or rel.parts[0] == "config":
+            continue
+        assert p.name not in seen, f"{rel} and {seen[p.name]}: one name, two modules"
+        seen[p.name] = rel
+
+
+def _feature(module: str) -> str:
+    """The unit of the layers: a feature package (channels/<name>/ each its own), or `core` for the
+    top-level modules, config/ and pipeline/; `app` for tasks.py and release.py."""
+    parts = module.split(".")[1:]
+    if not parts or parts[0] in ("tasks", "release"):
+        return "app"
+    if parts[0] == "channels" and len(parts) > 1:
+        return "channels." + parts[1]
+    if parts[0] in (*FEATURES, "channels", "verify"):
+        return parts[0]
+    return "core"
+
+
+def test_layers_go_down() -> None:
+    """Core imports no feature; features import core and each other's logic (never another's stage)
+    without a cycle; only tasks.py and release.py see every stage."""
+    paths = _modules()
+    edges: dict[str, set[str]] = {}
+    for m, p in paths.items():
+        for t in _imports(p, m, set(paths)):
+            a, b = _feature(m), _feature(t)
+            assert not (a == "core" and b != "core"), f"{m} (core) imports {t}"
+            assert b != "app" or a == "app", f"{m} imports {t}"
+            assert a in ("app", b) or b == "core" or not t.endswith(".stage"), f"{m} imports another feature's stage {t}"
+            if a != b and b != "core":
+                edges.setdefault(a, set()).add(b)
+    _assert_acyclic(edges, "features import each other")

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from wavrybuild.builders import _cargo_args
+from wavrybuild.build.builders import _cargo_args
 from wavrybuild.config import Config, parse
 from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError
-from wavrybuild.toolchain import RustToolchain, StdSource
+from wavrybuild.toolchain.probe import RustToolchain, StdSource
 
 
 def workspace(root: Path, members: dict[str, tuple[str, list[str]]]) -> Any:

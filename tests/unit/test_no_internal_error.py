@@ -24,7 +24,7 @@ from wavrybuild.dist import DistState, Transaction, writes
 from wavrybuild.errors import ConfigError, WavryError
 from wavrybuild.fsutil import write_atomic
 from wavrybuild.manifest import Manifest
-from wavrybuild.stages.artifacts import entries
+from wavrybuild.package.artifacts import entries
 
 BASE = '[project]\ncrate = "demo"\n[targets.x86_64-unknown-linux-gnu]\n'
 HANG = 60  # seconds: far more than a refusal takes, far less than "for ever"
@@ -121,7 +121,7 @@ def test_an_icon_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, k
 
 
 def test_the_channels_read_the_icon_as_carefully(tmp_path: Path) -> None:
-    from wavrybuild.channels.desktop import icon_sizes
+    from wavrybuild.channels.desktop.format import icon_sizes
 
     good = tmp_path / "icon.png"
     good.write_bytes(_png(256))
@@ -210,8 +210,8 @@ def test_a_changelog_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path: Path)
     from tests.unit.test_pipeline import fake_metadata
     from wavrybuild.config import parse
     from wavrybuild.env import Settings
+    from wavrybuild.notes.stage import notes_text
     from wavrybuild.pipeline.stage import Run
-    from wavrybuild.stages.notes import notes_text
     from wavrybuild.ui import UI
 
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.0.0"\n')
@@ -240,7 +240,7 @@ def test_a_fifo_named_by_package_include_is_refused_by_name(tmp_path: Path) -> N
     from tests.unit.test_pipeline import fake_metadata
     from wavrybuild.config import parse
     from wavrybuild.env import Settings
-    from wavrybuild.package import extra_files
+    from wavrybuild.package.plan import extra_files
 
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.0.0"\n')
     data = {"targets": {"x86_64-unknown-linux-gnu": {}}, "package": {"include": ["NEWS"]}}

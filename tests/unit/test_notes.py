@@ -12,7 +12,7 @@ from wavrybuild.config import parse
 from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError
 from wavrybuild.manifest import Artifact, Manifest
-from wavrybuild.notes import changelog_section, platform_of, render
+from wavrybuild.notes.changelog import changelog_section, platform_of, render
 
 CHANGELOG = """# Changelog
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from wavrybuild.builders import BUILDERS, VENDOR_SOURCE
+from wavrybuild.build.builders import BUILDERS, VENDOR_SOURCE
 from wavrybuild.config import TargetConfig, load
-from wavrybuild.toolchain import RustToolchain, StdSource, choose_builder, choose_runner, find_std
+from wavrybuild.toolchain.probe import RustToolchain, StdSource, choose_builder, choose_runner, find_std
 from wavrybuild.triple import Triple
 
 HOST = "x86_64-unknown-linux-gnu"
@@ -143,7 +143,7 @@ def test_profile_settings_become_cargo_config(project) -> None:
 
 
 def test_targets_differing_only_in_flags_share_one_invocation(project, tmp_path: Path, monkeypatch) -> None:
-    from wavrybuild.build import BuildStep, group_command, group_steps
+    from wavrybuild.build.plan import BuildStep, group_command, group_steps
 
     # The caller's RUSTFLAGS (a path with a space: it must stay one flag) go into every target's config.
     monkeypatch.setenv("CARGO_ENCODED_RUSTFLAGS", "-L\x1f/opt/my libs")
@@ -181,7 +181,7 @@ def test_targets_differing_only_in_flags_share_one_invocation(project, tmp_path:
 
 
 def test_lanes_balance_std_builds_and_relocate_into_a_dir_of_their_own(project, tmp_path: Path) -> None:
-    from wavrybuild.build import BuildStep, assign_lanes, group_command, relocate
+    from wavrybuild.build.plan import BuildStep, assign_lanes, group_command, relocate
 
     chain = RustToolchain("system", _sysroot(tmp_path, src=True, vendor=True))
 
@@ -209,7 +209,7 @@ def test_lanes_balance_std_builds_and_relocate_into_a_dir_of_their_own(project, 
 
 
 def test_universal2_builds_both_slices_and_never_shares_their_dirs(project, tmp_path: Path) -> None:
-    from wavrybuild.build import BuildStep, group_steps
+    from wavrybuild.build.plan import BuildStep, group_steps
 
     chain = RustToolchain("system", _sysroot(tmp_path, src=True, vendor=True))
     std = StdSource(chain, "build-std")
@@ -239,10 +239,10 @@ def test_universal2_builds_both_slices_and_never_shares_their_dirs(project, tmp_
 
 def test_msvc_is_valid_config_refused_only_where_it_cannot_build(tmp_path: Path) -> None:
     from tests.unit.test_pipeline import fake_metadata
+    from wavrybuild.ci.matrix import matrix
     from wavrybuild.config import parse
     from wavrybuild.env import Settings
-    from wavrybuild.pipeline.matrix import matrix
-    from wavrybuild.toolchain import Tools, target_status
+    from wavrybuild.toolchain.probe import Tools, target_status
 
     # LeanSpec's matrix: five cross-built targets and MSVC on a Windows runner.
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.0.0"\n')

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from tests.conftest import REPO, write_project
 from wavrybuild import env as env_
 from wavrybuild import proc
+from wavrybuild.build.freshness import environment_digest
 from wavrybuild.config import load
 from wavrybuild.env import DEFAULT_POLICY, DEFAULT_SECRET_ENV, SecretPolicy, Settings
 from wavrybuild.errors import ConfigError
-from wavrybuild.freshness import environment_digest
 
 BASE = '[project]\ncrate = "demo"\n[targets.x86_64-unknown-linux-gnu]\n'
 # What the docs' CI example sets while leaving every `*-env` key of targets.toml out.

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import write_project
 from wavrybuild.config import load
-from wavrybuild.sign import (
+from wavrybuild.sign.signatures import (
     GpgSigner,
     MinisignSigner,
     SshSigner,
@@ -62,7 +62,7 @@ def test_commands_carry_no_secret(cfg, tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_sigstore_keyless_needs_an_oidc_identity_and_keeps_the_token_off_argv(tmp_path: Path, monkeypatch) -> None:
-    from wavrybuild.sign import SignError, SigstoreSigner, sigstore_verify_command
+    from wavrybuild.sign.signatures import SignError, SigstoreSigner, sigstore_verify_command
 
     write_project(tmp_path, TOML.replace('"authenticode"]', '"authenticode", "sigstore"]')
                   + '[sign.sigstore]\ntoken-env = "GITLAB_SIGSTORE_TOKEN"\n')

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wavrybuild import nofollow
+from wavrybuild.ci.storage import Obj, StorageError, Where, _Sink, parse_listing, where
 from wavrybuild.config.storage import StorageConfig
 from wavrybuild.config.values import ArtifactPath, Component
-from wavrybuild.storage import Obj, StorageError, Where, _Sink, parse_listing, where
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 W = Where("releases", f"demo/{COMMIT}")

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
-from wavrybuild import pins, proc, provision
-from wavrybuild import toolchain as tc
+from wavrybuild import proc
 from wavrybuild.config import TargetConfig, load
-from wavrybuild.toolchain import RustToolchain, Tools, target_status
+from wavrybuild.toolchain import pins, provision
+from wavrybuild.toolchain import probe as tc
+from wavrybuild.toolchain.probe import RustToolchain, Tools, target_status
 from wavrybuild.triple import Triple
 
 HOST = "x86_64-unknown-linux-gnu"

@@ -12,7 +12,7 @@ import pytest
 
 from wavrybuild.checksum import SumsError, parse_sums
 from wavrybuild.errors import WavryError
-from wavrybuild.verify import verify_dir
+from wavrybuild.verify.audit import verify_dir
 
 D = "a" * 64
 

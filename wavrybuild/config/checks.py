@@ -13,8 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
-from ..triple import suggest
+from ..errors import ConfigError, suggest
 from .values import Checked, Component, GitRef, HttpUrl, Line, RelPath, RepoSlug, sample_fill
 
 ARCHIVE_FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")

@@ -10,8 +10,7 @@ from typing import Any
 
 from ..env import WELL_KNOWN_SECRETS as WELL_KNOWN_SECRETS  # re-exported by config
 from ..env import SecretPolicy, Settings
-from ..errors import ConfigError
-from ..triple import suggest
+from ..errors import ConfigError, suggest
 from . import checks as c
 from .models import CratePackage, Project
 from .values import Component, Line

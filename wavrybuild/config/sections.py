@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..env import Settings
-from ..errors import ConfigError
-from ..triple import suggest
+from ..errors import ConfigError, suggest
 from . import checks as c
 from .models import GROUPS, SIGN_METHOD_KEYS, SIGN_METHODS, ChecksumConfig, PackageConfig, SignConfig
 from .values import Line

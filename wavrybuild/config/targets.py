@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..triple import UNIVERSAL2, Triple, known_triples, suggest
+from ..errors import ConfigError, suggest
+from ..triple import UNIVERSAL2, Triple, known_triples
 from . import checks as c
 from .models import BUILDERS, RUNNERS, STD_SOURCES, TargetConfig
 from .values import MAX_COMPONENT, Component

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from ..errors import ConfigError
-from ..triple import suggest
+from ..errors import ConfigError, suggest
 from .artifacts import ExtraArtifact
 from .bindings import BindingsConfig
 from .channels import Channels

@@ -1,224 +1,23 @@
-"""Publishing: upload what dist/manifest.json describes to GitHub Releases, an HTTP PUT server or a
-directory. Configured in [publish] of targets.toml; reference and semantics in docs/publishing.md.
+"""The publish feature: the package registries and the [publish] destinations.
 
-Every destination is idempotent and resumable: before sending a file it looks at what is already
-there and skips a file with the same size and sha256, so a rerun after any failure (a SIGKILL in
-the middle of an upload included) completes the release without duplicates. Files go out in an
-order that keeps a partial release honest: artifacts, then their signatures and sidecars, then
-SHA256SUMS, then manifest.json — SHA256SUMS never lists a file that is not there yet.
-
-Secrets are never keys in targets.toml: only the names of the env vars holding them (`*-env`).
-They travel in request headers only, never in URLs, log lines or error messages.
-"""
+upload.py (`publish`: the registries first — npm from dist/, crates from the source — then every
+chosen destination: all credentials read before the first byte, each file put, `finish`),
+base.py (the files to publish, the Destination protocol, the HTTP client), github.py, gitlab.py,
+pypi.py, destinations.py (HTTP PUT and a directory), npm.py (npm tarballs to their registry),
+crates.py (cargo publish), stage.py (PublishStage)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-from .. import env as env_
-from ..config import Config
-from ..config.publish import (
-    DESTINATIONS,
-    CratesConfig,
-    DestinationConfig,
-    GitHubConfig,
-    GitLabConfig,
-    HttpConfig,
-    PublishConfig,
-    PypiConfig,
-)
-from ..errors import ConfigError, WavryError
-from ..triple import suggest
-from ..ui import mask_for_ci
-
-if TYPE_CHECKING:
-    from ..config.npm import NpmConfig
-
-
-from ..channels.npm import publish_npm
-from ..manifest import Manifest
-from .base import Destination, LocalFile, PublishError, PublishResult, ReleaseRef, collect
-from .crates import publish_crates
-from .destinations import DirectoryDestination, HttpDestination
-from .github import GitHubDestination
-from .gitlab import GitLabDestination
-from .pypi import PypiDestination, upload_token
+from typing import Any
 
 __all__ = ["PublishError", "PublishResult", "publish"]
 
 
-def _secret(cfg: Config, key: str, env: str) -> str:
-    value = env_.secret_value(env)
-    if not value:
-        raise ConfigError(f"{cfg.project.config_path}: publish.{key}: environment variable {env} is not set (or empty)",
-                          hint=f"export {env} with the credential, or name another variable in publish.{key}")
-    return value
+def __getattr__(name: str) -> Any:
+    # The Python API (docs/publishing.md) as before the move: `from wavrybuild.publish import
+    # publish`. Resolved on first use, so that importing one destination does not load them all.
+    if name in __all__:
+        from . import upload
 
-
-# --- the entry point ------------------------------------------------------------------------------------
-
-def _npm(cfg: Config, only: tuple[str, ...]) -> NpmConfig | None:
-    """[channels.npm] when it publishes and `only` does not leave it out; else None."""
-    nc = cfg.channels.npm
-    if "npm" in only and (nc is None or not nc.publish):
-        raise ConfigError(f"{cfg.project.config_path}: channels.npm: " + ("not configured" if nc is None else "publish = false"),
-                          hint="add [channels.npm] (docs/channels-npm.md)" if nc is None else "set channels.npm.publish = true")
-    if nc is None or not nc.publish or (only and "npm" not in only):
-        return None
-    return nc
-
-
-REGISTRIES = ("npm", "crates")  # published from their own inputs, not as dist/'s files
-
-
-def _crates(cfg: Config, only: tuple[str, ...]) -> CratesConfig | None:
-    cc = cfg.publish.crates
-    if "crates" in only and cc is None:
-        raise ConfigError(f"{cfg.project.config_path}: publish.crates: not configured",
-                          hint='add [publish.crates] packages = ["…"] (docs/publishing.md)')
-    return None if cc is None or (only and "crates" not in only) else cc
-
-
-def _chosen(cfg: Config, pcfg: PublishConfig, only: tuple[str, ...]) -> list[DestinationConfig]:
-    only = tuple(o for o in only if o not in REGISTRIES)
-    if not pcfg.files:
-        raise ConfigError(f"{cfg.project.config_path}: publish: no destination configured",
-                          hint="add [publish.github], [publish.gitlab], [publish.pypi], [publish.http] or [publish.directory] "
-                                   "(docs/publishing.md)")
-    for name in only:
-        if name not in DESTINATIONS:
-            near = suggest(name, list(DESTINATIONS))
-            raise ConfigError(f"publish destination {name!r} is unknown" + (f"; did you mean {near!r}?" if near else ""),
-                              hint="destinations: " + ", ".join(DESTINATIONS))
-        if pcfg.get(name) is None:
-            raise ConfigError(f"{cfg.project.config_path}: publish.{name}: not configured",
-                              hint="configured: " + ", ".join(d.kind for d in pcfg.destinations))
-    return [d for d in pcfg.files if not only or d.kind in only]
-
-
-def _open(cfg: Config, d: DestinationConfig, release: ReleaseRef) -> Destination:
-    """The destination, with its credentials read from the environment (now, and only here)."""
-    if isinstance(d, GitHubConfig):
-        token = _secret(cfg, "github.token-env", d.token_env)
-        mask_for_ci([token])
-        return GitHubDestination(d, release, token)
-    if isinstance(d, HttpConfig):
-        bearer = _secret(cfg, "http.token-env", d.token_env) if d.token_env else None
-        basic = None
-        if d.user_env and d.password_env:
-            basic = (_secret(cfg, "http.user-env", d.user_env), _secret(cfg, "http.password-env", d.password_env))
-        mask_for_ci([bearer or "", basic[1] if basic else ""])
-        return HttpDestination(d, release, bearer, basic)
-    if isinstance(d, GitLabConfig):
-        token = _secret(cfg, "gitlab.token-env", d.token_env)
-        mask_for_ci([token])
-        return GitLabDestination(d, release, token, *_gitlab_where(cfg, d))
-    if isinstance(d, PypiConfig):
-        token = upload_token(d)
-        mask_for_ci([token])
-        return PypiDestination(d, release, token)
-    assert not isinstance(d, CratesConfig)  # published from the source, not as files
-    return DirectoryDestination(d, release)
-
-
-def _dry(d: DestinationConfig, release: ReleaseRef) -> Destination:
-    # Built without credentials: a dry run reads no secret and makes no network call.
-    if isinstance(d, GitHubConfig):
-        return GitHubDestination(d, release, "")
-    if isinstance(d, HttpConfig):
-        return HttpDestination(d, release, None, None)
-    if isinstance(d, PypiConfig):
-        return PypiDestination(d, release, "")
-    assert not isinstance(d, CratesConfig)  # published from the source, not as files
-    if isinstance(d, GitLabConfig):
-        project, api = d.project or env_.var("CI_PROJECT_ID") or "(CI_PROJECT_ID)", d.api_url or env_.var("CI_API_V4_URL")
-        return GitLabDestination(d, release, "", project, api or "https://gitlab.com/api/v4")
-    return DirectoryDestination(d, release)
-
-
-def _gitlab_where(cfg: Config, d: GitLabConfig) -> tuple[str, str]:
-    """The project and API URL: from targets.toml, else from the CI job's own variables."""
-    project = d.project or env_.var("CI_PROJECT_ID")
-    if not project:
-        raise ConfigError(f"{cfg.project.config_path}: publish.gitlab.project: not set, and $CI_PROJECT_ID is not "
-                          "either (not in a GitLab CI job)", hint='set project = "group/name" (or its numeric id)')
-    return project, d.api_url or env_.var("CI_API_V4_URL") or "https://gitlab.com/api/v4"
-
-
-def _registries(cfg: Config, dist: Path, npm: NpmConfig | None, crates: CratesConfig | None, dry: bool,
-                log: Callable[[str], None]) -> list[PublishResult]:
-    """npm packages (from dist/) and crates (from the source), each idempotent on its own."""
-    results: list[PublishResult] = []
-    if npm is not None:
-        manifest = Manifest.load(dist)
-        try:
-            rows = publish_npm(npm, dist, manifest.artifacts if manifest else [], dry=dry, log=log)
-        except WavryError as exc:
-            raise PublishError(exc.message, hint=exc.hint) from None
-        results += [PublishResult("npm", file, action, detail) for file, action, detail in rows]  # type: ignore[arg-type]
-    if crates is not None:
-        try:
-            results += publish_crates(cfg, crates, dry=dry, log=log)
-        except PublishError as exc:
-            exc.results = results + exc.results
-            raise
-    return results
-
-
-def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = False,
-            log: Callable[[str], None] = print) -> list[PublishResult]:
-    """Upload dist/'s release to every configured destination (or those in `only`), in order.
-
-    Raises ConfigError for configuration and missing credentials, PublishError for a failed
-    transfer (its `results` say what was done before). Rerunning is always safe.
-    """
-    pcfg = cfg.publish
-    npm, crates = _npm(cfg, only), _crates(cfg, only)
-    registries_only = (bool(only) and set(only) <= set(REGISTRIES)) or (
-        not only and not pcfg.files and (npm is not None or crates is not None))
-    chosen = [] if registries_only else _chosen(cfg, pcfg, only)
-    # Crates are published from the source: a crates-only run needs no dist/.
-    release, files = collect(dist) if chosen or npm is not None else (ReleaseRef("", "", ""), [])
-    results: list[PublishResult] = []
-
-    def record(result: PublishResult) -> None:
-        results.append(result)
-        log(result.line())
-
-    # Package registries first: a release page that links to `npm install` should find it there.
-    results += _registries(cfg, dist, npm, crates, dry, log)
-    if dry:
-        for d in chosen:
-            dest = _dry(d, release)
-            for f in dest.select(files):
-                record(PublishResult(d.kind, f.name, "would upload", dest.where(f)))
-            if isinstance(dest, GitHubDestination):
-                record(PublishResult(d.kind, f"release {dest.tag}", "would publish",
-                                     "a draft until the last upload" + ("; then left a draft" if dest.c.draft else "")))
-            elif isinstance(dest, GitLabDestination) and dest.c.release:
-                record(PublishResult(d.kind, f"release {dest.tag}", "would publish", "with a link to every file"))
-        return results
-    # Every credential is read before the first byte goes anywhere: a missing one fails fast.
-    dests = [_open(cfg, d, release) for d in chosen]
-    try:
-        for dest in dests:
-            _upload_all(dest, files, record)
-    except PublishError as exc:
-        exc.results = list(results)
-        raise
-    finally:
-        for dest in dests:
-            dest.close()
-    return results
-
-
-def _upload_all(dest: Destination, files: list[LocalFile], record: Callable[[PublishResult], None]) -> None:
-    dest.start()
-    mine = dest.select(files)
-    for f in mine:
-        action, detail = dest.put(f)
-        record(PublishResult(dest.kind, f.name, action, detail))
-    for what, action, detail in dest.finish(mine):
-        record(PublishResult(dest.kind, what, action, detail))
+        return getattr(upload, name)
+    raise AttributeError(name)

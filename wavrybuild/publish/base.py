@@ -14,7 +14,7 @@ from ..errors import WavryError
 from ..manifest import MANIFEST_NAME, Manifest
 from ..net import CHUNK as CHUNK  # re-exported: the directory destination copies in these chunks
 from ..net import Client
-from ..notes import NOTES_NAME
+from ..notes.changelog import NOTES_NAME
 
 Action = Literal["uploaded", "skipped", "replaced", "would upload", "published", "would publish", "updated",
                  "removed"]

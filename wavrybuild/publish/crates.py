@@ -18,8 +18,7 @@ from .. import cargo, proc
 from .. import env as env_
 from ..config import Config
 from ..config.publish import CratesConfig
-from ..errors import CommandFailed, ConfigError
-from ..triple import suggest
+from ..errors import CommandFailed, ConfigError, suggest
 from .base import HttpClient, PublishError, PublishResult
 
 

@@ -1,0 +1,409 @@
+"""Build steps: planned (pure), then executed; binaries found from cargo's JSON messages.
+
+Each built binary is copied into the state directory (dist/.wavrybuild/bin/<target>/) so later
+stages read one stable place, whatever CARGO_TARGET_DIR, workspace layout or glibc suffix was used,
+and two targets sharing a cargo output dir cannot overwrite each other's result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, proc
+from ..config import Config, Project, TargetConfig
+from ..errors import CommandFailed, WavryError
+from ..fsutil import copy_atomic, write_atomic
+from ..proc import Command
+from ..record import BinaryRecord, BuildRecord, TargetRecord, state_dir
+from ..toolchain.probe import StdSource, TargetStatus, Tools
+from . import macho
+from .builders import BUILDERS
+from .freshness import cargo_config_digest, environment_digest, still_fresh, watched
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    target: TargetConfig
+    builder: str
+    command: Command | None  # None: cannot be built here (see `problem`)
+    problem: str | None = None
+    std_mode: str | None = None
+    toolchain: str | None = None
+    rustc: str | None = None
+    std: StdSource | None = field(default=None, compare=False)  # to plan the command again (relocate)
+
+
+VCS_DIRS = {".git", ".hg", ".svn", ".jj", ".pijul"}
+
+
+def source_digest(project: Project) -> str:
+    """Digest of the workspace's files by path, size and mtime (as cargo judges freshness), without
+    build output, dist/ or version-control data (hidden directories such as .cargo/ and .sqlx/
+    count); plus Cargo.lock's content, the cargo config files outside the workspace and the
+    variables cargo, rustc and C toolchains read (see freshness)."""
+
+
+    h = hashlib.sha256()
+    skip = {project.target_directory.resolve(), project.dist_dir.resolve()}
+    root = project.workspace_root
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in VCS_DIRS and d != "target"
+                             and Path(dirpath, d).resolve() not in skip)
+        for name in sorted(filenames):
+            st = os.stat(os.path.join(dirpath, name))
+            h.update(f"{os.path.relpath(os.path.join(dirpath, name), root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    lock = root / "Cargo.lock"
+    if lock.exists():
+        h.update(lock.read_bytes())
+    h.update(cargo_config_digest(project.manifest_path.parent, root).encode())
+    h.update(environment_digest(project.secrets).encode())
+    return h.hexdigest()
+
+
+def cache_key(step: BuildStep, tools: Tools, source: str) -> str:
+    """Everything a target's binaries depend on: if it is unchanged, cargo has nothing to do."""
+
+
+    assert step.command is not None
+    parts = {
+        "argv": step.command.argv, "env": sorted(step.command.env.items()), "rustc": step.rustc,
+        "zig": (tools.zig, tools.zigbuild) if step.builder == "zigbuild" else None,
+        "source": source, "wavrybuild": __version__,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cached_outcome(step: BuildStep, key: str, record: BuildRecord, dist: Path) -> Outcome | None:
+    """The recorded result, if it was built from exactly this key and its binaries are still there."""
+
+    rec = record.targets.get(step.target.id)
+    if rec is None or not rec.ok or rec.key != key or not rec.binaries or not still_fresh(rec.watch):
+        return None
+    for b in rec.binaries:
+        path = dist / b.path
+        if not path.is_file() or path.stat().st_size != b.size:
+            return None
+    return Outcome(step, True, 0.0, list(rec.binaries), cached=True, key=key)
+
+
+def plan(config: Config, statuses: list[TargetStatus], tools: Tools) -> list[BuildStep]:
+    steps = []
+    for st in statuses:
+        if not st.buildable or st.std is None:
+            steps.append(BuildStep(st.target, st.builder, None, problem="; ".join(st.problems)))
+            continue
+        cmd = BUILDERS[st.builder].command(config.project, st.target, st.std, tools.host)
+        steps.append(BuildStep(st.target, st.builder, cmd, std_mode=st.std.mode, toolchain=st.std.toolchain.label,
+                               rustc=st.std.toolchain.version, std=st.std))
+    return steps
+
+
+def _split_target_args(argv: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(the argv without this target's own arguments, those arguments): `--target T` and the
+    `--config target."<triple>".…` entries, which apply to that target only."""
+    shared: list[str] = []
+    own: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--target" or (a == "--config" and i + 1 < len(argv) and argv[i + 1].startswith('target."')):
+            own += argv[i:i + 2]
+            i += 2
+            continue
+        shared.append(a)
+        i += 1
+    return shared, own
+
+
+def group_steps(steps: list[BuildStep], host: str) -> list[list[BuildStep]]:
+    """Targets that differ only in their own arguments (--target, per-target rustflags) share one
+    cargo invocation: cargo's jobserver then schedules all of them on the machine's cores, and host
+    build scripts and proc-macros are compiled once. Targets that write to the same output
+    directory (a triple with and without a glibc floor) stay apart, and so does a target of the
+    host's own triple: beside it, cargo gives the other targets' build-script units other
+    metadata (another OUT_DIR name in their bytes), so a foreign target would not come out the
+    same as when built alone, as a CI matrix runner builds it."""
+    groups: list[list[BuildStep]] = []
+    index: dict[tuple[Any, ...], int] = {}
+    for step in steps:
+        if step.command is None:
+            groups.append([step])
+            continue
+        if host in step.target.triple.slices:
+            groups.append([step])
+            continue
+        shared, _ = _split_target_args(step.command.argv)
+        cmd = step.command
+        shape = (tuple(shared), tuple(sorted(cmd.env.items())), cmd.unset_env, cmd.secret_env, step.builder)
+        g = index.get(shape)
+        if g is not None and all(not set(s.target.triple.slices) & set(step.target.triple.slices) for s in groups[g]):
+            groups[g].append(step)
+        else:
+            index[shape] = len(groups)
+            groups.append([step])
+    return groups
+
+
+def group_command(group: list[BuildStep]) -> Command:
+    first = group[0].command
+    assert first is not None
+    if len(group) == 1:
+        return first
+    shared, _ = _split_target_args(first.argv)
+    own = [x for s in group if s.command is not None for x in _split_target_args(s.command.argv)[1]]
+    # After the program and its subcommand; --keep-going: one target's compile error must not stop
+    # the others.
+    argv = shared[:2] + own + shared[2:] + ["--keep-going"]
+    return Command(tuple(argv), first.env, first.cwd, secret_env=first.secret_env, unset_env=first.unset_env)
+
+
+def group_weight(group: list[BuildStep]) -> int:
+    """A rough cost, to balance lanes: a std built from source takes tens of seconds per target,
+    far more than most crates against an installed std."""
+    return sum(10 if s.std_mode == "build-std" else 1 for s in group if s.command is not None)
+
+
+def assign_lanes(groups: list[list[BuildStep]], lanes: int) -> list[int]:
+    """The lane of each group: the heaviest first, each onto the least loaded lane.
+
+    Only the groups' composition decides, not timings from earlier runs: the next build of the
+    same targets lands in the same lanes and finds cargo's incremental state in the same dirs."""
+    load = [0] * max(1, lanes)
+    result = [0] * len(groups)
+    order = sorted(range(len(groups)), key=lambda i: (-group_weight(groups[i]), i))
+    for i in order:
+        if groups[i][0].command is None:
+            continue
+        lane = min(range(len(load)), key=lambda k: (load[k], k))
+        result[i] = lane
+        load[lane] += group_weight(groups[i])
+    return result
+
+
+def relocate(group: list[BuildStep], project: Project, lane: int, host: str) -> list[BuildStep]:
+    """The group planned again for a lane's own target dir (lane 0: unchanged)."""
+
+    if lane == 0:
+        return group
+    moved = replace(project, build_lane=lane)
+    out = []
+    for s in group:
+        if s.std is None:  # cannot be built here: nothing to move
+            out.append(s)
+            continue
+        out.append(replace(s, command=BUILDERS[s.builder].command(moved, s.target, s.std, host)))
+    return out
+
+
+def execute_group(
+    group: list[BuildStep],
+    project: Project,
+    dist: Path,
+    on_line: Callable[[str], None] | None = None,
+) -> list[Outcome]:
+    """Build a group with one cargo invocation; each target's outcome from its own artifacts."""
+    if len(group) == 1:
+        return [execute_step(group[0], project, dist, on_line)]
+    start = time.monotonic()
+    cmd = group_command(group)
+    error = None
+    try:
+        result = proc.run(cmd, on_stderr_line=on_line, tail_lines=60, check=False)
+        if result.returncode != 0:
+            error = _build_error(CommandFailed(list(cmd.argv), result.returncode, result.stderr_tail))
+        stdout = result.stdout
+    except WavryError as exc:
+        return [Outcome(s, False, time.monotonic() - start, error=str(exc)) for s in group]
+    seconds = time.monotonic() - start
+    outcomes = []
+    for step in group:
+        try:
+            produced, built = _produced(stdout, project, step.target, filtered=True)
+        except BuildProblem as exc:
+            outcomes.append(Outcome(step, False, seconds, error=error or str(exc)))
+            continue
+        outcomes.append(Outcome(step, True, seconds, _stage(step, project, dist, produced),
+                                watch=_watch(built, stdout, step.target, project)))
+    return outcomes
+
+
+class BuildProblem(Exception):
+    pass
+
+
+def _produced(stdout: str, project: Project, target: TargetConfig, *,
+              filtered: bool) -> tuple[dict[str, Path], list[Path]]:
+    """(binary name -> the executable to release, every executable cargo wrote for it).
+
+    A universal2 target's slices are joined here into <target-dir>/universal2-apple-darwin/."""
+    if not target.triple.is_universal:
+        found = artifacts_from_messages(stdout, project, triple=str(target.triple) if filtered else None)
+        missing = [b for b in project.binaries if b not in found]
+        if missing:
+            raise BuildProblem(f"no binary for: {', '.join(missing)}")
+        return found, list(found.values())
+    per_slice = {name: artifacts_from_messages(stdout, project, triple=name) for name in target.triple.slices}
+    joined: dict[str, Path] = {}
+    for b in project.binaries:
+        parts = [per_slice[name].get(b) for name in target.triple.slices]
+        if None in parts:
+            lacking = [n for n, p in zip(target.triple.slices, parts, strict=True) if p is None]
+            raise BuildProblem(f"no binary for: {b} ({', '.join(lacking)})")
+        first = parts[0]
+        assert first is not None
+        out = first.parent.parent.parent / str(target.triple) / first.parent.name / first.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = macho.join([p.read_bytes() for p in parts if p is not None])
+        except macho.MachOError as exc:
+            raise BuildProblem(f"{b}: cannot join the slices into a universal binary: {exc}") from None
+        for s in macho.slices(data):
+            # Apple Silicon kills an arm64 binary whose signature does not match its bytes.
+            problems = macho.signature_problems(s)
+            if s.arch == "arm64" and problems:
+                raise BuildProblem(f"{b}: the arm64 slice's code signature is not valid: {problems[0]}")
+        write_atomic(out, data, mode=0o755)
+        joined[b] = out
+    return joined, [p for found in per_slice.values() for p in found.values()]
+
+
+def _watch(built: list[Path], stdout: str, target: TargetConfig, project: Project) -> dict[str, Any]:
+    # universal2: the build scripts of both slices (and, in a group, of its neighbours: a spare rebuild at worst).
+    return watched(built, stdout, None if target.triple.is_universal else str(target.triple), project.secrets)
+
+
+def _stage(step: BuildStep, project: Project, dist: Path, produced: dict[str, Path]) -> list[BinaryRecord]:
+    records = []
+    for name in project.binaries:
+        src = produced[name]
+        staged = state_dir(dist) / "bin" / step.target.id / src.name
+        copy_atomic(src, staged)
+        records.append(BinaryRecord(name=name, path=str(staged.relative_to(dist)), size=staged.stat().st_size,
+                                    package=_package_name(project, name)))
+    return records
+
+
+def _package_name(project: Project, binary: str) -> str:
+    try:
+        return project.package_of(binary).name
+    except KeyError:
+        return project.package
+
+
+def artifacts_from_messages(stdout: str, project: Project, triple: str | None = None) -> dict[str, Path]:
+    """Binary name -> produced executable, from cargo's compiler-artifact messages.
+
+    With several --target in one invocation, `triple` picks this target's files: cargo puts them
+    under <target-dir>/<triple>/."""
+    found: dict[str, Path] = {}
+    # Which package a binary belongs to: its manifest (a same-named bin of an unreleased package is not it).
+    owner = {b: str(p.manifest_path.resolve()) for p in project.packages for b in p.binaries}
+    manifest = str(project.manifest_path.resolve())
+    for line in stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if msg.get("reason") != "compiler-artifact" or not msg.get("executable"):
+            continue
+        target = msg.get("target", {})
+        if "bin" not in target.get("kind", ()):
+            continue
+        name = target.get("name")
+        if str(Path(msg.get("manifest_path", "")).resolve()) != owner.get(name, manifest):
+            continue
+        if triple and f"/{triple}/" not in msg["executable"].replace("\\", "/"):
+            continue
+        if name in project.binaries:
+            found[target["name"]] = Path(msg["executable"])
+    return found
+
+
+@dataclass
+class Outcome:
+    step: BuildStep
+    ok: bool
+    seconds: float = 0.0
+    binaries: list[BinaryRecord] = field(default_factory=list)
+    error: str | None = None
+    cached: bool = False
+    key: str = ""
+    watch: dict[str, Any] = field(default_factory=dict)  # see freshness.watched
+
+
+def execute_step(
+    step: BuildStep,
+    project: Project,
+    dist: Path,
+    on_line: Callable[[str], None] | None = None,
+) -> Outcome:
+    if step.command is None:
+        return Outcome(step, False, error=step.problem or "cannot be built here")
+    start = time.monotonic()
+    try:
+        result = proc.run(step.command, on_stderr_line=on_line, tail_lines=40)
+    except CommandFailed as exc:
+        return Outcome(step, False, time.monotonic() - start, error=_build_error(exc))
+    except WavryError as exc:
+        return Outcome(step, False, time.monotonic() - start, error=str(exc))
+    try:
+        produced, built = _produced(result.stdout, project, step.target, filtered=False)
+    except BuildProblem as exc:
+        return Outcome(step, False, time.monotonic() - start, error=f"cargo reported success but {exc}")
+    return Outcome(step, True, time.monotonic() - start, _stage(step, project, dist, produced),
+                   watch=watched(built, result.stdout, None, project.secrets))
+
+
+def _build_error(exc: CommandFailed) -> str:
+    # The compiler's own error lines are what the user needs; keep the ones that say "error".
+    lines = exc.stderr_tail.splitlines()
+    errs = [ln for ln in lines if ln.lstrip().startswith("error")]
+    shown = "\n".join(errs[-6:]) if errs else "\n".join(lines[-10:])
+    return f"exit code {exc.returncode}\n{shown}".rstrip()
+
+
+def build_key(project: Project, target: TargetConfig) -> str:
+    """What a target's binaries were built from, as far as config says: crate version + target config."""
+    packages = " ".join(f"{p.name} {p.version}" for p in project.packages) or f"{project.package} {project.version}"
+    return f"{packages} {target.fingerprint()}"
+
+
+def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: Tools) -> BuildRecord:
+    """Merge these outcomes into dist/.wavrybuild/build.json (others' entries are kept)."""
+    rec = BuildRecord.load(dist)
+    rec.crate = config.project.package
+    rec.name = config.project.name
+    rec.version = config.project.version
+    rec.host = tools.host
+    # A build of host targets only does not probe zig: what built the other targets stays recorded.
+    probed = {"cargo": tools.cargo, "zig": tools.zig, "cargo-zigbuild": tools.zigbuild}
+    rec.tools = {**{k: rec.tools.get(k) for k in probed}, **{k: v for k, v in probed.items() if v}}
+    for o in outcomes:
+        t = o.step.target
+        rec.targets[t.id] = TargetRecord(
+            id=t.id,
+            triple=str(t.triple),
+            rust_target=t.rust_target,
+            builder=o.step.builder,
+            toolchain=o.step.toolchain,
+            std=o.step.std_mode,
+            ok=o.ok,
+            seconds=round(o.seconds, 2) if not o.cached else (rec.targets[t.id].seconds if t.id in rec.targets else 0.0),
+            binaries=o.binaries if o.ok else [],
+            error=o.error,
+            fingerprint=build_key(config.project, t),
+            rustc=o.step.rustc,
+            key=o.key if o.ok else "",
+            watch=(o.watch if not o.cached else rec.targets[t.id].watch) if o.ok else {},
+        )
+    rec.save(dist)
+    return rec

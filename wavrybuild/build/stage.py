@@ -1,0 +1,240 @@
+"""The build stage: every chosen target compiled (cargo-zigbuild or cargo), grouped into as few
+cargo invocations as can share one, spread over `--parallel` lanes; skipped per target when its
+cache key and freshness watch say cargo would do nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..config import Config
+from ..env import Settings
+from ..errors import ConfigError, ToolMissing, WavryError
+from ..pipeline.stage import Planned, Run
+from ..toolchain.probe import Tools, ensure_objcopy_shim, statuses
+from ..toolchain.sccache import CacheStats, save_last_build, server_stats, settled_stats
+from ..toolchain.sccache import status as cache_status
+from ..ui import Reporter, human_size
+from . import plan as b
+
+Finished = Callable[[list[b.Outcome]], None]
+
+
+def parallel_builds(requested: int | None, settings: Settings) -> int:
+    """How many cargo invocations run at once: --parallel, else $WAVRYBUILD_PARALLEL, else 2.
+
+    Two even on two cores: one build of std from source keeps about 1.4 of them busy (its crates
+    form long serial chains), so a second build fills the gaps."""
+    raw = requested if requested is not None else (settings.parallel or "2")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        where = "--parallel" if requested is not None else "WAVRYBUILD_PARALLEL"
+        raise ConfigError(f"{where}: {raw!r} is not a whole number of builds at once (1 or more)")
+    return n
+
+
+@dataclass
+class BuildPlan:
+    """What a build would do: the steps, those cached, and the groups of the rest in their lanes."""
+
+    tools: Tools
+    steps: list[b.BuildStep]
+    keys: dict[str, str]
+    done: dict[str, b.Outcome]
+    todo: list[b.BuildStep]
+    groups: list[list[b.BuildStep]]
+    lane_of: list[int]
+    lanes: int
+
+    @property
+    def at_once(self) -> str:
+        buildable = sum(1 for g in self.groups if g[0].command is not None)
+        return f"{buildable} cargo invocations, {self.lanes} at a time (--parallel)"
+
+
+def make_plan(run: Run, fail_fast: bool, settings: Settings) -> BuildPlan:
+    cfg = run.cfg
+    tools, sts = statuses(cfg, run.targets)
+    steps = b.plan(cfg, sts, tools)
+    source = b.source_digest(cfg.project)
+    keys = {s.target.id: b.cache_key(s, tools, source) for s in steps if s.command is not None}
+    done: dict[str, b.Outcome] = {}
+    todo: list[b.BuildStep] = []
+    for step in steps:
+        cached = (None if run.force or step.command is None
+                  else b.cached_outcome(step, keys[step.target.id], run.state.record, run.state.dist))
+        if cached:
+            done[step.target.id] = cached  # same sources, lock file, toolchain, flags and config: no cargo
+        else:
+            todo.append(step)
+    groups = b.group_steps(todo, tools.host)
+    buildable = sum(1 for g in groups if g[0].command is not None)
+    # --fail-fast means one invocation after the other: nothing else is running when one fails.
+    lanes = 1 if fail_fast else min(parallel_builds(run.parallel, settings), buildable) or 1
+    lane_of = b.assign_lanes(groups, lanes)
+    groups = [b.relocate(g, cfg.project, lane, tools.host) for g, lane in zip(groups, lane_of, strict=True)]
+    return BuildPlan(tools, steps, keys, done, todo, groups, lane_of, lanes)
+
+
+def _prepare(ui: Reporter, cfg: Config, todo: list[b.BuildStep], tools: Tools) -> None:
+    """What must hold before cargo starts: a working shared cache, rust-objcopy for Apple targets."""
+    if todo and cfg.project.sccache:
+        cache = cache_status(cfg.project)
+        if cache.problem:
+            raise ToolMissing(f"[cache] sccache: {cache.problem}",
+                              hint="fix it, or build without the cache (WAVRYBUILD_SCCACHE=0)")
+        ui.info(cache.line())
+    for step in todo:
+        if step.std is not None and step.target.triple.os == "macos":
+            ensure_objcopy_shim(step.std.toolchain, tools.host)
+
+
+def _how(group: list[b.BuildStep]) -> str:
+    return f"{group[0].builder}, std {group[0].std_mode or '-'}"
+
+
+def _serially(run: Run, plan: BuildPlan, finished: Finished, fail_fast: bool) -> None:
+    ui, groups = run.ui, plan.groups
+    for i, group in enumerate(groups, 1):
+        title = f"build {', '.join(s.target.id for s in group)} [{i}/{len(groups)}] ({_how(group)})"
+        with ui.group(title):
+            if group[0].command is not None:
+                ui.command(b.group_command(group).display())
+            with ui.progress(title) as update:
+                results = b.execute_group(group, run.cfg.project, run.state.dist, on_line=update)
+            finished(results)
+        if fail_fast and not all(o.ok for o in results):
+            break
+
+
+def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
+    """Run the groups in `lanes` threads, each lane's groups one after the other in its own target
+    dir. Each invocation's log is shown as one block (a log group in CI) when it ends, not
+    interleaved with the other lane's; outcomes are reported in plan order once all are done."""
+    ui, lock = run.ui, threading.Lock()
+    results: dict[int, list[b.Outcome]] = {}
+    ui.info(f"build: {plan.at_once}")
+    with ui.progress(f"build: {plan.at_once}") as update:
+
+        def one(i: int, group: list[b.BuildStep], lane: int) -> None:
+            ids, log = ", ".join(s.target.id for s in group), []
+
+            def on_line(line: str) -> None:
+                log.append(line)
+                if ui.live:
+                    with lock:
+                        update(f"[{ids}] {line}")
+
+            out = results[i] = b.execute_group(group, run.cfg.project, run.state.dist, on_line=on_line)
+            with lock, ui.group(f"build {ids} (lane {lane + 1}, {_how(group)}, "
+                                f"{max((o.seconds for o in out), default=0.0):.1f} s)"):
+                if group[0].command is not None:
+                    ui.command(b.group_command(group).display())
+                for line in [] if ui.live else log:
+                    ui.raw(line)
+
+        def lane_work(lane: int) -> None:
+            for i, group in enumerate(plan.groups):
+                if plan.lane_of[i] == lane:
+                    one(i, group, lane)
+
+        with ThreadPoolExecutor(max_workers=plan.lanes, thread_name_prefix="wavrybuild-lane") as pool:
+            for future in [pool.submit(lane_work, lane) for lane in range(plan.lanes)]:
+                future.result()
+    for i in sorted(results):
+        finished(results[i])
+
+
+def _summary(ui: Reporter, cfg: Config, outcomes: list[b.Outcome], not_run: list[str]) -> None:
+    p = cfg.project
+    several = len(p.packages) > 1
+    rows: list[tuple[str, ...]] = []
+    for o in outcomes:
+        if o.ok:
+            rows += [(o.step.target.id, *((x.package or "-",) if several else ()), x.name, human_size(x.size),
+                      "-" if o.cached else f"{o.seconds:.1f} s", "up to date" if o.cached else "ok") for x in o.binaries]
+        else:
+            rows.append((o.step.target.id, *(("-",) if several else ()), "-", "-", f"{o.seconds:.1f} s", "failed"))
+    rows += [(tid, *(("-",) if several else ()), "-", "-", "-", "not run (--fail-fast)") for tid in not_run]
+    ui.table(f"Build of {p.title}", ["target", *(("package",) if several else ()), "binary", "size", "time", "result"], rows)
+    if p.all_packages_by_default:
+        ui.info(f"note: the workspace has several packages with binaries and targets.toml names none: releasing "
+                f"all of them ({', '.join(x.name for x in p.packages)}); choose with [project] packages = [...]")
+
+
+def _report_cache(run: Run, before: CacheStats, failed: bool) -> None:
+    """How much the shared cache served this build: a cache that silently stops hitting is a
+    slowdown nobody would notice otherwise."""
+    # A failed compile is a miss with nothing to store: after a failure, do not wait long.
+    got, pending = settled_stats(run.cfg.project, before, timeout=5 if failed else 120)
+    if got is None:
+        run.ui.warn("compile cache: sccache did not report its statistics")
+        return
+    save_last_build(run.state.dist, got)
+    run.ui.info(f"compile cache: {got.summary()}")
+    if pending:
+        run.ui.warn(f"compile cache: {pending} results were not stored (yet): the next build may miss them")
+    if got.write_errors:
+        run.ui.warn(f"compile cache: {got.write_errors} results could not be stored: the next build will miss them")
+
+
+class BuildStage:
+    name: ClassVar[str] = "build"
+
+    def __init__(self, *, fail_fast: bool = False, settings: Settings | None = None) -> None:
+        self.fail_fast = fail_fast
+        self.settings = settings or Settings.read()
+
+    def applies(self, run: Run) -> bool:
+        return True
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        plan = make_plan(run, self.fail_fast, self.settings)
+        lines = [Planned(f"{tid}: up to date (--force rebuilds)") for tid in plan.done]
+        if plan.lanes > 1:
+            lines.append(Planned(plan.at_once))
+        for group in plan.groups:
+            lines.append(Planned(b.group_command(group).display(), command=True) if group[0].command is not None
+                         else Planned(f"{group[0].target.id}: cannot be built here: {group[0].problem}"))
+        return lines
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}  # the build record is the build's resume state: it also checks the binaries' bytes
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        ui, cfg = run.ui, run.cfg
+        plan = make_plan(run, self.fail_fast, self.settings)
+        for tid in plan.done:
+            ui.info(f"{tid}: up to date (--force rebuilds)")
+        _prepare(ui, cfg, plan.todo, plan.tools)
+        done = dict(plan.done)
+
+        def finished(results: list[b.Outcome]) -> None:
+            for outcome in results:
+                outcome.key = plan.keys.get(outcome.step.target.id, "")
+                done[outcome.step.target.id] = outcome
+                if not outcome.ok:
+                    ui.error(f"{outcome.step.target.id}: build failed: {outcome.error}")
+
+        before = server_stats(cfg.project) if cfg.project.sccache and plan.todo else None
+        if plan.lanes == 1:
+            _serially(run, plan, finished, self.fail_fast)
+        else:
+            _in_lanes(run, plan, finished)
+        if before is not None:
+            _report_cache(run, before, failed=any(not o.ok for o in done.values()))
+        outcomes = [done[s.target.id] for s in plan.steps if s.target.id in done]
+        b.record_outcomes(run.state.dist, cfg, outcomes, plan.tools)
+        run.state.forget_record()
+        not_run = [s.target.id for s in plan.steps if s.target.id not in done]
+        _summary(ui, cfg, outcomes, not_run)
+        failed = [o.step.target.id for o in outcomes if not o.ok] + not_run
+        if failed:
+            raise WavryError(f"{len(failed)} of {len(plan.steps)} targets did not build: {', '.join(failed)}")
+        return bool(plan.todo)

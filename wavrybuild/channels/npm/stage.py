@@ -1,0 +1,87 @@
+"""The npm stage ([channels.npm]): a platform package per built target, and the main package whose
+launchers run the right one. A CI matrix part writes only its platform packages; the merge
+writes the main one."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from ...config import Config, TargetConfig
+from ...config.npm import NpmConfig, platforms, tarball_name
+from ...dist import Transaction
+from ...pipeline.stage import Planned, Run, configured
+from ...ui import human_size
+from .format import main_files, platform_files, write_tarball
+
+
+class NpmStage:
+    name: ClassVar[str] = "npm"
+
+    def __init__(self, *, main: bool = True, platform_packages: bool = True, chosen: bool = False) -> None:
+        self.main, self.platform_packages, self.chosen = main, platform_packages, chosen
+
+    def applies(self, run: Run) -> bool:
+        return run.cfg.channels.npm is not None
+
+    def _targets(self, run: Run) -> tuple[TargetConfig, ...]:
+        nc = run.cfg.channels.npm
+        assert nc is not None
+        plats = {p.target.id for p in platforms(run.cfg, nc)}
+        if not self.platform_packages:
+            return ()
+        built = run.state.built_ids()
+        return tuple(t for t in run.targets if t.id in plats and (self.chosen or t.id in built))
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        self._config(run)
+        built = run.state.built_ids()
+        if not self.platform_packages:
+            return [Planned("would write the main npm package ([channels.npm])")]
+        if not all(t.id in built for t in run.targets):
+            return [Planned("would write an npm package per target and the main package ([channels.npm])")]
+        out = []
+        for b in run.cfg.bundles:
+            view = run.cfg.view(b)
+            nc = _npm(view)
+            names = [f"{nc.name} for {t.id}" for t in self._targets(run)] + ([f"{nc.name} (main)"] if self.main else [])
+            out += [Planned(f"would write the npm package {name}@{view.project.version} into {run.state.dist}")
+                    for name in names]
+        return out
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}
+
+    def _config(self, run: Run) -> NpmConfig:
+        return configured(run, run.cfg.channels.npm, "channels.npm", "add a [channels.npm] table (docs/channels-npm.md)")
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        self._config(run)
+        targets = self._targets(run)
+        jobs: list[tuple[TargetConfig | None, list[str], str, Any, str, tuple[str, ...]]] = []
+        for bundle in run.cfg.bundles:
+            view = run.cfg.view(bundle)
+            nc = _npm(view)
+            plats = {p.target.id: p for p in platforms(view, nc)}
+            jobs += [(t, names, *platform_files(view, nc, plats[t.id], binaries), view.project.version, bundle.packages)
+                     for t, names, binaries in run.state.built(view, targets, "an npm package", bundle)]
+            if self.main:
+                jobs.append((None, [], *main_files(view, nc), view.project.version, bundle.packages))
+        tx = Transaction(run.state, "npm", run.state.require_manifest())
+        rows = []
+        for t, names, name, files, version, packages in jobs:
+            filename = tarball_name(name, version)
+            a = tx.add(filename, functools.partial(write_tarball, files=files), target=t.id if t else "",
+                       triple=str(t.triple) if t else "", fmt="tgz", binaries=names, packages=packages)
+            rows.append((t.id if t else "(all)", filename, human_size(a.size)))
+        chosen = {t.id for t in targets}
+        changed = tx.commit(lambda a: a.target in chosen or (self.main and a.target == ""))
+        run.ui.table("npm packages", ["target", "tarball", "size"], rows)
+        return changed
+
+
+def _npm(view: Config) -> NpmConfig:
+    """A bundle's [channels.npm] (its own package names); the stage checked that there is one."""
+    assert view.channels.npm is not None
+    return view.channels.npm

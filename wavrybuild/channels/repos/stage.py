@@ -1,0 +1,51 @@
+"""The repos stage: this release's .deb/.rpm added to the signed apt / rpm repositories of
+[channels.deb] / [channels.rpm] (static trees under dist/repo, outside SHA256SUMS)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from ...config.channels import LinuxPackageConfig
+from ...errors import WavryError
+from ...pipeline.stage import Planned, Run, configured
+from .trees import update_apt, update_rpm
+
+
+def _files(run: Run, lc: LinuxPackageConfig) -> list[Path]:
+    manifest = run.state.manifest
+    return [run.state.dist / a.path for a in (manifest.artifacts if manifest else []) if a.kind == lc.format]
+
+
+class ReposStage:
+    name: ClassVar[str] = "repos"
+
+    def applies(self, run: Run) -> bool:
+        return bool(run.cfg.channels.linux)
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        configured(run, run.cfg.channels.linux, "channels.deb / channels.rpm",
+                   "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
+        lines = []
+        for lc in run.cfg.channels.linux:
+            files = _files(run, lc)
+            what = ", ".join(f.name for f in files) if files else f"this release's .{lc.format} packages"
+            lines.append(Planned(f"would add {what} to {lc.repo_dir} and sign it"))
+        return lines
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        changed = False
+        for lc in configured(run, run.cfg.channels.linux, "channels.deb / channels.rpm",
+                             "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)"):
+            files = _files(run, lc)
+            if not files:
+                raise WavryError(f"{run.state.dist}: no .{lc.format} packages in manifest.json",
+                                 hint="run `invoke linux-packages` first")
+            update = update_apt if lc.format == "deb" else update_rpm
+            with run.ui.group(f"{'apt' if lc.format == 'deb' else 'rpm'} repository"):
+                changed = update(run.cfg, lc, files, run.ui.info) or changed
+        return changed

@@ -1,0 +1,92 @@
+"""Fan-out over a CI matrix: `release --part` writes a part manifest beside its artifacts;
+`release --merge DIR` collects the parts into dist/ (never building), then checksum → sign →
+publish. Parts are data from other machines: parts.py reads and checks every one of them (and
+every file they list) before anything is written to dist/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from ..config import Config, TargetConfig
+from ..dist import Transaction
+from ..fsutil import write_atomic
+from ..manifest import MANIFEST_NAME, Manifest
+from ..pipeline.stage import Planned, Run
+from ..record import tmp_dir
+from .parts import MergeError, Parts, read_parts, writer
+
+__all__ = ["MergeError", "MergeStage", "part_name", "write_part_manifest"]
+
+
+def part_name(targets: tuple[TargetConfig, ...]) -> str:
+    return "manifest-part-" + "+".join(t.id for t in targets) + ".json"
+
+
+def write_part_manifest(cfg: Config, targets: tuple[TargetConfig, ...]) -> Path:
+    """The part's manifest, under a name of its own so that parts can be unpacked side by side."""
+    dist = cfg.project.dist_dir
+    dest = dist / part_name(targets)
+    write_atomic(dest, (dist / MANIFEST_NAME).read_bytes(), tmp_dir=tmp_dir(dist))
+    return dest
+
+
+def _check_targets(cfg: Config, parts_dir: Path, parts: Parts) -> None:
+    """Every target has its part: a merge never builds."""
+    have = {s.artifact.target for s in parts.files.values() if s.artifact.kind == "archive"}
+    missing = [t.id for t in cfg.targets if t.id not in have]
+    if missing:
+        raise MergeError(f"{parts_dir}: no part for {', '.join(missing)}: a merge never builds",
+                         hint="run the matrix job for these targets (or drop them from targets.toml)")
+
+
+class MergeStage:
+    name: ClassVar[str] = "merge"
+
+    def __init__(self, parts_dir: Path) -> None:
+        self.parts_dir = parts_dir
+
+    def applies(self, run: Run) -> bool:
+        return True
+
+    def _collect(self, run: Run) -> Parts:
+        if not self.parts_dir.is_dir():
+            raise MergeError(f"{self.parts_dir}: no such directory", hint="download the matrix jobs' parts into it first")
+        parts = read_parts(self.parts_dir, run.state.dist, run.cfg)
+        if parts is None:
+            raise MergeError(f"{self.parts_dir}: no part manifests (manifest-part-*.json) found",
+                             hint="each matrix job runs `invoke release --part --target T` and uploads dist/")
+        _check_targets(run.cfg, self.parts_dir, parts)
+        return parts
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        parts = self._collect(run)
+        return [Planned(f"would copy {self.parts_dir / s.rel} → {run.state.dist / path}")
+                for path, s in sorted(parts.files.items())]
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        parts = self._collect(run)
+        context, old = parts.context, run.state.manifest
+        merged = Manifest(
+            crate=context.crate, name=context.name, version=context.version, git=context.git,
+            source_date_epoch=context.source_date_epoch, source_date_epoch_from=context.source_date_epoch_from,
+            tools={**context.tools, "rustc": dict(sorted(parts.rustc.items()))},
+            artifacts=list(old.artifacts) if old else [], checksums=old.checksums if old else None,
+            signatures=list(old.signatures) if old else [], packages=context.packages,
+        )
+        tx = Transaction(run.state, None, merged)
+        try:
+            for _path, src in sorted(parts.files.items()):
+                tx.add_copy(src.artifact, self.parts_dir / src.rel, writer(self.parts_dir, src))
+        except BaseException:
+            for s in tx.staged:  # a file changed while merging: leave dist/ as it was
+                s.part.unlink(missing_ok=True)
+            raise
+        changed = tx.commit(lambda a: True)
+        run.ui.info(f"merged {len(parts.files)} files from {self.parts_dir} into {run.state.dist}")
+        return changed

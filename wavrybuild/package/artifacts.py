@@ -1,0 +1,101 @@
+"""The artifacts stage ([[artifacts]]): each entry's command run (argv, in targets.toml's
+directory, without the release's secrets), then its directory packed by the deterministic
+archiver, listed in the manifest like the binaries' archives (kind "extra")."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+from .. import proc
+from ..config.artifacts import ExtraArtifact
+from ..dist import Transaction
+from ..errors import CommandFailed, WavryError
+from ..fsutil import file_kind
+from ..pipeline.stage import Planned, Run
+from ..ui import human_size
+from .archive import Entry, HashingWriter, source_date_epoch, write_archive
+
+KIND = "extra"
+
+
+def _refuse_special(a: ExtraArtifact, p: Path) -> None:
+    """Only regular files and directories are packed. A FIFO would hang the packing (reading it
+    waits for a writer), a device such as /dev/zero would never end, a socket cannot be read."""
+    mode = p.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        raise WavryError(f"{a.name}: {p} is a symlink; an archive holds only files and directories",
+                         hint="make the build copy the file instead of linking it")
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise WavryError(f"{a.name}: {p} is {file_kind(mode)}; an archive holds only files and directories",
+                         hint=f"remove it from {a.directory} (or make the build write a regular file there)")
+
+
+def entries(a: ExtraArtifact) -> list[Entry]:
+    """Every regular file under the directory. A symlink is refused: followed, it could pack a file
+    from outside the directory; kept, it could point an unpacking user outside theirs."""
+    if not a.directory.is_dir():
+        raise WavryError(f"{a.name}: {a.directory} is not a directory" + (" after its command ran" if a.command else ""),
+                         hint="check [[artifacts]] directory (and that the command writes there)")
+    out = []
+    for dirpath, dirnames, filenames in os.walk(a.directory):
+        for name in sorted(dirnames + filenames):
+            _refuse_special(a, Path(dirpath, name))
+        for name in sorted(filenames):
+            p = Path(dirpath, name)
+            out.append(Entry(p.relative_to(a.directory).as_posix(), p, os.access(p, os.X_OK)))
+    if not out:
+        raise WavryError(f"{a.name}: {a.directory} holds no file", hint="nothing would be released")
+    return out
+
+
+class ArtifactsStage:
+    name: ClassVar[str] = "artifacts"
+
+    def applies(self, run: Run) -> bool:
+        # In a CI matrix exactly one part makes them: the one with the first configured target.
+        return bool(run.cfg.artifacts) and (not run.part or run.cfg.targets[0] in run.targets)
+
+    def _command(self, run: Run, a: ExtraArtifact) -> proc.Command:
+        # No credential reaches it: proc gives every child env.SecretPolicy's environment.
+        return proc.Command(a.command, cwd=run.cfg.project.root)
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        out = []
+        for a in run.cfg.artifacts:
+            if a.command:
+                out.append(Planned(f"would run {self._command(run, a).display()}"))
+            out.append(Planned(f"would pack {a.directory} into {run.state.dist / a.name} ({a.format})"))
+        return out
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}  # the command always runs (its inputs are not ours to know); unchanged bytes stay put
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        cfg = run.cfg
+        mtime, _ = source_date_epoch(cfg.project.root)
+        tx = Transaction(run.state, KIND, run.state.require_manifest())
+        rows = []
+        for a in cfg.artifacts:
+            if a.command:
+                cmd = self._command(run, a)
+                run.ui.command(cmd.display())
+                try:
+                    proc.run(cmd, on_stderr_line=run.ui.raw, on_stdout_line=run.ui.raw)
+                except CommandFailed as exc:
+                    raise WavryError(f"{a.name}: its command failed (exit {exc.returncode}):\n{exc.stderr_tail[-800:]}",
+                                     hint="fix the build of this artifact; nothing of it reached dist/") from None
+            files = entries(a)
+
+            def write(f: BinaryIO, a: ExtraArtifact = a, files: list[Entry] = files) -> None:
+                write_archive(HashingWriter(f), a.format, a.top, files, mtime)  # type: ignore[arg-type]
+
+            art = tx.add(a.name, write, target="", triple="", fmt=a.format, binaries=[])
+            rows.append((a.name, str(len(files)), human_size(art.size)))
+        changed = tx.commit(lambda x: True)
+        run.ui.table("Artifacts", ["artifact", "files", "size", "state"],
+                     [(*r, "written" if r[0] in tx.written else "unchanged") for r in rows])
+        return changed

@@ -1,0 +1,62 @@
+"""The provenance stage ([provenance]): dist/provenance.intoto.json, a SLSA v1 statement whose
+subjects are every artifact of the release; it runs after every stage that adds files and before
+checksum (which lists it) and sign (which signs it)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from .. import env as env_
+from .. import proc
+from ..checksum import sha256_file
+from ..dist import Transaction, writes
+from ..pipeline.stage import Planned, Run, configured
+from . import slsa as provenance
+
+CI_PREFIXES = ("GITHUB_", "CI_", "GITLAB_")
+
+
+def public_remote(url: str | None) -> str | None:
+    """The origin URL without credentials (a token in an https URL must not reach the statement)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme and parts.netloc and "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    return urlunsplit(parts) if parts.scheme else url
+
+
+class ProvenanceStage:
+    name: ClassVar[str] = "provenance"
+
+    def applies(self, run: Run) -> bool:
+        return run.cfg.provenance is not None
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        configured(run, run.cfg.provenance, "provenance", "add [provenance] (docs/sbom-provenance.md)")
+        n = len(run.state.manifest.artifacts) if run.state.manifest else 0
+        return [Planned(f"would write {run.state.dist / provenance.NAME} (SLSA v1, {n} subjects so far)")]
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        return {}
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        pc = configured(run, run.cfg.provenance, "provenance", "add [provenance] (docs/sbom-provenance.md)")
+        manifest = run.state.require_manifest()
+        root = run.cfg.project.root
+        ci = env_.matching(lambda k: isinstance(k, str) and k.startswith(CI_PREFIXES) and "TOKEN" not in k)
+        doc = provenance.statement(
+            manifest, run.state.record, ci, invocation=["invoke", *sys.argv[1:]],
+            config_sha256=sha256_file(run.cfg.project.config_path),
+            remote=public_remote((proc.capture(["git", "-C", str(root), "remote", "get-url", "origin"]) or "").strip()),
+            builder_id=pc.builder_id)
+        tx = Transaction(run.state, "provenance", manifest)
+        a = tx.add(provenance.NAME, writes(provenance.dumps(doc).encode()), target="", triple="", fmt="intoto.json",
+                   binaries=[])
+        changed = tx.commit(lambda a: True)
+        builder = doc["predicate"]["runDetails"]["builder"]["id"]
+        run.ui.info(f"{provenance.NAME}: {len(doc['subject'])} subjects, builder {builder} ({a.size} bytes)")
+        return changed

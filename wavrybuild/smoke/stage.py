@@ -1,0 +1,73 @@
+"""The smoke stage: each built binary run (natively or under qemu-user) and its output checked.
+Resumable per target: a target whose binaries passed with the same build key, arguments and
+expectation is not run again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from ..config import Config, TargetConfig
+from ..errors import SmokeFailed
+from ..pipeline.stage import Planned, Run
+from ..triple import host_triple
+from . import plan as s
+
+
+def smoke_key(cfg: Config, t: TargetConfig, build_key: str) -> str:
+    data = [build_key, t.smoke_args, t.smoke_expect, t.runner, cfg.project.version]
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class SmokeStage:
+    name: ClassVar[str] = "smoke"
+
+    def __init__(self, *, chosen: bool = False) -> None:
+        # chosen: the targets were named (--target): check them even if not built (and fail).
+        self.chosen = chosen
+
+    def applies(self, run: Run) -> bool:
+        return True
+
+    def _targets(self, run: Run) -> tuple[TargetConfig, ...]:
+        if self.chosen:
+            return run.targets
+        record = run.state.record
+        targets = tuple(t for t in run.targets if t.id in record.targets)
+        if not targets:
+            raise SmokeFailed("nothing to smoke-run: no target has been built", hint="run `invoke build` first")
+        return targets
+
+    def _checks(self, run: Run, ids: Sequence[str] | None) -> list[s.SmokeCheck]:
+        targets = tuple(t for t in self._targets(run) if ids is None or t.id in ids)
+        return s.plan(run.cfg, targets, run.state.record, run.state.dist, host_triple())
+
+    def plan(self, run: Run) -> Sequence[Planned]:
+        return [Planned(shlex.join(c.argv), command=True) for c in self._checks(run, None) if not (c.skip or c.missing)]
+
+    def keys(self, run: Run) -> Mapping[str, str | None]:
+        record = run.state.record
+        keys: dict[str, str | None] = {}
+        for t in self._targets(run):
+            rec = record.targets.get(t.id)
+            keys[t.id] = smoke_key(run.cfg, t, rec.key) if rec is not None and rec.ok and rec.key else None
+        return keys
+
+    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+        results = []
+        for check in self._checks(run, todo):
+            result = s.run_check(check)
+            results.append(result)
+            if result.status == "failed":
+                run.ui.error(f"{check.target.id} {check.binary}: {result.detail}\n{result.output}".rstrip())
+        rows = [(r.check.target.id, r.check.binary, r.status, r.detail, r.output.splitlines()[0] if r.output else "")
+                for r in results]
+        run.ui.table("Smoke run", ["target", "binary", "result", "how / why", "output"], rows)
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            raise SmokeFailed(f"{len(failed)} smoke check(s) failed: "
+                              + ", ".join(f"{r.check.target.id}/{r.check.binary}" for r in failed))
+        return True
