@@ -214,3 +214,89 @@ def test_errors_are_wavry_errors_never_tracebacks(tmp_path: Path) -> None:
                  {"publish": {"github": {"repo": ["o/n"]}}}, {"artifacts": [{"name": 1, "directory": "d"}]}):
         with pytest.raises(WavryError):
             _parse(tmp_path, data)
+
+
+# --- [sign]: one typed model per method (issue 27, item 4) -------------------------------------------
+
+SIGN_HOSTILE = [
+    # Key files and keyrings: paths, checked and resolved at load.
+    *[(m, k, v) for m, k in (("gpg", "homedir"), ("gpg", "public-key"), ("minisign", "key"), ("minisign", "public-key"),
+                             ("ssh", "key"), ("ssh", "allowed-signers"), ("authenticode", "pkcs12"),
+                             ("authenticode", "ca"))
+      for v in ("k\0ey", "keys/x\n-rf", "", "x" * 5000, 3, ["a"])],
+    # Single-line fields that reach the tools' argv.
+    *[(m, k, v) for m, k in (("gpg", "key"), ("ssh", "identity"), ("ssh", "namespace"),
+                             ("authenticode", "description"), ("sigstore", "identity"))
+      for v in ("A\nB", "x\0y", "x\u2028y", " ", 7, True)],
+    # URLs: http(s) with a host, no credentials, no whitespace.
+    *[(m, k, v) for m, k in (("authenticode", "timestamp-url"), ("sigstore", "issuer"))
+      for v in ("ftp://ts.example", "http://ts.example/\n", "https://", "file:///etc/passwd", "ts.example", 1)],
+    # *-env: names of variables, never values.
+    *[(m, k, v) for m, k in (("gpg", "passphrase-env"), ("minisign", "passphrase-env"),
+                             ("authenticode", "password-env"), ("sigstore", "token-env"))
+      for v in ("hunter2 pass", "1ABC", "A-B", "ghp_abcdefabcdef", "", ["X"])],
+]
+
+
+@pytest.mark.parametrize(("method", "key", "value"), SIGN_HOSTILE,
+                         ids=[f"{m}.{k}={str(v)[:12]!r}" for m, k, v in SIGN_HOSTILE])
+def test_sign_hostile_value_is_one_error_naming_the_key(tmp_path: Path, method: str, key: str, value: Any) -> None:
+    message = _refused(tmp_path, {"sign": {method: {key: value}}}, f"sign.{method}.{key}")
+    if key.endswith("-env") and isinstance(value, str) and value:
+        assert value not in message  # may be the secret pasted in place of its name
+
+
+def test_sign_url_with_credentials_is_refused_without_echoing_them(tmp_path: Path) -> None:
+    for method, key in (("authenticode", "timestamp-url"), ("sigstore", "issuer")):
+        message = _refused(tmp_path, {"sign": {method: {key: "https://me:s3cr3t@ts.example/"}}}, f"sign.{method}.{key}")
+        assert "s3cr3t" not in message
+
+
+@pytest.mark.parametrize(("method", "typo", "near"), [
+    ("gpg", "pubkey", "public-key"), ("authenticode", "timestamp-uri", "timestamp-url"),
+    ("ssh", "allowed-signer", "allowed-signers"), ("sigstore", "isuer", "issuer"), ("minisign", "keyy", "key"),
+])
+def test_sign_unknown_key_is_refused_with_a_did_you_mean(tmp_path: Path, method: str, typo: str, near: str) -> None:
+    message = _refused(tmp_path, {"sign": {method: {typo: "x"}}}, f"sign.{method}.{typo}")
+    assert f"did you mean {near!r}" in message
+
+
+def test_sign_values_are_typed_and_paths_resolved_against_targets_toml(tmp_path: Path) -> None:
+    from wavrybuild.config.values import HttpUrl
+
+    cfg = _parse(tmp_path, {"sign": {
+        "gpg": {"key": "rel@example.com", "homedir": "gnupg", "passphrase-env": "REL_PW"},
+        "minisign": {"key": "/abs/m.key"},
+        "authenticode": {"timestamp-url": "http://ts.example/", "description": "Demo"},
+        "sigstore": {"identity": "https://github.com/o/n/.github/workflows/r.yml@refs/tags/v1",
+                     "issuer": "https://token.actions.githubusercontent.com"},
+    }})
+    s = cfg.sign
+    assert s.gpg.key == "rel@example.com" and isinstance(s.gpg.key, Line)
+    assert s.gpg.homedir == (tmp_path / "gnupg").resolve() and s.gpg.passphrase_env == "REL_PW"
+    assert s.minisign.key == Path("/abs/m.key") and s.minisign.passphrase_env == "WAVRYBUILD_MINISIGN_PASSPHRASE"
+    assert isinstance(s.authenticode.timestamp_url, HttpUrl) and isinstance(s.sigstore.issuer, HttpUrl)
+    assert s.sigstore.issuer == "https://token.actions.githubusercontent.com"  # kept as written: compared as is
+    assert s.ssh.namespace == "file" and s.ssh.key is None and s.authenticode.pkcs12 is None  # the defaults
+
+
+def test_sign_env_overrides_enter_the_same_typed_model(tmp_path: Path) -> None:
+    """WAVRYBUILD_<METHOD>_<KEY> wins over targets.toml, checked like it; a hostile one names the variable."""
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.2.3"\n')
+
+    def parse_with(environ: dict[str, str]) -> Config:
+        data = {"targets": {TARGET: {}}, "sign": {"minisign": {"key": "file.key"}}}
+        return parse(tmp_path / "targets.toml", data, fake_metadata, Settings.read(environ))
+
+    cfg = parse_with({"WAVRYBUILD_MINISIGN_KEY": "ci/m.key", "WAVRYBUILD_SSH_ALLOWED_SIGNERS": "/etc/allowed",
+                      "WAVRYBUILD_AUTHENTICODE_TIMESTAMP_URL": "https://ts.example"})
+    assert cfg.sign.minisign.key == (tmp_path / "ci/m.key").resolve()
+    assert cfg.sign.ssh.allowed_signers == Path("/etc/allowed")
+    assert cfg.sign.authenticode.timestamp_url == "https://ts.example"
+    for name, value in (("WAVRYBUILD_GPG_KEY", "A\nB"), ("WAVRYBUILD_MINISIGN_KEY", "k\0"),
+                        ("WAVRYBUILD_AUTHENTICODE_TIMESTAMP_URL", "ftp://x"), ("WAVRYBUILD_SSH_NAMESPACE", "a\rb"),
+                        ("WAVRYBUILD_MINISIGN_PASSPHRASE_ENV", "not a name")):
+        with pytest.raises(ConfigError) as info:
+            parse_with({name: value})
+        assert info.value.message.startswith(f"{name}: expected"), info.value.message
+        assert value not in info.value.message and "\n" not in info.value.message

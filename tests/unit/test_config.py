@@ -145,9 +145,9 @@ def test_sign_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("WAVRYBUILD_GPG_KEY", "B")
     monkeypatch.setenv("WAVRYBUILD_SIGN_METHODS", "minisign,ssh")
     cfg = _load(tmp_path, text)
-    assert cfg.sign.get("gpg", "key") == "B"
+    assert cfg.sign.gpg.key == "B"
     assert cfg.sign.methods == ("minisign", "ssh")
-    assert cfg.sign.get("gpg", "passphrase-env") == "WAVRYBUILD_GPG_PASSPHRASE"
+    assert cfg.sign.gpg.passphrase_env == "WAVRYBUILD_GPG_PASSPHRASE"
 
 
 def test_profile_settings(tmp_path: Path) -> None:

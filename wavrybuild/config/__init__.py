@@ -3,23 +3,21 @@
 Every problem is a ConfigError naming the file, the key and what to do, raised before anything is
 built or written. Layout: `models` (the dataclasses every stage reads), `checks` (the shared
 validators), one module per section (`targets`, `project`, `sections`, `channels`, `npm`,
-`publish`, `bindings`), and `whole` (Config) and `load` (the file → Config, in one pass).
+`publish`, `bindings`, `sign`, …), and `whole` (Config) and `load` (the file → Config, in one pass).
 """
 
 from .load import load, parse
 from .models import (
     BUILDERS,
     RUNNERS,
-    SIGN_METHOD_KEYS,
-    SIGN_METHODS,
     STD_SOURCES,
     ChecksumConfig,
     PackageConfig,
     Project,
-    SignConfig,
     TargetConfig,
 )
 from .project import WELL_KNOWN_SECRETS
+from .sign import SIGN_METHOD_KEYS, SIGN_METHODS, SignConfig
 from .whole import Config
 
 __all__ = [

@@ -24,7 +24,8 @@ from .project import Metadata, parse_cache, parse_project, secret_policy
 from .publish import parse_publish
 from .release import parse_release
 from .sbom import parse_provenance, parse_sbom
-from .sections import parse_checksum, parse_package, parse_sign
+from .sections import parse_checksum, parse_package
+from .sign import parse_sign
 from .storage import parse_storage
 from .targets import parse_targets
 from .whole import Config

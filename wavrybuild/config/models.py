@@ -194,37 +194,6 @@ class ChecksumConfig:
     sidecars: bool = False
 
 
-SIGN_METHODS = ("gpg", "minisign", "ssh", "authenticode", "sigstore")
-# Per method: key -> default. Paths are relative to targets.toml. Secrets are never keys here:
-# only the *names* of the env vars that hold them (`*-env`).
-SIGN_METHOD_KEYS: dict[str, dict[str, str | None]] = {
-    "gpg": {"key": None, "homedir": None, "public-key": None, "passphrase-env": "WAVRYBUILD_GPG_PASSPHRASE"},
-    "minisign": {"key": None, "public-key": None, "passphrase-env": "WAVRYBUILD_MINISIGN_PASSPHRASE"},
-    "ssh": {"key": None, "allowed-signers": None, "identity": None, "namespace": "file"},
-    "authenticode": {"pkcs12": None, "password-env": "WAVRYBUILD_AUTHENTICODE_PASSWORD", "ca": None,
-                     "description": None, "timestamp-url": None},
-    # Keyless: the CI's OIDC identity (GitHub's ambient token, or a token in token-env); identity and
-    # issuer are what `invoke verify` checks the certificate against.
-    "sigstore": {"identity": None, "issuer": None, "token-env": "SIGSTORE_IDENTITY_TOKEN"},
-}
-
-
-@dataclass(frozen=True)
-class SignConfig:
-    """[sign]: which methods sign, and where their keys are (WAVRYBUILD_SIGN_METHODS and
-    WAVRYBUILD_<METHOD>_<KEY>, e.g. WAVRYBUILD_GPG_KEY, already applied when the file was loaded)."""
-
-    methods: tuple[str, ...] = ()
-    artifacts: bool = False  # also sign every artifact, not only SHA256SUMS
-    options: tuple[tuple[str, tuple[tuple[str, Line | None], ...]], ...] = ()
-
-    def get(self, method: str, key: str) -> str | None:
-        return dict(dict(self.options).get(method, ())).get(key, SIGN_METHOD_KEYS[method][key])
-
-    def path(self, method: str, key: str, base: Path) -> Path | None:
-        value = self.get(method, key)
-        return None if value is None else (Path(value) if Path(value).is_absolute() else base / value)
-
 class Core(Protocol):
     """What the section parsers need of the config being loaded: the project and the targets."""
 

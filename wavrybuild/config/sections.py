@@ -1,4 +1,4 @@
-"""[package], [checksum] and [sign]: how archives, SHA256SUMS and signatures are made."""
+"""[package] and [checksum]: how archives and SHA256SUMS are made ([sign] is in sign.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..env import Settings
-from ..errors import ConfigError, suggest
+from ..errors import ConfigError
 from . import checks as c
-from .models import GROUPS, SIGN_METHOD_KEYS, SIGN_METHODS, ChecksumConfig, PackageConfig, SignConfig
-from .values import Line
+from .models import GROUPS, ChecksumConfig, PackageConfig
 
 PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level", "group"}
 CHECKSUM_KEYS = {"sidecars"}
@@ -49,52 +47,6 @@ def parse_package(path: Path, raw: Any) -> PackageConfig:
                 hint="use a relative pattern inside the crate directory, e.g. \"LICENSE*\" or \"completions/*\"",
             )
     return PackageConfig(**values)
-
-
-def _method_options(path: Path, method: str, value: Any, settings: Settings) -> tuple[tuple[str, Line | None], ...]:
-    sub = c.check_table(path, f"sign.{method}.", value)
-    for k, v in sub.items():
-        if k not in SIGN_METHOD_KEYS[method]:
-            if c.looks_secret(k):
-                raise c.secret_refused(path, f"sign.{method}.", k)
-            raise c.unknown_key(path, f"sign.{method}.", k, SIGN_METHOD_KEYS[method])
-        if not isinstance(v, str) or not v or (k.endswith("-env") and not c.ENV_NAME.fullmatch(v)):
-            # A *-env value is not echoed: it may be the passphrase pasted in place of its name.
-            got = "" if k.endswith("-env") else f", got {v!r}"
-            what = "the name of an environment variable" if k.endswith("-env") else "a non-empty string"
-            raise ConfigError(f"{path}: sign.{method}.{k}: expected {what}{got}")
-    # WAVRYBUILD_<METHOD>_<KEY> wins over the file: CI passes key paths that way.
-    env = {k: v for (m, k), v in settings.sign.items() if m == method and k in SIGN_METHOD_KEYS[method]}
-    merged = {**sub, **env}
-    out: list[tuple[str, Line | None]] = []
-    for k, v in sorted(merged.items()):
-        # Key files, identities and URLs go into the signing tools' argv: one line each, never NUL.
-        try:
-            out.append((k, Line.parse(v)))
-        except ValueError as exc:
-            where = (f"WAVRYBUILD_{method.upper()}_{k.upper().replace('-', '_')}" if k in env
-                     else f"{path}: sign.{method}.{k}")
-            raise ConfigError(f"{where}: expected {exc}") from None
-    return tuple(out)
-
-
-def parse_sign(path: Path, raw: Any, settings: Settings) -> SignConfig:
-    table = c.check_table(path, "sign.", raw)
-    c.reject_unknown(path, "sign.", table, {"methods", "artifacts", *SIGN_METHODS})
-    options = {m: _method_options(path, m, table.get(m, {}), settings) for m in SIGN_METHODS
-               if m in table or any(k[0] == m for k in settings.sign)}
-    methods_raw = settings.sign_methods
-    where = "WAVRYBUILD_SIGN_METHODS" if methods_raw is not None else f"{path}: sign.methods"
-    v = c.values(path, "sign.", {k: x for k, x in table.items() if k in ("methods", "artifacts")},
-                 {"methods": (c.str_list, ()), "artifacts": (c.bool_value, False)})
-    methods = tuple(methods_raw.replace(",", " ").split()) if methods_raw is not None else v["methods"]
-    artifacts = v["artifacts"]
-    for m in methods:
-        if m not in SIGN_METHODS:
-            near = suggest(m, list(SIGN_METHODS))
-            raise ConfigError(f"{where}: unknown signing method {m!r}" + (f"; did you mean {near!r}?" if near else ""),
-                              hint="methods: " + ", ".join(SIGN_METHODS))
-    return SignConfig(methods=methods, artifacts=artifacts, options=tuple(sorted(o for o in options.items() if o[1])))
 
 
 def parse_checksum(path: Path, raw: Any) -> ChecksumConfig:

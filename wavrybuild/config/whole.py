@@ -10,10 +10,11 @@ from .artifacts import ExtraArtifact
 from .bindings import BindingsConfig
 from .channels import Channels
 from .desktop import DesktopConfig
-from .models import Bundle, ChecksumConfig, PackageConfig, Project, SignConfig, TargetConfig
+from .models import Bundle, ChecksumConfig, PackageConfig, Project, TargetConfig
 from .publish import PublishConfig
 from .release import ReleaseConfig
 from .sbom import ProvenanceConfig, SbomConfig
+from .sign import SignConfig
 from .storage import StorageConfig
 
 

@@ -66,7 +66,7 @@ class PackageStage:
         cfg = run.cfg
         if "authenticode" not in cfg.sign.methods:
             return {}
-        mask_for_ci([Secret(cfg.sign.get("authenticode", "password-env")).value])
+        mask_for_ci([Secret(cfg.sign.authenticode.password_env).value])
         return codesign_windows(cfg, targets, run.state.record, run.state.dist, mtime)
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:

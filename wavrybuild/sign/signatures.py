@@ -103,15 +103,15 @@ class GpgIdentity:
 
 def gpg_identity(cfg: Config) -> GpgIdentity:
     sign = cfg.sign
-    key = sign.get("gpg", "key")
+    key = sign.gpg.key
     if not key:
         raise ConfigError(f"{cfg.project.config_path}: sign.gpg.key: not set",
                           hint="the key id, fingerprint or email of the signing key (or WAVRYBUILD_GPG_KEY)")
     env = {}
-    home = sign.path("gpg", "homedir", cfg.project.root)
+    home = sign.gpg.homedir
     if home:
         env["GNUPGHOME"] = str(home)
-    return GpgIdentity(key, env, Secret(sign.get("gpg", "passphrase-env")))
+    return GpgIdentity(key, env, Secret(sign.gpg.passphrase_env))
 
 
 class GpgSigner:
@@ -129,14 +129,14 @@ class MinisignSigner:
     method = "minisign"
 
     def job(self, subject: Path, output_tmp: Path, cfg: Config) -> SignJob:
-        key = _require_file("minisign", "key", cfg.sign.path("minisign", "key", cfg.project.root),
+        key = _require_file("minisign", "key", cfg.sign.minisign.key,
                             cfg.project.config_path)
         # A fixed trusted comment (no timestamp): Ed25519 is deterministic, so the signature is too.
         comment = f"file:{subject.name} {cfg.project.name} {cfg.project.version}"
         argv = ("minisign", "-S", "-s", str(key), "-m", str(subject), "-x", str(output_tmp), "-t", comment)
-        pub = cfg.sign.path("minisign", "public-key", cfg.project.root)
+        pub = cfg.sign.minisign.public_key
         return SignJob("minisign", subject, output_tmp, Command(argv),
-                       stdin_secret=Secret(cfg.sign.get("minisign", "passphrase-env")),
+                       stdin_secret=Secret(cfg.sign.minisign.passphrase_env),
                        signer=f"minisign:{pub.read_text().splitlines()[-1].strip() if pub and pub.exists() else key.name}")
 
 
@@ -144,12 +144,12 @@ class SshSigner:
     method = "ssh"
 
     def job(self, subject: Path, output_tmp: Path, cfg: Config) -> SignJob:
-        key = _require_file("ssh", "key", cfg.sign.path("ssh", "key", cfg.project.root), cfg.project.config_path)
-        ns = cfg.sign.get("ssh", "namespace") or "file"
+        key = _require_file("ssh", "key", cfg.sign.ssh.key, cfg.project.config_path)
+        ns = cfg.sign.ssh.namespace
         # "-" reads the data from stdin and prints the signature: nothing is written beside the input.
         argv = ("ssh-keygen", "-Y", "sign", "-f", str(key), "-n", ns, "-")
         return SignJob("ssh", subject, output_tmp, Command(argv), stdout_is_signature=True,
-                       signer=f"ssh:{cfg.sign.get('ssh', 'identity') or key.name}")
+                       signer=f"ssh:{cfg.sign.ssh.identity or key.name}")
 
 
 # What a GitHub Actions job with `id-token: write` has, and the sigstore CLI fetches its identity with.
@@ -171,7 +171,7 @@ class SigstoreSigner:
     method = "sigstore"
 
     def job(self, subject: Path, output_tmp: Path, cfg: Config) -> SignJob:
-        token_env = cfg.sign.get("sigstore", "token-env")
+        token_env = cfg.sign.sigstore.token_env
         if not oidc_available(token_env):
             raise SignError("sigstore: no OIDC identity here to sign with",
                             hint="run it in CI: GitHub Actions with `permissions: id-token: write`, or put an OIDC "
@@ -186,7 +186,7 @@ class SigstoreSigner:
                 env[name] = env_.secret_value(name)
         argv = ("sigstore", "sign", "--overwrite", "--bundle", str(output_tmp), str(subject))
         return SignJob("sigstore", subject, output_tmp, Command(argv, env, secret_env=frozenset(env)),
-                       signer=f"sigstore:{cfg.sign.get('sigstore', 'identity') or 'the CI identity'}")
+                       signer=f"sigstore:{cfg.sign.sigstore.identity or 'the CI identity'}")
 
 
 SIGNERS: dict[str, Signer] = {"gpg": GpgSigner(), "minisign": MinisignSigner(), "ssh": SshSigner(),
@@ -239,13 +239,13 @@ def secret_file(value: str) -> Iterator[Path]:
 
 
 def authenticode_command(cfg: Config, src: Path, out: Path, passfile: Path, signing_time: int) -> Command:
-    p12 = _require_file("authenticode", "pkcs12", cfg.sign.path("authenticode", "pkcs12", cfg.project.root),
+    p12 = _require_file("authenticode", "pkcs12", cfg.sign.authenticode.pkcs12,
                         cfg.project.config_path)
     argv = ["osslsigncode", "sign", "-pkcs12", str(p12), "-readpass", str(passfile), "-h", "sha256",
-            "-n", cfg.sign.get("authenticode", "description") or cfg.project.name,
+            "-n", cfg.sign.authenticode.description or cfg.project.name,
             # A fixed signing time keeps the signed .exe reproducible (no timestamp server involved).
             "-st", str(signing_time)]
-    ts = cfg.sign.get("authenticode", "timestamp-url")
+    ts = cfg.sign.authenticode.timestamp_url
     if ts:
         argv += ["-ts", ts]
     argv += ["-in", str(src), "-out", str(out)]
@@ -255,7 +255,7 @@ def authenticode_command(cfg: Config, src: Path, out: Path, passfile: Path, sign
 def authenticode_sign(cfg: Config, src: Path, dest: Path, tmp: Path, signing_time: int) -> None:
     """Sign a PE file into `dest` (atomically)."""
     _require_tool("authenticode")
-    password = Secret(cfg.sign.get("authenticode", "password-env"))
+    password = Secret(cfg.sign.authenticode.password_env)
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / f"{dest.name}.{os.getpid()}.signed"
     out.unlink(missing_ok=True)
@@ -302,10 +302,9 @@ def _gpg_signer_is(key: str, status: str, env: dict[str, str]) -> bool:
 
 def verify_detached(method: str, subject: Path, sig: Path, cfg: Config) -> tuple[bool, str]:
     """(ok, what the tool said) for one detached signature, checked against the configured public key."""
-    base = cfg.project.root
     sign = cfg.sign
     if method == "gpg":
-        pub = sign.path("gpg", "public-key", base)
+        pub = sign.gpg.public_key
         with tempfile.TemporaryDirectory(prefix="wavrybuild-gpg-") as home:
             if pub is not None:
                 if not pub.exists():
@@ -314,27 +313,27 @@ def verify_detached(method: str, subject: Path, sig: Path, cfg: Config) -> tuple
                 _quiet(["gpg", "--homedir", home, "--batch", "--import", str(pub)])
                 env = {"GNUPGHOME": home}
             else:
-                homedir = sign.path("gpg", "homedir", base)
+                homedir = sign.gpg.homedir
                 env = {"GNUPGHOME": str(homedir)} if homedir else {}
             code, out = _quiet(["gpg", "--batch", "--status-fd", "1", "--verify", str(sig), str(subject)], env=env)
-            key = sign.get("gpg", "key") or ""
+            key = sign.gpg.key or ""
             good = code == 0 and "[GNUPG:] VALIDSIG" in out
             if good and pub is None and key and not _gpg_signer_is(key, out, env):
                 return False, f"signed by another key than {key}"
         return good, _last_line(out)
     if method == "minisign":
-        pub = sign.path("minisign", "public-key", base)
+        pub = sign.minisign.public_key
         if pub is None or not pub.exists():
             return False, "sign.minisign.public-key is not set or missing"
         code, out = _quiet(["minisign", "-V", "-p", str(pub), "-m", str(subject), "-x", str(sig)])
         return code == 0, _last_line(out)
     if method == "ssh":
-        allowed = sign.path("ssh", "allowed-signers", base)
-        identity = sign.get("ssh", "identity")
+        allowed = sign.ssh.allowed_signers
+        identity = sign.ssh.identity
         if allowed is None or not allowed.exists() or not identity:
             return False, "sign.ssh.allowed-signers and sign.ssh.identity are needed to verify"
         code, out = _quiet(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", identity,
-                            "-n", sign.get("ssh", "namespace") or "file", "-s", str(sig)], stdin=subject.read_bytes())
+                            "-n", sign.ssh.namespace, "-s", str(sig)], stdin=subject.read_bytes())
         return code == 0, _last_line(out)
     if method == "sigstore":
         return verify_sigstore(subject, sig, cfg)
@@ -349,7 +348,7 @@ def sigstore_verify_command(subject: Path, bundle: Path, identity: str, issuer: 
 def verify_sigstore(subject: Path, bundle: Path, cfg: Config) -> tuple[bool, str]:
     """The certificate must name the configured identity and issuer; sigstore also checks the
     Rekor inclusion proof (it fetches Sigstore's trust root: this needs the network)."""
-    identity, issuer = cfg.sign.get("sigstore", "identity"), cfg.sign.get("sigstore", "issuer")
+    identity, issuer = cfg.sign.sigstore.identity, cfg.sign.sigstore.issuer
     if not identity or not issuer:
         return False, "sign.sigstore.identity and sign.sigstore.issuer are needed to verify"
     if proc.which("sigstore") is None:
@@ -359,7 +358,7 @@ def verify_sigstore(subject: Path, bundle: Path, cfg: Config) -> tuple[bool, str
 
 
 def verify_authenticode(exe: Path, cfg: Config) -> tuple[bool, str]:
-    ca = cfg.sign.path("authenticode", "ca", cfg.project.root)
+    ca = cfg.sign.authenticode.ca
     argv = ["osslsigncode", "verify", "-in", str(exe)]
     if ca is not None:
         argv += ["-CAfile", str(ca)]

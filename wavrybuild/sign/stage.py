@@ -71,7 +71,7 @@ class SignStage:
         sums = dist / SUMS_NAME
         if not sums.is_file() or not all((dist / f"{SUMS_NAME}{sg.SUFFIX[m]}").is_file() for m in methods):
             return {"": None}
-        data = [sha256_file(sums), methods, cfg.sign.artifacts, sorted(cfg.sign.options)]
+        data = [sha256_file(sums), methods, cfg.sign.artifacts, cfg.sign.fingerprint()]
         return {"": hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()}
 
     def _require(self, run: Run) -> list[str]:
@@ -81,7 +81,8 @@ class SignStage:
         cfg, dist = run.cfg, run.state.dist
         methods = self._require(run)
         manifest, subjects = _subjects(run)
-        mask_for_ci([sg.Secret(cfg.sign.get(m, "passphrase-env")).value for m in methods if m in ("gpg", "minisign")])
+        passphrases = {"gpg": cfg.sign.gpg.passphrase_env, "minisign": cfg.sign.minisign.passphrase_env}
+        mask_for_ci([sg.Secret(passphrases[m]).value for m in methods if m in passphrases])
         work = tmp_dir(dist) / f"sign-{os.getpid()}"
         work.mkdir(parents=True, exist_ok=True)
         tx = Transaction(run.state, None, manifest)

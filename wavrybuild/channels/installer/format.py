@@ -39,7 +39,7 @@ def _order(cfg: Config, ic: InstallerConfig, archives: dict[str, str]) -> list[T
 def minisign_public_key(cfg: Config) -> str:
     if "minisign" not in cfg.sign.methods:
         return ""
-    path = cfg.sign.path("minisign", "public-key", cfg.project.root)
+    path = cfg.sign.minisign.public_key
     if path is None or not path.is_file():
         raise ConfigError(f"{cfg.project.config_path}: sign.minisign.public-key: needed to put the key in install.sh",
                           hint="point it at the minisign .pub file")

@@ -132,7 +132,7 @@ class LinuxStage:
                 extra = desktop_contents(view, names, work / f"{name}.desktop-files")
                 data = nfpm_config(view, lc, t, binaries, manifest.source_date_epoch, key[0] if key else None, extra)
                 write_nfpm_config(conf, data)
-                inputs = inputs_key(data, cfg.sign.get("gpg", "key") if key else None)
+                inputs = inputs_key(data, cfg.sign.gpg.key if key else None)
                 # A signed rpm carries the signing time: remade, it would differ. Inputs unchanged and
                 # the file as recorded: keep it, so a rerun leaves dist/ and SHA256SUMS alone.
                 if not (keys.get(name) == inputs and dest.is_file() and have.get(name) == sha256_file(dest)):

@@ -40,7 +40,7 @@ class GpgKey:
 
 
 def gpg_key(cfg: Config, what: str) -> GpgKey:
-    if "gpg" not in cfg.sign.methods or not cfg.sign.get("gpg", "key"):
+    if "gpg" not in cfg.sign.methods or not cfg.sign.gpg.key:
         raise ConfigError(f"{cfg.project.config_path}: {what} must be signed, and [sign] has no gpg key",
                           hint='add "gpg" to sign.methods with [sign.gpg] key = "..." (docs/signing.md)')
     gpg = gpg_identity(cfg)
