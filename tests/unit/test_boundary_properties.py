@@ -136,9 +136,8 @@ PAIRS = [(section, key) for section, keys in KEYS.items() for key in keys]
 # is a string must be a values.Checked type.
 FREE_TEXT = {
     "Config.bundle_channels": "bundle names: Project/CratePackage names, already Components",
-    "Project.description": "Cargo.toml's description: nfpm folds it (multi-line is valid there); the .desktop "
-                           "Comment and the PyPI summary take its first line as a Line",
-    "CratePackage.description": "as Project.description",
+    "CratePackage.description": "Cargo.toml's description: nfpm folds it (multi-line is valid there); the .desktop "
+                                "Comment and the PyPI summary take its first line as a Line",
     "SecretPolicy.named": "environment variable names, only compared against the environment",
     "SecretPolicy.passed": "environment variable names, only compared against the environment",
     "TargetConfig.id": "TARGET_ID pattern and Component-checked at load; str because it keys many dicts",

@@ -100,7 +100,7 @@ class Bundle:
 
 @dataclass(frozen=True)
 class Project:
-    """The release. With several packages, `package`, `version` and the metadata are the first
+    """The release. With several packages, `name`, `version` and the metadata are the first
     listed package's (the release's own name and version: tags, manifest, platform archives),
     `binaries` is every package's, and `manifest_path` is the Cargo.toml project.crate names."""
 
@@ -109,18 +109,12 @@ class Project:
     manifest_path: Path
     workspace_root: Path
     target_directory: Path
-    package: Component
-    name: Component
-    version: Component
+    name: Component  # [project] name, else the first package's: names the release's files
     binaries: tuple[Component, ...]
     dist_dir: Path
-    # Cargo.toml's [package] metadata, for the package formats of the channels (npm, PyPI, deb, rpm).
-    description: str = ""
-    license: Line | None = None
-    homepage: Line | None = None
-    repository: Line | None = None
-    authors: tuple[Line, ...] = ()
-    readme: Path | None = None  # Cargo.toml's `readme`, absolute
+    # The package whose name, version and Cargo.toml metadata the channels' package formats read
+    # (npm, PyPI, deb, rpm): the first listed one, or in a bundle's `view`, that bundle's.
+    metadata: CratePackage
     # [cache] sccache: None (off), "local" (sccache's own local cache) or a redis:// endpoint.
     sccache: Line | None = None
     # Which variables hold credentials (every *-env name, the defaults, CI tokens, secret-looking
@@ -134,6 +128,40 @@ class Project:
     packages: tuple[CratePackage, ...] = ()
     # The workspace has several binary packages and targets.toml chose none: all are released.
     all_packages_by_default: bool = False
+
+    # Read through `metadata`: each of these lives once, in its CratePackage.
+    @property
+    def package(self) -> Component:
+        return self.metadata.name
+
+    @property
+    def version(self) -> Component:
+        return self.metadata.version
+
+    @property
+    def description(self) -> str:
+        return self.metadata.description
+
+    @property
+    def license(self) -> Line | None:
+        return self.metadata.license
+
+    @property
+    def homepage(self) -> Line | None:
+        return self.metadata.homepage
+
+    @property
+    def repository(self) -> Line | None:
+        return self.metadata.repository
+
+    @property
+    def authors(self) -> tuple[Line, ...]:
+        return self.metadata.authors
+
+    @property
+    def readme(self) -> Path | None:
+        """Cargo.toml's `readme`, absolute."""
+        return self.metadata.readme
 
     @property
     def title(self) -> str:
@@ -161,9 +189,8 @@ class Project:
         if bundle.binaries == self.binaries and bundle.name == self.name:
             return self
         pkg = next(p for p in self.packages if p.name == bundle.packages[0])
-        return replace(self, package=pkg.name, name=bundle.name, version=bundle.version, binaries=bundle.binaries,
-                       description=pkg.description, license=pkg.license, homepage=pkg.homepage,
-                       repository=pkg.repository, authors=pkg.authors, readme=pkg.readme)
+        # A bundle of one package is named and versioned as that package (Project.bundles).
+        return replace(self, name=bundle.name, binaries=bundle.binaries, metadata=pkg)
 
     @property
     def build_dir(self) -> Path:

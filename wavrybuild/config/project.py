@@ -206,17 +206,10 @@ def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
         manifest_path=first.manifest_path if len(released) == 1 else manifest,
         workspace_root=Path(meta["workspace_root"]),
         target_directory=Path(meta["target_directory"]),
-        package=first.name,
         name=Component.parse(name),
-        version=first.version,
         binaries=tuple(b for p in released for b in p.binaries),
         dist_dir=dist_dir,
-        description=first.description,
-        license=first.license,
-        homepage=first.homepage,
-        repository=first.repository,
-        authors=first.authors,
-        readme=first.readme,
+        metadata=first,
         packages=tuple(released),
         all_packages_by_default=by_default,
     )
@@ -267,7 +260,6 @@ def named_env(data: Any) -> frozenset[str]:
         elif isinstance(node, list):
             stack.extend(x for x in node if isinstance(x, dict | list))
     return frozenset(names)
-
 
 
 def parse_cache(path: Path, raw: Any, settings: Settings) -> Line | None:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import ConfigError
 from . import checks as c
@@ -97,6 +97,7 @@ class CratesConfig:
 
 
 DestinationConfig = GitHubConfig | GitLabConfig | HttpConfig | DirectoryConfig | PypiConfig | CratesConfig
+D = TypeVar("D", GitHubConfig, GitLabConfig, HttpConfig, DirectoryConfig, PypiConfig, CratesConfig)
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,16 @@ class PublishConfig:
     destinations: tuple[DestinationConfig, ...] = ()
 
     def get(self, kind: str) -> DestinationConfig | None:
+        """The destination named `kind` ("github"), as targets.toml names it."""
         return next((d for d in self.destinations if d.kind == kind), None)
+
+    def of(self, model: type[D]) -> D | None:
+        """The destination of one class, typed as that class (one of each at most: a TOML table)."""
+        return next((d for d in self.destinations if isinstance(d, model)), None)
 
     @property
     def github(self) -> GitHubConfig | None:
-        return self.get("github")  # type: ignore[return-value]
+        return self.of(GitHubConfig)
 
     @property
     def has_release_page(self) -> bool:
@@ -119,7 +125,7 @@ class PublishConfig:
 
     @property
     def crates(self) -> CratesConfig | None:
-        return self.get("crates")  # type: ignore[return-value]
+        return self.of(CratesConfig)
 
     @property
     def files(self) -> tuple[DestinationConfig, ...]:
@@ -128,20 +134,19 @@ class PublishConfig:
 
     @property
     def gitlab(self) -> GitLabConfig | None:
-        return self.get("gitlab")  # type: ignore[return-value]
+        return self.of(GitLabConfig)
 
     @property
     def http(self) -> HttpConfig | None:
-        return self.get("http")  # type: ignore[return-value]
+        return self.of(HttpConfig)
 
     @property
     def directory(self) -> DirectoryConfig | None:
-        return self.get("directory")  # type: ignore[return-value]
+        return self.of(DirectoryConfig)
 
     @property
     def pypi(self) -> PypiConfig | None:
-        return self.get("pypi")  # type: ignore[return-value]
-
+        return self.of(PypiConfig)
 
 
 class GitLabProject(Checked):
