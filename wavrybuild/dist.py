@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, sha256_file
-from .config import Config, TargetConfig
-from .config.models import Bundle
+from .config import Bundle, Config, TargetConfig
 from .errors import WavryError
-from .fsutil import disk_full_is_an_error, fsync_dir
+from .fsutil import disk_full_is_an_error, fsync_dir, tmp_dir
 from .manifest import MANIFEST_NAME, Artifact, Manifest
-from .record import BuildRecord, tmp_dir
+from .record import BuildRecord
 
 Writer = Callable[[BinaryIO], None]
 

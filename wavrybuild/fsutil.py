@@ -1,6 +1,7 @@
 """Files appear whole or not at all: write to a temp name in the same directory, fsync, rename;
 a full disk is one error naming the file. Files from outside are read without hanging or
-exhausting memory (read_regular)."""
+exhausting memory (read_regular). `state_dir` and `tmp_dir` name wavrybuild's own corner of dist/
+(here, below dist.py, record.py and manifest.py, which all write there)."""
 
 from __future__ import annotations
 
@@ -204,3 +205,15 @@ def lock_dir(directory: Path, on_wait: Callable[[str], None], *, wait: bool = Tr
         fcntl.flock(fd, fcntl.LOCK_EX)
     _HELD[key] = fd
 
+
+# --- dist/'s own corner --------------------------------------------------------------------------
+
+def state_dir(dist: Path) -> Path:
+    """dist/.wavrybuild: what wavrybuild keeps between tasks (the build record, resume keys, staged
+    and signed binaries, fetched parts); never an artifact (values.RESERVED_TOP)."""
+    return dist / ".wavrybuild"
+
+
+def tmp_dir(dist: Path) -> Path:
+    """Where files for dist/ are written before their rename: never a half-written file in dist/."""
+    return state_dir(dist) / "tmp"

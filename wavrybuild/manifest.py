@@ -13,8 +13,7 @@ from . import __version__, proc
 from .config import Config
 from .config.values import ArtifactPath, Checked, CommitId, Component, Line
 from .errors import ConfigError
-from .fsutil import write_atomic
-from .record import tmp_dir
+from .fsutil import tmp_dir, write_atomic
 
 SCHEMA = 1
 MANIFEST_NAME = "manifest.json"

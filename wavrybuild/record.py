@@ -11,18 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .fsutil import write_atomic
+from .fsutil import state_dir, write_atomic
 
 SCHEMA = 1
-
-
-def state_dir(dist: Path) -> Path:
-    return dist / ".wavrybuild"
-
-
-def tmp_dir(dist: Path) -> Path:
-    """Where files for dist/ are written before their rename: never a half-written file in dist/."""
-    return state_dir(dist) / "tmp"
 
 
 @dataclass

@@ -19,6 +19,7 @@ from .channels.wheel.stage import WheelStage
 from .ci.merge import MergeStage, write_part_manifest
 from .config import Config
 from .errors import ConfigError, WavryError
+from .fsutil import state_dir
 from .notes.stage import NotesStage
 from .package.artifacts import ArtifactsStage
 from .package.stage import PackageStage
@@ -26,7 +27,6 @@ from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
 from .provenance.stage import ProvenanceStage
 from .publish.stage import PublishStage
-from .record import state_dir
 from .sbom.stage import SbomStage
 from .sign.stage import SignStage
 from .sign.sums import ChecksumStage

@@ -10,8 +10,7 @@ from typing import Any
 
 from tests.unit.test_multi_package_config import MEMBERS, TARGETS, workspace
 from tests.unit.test_pipeline import fake_metadata
-from wavrybuild.config import Config, parse
-from wavrybuild.config.models import CratePackage, Project
+from wavrybuild.config import Config, CratePackage, Project, parse
 from wavrybuild.config.publish import (
     CratesConfig,
     DirectoryConfig,

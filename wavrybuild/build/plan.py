@@ -19,9 +19,9 @@ from typing import Any
 from .. import __version__, proc
 from ..config import Config, Project, TargetConfig
 from ..errors import CommandFailed, WavryError
-from ..fsutil import copy_atomic, write_atomic
+from ..fsutil import copy_atomic, state_dir, write_atomic
 from ..proc import Command
-from ..record import BinaryRecord, BuildRecord, TargetRecord, state_dir
+from ..record import BinaryRecord, BuildRecord, TargetRecord
 from ..toolchain.probe import StdSource, TargetStatus, Tools
 from . import macho
 from .builders import BUILDERS

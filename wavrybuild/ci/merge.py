@@ -12,10 +12,9 @@ from typing import ClassVar
 
 from ..config import Config, TargetConfig
 from ..dist import Transaction
-from ..fsutil import write_atomic
+from ..fsutil import tmp_dir, write_atomic
 from ..manifest import MANIFEST_NAME, Manifest
 from ..pipeline.stage import Planned, Run
-from ..record import tmp_dir
 from .parts import MergeError, Parts, read_parts, writer
 
 __all__ = ["MergeError", "MergeStage", "part_name", "write_part_manifest"]

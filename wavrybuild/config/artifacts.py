@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import Core, PackageConfig
+from .project import Core
+from .sections import PackageConfig
 from .values import ArtifactPath, Component, Line
 
 KEYS = ("name", "command", "directory", "top")

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import Core, TargetConfig
+from .project import Core
+from .targets import TargetConfig
 
 KEYS = ("package-dir", "python", "targets", "output-dir", "install-rust")
 LINUX_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "i686": "i686", "armv7": "armv7l",

@@ -13,8 +13,9 @@ from packaging.version import InvalidVersion, Version
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import Core, TargetConfig
 from .npm import NpmConfig, parse_npm
+from .project import Core
+from .targets import TargetConfig
 from .values import Component, HttpUrl, Line
 
 CHANNELS = ("pypi", "npm", "deb", "rpm", "installer")

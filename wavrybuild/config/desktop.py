@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..icon import check_icon
 from . import checks as c
-from .models import Core
+from .project import Core
 from .values import Component, Line
 
 KEYS = ("name", "binary", "bundle-id", "icon", "category", "minimum-macos", "gui", "copyright", "linux",

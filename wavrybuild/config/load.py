@@ -19,15 +19,14 @@ from .artifacts import parse_artifacts
 from .bindings import parse_bindings
 from .channels import Channels, parse_channels
 from .desktop import parse_desktop
-from .models import Project, TargetConfig
-from .project import Metadata, parse_cache, parse_project, secret_policy
+from .project import Metadata, Project, parse_cache, parse_project, secret_policy
 from .publish import parse_publish
 from .release import parse_release
 from .sbom import parse_provenance, parse_sbom
 from .sections import parse_checksum, parse_package
 from .sign import parse_sign
 from .storage import parse_storage
-from .targets import parse_targets
+from .targets import TargetConfig, parse_targets
 from .whole import Config
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",

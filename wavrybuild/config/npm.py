@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import Core, TargetConfig
+from .project import Core
+from .targets import TargetConfig
 from .values import Checked, Component, HttpUrl
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"

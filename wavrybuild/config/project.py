@@ -5,18 +5,156 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from ..env import DEFAULT_POLICY, SecretPolicy, Settings
 from ..env import WELL_KNOWN_SECRETS as WELL_KNOWN_SECRETS  # re-exported by config
-from ..env import SecretPolicy, Settings
 from ..errors import ConfigError, suggest
 from . import checks as c
-from .models import CratePackage, Project
+from .targets import TargetConfig
 from .values import Component, Line
 
 PROJECT_KEYS = {"crate", "package", "packages", "binaries", "dist", "name", "pass-env"}
 Metadata = Callable[[Path], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class CratePackage:
+    """One cargo package being released, with its binaries and Cargo.toml metadata."""
+
+    name: Component
+    version: Component
+    binaries: tuple[Component, ...]
+    manifest_path: Path
+    description: str = ""
+    license: Line | None = None
+    homepage: Line | None = None
+    repository: Line | None = None
+    authors: tuple[Line, ...] = ()
+    readme: Path | None = None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What one artifact per target carries ([package] group): one package's binaries, or every
+    binary of the release. `name` and `version` name its files (<name>-<version>-<target>…)."""
+
+    name: Component
+    version: Component
+    binaries: tuple[Component, ...]
+    packages: tuple[Component, ...]  # the cargo packages whose binaries it holds
+
+
+@dataclass(frozen=True)
+class Project:
+    """The release. With several packages, `name`, `version` and the metadata are the first
+    listed package's (the release's own name and version: tags, manifest, platform archives),
+    `binaries` is every package's, and `manifest_path` is the Cargo.toml project.crate names."""
+
+    config_path: Path
+    root: Path
+    manifest_path: Path
+    workspace_root: Path
+    target_directory: Path
+    name: Component  # [project] name, else the first package's: names the release's files
+    binaries: tuple[Component, ...]
+    dist_dir: Path
+    # The package whose name, version and Cargo.toml metadata the channels' package formats read
+    # (npm, PyPI, deb, rpm): the first listed one, or in a bundle's `view`, that bundle's.
+    metadata: CratePackage
+    # [cache] sccache: None (off), "local" (sccache's own local cache) or a redis:// endpoint.
+    sccache: Line | None = None
+    # Which variables hold credentials (every *-env name, the defaults, CI tokens, secret-looking
+    # names) and which of them [project] pass-env lets children inherit. config.load makes it the
+    # process's policy (env.guard): no child (cargo, build scripts, smoke runs, [[artifacts]]) sees them.
+    secrets: SecretPolicy = DEFAULT_POLICY
+    # Builds running at the same time need their own target dirs (cargo locks one for a whole
+    # build): lane 0 is cargo's target dir, lane N a directory inside it (see build_dir).
+    build_lane: int = 0
+    # Every released package (one for a single crate); see `bundles` for how artifacts group them.
+    packages: tuple[CratePackage, ...] = ()
+    # The workspace has several binary packages and targets.toml chose none: all are released.
+    all_packages_by_default: bool = False
+
+    # Read through `metadata`: each of these lives once, in its CratePackage.
+    @property
+    def package(self) -> Component:
+        return self.metadata.name
+
+    @property
+    def version(self) -> Component:
+        return self.metadata.version
+
+    @property
+    def description(self) -> str:
+        return self.metadata.description
+
+    @property
+    def license(self) -> Line | None:
+        return self.metadata.license
+
+    @property
+    def homepage(self) -> Line | None:
+        return self.metadata.homepage
+
+    @property
+    def repository(self) -> Line | None:
+        return self.metadata.repository
+
+    @property
+    def authors(self) -> tuple[Line, ...]:
+        return self.metadata.authors
+
+    @property
+    def readme(self) -> Path | None:
+        """Cargo.toml's `readme`, absolute."""
+        return self.metadata.readme
+
+    @property
+    def title(self) -> str:
+        """What a summary calls the release: "demo 1.2.3", or "cli 0.3.0, mcp 0.4.1"."""
+        if len(self.packages) > 1:
+            return ", ".join(f"{p.name} {p.version}" for p in self.packages)
+        return f"{self.name} {self.version}"
+
+    def package_of(self, binary: str) -> CratePackage:
+        for p in self.packages:
+            if binary in p.binaries:
+                return p
+        raise KeyError(binary)
+
+    def bundles(self, group: str) -> tuple[Bundle, ...]:
+        """The artifact sets per target: one per package (group "package"), or one holding every
+        binary (group "platform", and always with one package: then both are the same)."""
+        if group == "platform" or len(self.packages) <= 1:
+            return (Bundle(self.name, self.version, self.binaries, tuple(p.name for p in self.packages)),)
+        return tuple(Bundle(p.name, p.version, p.binaries, (p.name,)) for p in self.packages)
+
+    def view(self, bundle: Bundle) -> Project:
+        """This project as one bundle's channels see it: its name, version, binaries and (for one
+        package) that package's metadata."""
+        if bundle.binaries == self.binaries and bundle.name == self.name:
+            return self
+        pkg = next(p for p in self.packages if p.name == bundle.packages[0])
+        # A bundle of one package is named and versioned as that package (Project.bundles).
+        return replace(self, name=bundle.name, binaries=bundle.binaries, metadata=pkg)
+
+    @property
+    def build_dir(self) -> Path:
+        """The target dir cargo is given for this lane."""
+        return self.target_directory / f"wavrybuild-lane-{self.build_lane}" if self.build_lane else self.target_directory
+
+
+class Core(Protocol):
+    """What the section parsers need of the config being loaded: the project and the targets."""
+
+    @property
+    def project(self) -> Project: ...
+
+    @property
+    def targets(self) -> tuple[TargetConfig, ...]: ...
 
 
 def _crate_manifest(path: Path, table: dict[str, Any]) -> Path:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import Core
+from .project import Core
 from .values import Checked, Component, HttpUrl, RepoSlug
 
 DESTINATIONS = ("github", "gitlab", "http", "directory", "pypi", "crates")
@@ -254,7 +254,7 @@ def _gitlab(path: Path, v: dict[str, Any]) -> GitLabConfig:
 def _crates(path: Path, v: dict[str, Any]) -> CratesConfig:
     registry = v["registry"]
     if registry and v["index"] is None:
-        raise ConfigError(f"{path}: publish.crates.index: needed with registry = {registry!r}",
+        raise ConfigError(f"{path}: publish.crates.index: needed with registry = {registry!r} (publish.crates.registry)",
                           hint="the registry's sparse index URL, to skip versions already published")
     token = v["token-env"] or ("CARGO_REGISTRIES_" + registry.upper().replace("-", "_") + "_TOKEN" if registry
                                else "CARGO_REGISTRY_TOKEN")

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import Core
+from .project import Core
 
 KEYS = ("changelog", "notes")
 

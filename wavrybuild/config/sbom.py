@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import Core
+from .project import Core
 from .values import Line
 
 SPEC_VERSIONS = ("1.5", "1.6")

@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from . import checks as c
-from .models import GROUPS, ChecksumConfig, PackageConfig
+from .targets import TargetConfig
+
+GROUPS = ("package", "platform")
+
+
+@dataclass(frozen=True)
+class PackageConfig:
+    """[package]: how archives are made."""
+
+    format: str = "tar.gz"
+    windows_format: str = "zip"
+    # Globs relative to the crate directory, checked as Lines that stay inside it; kept plain str
+    # because pathlib's glob() interns its pattern, which a str subclass cannot be.
+    include: tuple[str, ...] = ()
+    compression_level: int | None = None  # None: the format's usual default
+    group: str = "package"  # "package": an archive per package and target; "platform": one per target
+
+    def format_for(self, target: TargetConfig) -> str:
+        if target.archive:
+            return target.archive
+        return self.windows_format if target.triple.is_windows else self.format
+
+
+@dataclass(frozen=True)
+class ChecksumConfig:
+    sidecars: bool = False
+
+
 
 PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level", "group"}
 CHECKSUM_KEYS = {"sidecars"}

@@ -2,16 +2,75 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, suggest
 from ..triple import UNIVERSAL2, Triple, known_triples
 from . import checks as c
-from .models import BUILDERS, RUNNERS, STD_SOURCES, TargetConfig
-from .values import MAX_COMPONENT, Component
+from .values import MAX_COMPONENT, Component, Line
+
+BUILDERS = ("auto", "zigbuild", "cargo")
+RUNNERS = ("auto", "native", "qemu", "none")
+STD_SOURCES = ("auto", "installed", "build-std")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One entry of the target matrix, with [defaults] already applied."""
+
+    id: str  # names files in dist/: checked as a values.Component at load (str: it keys many dicts)
+    triple: Triple
+    builder: str = "auto"
+    glibc: str | None = None
+    features: tuple[Line, ...] = ()
+    no_default_features: bool = False
+    all_features: bool = False
+    profile: Component = Component("release")  # cargo's output directory target/<triple>/<profile>
+    rustflags: tuple[Line, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    toolchain: Line | None = None
+    std: str = "auto"
+    runner: str = "auto"
+    smoke_args: tuple[Line, ...] = (Line("--version"),)
+    smoke_expect: str | None = "{version}"
+    archive: str | None = None  # archive format override
+    # cargo profile overrides (None: the profile's own value); see PROFILE_KEYS
+    profile_settings: tuple[tuple[str, Any], ...] = ()
+    # Names in `env` whose values may be shown in echoed commands; the others print as ***.
+    public_env: tuple[str, ...] = ()
+    runs_on: Line | None = None  # GitHub runner label for this target's CI job (None: by platform)
+    tags: tuple[Line, ...] = ()  # GitLab runner tags
+    image: Line | None = None  # GitLab job image
+
+    @property
+    def secret_env(self) -> frozenset[str]:
+        """The `env` names whose values are masked (any may be a credential a build needs)."""
+        return frozenset(k for k, _ in self.env if k not in self.public_env)
+
+    @property
+    def rust_target(self) -> str:
+        """What is passed to --target: zigbuild spells a glibc floor as a suffix."""
+        return f"{self.triple}.{self.glibc}" if self.glibc else str(self.triple)
+
+    @property
+    def rust_targets(self) -> tuple[str, ...]:
+        """Every --target this target builds: universal2 is built as its two slices."""
+        return self.triple.slices if self.triple.is_universal else (self.rust_target,)
+
+    def fingerprint(self) -> str:
+        """A stable text of everything that changes this target's build output."""
+        not_build = {"smoke_args", "smoke_expect", "runner", "archive", "public_env", "runs_on", "tags", "image"}
+        data = {k: v for k, v in self.__dict__.items() if k not in not_build}
+        # env values may be credentials: the record in dist/ keeps only their digests.
+        data["env"] = [(k, hashlib.sha256(v.encode()).hexdigest()) for k, v in self.env]
+        return json.dumps(data, default=str, sort_keys=True)
+
 
 # Keys a target (or [defaults]) may set: key -> (checker, default).
 TARGET_KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {

@@ -10,12 +10,14 @@ from .artifacts import ExtraArtifact
 from .bindings import BindingsConfig
 from .channels import Channels
 from .desktop import DesktopConfig
-from .models import Bundle, ChecksumConfig, PackageConfig, Project, TargetConfig
+from .project import Bundle, Project
 from .publish import PublishConfig
 from .release import ReleaseConfig
 from .sbom import ProvenanceConfig, SbomConfig
+from .sections import ChecksumConfig, PackageConfig
 from .sign import SignConfig
 from .storage import StorageConfig
+from .targets import TargetConfig
 
 
 @dataclass(frozen=True)

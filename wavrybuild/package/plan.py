@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..build.plan import build_key
-from ..config import Config, TargetConfig
-from ..config.models import Bundle
+from ..config import Bundle, Config, TargetConfig
 from ..errors import ConfigError, WavryError
 from ..fsutil import file_kind
 from ..record import BuildRecord

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WavryError
-from ..fsutil import write_atomic
-from ..record import state_dir
+from ..fsutil import state_dir, write_atomic
 from .stage import Run, Stage, Status
 
 

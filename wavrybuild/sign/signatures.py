@@ -23,8 +23,8 @@ from .. import proc
 from ..checksum import sha256_file
 from ..config import Config, SignConfig, TargetConfig
 from ..errors import ConfigError, ToolMissing, WavryError
+from ..fsutil import state_dir, tmp_dir
 from ..proc import Command
-from ..record import state_dir, tmp_dir
 
 if TYPE_CHECKING:
     from ..record import BuildRecord

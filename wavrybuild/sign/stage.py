@@ -18,9 +18,9 @@ from ..checksum import SUMS_NAME, parse_sums, sha256_file, sha256_many
 from ..config import SIGN_METHODS
 from ..dist import Transaction, writes
 from ..errors import ConfigError, WavryError
+from ..fsutil import tmp_dir
 from ..manifest import Manifest
 from ..pipeline.stage import Planned, Run, configured
-from ..record import tmp_dir
 from ..ui import mask_for_ci
 from . import signatures as sg
 

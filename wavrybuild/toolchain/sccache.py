@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 
 from .. import proc
 from ..config import Project
-from ..fsutil import write_atomic
-from ..record import state_dir
+from ..fsutil import state_dir, write_atomic
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from ... import proc
-from ...config import Config, TargetConfig
+from ...config import Bundle, Config, TargetConfig
 from ...config.desktop import DesktopConfig
-from ...config.models import Bundle
 from ...dist import Transaction, writes
 from ...errors import ConfigError, ToolMissing
 from ...pipeline.stage import Planned, Run, configured

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from ...config import Config
+from ...config import Bundle, Config
 from ...config.channels import InstallerConfig
-from ...config.models import Bundle
 from ...dist import Transaction, writes
 from ...pipeline.stage import Planned, Run, configured
 from ...ui import human_size

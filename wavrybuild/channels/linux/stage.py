@@ -14,15 +14,13 @@ from typing import Any, ClassVar
 
 from ... import __version__, proc
 from ...checksum import sha256_file
-from ...config import Config, TargetConfig
+from ...config import Bundle, Config, TargetConfig
 from ...config.channels import LinuxPackageConfig, linux_targets
-from ...config.models import Bundle
 from ...dist import Transaction, writes
 from ...errors import ConfigError
-from ...fsutil import write_atomic
+from ...fsutil import state_dir, write_atomic
 from ...manifest import Manifest
 from ...pipeline.stage import Planned, Run, configured
-from ...record import state_dir
 from ...ui import human_size
 from ..desktop.format import desktop_files
 from ..repos.trees import gpg_key
