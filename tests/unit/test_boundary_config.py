@@ -300,3 +300,15 @@ def test_sign_env_overrides_enter_the_same_typed_model(tmp_path: Path) -> None:
             parse_with({name: value})
         assert info.value.message.startswith(f"{name}: expected"), info.value.message
         assert value not in info.value.message and "\n" not in info.value.message
+
+
+def test_sign_env_override_one_typo_away_is_refused(tmp_path: Path) -> None:
+    """WAVRYBUILD_GPG_KEYS would otherwise be ignored and the file's key used: refused with the
+    right name. A name close to no key is left alone (it may be another tool's)."""
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.2.3"\n')
+    data = {"targets": {TARGET: {}}, "sign": {"gpg": {"key": "A"}}}
+    with pytest.raises(ConfigError) as info:
+        parse(tmp_path / "targets.toml", data, fake_metadata, Settings.read({"WAVRYBUILD_GPG_KEYS": "B"}))
+    assert info.value.message == ("WAVRYBUILD_GPG_KEYS: not a [sign.gpg] key; did you mean WAVRYBUILD_GPG_KEY?")
+    cfg = parse(tmp_path / "targets.toml", data, fake_metadata, Settings.read({"WAVRYBUILD_SSH_AGENT_PID": "42"}))
+    assert cfg.sign.gpg.key == "A" and cfg.sign.ssh == type(cfg.sign.ssh)()

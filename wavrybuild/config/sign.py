@@ -141,11 +141,27 @@ def env_name_of(method: str, key: str) -> str:
     return f"WAVRYBUILD_{method.upper()}_{key.upper().replace('-', '_')}"
 
 
+def _overrides(method: str, settings: Settings, checks: Mapping[str, Callable[[Any], Any]]) -> dict[str, str]:
+    """This method's WAVRYBUILD_<METHOD>_<KEY> values. A name one typo away from a key is refused
+    (WAVRYBUILD_GPG_KEYS would otherwise sign with the file's key, silently); other names are
+    left alone: they may be another tool's."""
+    out = {}
+    for (m, key), value in settings.sign.items():
+        if m != method:
+            continue
+        if key in checks:
+            out[key] = value
+        elif (near := suggest(key, list(checks))) is not None:
+            raise ConfigError(f"{env_name_of(method, key)}: not a [sign.{method}] key; did you mean "
+                              f"{env_name_of(method, near)}?", hint="keys: " + ", ".join(checks))
+    return out
+
+
 def _method(path: Path, method: str, model: type[M], raw: Any, settings: Settings,
             checks: Mapping[str, Callable[[Any], Any]]) -> M:
     table = c.check_table(path, f"sign.{method}.", raw)
     c.reject_unknown(path, f"sign.{method}.", table, checks)
-    overrides = {k: v for (m, k), v in settings.sign.items() if m == method and k in checks}
+    overrides = _overrides(method, settings, checks)
     values: dict[str, Any] = {}
     # WAVRYBUILD_<METHOD>_<KEY> wins over the file: CI passes key paths that way.
     for key, value in {**table, **overrides}.items():
