@@ -22,7 +22,7 @@ from .config import Bundle, Config, TargetConfig
 from .errors import WavryError
 from .fsutil import disk_full_is_an_error, fsync_dir, tmp_dir
 from .manifest import MANIFEST_NAME, Artifact, Manifest
-from .record import BuildRecord
+from .record import BinaryRecord, BuildRecord
 
 Writer = Callable[[BinaryIO], None]
 
@@ -78,8 +78,27 @@ class DistState:
             if bundle is not None and len(mine) != len(bundle.binaries):
                 raise WavryError(f"{t.id}: its build lacks some of {', '.join(bundle.binaries)}",
                                  hint=f"run `invoke build --target {t.id}` again")
-            out.append((t, [b.name for b in mine], [self.dist / b.path for b in mine]))
+            out.append((t, [b.name for b in mine], self.shipped(cfg, t, mine)))
         return out
+
+    def shipped(self, cfg: Config, t: TargetConfig, binaries: Iterable[BinaryRecord]) -> list[Path]:
+        """The bytes every artifact of `t` carries: with [sign] authenticode, a Windows binary's signed
+        copy (the codesign stage's), else the staged binary. One function, so no stage can take the
+        unsigned one: a Windows binary not signed yet is an error."""
+        if not ships_signed(cfg, t):
+            return [self.dist / b.path for b in binaries]
+        out = []
+        for b in binaries:
+            if not b.signed or not (self.dist / b.signed).is_file():
+                raise WavryError(f"{t.id}: {b.name} is not Authenticode-signed yet ([sign] authenticode)",
+                                 hint=f"run `invoke codesign --target {t.id}` (`invoke release` does)")
+            out.append(self.dist / b.signed)
+        return out
+
+
+def ships_signed(cfg: Config, t: TargetConfig) -> bool:
+    """Whether `t`'s binaries ship Authenticode-signed: a Windows target, with [sign] authenticode."""
+    return t.triple.is_windows and "authenticode" in cfg.sign.methods
 
 
 def described_by(name: str) -> list[str]:

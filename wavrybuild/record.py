@@ -22,6 +22,9 @@ class BinaryRecord:
     path: str  # relative to dist/
     size: int
     package: str = ""  # the cargo package it belongs to
+    # Relative to dist/: its Authenticode-signed copy (the codesign stage), the bytes every artifact of
+    # a Windows target carries. A new build writes a new record, so this never outlives its input.
+    signed: str = ""
 
 
 @dataclass

@@ -17,6 +17,7 @@ from .channels.npm.stage import NpmStage
 from .channels.repos.stage import ReposStage
 from .channels.wheel.stage import WheelStage
 from .ci.merge import MergeStage, write_part_manifest
+from .codesign.stage import CodesignStage
 from .config import Config
 from .errors import ConfigError, WavryError
 from .fsutil import state_dir
@@ -36,11 +37,12 @@ from .ui import Reporter
 
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
-    """toolchain → build → smoke → package → sbom → wheel → npm → linux → desktop → artifacts (in a
+    """toolchain → build → smoke → codesign → package → sbom → wheel → npm → linux → desktop → artifacts (in a
     matrix: the part of the first target), then (not in a matrix part) installer → notes →
     provenance → checksum → sign → repos → publish."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
-    stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), PackageStage(chosen=True),
+    stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), CodesignStage(chosen=True),
+                           PackageStage(chosen=True),
                            SbomStage(chosen=True), WheelStage(chosen=True), NpmStage(main=not part, chosen=True),
                            LinuxStage(), DesktopStage(chosen=True), ArtifactsStage()]
     if not part:

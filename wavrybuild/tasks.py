@@ -226,6 +226,23 @@ def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force:
     _one(c, cfg, SmokeStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry, force=force)
 
 
+@task(iterable=["target"], help={"target": TARGET_HELP + " (default: every built Windows target)",
+                                 "dry": "print the osslsigncode commands (no password: it is read from a file) "
+                                        "without running them",
+                                 "force": "sign again even the targets whose signed copies are up to date",
+                                 "config": CONFIG_HELP})
+@_guarded
+def codesign(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
+             config: str | None = None) -> None:
+    """Authenticode-sign each built Windows binary once ([sign] authenticode, osslsigncode); every later
+    stage (archives, wheels, npm, MSI/setup.exe, SBOMs) ships these signed bytes."""
+    from .codesign.stage import CodesignStage
+
+    cfg = _load(c, config)
+    _one(c, cfg, CodesignStage(chosen=bool(target)), cfg.select(target) if target else cfg.targets, dry=dry,
+         force=force)
+
+
 @task(iterable=["target"], help={"target": TARGET_HELP + " (default: every configured target)",
                                  "dry": "show what would be archived without writing anything",
                                  "config": CONFIG_HELP})
@@ -288,7 +305,7 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
     """Detached signatures over dist/SHA256SUMS (and every artifact with [sign] artifacts = true).
 
     Keys come from targets.toml paths or WAVRYBUILD_<METHOD>_KEY; passphrases only from the env vars
-    named by *-env keys. Authenticode is applied by `invoke package` before archiving.
+    named by *-env keys. Authenticode is applied to the binaries by `invoke codesign`, before packaging.
     """
     from .sign.stage import SignStage
 
@@ -521,7 +538,8 @@ def parts(c: Context, commit: str | None = None, config: str | None = None) -> N
 
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
-    ns = Collection(toolchain, doctor, build, smoke, package, checksum, sign, verify, publish, release, plan, wheel, npm, wheels,
-                    linux_packages, sbom, desktop, provenance, repos, installer, notes, artifacts, parts)
+    ns = Collection(toolchain, doctor, build, smoke, codesign, package, checksum, sign, verify, publish, release, plan,
+                    wheel, npm, wheels, linux_packages, sbom, desktop, provenance, repos, installer, notes, artifacts,
+                    parts)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

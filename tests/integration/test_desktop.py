@@ -9,6 +9,7 @@ plans are unit-tested (tests/unit/test_desktop_config.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import plistlib
@@ -209,6 +210,26 @@ def test_listed_checked_verified_and_in_the_notes(desktop: Desktop) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{MSI}" in done.stdout and f"{SETUP}" in done.stdout
     assert PASS not in desktop.outputs
+
+
+def test_every_copy_of_a_binary_is_the_same_bytes(desktop: Desktop) -> None:
+    """The .exe inside the MSI (msiextract) and the NSIS setup.exe (7z) is the one codesign signed,
+    the same bytes as in the .zip; the .app's binary in the .dmg, and the .deb's and .rpm's, are the
+    archive's too (verify/copies.py, which `invoke verify` runs)."""
+    from wavrybuild.verify import copies
+
+    manifest = json.loads((desktop.dist / "manifest.json").read_text())
+    found = copies.collect(desktop.dist, manifest["artifacts"])
+    assert not found.unread, found.unread
+    for key, holders in {("x86_64-pc-windows-gnu", "wavry-demo"): {MSI, SETUP, "wavry-demo-0.1.0-x86_64-pc-windows-gnu.zip"},
+                         ("universal2-apple-darwin", "wavry-demo"): {DMG},
+                         ("x86_64-unknown-linux-gnu", "wavry-demo"): {DEB, RPM}}.items():
+        assert holders <= {c.artifact for c in found.copies[key]}, found.copies[key]
+        assert len({c.sha256 for c in found.copies[key]}) == 1, found.copies[key]
+    signed = desktop.dist / ".wavrybuild" / "codesigned" / "x86_64-pc-windows-gnu" / "wavry-demo.exe"
+    assert {c.sha256 for c in found.copies[("x86_64-pc-windows-gnu", "wavry-demo")]} == {
+        hashlib.sha256(signed.read_bytes()).hexdigest()}
+    assert all(v.ok for v in copies.compare(found))
 
 
 def test_rerun_changes_nothing(desktop: Desktop) -> None:

@@ -116,7 +116,7 @@ def signed(packaged, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Si
     (root / "targets.toml").write_text((root / "targets.toml").read_text() + _sign_section(keys))
     env = {**packaged.env, **SECRET_ENV}
     outputs = []
-    for task in ("package", "checksum", "sign", "verify"):
+    for task in ("codesign", "package", "checksum", "sign", "verify"):
         done = invoke(task, cwd=root, env=env)
         outputs += [done.stdout, done.stderr]
         assert done.returncode == 0, f"{task}:\n{done.stdout}\n{done.stderr}"

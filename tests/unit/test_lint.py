@@ -77,7 +77,7 @@ def test_no_import_cycles() -> None:
 
 
 # The layout: one package per feature, holding its logic and its stage (docs/architecture.md).
-FEATURES = ("toolchain", "build", "smoke", "package", "sign", "sbom", "provenance", "notes", "publish", "ci")
+FEATURES = ("toolchain", "build", "smoke", "codesign", "package", "sign", "sbom", "provenance", "notes", "publish", "ci")
 ROLE_NAMES = {"__init__.py", "stage.py", "plan.py", "format.py"}  # the same role in every feature
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
+from wavrybuild.codesign.authenticode import authenticode_command
 from wavrybuild.config import load
 from wavrybuild.sign.signatures import (
     GpgSigner,
     MinisignSigner,
     SshSigner,
-    authenticode_command,
 )
 
 TOML = """

@@ -4,6 +4,7 @@ The package stage (package/stage.py) writes them through one dist/ transaction."
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from ..build.plan import build_key
 from ..config import Bundle, Config, TargetConfig
 from ..errors import ConfigError, WavryError
 from ..fsutil import file_kind
-from ..record import BuildRecord
+from ..record import BinaryRecord, BuildRecord
 from .archive import Entry, extension
 
 
@@ -57,10 +58,13 @@ def extra_files(config: Config) -> list[Entry]:
     return list(entries.values())
 
 
+Shipped = Callable[[TargetConfig, list[BinaryRecord]], list[Path]]
+
+
 def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord, dist: Path,
-         replace: dict[Path, Path] | None = None) -> list[PackagePlan]:
-    """`replace` swaps staged binaries for their signed copies (Authenticode)."""
-    replace = replace or {}
+         shipped: Shipped | None = None) -> list[PackagePlan]:
+    """`shipped` gives the bytes each binary is archived as (`DistState.shipped`: a Windows
+    binary's Authenticode-signed copy); without it, the staged binaries."""
     extras = extra_files(config)
     plans = []
     for t in targets:
@@ -86,7 +90,8 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
             if lacking:
                 raise WavryError(f"{t.id}: its build has no {', '.join(lacking)}",
                                  hint=f"run `invoke build --target {t.id}` again")
-            bins = [Entry(Path(b.path).name, replace.get(dist / b.path, dist / b.path), True) for b in mine]
+            paths = shipped(t, mine) if shipped else [dist / b.path for b in mine]
+            bins = [Entry(Path(b.path).name, p, True) for b, p in zip(mine, paths, strict=True)]
             names = {e.arcname for e in bins}
             clash = [e.arcname for e in extras if e.arcname in names]
             if clash:
@@ -94,7 +99,7 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
             for b in bins:
                 if not b.source.is_file():
                     raise WavryError(f"{t.id}: {b.source} is missing", hint=f"run `invoke build --target {t.id}` again")
-            signed = any(dist / b.path in replace for b in mine)
+            signed = any(p != dist / b.path for b, p in zip(mine, paths, strict=True))
             plans.append(PackagePlan(t, fmt, dest, top, tuple(bins + extras), tuple(b.name for b in mine), signed,
                                      bundle.packages))
     return plans

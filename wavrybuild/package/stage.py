@@ -3,16 +3,15 @@ written. Unchanged archives are left alone (see dist.Transaction)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from ..config import TargetConfig
 from ..dist import Transaction, clean_tmp
 from ..manifest import MANIFEST_NAME, Manifest, git_state, release_packages
 from ..pipeline.stage import Planned, Run
-from ..sign.signatures import Secret, codesign_windows
-from ..ui import human_size, mask_for_ci
+from ..ui import human_size
 from . import plan as pk
 from .archive import HashingWriter, extension, source_date_epoch, write_archive
 
@@ -57,24 +56,19 @@ class PackageStage:
         mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
         return [Planned(f"would write {p.dest} ({p.fmt}, mtime {mtime} from {mtime_from}): "
                         + ", ".join(e.arcname for e in p.entries))
-                for p in pk.plan(cfg, self._targets(run), run.state.record, dist)]
+                for p in pk.plan(cfg, self._targets(run), run.state.record, dist,
+                                       functools.partial(run.state.shipped, cfg))]
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}  # unchanged archives are detected by their bytes
-
-    def _signed(self, run: Run, targets: tuple[TargetConfig, ...], mtime: int) -> dict[Path, Path]:
-        cfg = run.cfg
-        if "authenticode" not in cfg.sign.methods:
-            return {}
-        mask_for_ci([Secret(cfg.sign.authenticode.password_env).value])
-        return codesign_windows(cfg, targets, run.state.record, run.state.dist, mtime)
 
     def run(self, run: Run, todo: Sequence[str] | None) -> bool:
         cfg, dist, record = run.cfg, run.state.dist, run.state.record
         targets = self._targets(run)
         mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
-        pk.plan(cfg, targets, record, dist)  # validate everything before signing anything
-        plans = pk.plan(cfg, targets, record, dist, replace=self._signed(run, targets, mtime))
+        # Windows binaries go in as the codesign stage signed them (DistState.shipped): the bytes
+        # every other artifact of the release carries too.
+        plans = pk.plan(cfg, targets, record, dist, functools.partial(run.state.shipped, cfg))
         clean_tmp(dist)
         old = run.state.manifest
         chosen = {p.target.id for p in plans}

@@ -12,7 +12,6 @@ from .. import cargo
 from ..config import Config, TargetConfig
 from ..dist import Transaction, writes
 from ..pipeline.stage import Planned, Run, configured
-from ..sign.signatures import codesign_windows
 from ..ui import human_size
 from . import cyclonedx as sbom
 
@@ -63,16 +62,14 @@ class SbomStage:
         tx = Transaction(run.state, "sbom", manifest)
         lock = cfg.project.workspace_root / "Cargo.lock"
         rows = []
-        # The archives ship Authenticode-signed Windows binaries: those are the bytes to describe.
-        signed = codesign_windows(cfg, tuple(t for t in targets if t.triple.is_windows), run.state.record,
-                                  run.state.dist, manifest.source_date_epoch)
         for bundle in cfg.bundles:
             view = cfg.view(bundle)
             for t, names, paths in run.state.built(view, targets, "an SBOM", bundle):
                 crates, roots = sbom.for_target(cfg.project.manifest_path, lock, list(bundle.packages),
                                                 t.triple.slices, self.metadata)
                 text = sbom.document(view.project.name, view.project.version, t.id, t.triple.slices, crates, roots,
-                                     {n: signed.get(p, p) for n, p in zip(names, paths, strict=True)},
+                                     # the shipped bytes: a Windows binary's signed copy (DistState.built)
+                                     dict(zip(names, paths, strict=True)),
                                      manifest.source_date_epoch, sc.spec_version)
                 name = sbom_name(view, t)
                 a = tx.add(name, writes(text.encode()), target=t.id, triple=str(t.triple), fmt="cdx.json",

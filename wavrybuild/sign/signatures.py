@@ -1,4 +1,5 @@
-"""Signing: detached signatures over SHA256SUMS (and artifacts), Authenticode for Windows binaries.
+"""Signing: detached signatures over SHA256SUMS (and artifacts); the secret file osslsigncode and
+rcodesign read a password from (Authenticode itself is codesign/authenticode.py).
 
 Signers are strategy objects that only build commands; secrets reach the tools on stdin or through a
 private 0600 file that is removed afterwards, never through argv, and are scrubbed from errors.
@@ -16,25 +17,19 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from .. import env as env_
 from .. import proc
-from ..checksum import sha256_file
-from ..config import Config, SignConfig, TargetConfig
+from ..config import Config, SignConfig
 from ..errors import ConfigError, ToolMissing, WavryError
-from ..fsutil import state_dir, tmp_dir
 from ..proc import Command
-
-if TYPE_CHECKING:
-    from ..record import BuildRecord
 
 SUFFIX = {"gpg": ".asc", "minisign": ".minisig", "ssh": ".sig", "sigstore": ".sigstore.json"}
 TOOLS = {
     "gpg": ("gpg", "apt-get install gnupg (or your OS's GnuPG)"),
     "minisign": ("minisign", "apt-get install minisign (or https://jedisct1.github.io/minisign/)"),
     "ssh": ("ssh-keygen", "apt-get install openssh-client"),
-    "authenticode": ("osslsigncode", "apt-get install osslsigncode"),
     "sigstore": ("sigstore", "pip install sigstore"),
 }
 
@@ -221,7 +216,7 @@ def run_job(job: SignJob) -> None:
         raise SignError(f"{job.method}: no signature was produced for {job.subject.name}")
 
 
-# --- Authenticode -------------------------------------------------------------------------------
+# --- secrets a tool reads from a file -----------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -236,34 +231,6 @@ def secret_file(value: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(d, ignore_errors=True)
-
-
-def authenticode_command(cfg: Config, src: Path, out: Path, passfile: Path, signing_time: int) -> Command:
-    p12 = _require_file("authenticode", "pkcs12", cfg.sign.authenticode.pkcs12,
-                        cfg.project.config_path)
-    argv = ["osslsigncode", "sign", "-pkcs12", str(p12), "-readpass", str(passfile), "-h", "sha256",
-            "-n", cfg.sign.authenticode.description or cfg.project.name,
-            # A fixed signing time keeps the signed .exe reproducible (no timestamp server involved).
-            "-st", str(signing_time)]
-    ts = cfg.sign.authenticode.timestamp_url
-    if ts:
-        argv += ["-ts", ts]
-    argv += ["-in", str(src), "-out", str(out)]
-    return Command(tuple(argv))
-
-
-def authenticode_sign(cfg: Config, src: Path, dest: Path, tmp: Path, signing_time: int) -> None:
-    """Sign a PE file into `dest` (atomically)."""
-    _require_tool("authenticode")
-    password = Secret(cfg.sign.authenticode.password_env)
-    tmp.mkdir(parents=True, exist_ok=True)
-    out = tmp / f"{dest.name}.{os.getpid()}.signed"
-    out.unlink(missing_ok=True)
-    with secret_file(password.value) as passfile:
-        proc.run(authenticode_command(cfg, src, out, passfile, signing_time), secrets=(password.value,))
-    os.chmod(out, 0o755)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(out, dest)
 
 
 # --- verification with the tools users have -----------------------------------------------------
@@ -357,42 +324,6 @@ def verify_sigstore(subject: Path, bundle: Path, cfg: Config) -> tuple[bool, str
     return code == 0, _last_line(out)
 
 
-def verify_authenticode(exe: Path, cfg: Config) -> tuple[bool, str]:
-    ca = cfg.sign.authenticode.ca
-    argv = ["osslsigncode", "verify", "-in", str(exe)]
-    if ca is not None:
-        argv += ["-CAfile", str(ca)]
-    code, out = _quiet(argv)
-    return code == 0 and "Signature verification: ok" in out, _last_line(out)
-
-
 def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("[GNUPG:]")]
     return lines[-1] if lines else ""
-
-
-def codesign_windows(cfg: Config, targets: tuple[TargetConfig, ...], record: BuildRecord, dist: Path,
-                     signing_time: int) -> dict[Path, Path]:
-    """Authenticode-sign the staged Windows binaries; unsigned path -> signed path, for packaging.
-
-    Signed copies live in dist/.wavrybuild/codesigned/<target>/ with a note of the unsigned input's
-    digest, so a rerun with the same binaries signs nothing again.
-    """
-
-    if "authenticode" not in cfg.sign.methods:
-        return {}
-    out: dict[Path, Path] = {}
-    for t in targets:
-        rec = record.targets.get(t.id)
-        if not t.triple.is_windows or rec is None or not rec.ok:
-            continue
-        for b in rec.binaries:
-            src = dist / b.path
-            dest = state_dir(dist) / "codesigned" / t.id / src.name
-            note = dest.with_name(dest.name + ".input-sha256")
-            digest = sha256_file(src)
-            if not (dest.is_file() and note.is_file() and note.read_text().strip() == digest):
-                authenticode_sign(cfg, src, dest, tmp_dir(dist), signing_time)
-                note.write_text(digest + "\n")
-            out[src] = dest
-    return out

@@ -1,6 +1,7 @@
 """The desktop stage ([desktop]): for each macOS target a <Name>.app in a .dmg, for each Windows
 target an MSI (wixl) and an NSIS setup.exe (makensis), Authenticode-signed with [sign]
-authenticode. Linux desktop entries go into the .deb/.rpm (channels/linux/stage.py).
+authenticode (the .exe files inside are the ones the codesign stage signed; this stage signs the
+installers themselves). Linux desktop entries go into the .deb/.rpm (channels/linux/stage.py).
 
 Every file is made in a private temp dir and enters dist/ through one Transaction, so a failure
 leaves no half-written image; the same inputs give the same bytes (file dates are the release's
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ... import proc
+from ...codesign.authenticode import authenticode_sign
 from ...config import Bundle, Config, TargetConfig
 from ...config.desktop import DesktopConfig
 from ...dist import Transaction, writes
@@ -25,7 +27,7 @@ from ...errors import ConfigError, ToolMissing
 from ...pipeline.stage import Planned, Run, configured
 from ...proc import Command
 from ...sign.apple import MacSigner, signer
-from ...sign.signatures import Secret, authenticode_sign, codesign_windows, secret_file
+from ...sign.signatures import Secret, secret_file
 from ...ui import human_size
 from . import format as fmt
 
@@ -173,17 +175,14 @@ class DesktopStage:
         targets = self._targets(run)
         tx = Transaction(run.state, None, manifest)  # three kinds: dmg, msi, setup
         rows: list[tuple[str, str, str, str]] = []
-        signed_exes = codesign_windows(cfg, tuple(t for t in targets if t.triple.is_windows), run.state.record,
-                                       run.state.dist, mtime)
         work = Path(tempfile.mkdtemp(prefix="wavrybuild-desktop-"))
         try:
             for t, names, paths in run.state.built(view, targets, "a desktop bundle", bundle):
                 files = dict(zip(names, paths, strict=True))
                 if t.triple.os == "macos":
                     made = [self._dmg(run, d, view, t, files, work / t.id, mtime)]
-                else:
-                    exes = {n: signed_exes.get(p, p) for n, p in files.items()}
-                    made = self._windows(run, d, view, t, exes, work / t.id, mtime)
+                else:  # the .exe files as the codesign stage signed them (DistState.built)
+                    made = self._windows(run, d, view, t, files, work / t.id, mtime)
                 for name, kind, path, note in made:
                     a = tx.add(name, writes(path.read_bytes()), target=t.id, triple=str(t.triple), fmt=kind, kind=kind,
                                binaries=names, packages=bundle.packages,

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from ...config import Config, TargetConfig
 from ...config.npm import NpmConfig, platforms, tarball_name
-from ...dist import Transaction
+from ...dist import Transaction, ships_signed
 from ...pipeline.stage import Planned, Run, configured
 from ...ui import human_size
 from .format import main_files, platform_files, write_tarball
@@ -73,7 +73,8 @@ class NpmStage:
         for t, names, name, files, version, packages in jobs:
             filename = tarball_name(name, version)
             a = tx.add(filename, functools.partial(write_tarball, files=files), target=t.id if t else "",
-                       triple=str(t.triple) if t else "", fmt="tgz", binaries=names, packages=packages)
+                       triple=str(t.triple) if t else "", fmt="tgz", binaries=names, packages=packages,
+                       authenticode=t is not None and ships_signed(run.cfg, t))
             rows.append((t.id if t else "(all)", filename, human_size(a.size)))
         chosen = {t.id for t in targets}
         changed = tx.commit(lambda a: a.target in chosen or (self.main and a.target == ""))

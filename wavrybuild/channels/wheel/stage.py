@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from ...config import Config, TargetConfig
 from ...config.channels import WheelConfig, parse_pypi
-from ...dist import Transaction
+from ...dist import Transaction, ships_signed
 from ...pipeline.stage import Planned, Run
 from ...ui import human_size
 from .format import wheel_files, write_wheel
@@ -63,8 +63,9 @@ class WheelStage:
             for t, names, binaries in run.state.built(view, [t for t in run.targets if t.id in ids], "a wheel", bundle):
                 filename, files = wheel_files(view, wc, t, binaries, self._sboms(run, t, bundle.packages))
                 a = tx.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
-                           fmt="whl", binaries=names, packages=bundle.packages)
+                           fmt="whl", binaries=names, packages=bundle.packages, authenticode=ships_signed(view, t))
                 rows.append((t.id, filename, human_size(a.size)))
         changed = tx.commit(lambda a: a.target in ids)
         run.ui.table("Python wheels", ["target", "wheel", "size"], rows)
         return changed
+
