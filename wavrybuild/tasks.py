@@ -9,7 +9,7 @@ import json as json_
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -17,17 +17,20 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from .config import Config, TargetConfig, load
 from .env import Settings
 from .errors import ConfigError, VerifyFailed, WavryError, suggest
 from .fsutil import disk_full, lock_dir
-from .pipeline.runner import Pipeline
-from .pipeline.stage import Run, Stage
 from .ui import UI
 
-# Each task imports its own stage (below, in the task): `invoke build` should not pay for importing
-# the publishers (requests), every channel and the release pipeline. A no-op build is benchmarked
-# against raw cargo-zigbuild (docs/performance.md), and imports were a third of its time.
+if TYPE_CHECKING:
+    from .config import Config, TargetConfig
+    from .pipeline.stage import Run, Stage
+
+# Each task imports what it uses (below, in the task): its own stage, and the config and the
+# pipeline only when it loads or runs them, so `invoke --list`, `--help` or a task that fails on
+# its flags pays for none, and `invoke build` not for the publishers, every channel and the
+# release pipeline. A no-op build is benchmarked against the cargo-zigbuild run it stands for
+# (docs/performance.md, "No-op build"): imports are most of its time.
 
 CONFIG_HELP = "path to targets.toml (default: $WAVRYBUILD_CONFIG, the invoke setting wavrybuild.config, ./targets.toml)"
 PARALLEL_HELP = ("how many cargo invocations run at once, each in its own target dir "
@@ -88,6 +91,8 @@ def _config_path(c: Context, flag: str | None) -> Path:
 
 def _load(c: Context, flag: str | None, cargo_optional: bool = False, lock: bool = True) -> Config:
     """The config, and (for tasks that write dist/) the lock on its dist/ for the rest of the run."""
+    from .config import load
+
     cfg = load(_config_path(c, flag), cargo_optional)
     if lock:
         lock_dir(cfg.project.dist_dir, UI().warn, wait=not Settings.read().no_wait)
@@ -103,6 +108,9 @@ def _ui(c: Context) -> UI:
 def _one(c: Context, cfg: Config, stage: Stage, targets: tuple[TargetConfig, ...] = (), *, dry: bool = False,
          force: bool = False, parallel: int | None = None) -> Run:
     """A single-stage task: the pipeline's runner with one stage, so it skips and resumes like a release."""
+    from .pipeline.runner import Pipeline
+    from .pipeline.stage import Run
+
     run = Run(cfg, _ui(c), targets or cfg.targets, dry=dry, force=force, parallel=parallel)
     Pipeline(run).stage(stage, always=True)
     return run
@@ -340,6 +348,7 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
     per job, then `invoke release --merge DIR` in a final job.
     """
     from . import release as releases
+    from .pipeline.stage import Run
 
     merging = merge or merge_from_storage
     # A merge never builds: it reads Cargo.toml itself when there is no cargo on the machine.

@@ -2,24 +2,27 @@
 
 Stages talk to a `Reporter` (plain text, plain table cells); only this module knows rich, its
 markup, colours and GitHub Actions' workflow commands. `UI` is the terminal/CI reporter.
+
+rich is imported when something is drawn, not before: a task that prints nothing through it
+(`invoke plan`, a result on stdout) does not pay for importing it (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import env
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Table cells that are a status word get its colour (stages pass plain text).
 STATUS_COLOURS = {
@@ -67,15 +70,26 @@ def mask_for_ci(secrets: list[str]) -> None:
 
 class UI:
     def __init__(self, *, quiet: bool = False, hide: str | None = None) -> None:
-        # stdout carries results (tables, --json); stderr carries progress and echoed commands.
-        self.out = Console(highlight=False, soft_wrap=False)
-        if not self.out.is_terminal:
-            # Logs and pipes have no width; rich's 80 columns would fold every table row.
-            self.out = Console(highlight=False, soft_wrap=False, width=160)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.quiet = quiet
         # invoke's --hide (out, err, both; stdout/stderr spellings too): the tools' own output lines.
         self.hide_tools = hide in ("out", "stdout", "err", "stderr", "both", True)
+
+    # stdout carries results (tables, --json); stderr carries progress and echoed commands.
+    @functools.cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        out = Console(highlight=False, soft_wrap=False)
+        if not out.is_terminal:
+            # Logs and pipes have no width; rich's 80 columns would fold every table row.
+            out = Console(highlight=False, soft_wrap=False, width=160)
+        return out
+
+    @functools.cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=True)
 
     # -- messages -------------------------------------------------------------------------------
     def command(self, text: str, *, dry: bool = False) -> None:
@@ -152,6 +166,8 @@ class UI:
             yield echo
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        from rich.table import Table
+
         table = Table(title=title, title_justify="left")
         for col in columns:
             table.add_column(col)
@@ -179,6 +195,8 @@ def _cell(text: str) -> str:
 
 
 def _escape(text: str) -> str:
+    from rich.markup import escape
+
     return escape(text)
 
 

@@ -83,7 +83,11 @@ class RustToolchain:
 @functools.cache
 def toolchains() -> tuple[RustToolchain, ...]:
     """Installed toolchains, the default first."""
-    out = proc.capture(["rustup", "toolchain", "list", "-v"])
+    # Remembered while rustup, its settings (the default) and the toolchains directory (one entry
+    # per toolchain) are unchanged: a no-op build should not pay for a process it can predict.
+    home = env_.rustup_home()
+    out = proc.capture_cached(["rustup", "toolchain", "list", "-v"],
+                              [proc.which("rustup"), str(home / "settings.toml"), str(home / "toolchains")])
     found: list[RustToolchain] = []
     if out is not None:
         for line in out.splitlines():
