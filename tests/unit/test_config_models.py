@@ -70,3 +70,15 @@ def test_project_reads_the_first_package_and_a_bundle_view_its_own(tmp_path: Pat
     assert view.metadata is p.package_of("tool-mcp")
     assert (view.name, view.package, view.version, view.description) == ("tool-mcp", "tool-mcp", "0.4.1", "the tool-mcp")
     assert view.binaries == ("tool-mcp", "tool-admin") and view.packages == p.packages
+
+
+def test_every_sign_field_has_its_key_and_checker(tmp_path: Path) -> None:
+    """A field added to a method's dataclass must be settable (a checker in _checkers, which is also
+    the key list unknown keys are refused against), and every checker must fill a field."""
+    from wavrybuild.config.sign import METHOD_MODELS, SignConfig, _checkers
+
+    checkers = _checkers(tmp_path)
+    assert set(checkers) == set(METHOD_MODELS)
+    for method, model in METHOD_MODELS.items():
+        assert set(checkers[method]) == {f.name.replace("_", "-") for f in dataclasses.fields(model)}, method
+        assert isinstance(getattr(SignConfig(), method), model)

@@ -11,12 +11,12 @@ built or written. Layout: one module per section, holding its frozen dataclasses
 from .load import load, parse
 from .project import WELL_KNOWN_SECRETS, Bundle, CratePackage, Project
 from .sections import ChecksumConfig, PackageConfig
-from .sign import SIGN_METHOD_KEYS, SIGN_METHODS, SignConfig
+from .sign import SIGN_METHODS, SignConfig
 from .targets import BUILDERS, RUNNERS, STD_SOURCES, TargetConfig
 from .whole import Config
 
 __all__ = [
-    "BUILDERS", "RUNNERS", "SIGN_METHODS", "SIGN_METHOD_KEYS", "STD_SOURCES", "WELL_KNOWN_SECRETS",
+    "BUILDERS", "RUNNERS", "SIGN_METHODS", "STD_SOURCES", "WELL_KNOWN_SECRETS",
     "Bundle", "ChecksumConfig", "Config", "CratePackage", "PackageConfig", "Project", "SignConfig", "TargetConfig",
     "load", "parse",
 ]

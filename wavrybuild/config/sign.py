@@ -76,11 +76,6 @@ METHOD_MODELS: dict[str, type[MethodSettings]] = {
     "sigstore": SigstoreSigning,
 }
 SIGN_METHODS = tuple(METHOD_MODELS)
-# Per method: key (as targets.toml spells it) -> default, read off the dataclasses. Secrets are
-# never keys here: only the *names* of the env vars that hold them (`*-env`).
-SIGN_METHOD_KEYS: dict[str, dict[str, Any]] = {
-    m: {f.name.replace("_", "-"): f.default for f in dataclasses.fields(model)} for m, model in METHOD_MODELS.items()
-}
 
 
 @dataclass(frozen=True)
