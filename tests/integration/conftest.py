@@ -12,21 +12,12 @@ from tests.conftest import REPO, git_commit, invoke, write_project
 HERE = Path(__file__).parent
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test under tests/integration/ is `integration`, whether or not its module says so: the fast
-    tier (`-m "not integration"`) must never start a real build because a new module forgot its mark.
-
-    Each is also put in an `xdist_group` for `pytest -n 2 --dist loadgroup` (README's command): a
-    module stays on one worker, so its module-scoped build runs once; every module that uses the
-    session's `release` build shares one group, so that build runs once too (some of them build
-    again inside its project, which two workers must not do at the same time)."""
-    ours = [item for item in items if HERE in Path(str(item.fspath)).parents]
-    on_release = {item.nodeid.split("::")[0] for item in ours if "release" in getattr(item, "fixturenames", ())}
-    for item in ours:
-        item.add_marker(pytest.mark.integration)
-        module = item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group("release" if module in on_release else module))
+    tier (`-m "not integration"`) must never start a real build because a new module forgot its mark."""
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass

@@ -3,8 +3,11 @@ runs them together); independent invocations run at once in lanes of their own."
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import invoke, write_project
 
@@ -27,8 +30,16 @@ rustflags = ["-C", "opt-level=s"]
 ALONE = SHARED.replace("[targets.x86_64-unknown-linux-musl]\n", "")
 
 
-def test_one_invocation_builds_both(tmp_path: Path, cargo_target_dir: Path) -> None:
-    root = write_project(tmp_path / "both", SHARED)
+@pytest.fixture(scope="module")
+def shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project path for this module's grouped builds. The remap flags name the project's path and
+    apply to std too, so a second project elsewhere builds both std's from source again (~45 s); at the
+    same path, with the session's target dir, cargo reuses them and compiles only the demo crate."""
+    return tmp_path_factory.mktemp("grouping") / "both"
+
+
+def test_one_invocation_builds_both(tmp_path: Path, cargo_target_dir: Path, shared_root: Path) -> None:
+    root = write_project(shared_root, SHARED)
     env = {"CARGO_TARGET_DIR": str(cargo_target_dir)}
     done = invoke("build", "--all", "--force", "smoke", cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -47,8 +58,11 @@ def test_one_invocation_builds_both(tmp_path: Path, cargo_target_dir: Path) -> N
     assert (alone / "dist/.wavrybuild/bin/aarch64-unknown-linux-musl/wavry-demo").read_bytes() == grouped.read_bytes()
 
 
-def test_a_failure_in_the_shared_invocation_is_the_failing_targets_alone(tmp_path: Path, cargo_target_dir: Path) -> None:
-    root = write_project(tmp_path, SHARED.replace('builder = "zigbuild"', 'builder = "zigbuild"\nfeatures = ["broken-on-aarch64"]'))
+def test_a_failure_in_the_shared_invocation_is_the_failing_targets_alone(cargo_target_dir: Path, shared_root: Path) -> None:
+    # The project of the test above, if it ran (else a new one), with a fresh dist/: the feature
+    # changes the demo crate, which cargo compiles again for both targets; only std is reused.
+    shutil.rmtree(shared_root / "dist", ignore_errors=True)
+    root = write_project(shared_root, SHARED.replace('builder = "zigbuild"', 'builder = "zigbuild"\nfeatures = ["broken-on-aarch64"]'))
     done = invoke("build", "--all", cwd=root, env={"CARGO_TARGET_DIR": str(cargo_target_dir)})
     assert done.returncode == 1
     assert len([ln for ln in done.stderr.splitlines() if ln.startswith("$ ")]) == 1
