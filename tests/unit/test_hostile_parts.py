@@ -29,7 +29,7 @@ from wavrybuild.env import Settings
 from wavrybuild.errors import ConfigError, WavryError
 from wavrybuild.fsutil import unsafe_name
 from wavrybuild.manifest import Artifact, Manifest, parse_manifest
-from wavrybuild.pipeline.stage import Run
+from wavrybuild.pipeline.stage import Run, execute
 from wavrybuild.verify.audit import verify_dir
 
 HOSTILE_NAMES = ["../ESCAPED.sh", "/etc/passwd", "a/../../b", "..", ".", "", "x\\..\\y", "nul\x00byte", "C:\\evil",
@@ -95,7 +95,7 @@ def test_hostile_part_manifests_are_refused_cleanly(tmp_path: Path, mutation: tu
     dist = cfg.project.dist_dir
     run = Run(cfg, Recorder(), cfg.targets)
     try:
-        MergeStage(work / "parts").run(run, None)
+        execute(run, MergeStage(work / "parts").steps(run, None))
     except WavryError as exc:
         assert str(exc).strip()
         assert not dist.exists() or not [p for p in dist.iterdir() if p.name != ".wavrybuild"]
@@ -198,7 +198,8 @@ class World:
 
     def merge(self) -> WavryError | None:
         try:
-            MergeStage(self.root / "parts").run(Run(self.cfg, Recorder(), self.cfg.targets), None)
+            run = Run(self.cfg, Recorder(), self.cfg.targets)
+            execute(run, MergeStage(self.root / "parts").steps(run, None))
         except WavryError as exc:
             return exc
         return None

@@ -82,13 +82,13 @@ ROLE_NAMES = {"__init__.py", "stage.py", "plan.py", "format.py"}  # the same rol
 
 
 def _stage_classes() -> dict[str, Path]:
-    """Every class following the Stage protocol (a `name` ClassVar and a `run` method), by name."""
+    """Every class following the Stage protocol (`applies`, `keys` and `steps`), by name."""
     found = {}
     for p in (REPO / "wavrybuild").rglob("*.py"):
         for node in ast.walk(ast.parse(p.read_text())):
-            if isinstance(node, ast.ClassDef) and node.name.endswith("Stage") and node.name != "Stage":
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Stage") and p.parent.name != "pipeline":
                 methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
-                if {"applies", "plan", "keys", "run"} <= methods:
+                if {"applies", "keys"} <= methods and ("steps" in methods or {"plan", "run"} <= methods):
                     found[node.name] = p.relative_to(REPO / "wavrybuild")
     return found
 

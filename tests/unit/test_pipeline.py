@@ -14,7 +14,7 @@ from wavrybuild.config import Config, parse
 from wavrybuild.env import Settings
 from wavrybuild.errors import WavryError
 from wavrybuild.pipeline.runner import Pipeline, Steps
-from wavrybuild.pipeline.stage import Planned, Run, Status
+from wavrybuild.pipeline.stage import Planned, Run, Status, Step
 
 
 def fake_metadata(manifest: Path) -> dict[str, Any]:
@@ -77,14 +77,15 @@ class FakeStage:
     def applies(self, run: Run) -> bool:
         return self._applies
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        self.planned += 1
-        return [Planned(f"{self.name} would act"), Planned(f"tool --for {self.name}", command=True)]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return self._keys
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        self.planned += run.dry
+        return [Step.write(f"{self.name} would act"), Step(Planned(f"tool --for {self.name}", command=True)),
+                Step.finish(lambda: self.act(todo))]
+
+    def act(self, todo: Sequence[str] | None) -> bool:
         self.calls.append(None if todo is None else list(todo))
         if self.fail:
             raise WavryError(f"{self.name} broke\nsecond line")

@@ -13,7 +13,7 @@ from typing import ClassVar
 from ..config import Config
 from ..env import Settings
 from ..errors import ConfigError, ToolMissing, WavryError
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Planned, Run, Step
 from ..toolchain.probe import Tools, ensure_objcopy_shim, statuses
 from ..toolchain.sccache import CacheStats, save_last_build, server_stats, settled_stats
 from ..toolchain.sccache import status as cache_status
@@ -194,24 +194,23 @@ class BuildStage:
     def applies(self, run: Run) -> bool:
         return True
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        plan = make_plan(run, self.fail_fast, self.settings)
-        lines = [Planned(f"{tid}: up to date (--force rebuilds)") for tid in plan.done]
-        if plan.lanes > 1:
-            lines.append(Planned(plan.at_once))
-        for group in plan.groups:
-            lines.append(Planned(b.group_command(group).display(), command=True) if group[0].command is not None
-                         else Planned(f"{group[0].target.id}: cannot be built here: {group[0].problem}"))
-        return lines
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}  # the build record is the build's resume state: it also checks the binaries' bytes
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        ui, cfg = run.ui, run.cfg
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        """One plan: the cached targets, and a cargo invocation per group. The groups run together
+        in the last step (in lanes, at once), which echoes each command in its log group."""
         plan = make_plan(run, self.fail_fast, self.settings)
-        for tid in plan.done:
-            ui.info(f"{tid}: up to date (--force rebuilds)")
+        out = [Step.note(f"{tid}: up to date (--force rebuilds)") for tid in plan.done]
+        if plan.lanes > 1:
+            out.append(Step.write(plan.at_once))
+        for group in plan.groups:
+            out.append(Step(Planned(b.group_command(group).display(), command=True)) if group[0].command is not None
+                       else Step.write(f"{group[0].target.id}: cannot be built here: {group[0].problem}"))
+        return [*out, Step.finish(lambda: self._build(run, plan))]
+
+    def _build(self, run: Run, plan: BuildPlan) -> bool:
+        ui, cfg = run.ui, run.cfg
         _prepare(ui, cfg, plan.todo, plan.tools)
         done = dict(plan.done)
 

@@ -14,7 +14,7 @@ from ..config import Config, TargetConfig
 from ..dist import Transaction
 from ..fsutil import tmp_dir, write_atomic
 from ..manifest import MANIFEST_NAME, Manifest
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Run, Step
 from .parts import MergeError, Parts, read_parts, writer
 
 __all__ = ["MergeError", "MergeStage", "part_name", "write_part_manifest"]
@@ -60,16 +60,17 @@ class MergeStage:
         _check_targets(run.cfg, self.parts_dir, parts)
         return parts
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        parts = self._collect(run)
-        return [Planned(f"would copy {self.parts_dir / s.rel} → {run.state.dist / path}")
-                for path, s in sorted(parts.files.items())]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
         parts = self._collect(run)
+        copies = [Step.write(f"would copy {self.parts_dir / s.rel} → {run.state.dist / path}")
+                  for path, s in sorted(parts.files.items())]
+        # The copies go in as one transaction (the manifest merged first): the last step makes them.
+        return [*copies, Step.finish(lambda: self._merge(run, parts))]
+
+    def _merge(self, run: Run, parts: Parts) -> bool:
         context, old = parts.context, run.state.manifest
         merged = Manifest(
             crate=context.crate, name=context.name, version=context.version, git=context.git,

@@ -10,7 +10,7 @@ from ..dist import Transaction, writes
 from ..errors import WavryError
 from ..fsutil import Refused, read_regular
 from ..manifest import Manifest
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Run, Step
 from .changelog import NOTES_NAME, changelog_section, render
 
 KIND = "notes"
@@ -41,14 +41,15 @@ class NotesStage:
     def applies(self, run: Run) -> bool:
         return run.cfg.release.notes
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        source = f" with the {run.cfg.release.changelog.name} section" if run.cfg.release.changelog else ""
-        return [Planned(f"would write {run.state.dist / NOTES_NAME}{source}, listing every artifact")]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}  # unchanged notes are detected by their bytes
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        source = f" with the {run.cfg.release.changelog.name} section" if run.cfg.release.changelog else ""
+        return [Step.write(f"would write {run.state.dist / NOTES_NAME}{source}, listing every artifact",
+                           lambda: self._write(run))]
+
+    def _write(self, run: Run) -> bool:
         manifest = run.state.require_manifest()
         text = notes_text(run, manifest)
         tx = Transaction(run.state, KIND, manifest)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping, Sequence
+from functools import cache, partial
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
@@ -15,7 +16,7 @@ from ..config.artifacts import ExtraArtifact
 from ..dist import Transaction
 from ..errors import CommandFailed, WavryError
 from ..fsutil import file_kind
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Run, Step
 from ..ui import human_size
 from .archive import Entry, HashingWriter, source_date_epoch, write_archive
 
@@ -63,39 +64,39 @@ class ArtifactsStage:
         # No credential reaches it: proc gives every child env.SecretPolicy's environment.
         return proc.Command(a.command, cwd=run.cfg.project.root)
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        out = []
-        for a in run.cfg.artifacts:
-            if a.command:
-                out.append(Planned(f"would run {self._command(run, a).display()}"))
-            out.append(Planned(f"would pack {a.directory} into {run.state.dist / a.name} ({a.format})"))
-        return out
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}  # the command always runs (its inputs are not ours to know); unchanged bytes stay put
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        cfg = run.cfg
-        mtime, _ = source_date_epoch(cfg.project.root)
-        tx = Transaction(run.state, KIND, run.state.require_manifest())
-        rows = []
-        for a in cfg.artifacts:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        mtime, _ = source_date_epoch(run.cfg.project.root)
+        # Made when the run starts (a dry run from scratch has no manifest yet), before any command runs.
+        tx = cache(lambda: Transaction(run.state, KIND, run.state.require_manifest()))
+        rows: list[tuple[str, str, str]] = []
+        out = [Step.finish(lambda: tx() is None)]  # False: opening it changes nothing
+        for a in run.cfg.artifacts:
             if a.command:
-                cmd = self._command(run, a)
-                run.ui.command(cmd.display())
-                try:
-                    proc.run(cmd, on_stderr_line=run.ui.raw, on_stdout_line=run.ui.raw)
-                except CommandFailed as exc:
-                    raise WavryError(f"{a.name}: its command failed (exit {exc.returncode}):\n{exc.stderr_tail[-800:]}",
-                                     hint="fix the build of this artifact; nothing of it reached dist/") from None
-            files = entries(a)
+                out.append(Step.command(self._command(run, a), on_line=run.ui.raw, failed=partial(_failed, a)))
 
-            def write(f: BinaryIO, a: ExtraArtifact = a, files: list[Entry] = files) -> None:
-                write_archive(HashingWriter(f), a.format, a.top, files, mtime)  # type: ignore[arg-type]
+            def pack(a: ExtraArtifact = a) -> None:
+                files = entries(a)
 
-            art = tx.add(a.name, write, target="", triple="", fmt=a.format, binaries=[])
-            rows.append((a.name, str(len(files)), human_size(art.size)))
-        changed = tx.commit(lambda x: True)
-        run.ui.table("Artifacts", ["artifact", "files", "size", "state"],
-                     [(*r, "written" if r[0] in tx.written else "unchanged") for r in rows])
-        return changed
+                def write(f: BinaryIO) -> None:
+                    write_archive(HashingWriter(f), a.format, a.top, files, mtime)  # type: ignore[arg-type]
+
+                art = tx().add(a.name, write, target="", triple="", fmt=a.format, binaries=[])
+                rows.append((a.name, str(len(files)), human_size(art.size)))
+
+            out.append(Step.write(f"would pack {a.directory} into {run.state.dist / a.name} ({a.format})", pack))
+
+        def commit() -> bool:
+            changed = tx().commit(lambda x: True)
+            run.ui.table("Artifacts", ["artifact", "files", "size", "state"],
+                         [(*r, "written" if r[0] in tx().written else "unchanged") for r in rows])
+            return changed
+
+        return [*out, Step.finish(commit)]
+
+
+def _failed(a: ExtraArtifact, exc: CommandFailed) -> WavryError:
+    return WavryError(f"{a.name}: its command failed (exit {exc.returncode}):\n{exc.stderr_tail[-800:]}",
+                      hint="fix the build of this artifact; nothing of it reached dist/")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import WavryError
 from ..fsutil import state_dir, write_atomic
-from .stage import Run, Stage, Status
+from .stage import LegacyStage, Run, Stage, Status, Step, execute, show
 
 
 @dataclass
@@ -78,18 +78,16 @@ class Pipeline:
         if not always and not stage.applies(run):
             return Status.SKIPPED
         if run.dry:
-            for line in stage.plan(run):
-                if line.command:
-                    run.ui.command(line.text, dry=True)
-                else:
-                    run.ui.info(f"(dry) {line.text}")
+            show(run, [Step.write(p.text) if not p.command else Step(p) for p in stage.plan(run)]
+                 if isinstance(stage, LegacyStage) else stage.steps(run, None))
             return Status.DRY
         keys = stage.keys(run)
         steps = Steps(run.state.dist)
         todo = list(keys) if run.force else steps.todo(stage.name, keys)
         if keys and not todo:
             return Status.UP_TO_DATE
-        changed = stage.run(run, todo if keys else None)
+        units = todo if keys else None
+        changed = stage.run(run, units) if isinstance(stage, LegacyStage) else execute(run, stage.steps(run, units))
         if keys:
             # Asked again: a key may only exist once the outputs do (sign: the signature files).
             steps.record(stage.name, stage.keys(run), todo)

@@ -12,8 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 from .. import env as env_
 from .. import proc
 from ..checksum import sha256_file
+from ..config.sbom import ProvenanceConfig
 from ..dist import Transaction, writes
-from ..pipeline.stage import Planned, Run, configured
+from ..pipeline.stage import Run, Step, configured
 from . import slsa as provenance
 
 CI_PREFIXES = ("GITHUB_", "CI_", "GITLAB_")
@@ -35,16 +36,16 @@ class ProvenanceStage:
     def applies(self, run: Run) -> bool:
         return run.cfg.provenance is not None
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        configured(run, run.cfg.provenance, "provenance", "add [provenance] (docs/sbom-provenance.md)")
-        n = len(run.state.manifest.artifacts) if run.state.manifest else 0
-        return [Planned(f"would write {run.state.dist / provenance.NAME} (SLSA v1, {n} subjects so far)")]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
         pc = configured(run, run.cfg.provenance, "provenance", "add [provenance] (docs/sbom-provenance.md)")
+        n = len(run.state.manifest.artifacts) if run.state.manifest else 0
+        return [Step.write(f"would write {run.state.dist / provenance.NAME} (SLSA v1, {n} subjects so far)",
+                           lambda: self._write(run, pc))]
+
+    def _write(self, run: Run, pc: ProvenanceConfig) -> bool:
         manifest = run.state.require_manifest()
         root = run.cfg.project.root
         ci = env_.matching(lambda k: isinstance(k, str) and k.startswith(CI_PREFIXES) and "TOKEN" not in k)

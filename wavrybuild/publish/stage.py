@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from ..manifest import MANIFEST_NAME
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Run, Step
 from .crates import publish_crates
 from .upload import PublishResult, publish
 
@@ -21,26 +21,34 @@ class PublishStage:
     def applies(self, run: Run) -> bool:
         return run.cfg.publishes
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        cfg = run.cfg
-        if not (run.state.dist / MANIFEST_NAME).is_file():
-            # Nothing is built in a dry run from scratch: say where it would go instead of listing files.
-            lines = [Planned(f"would publish dist/ to [publish.{d.kind}]") for d in cfg.publish.files
-                     if not self.only or d.kind in self.only]
-            crates = cfg.publish.crates
-            if crates and (not self.only or "crates" in self.only):
-                lines += [Planned(r.line()) for r in publish_crates(cfg, crates, dry=True, log=lambda _line: None)]
-            npm = cfg.channels.npm
-            if npm and npm.publish and (not self.only or "npm" in self.only):
-                lines.append(Planned(f"would publish the npm packages to {npm.registry}"))
-            return lines
-        # Lists every file and where it would go; reads no credential and contacts nothing.
-        self.results = publish(cfg, run.state.dist, only=self.only, dry=True, log=lambda _line: None)
-        return [Planned(r.line()) for r in self.results]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        self.results = publish(run.cfg, run.state.dist, only=self.only, dry=False, log=run.ui.info)
-        return not all(r.action == "skipped" for r in self.results)
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        # Publishing is one step: its plan is publish()'s own dry run over the same files and
+        # destinations (every file and where it would go; no credential read, nothing contacted).
+        # Everything is uploaded or nothing starts: credentials are all read before the first byte.
+        cfg = run.cfg
+        if run.dry and not (run.state.dist / MANIFEST_NAME).is_file():
+            return [Step.write(line) for line in self._from_scratch(run)]
+        self.results = publish(cfg, run.state.dist, only=self.only, dry=True, log=lambda _line: None)
+        planned = [Step.write(r.line()) for r in self.results]
+
+        def upload() -> bool:
+            self.results = publish(cfg, run.state.dist, only=self.only, dry=False, log=run.ui.info)
+            return not all(r.action == "skipped" for r in self.results)
+
+        return [*planned, Step.finish(upload)]
+
+    def _from_scratch(self, run: Run) -> list[str]:
+        """Nothing is built in a dry run from scratch: where it would go instead of the files."""
+        cfg = run.cfg
+        lines = [f"would publish dist/ to [publish.{d.kind}]" for d in cfg.publish.files
+                 if not self.only or d.kind in self.only]
+        crates = cfg.publish.crates
+        if crates and (not self.only or "crates" in self.only):
+            lines += [r.line() for r in publish_crates(cfg, crates, dry=True, log=lambda _line: None)]
+        npm = cfg.channels.npm
+        if npm and npm.publish and (not self.only or "npm" in self.only):
+            lines.append(f"would publish the npm packages to {npm.registry}")
+        return lines

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,7 +21,7 @@ from ..dist import Transaction, writes
 from ..errors import ConfigError, WavryError
 from ..fsutil import tmp_dir
 from ..manifest import Manifest
-from ..pipeline.stage import Planned, Run, configured
+from ..pipeline.stage import Run, Step, configured
 from ..ui import mask_for_ci
 from . import signatures as sg
 
@@ -60,11 +61,6 @@ class SignStage:
     def applies(self, run: Run) -> bool:
         return bool(self._methods(run))
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        self._require(run)
-        names = ["SHA256SUMS"] + (["every artifact"] if run.cfg.sign.artifacts else [])
-        return [Planned(f"would sign {', '.join(names)} with {m} → SHA256SUMS{sg.SUFFIX[m]}") for m in self._methods(run)]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         dist, cfg = run.state.dist, run.cfg
         methods = self._methods(run)
@@ -77,21 +73,42 @@ class SignStage:
     def _require(self, run: Run) -> list[str]:
         return configured(run, self._methods(run), "sign.methods", 'add e.g. methods = ["gpg"] under [sign], or pass --method')
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        """A step per method. Its commands are made when it runs, not here: they carry the
+        passphrase's and the OIDC identity's places, which a dry run does not read."""
         cfg, dist = run.cfg, run.state.dist
         methods = self._require(run)
-        manifest, subjects = _subjects(run)
-        passphrases = {"gpg": cfg.sign.gpg.passphrase_env, "minisign": cfg.sign.minisign.passphrase_env}
-        mask_for_ci([sg.Secret(passphrases[m]).value for m in methods if m in passphrases])
+        names = ["SHA256SUMS"] + (["every artifact"] if cfg.sign.artifacts else [])
         work = tmp_dir(dist) / f"sign-{os.getpid()}"
-        work.mkdir(parents=True, exist_ok=True)
+        jobs: list[sg.SignJob] = []
+        subjects: list[Path] = []
+
+        def start() -> None:
+            subjects[:] = _subjects(run)[1]
+            passphrases = {"gpg": cfg.sign.gpg.passphrase_env, "minisign": cfg.sign.minisign.passphrase_env}
+            mask_for_ci([sg.Secret(passphrases[m]).value for m in methods if m in passphrases])
+            work.mkdir(parents=True, exist_ok=True)
+
+        def sign(method: str) -> None:
+            try:
+                for job in sg.plan(cfg, dist, subjects, work, only=(method,)):
+                    run.ui.command(job.command.display())
+                    sg.run_job(job)
+                    jobs.append(job)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+
+        return [Step.finish(start),
+                *(Step.write(f"would sign {', '.join(names)} with {m} → SHA256SUMS{sg.SUFFIX[m]}", partial(sign, m))
+                  for m in methods),
+                Step.finish(lambda: self._commit(run, jobs, work))]
+
+    def _commit(self, run: Run, jobs: list[sg.SignJob], work: Path) -> bool:
+        """Every signature succeeded: only now do they enter dist/."""
+        manifest = run.state.require_manifest()
         tx = Transaction(run.state, None, manifest)
         try:
-            jobs = sg.plan(cfg, dist, subjects, work, only=tuple(methods))
-            for job in jobs:
-                run.ui.command(job.command.display())
-                sg.run_job(job)
-            # Every signature succeeded: only now do they enter dist/.
             for job in jobs:
                 tx.put(job.output.name, writes(job.output.read_bytes()))
         finally:

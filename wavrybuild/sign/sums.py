@@ -12,7 +12,7 @@ from ..checksum import SIDECAR_SUFFIX, SUMS_NAME, format_line, format_sums, sha2
 from ..dist import Transaction, writes
 from ..errors import WavryError
 from ..manifest import MANIFEST_NAME, Manifest
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Run, Step
 
 
 def _checked(run: Run) -> tuple[Manifest, dict[str, str]]:
@@ -42,29 +42,29 @@ class ChecksumStage:
     def applies(self, run: Run) -> bool:
         return True
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        sums = run.state.dist / SUMS_NAME
-        if run.state.manifest is None:
-            return [Planned(f"would write {sums} from {run.state.dist / MANIFEST_NAME}")]
-        _manifest, digests = _checked(run)
-        # Bytes, not text: text mode would read a CRLF copy as equal to ours.
-        changed = not sums.is_file() or sums.read_bytes() != format_sums(digests).encode()
-        return [Planned(f"{sums}: {'would be written' if changed else 'up to date'} for {len(digests)} artifacts"
-                        + (" (with .sha256 sidecars)" if self.sidecars or run.cfg.checksum.sidecars else ""))]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        sums = run.state.dist / SUMS_NAME
+        if run.dry and run.state.manifest is None:
+            return [Step.write(f"would write {sums} from {run.state.dist / MANIFEST_NAME}")]
         manifest, digests = _checked(run)
         use_sidecars = self.sidecars or run.cfg.checksum.sidecars
-        tx = Transaction(run.state, None, manifest)
-        if use_sidecars:
-            for name, digest in digests.items():
-                tx.put(name + SIDECAR_SUFFIX, writes(format_line(digest, Path(name).name).encode()))
         text = format_sums(digests).encode()
-        tx.put(SUMS_NAME, writes(text))
-        manifest.checksums = {"file": SUMS_NAME, "sha256": hashlib.sha256(text).hexdigest(), "sidecars": use_sidecars}
-        tx.commit()
-        run.ui.table(f"{run.state.dist / SUMS_NAME}", ["sha256", "artifact"], [(d, n) for n, d in sorted(digests.items())])
-        return SUMS_NAME in tx.written
+        # Bytes, not text: text mode would read a CRLF copy as equal to ours.
+        changed = not sums.is_file() or sums.read_bytes() != text
+
+        def write() -> bool:
+            tx = Transaction(run.state, None, manifest)
+            if use_sidecars:
+                for name, digest in digests.items():
+                    tx.put(name + SIDECAR_SUFFIX, writes(format_line(digest, Path(name).name).encode()))
+            tx.put(SUMS_NAME, writes(text))
+            manifest.checksums = {"file": SUMS_NAME, "sha256": hashlib.sha256(text).hexdigest(), "sidecars": use_sidecars}
+            tx.commit()
+            run.ui.table(f"{sums}", ["sha256", "artifact"], [(d, n) for n, d in sorted(digests.items())])
+            return SUMS_NAME in tx.written
+
+        return [Step.write(f"{sums}: {'would be written' if changed else 'up to date'} for {len(digests)} artifacts"
+                           + (" (with .sha256 sidecars)" if use_sidecars else ""), write)]

@@ -8,11 +8,12 @@ import hashlib
 import json
 import shlex
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import ClassVar
 
 from ..config import Config, TargetConfig
 from ..errors import SmokeFailed
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Planned, Run, Step
 from ..triple import host_triple
 from . import plan as s
 
@@ -20,6 +21,11 @@ from . import plan as s
 def smoke_key(cfg: Config, t: TargetConfig, build_key: str) -> str:
     data = [build_key, t.smoke_args, t.smoke_expect, t.runner, cfg.project.version]
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _shown(c: s.SmokeCheck) -> Planned | None:
+    """The command a check runs; a check skipped or lacking its runner runs nothing (it is in the table)."""
+    return None if c.skip or c.missing else Planned(shlex.join(c.argv), command=True)
 
 
 class SmokeStage:
@@ -45,9 +51,6 @@ class SmokeStage:
         targets = tuple(t for t in self._targets(run) if ids is None or t.id in ids)
         return s.plan(run.cfg, targets, run.state.record, run.state.dist, host_triple())
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        return [Planned(shlex.join(c.argv), command=True) for c in self._checks(run, None) if not (c.skip or c.missing)]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         record = run.state.record
         keys: dict[str, str | None] = {}
@@ -56,13 +59,21 @@ class SmokeStage:
             keys[t.id] = smoke_key(run.cfg, t, rec.key) if rec is not None and rec.ok and rec.key else None
         return keys
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        results = []
-        for check in self._checks(run, todo):
-            result = s.run_check(check)
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        results: list[s.SmokeResult] = []
+        checks = self._checks(run, todo)
+
+        def check(c: s.SmokeCheck) -> None:
+            result = s.run_check(c)
             results.append(result)
             if result.status == "failed":
-                run.ui.error(f"{check.target.id} {check.binary}: {result.detail}\n{result.output}".rstrip())
+                run.ui.error(f"{c.target.id} {c.binary}: {result.detail}\n{result.output}".rstrip())
+
+        # Not echoed when run: each check's outcome is a row of the table.
+        return [*(Step(_shown(c), partial(check, c), quiet=True) for c in checks),
+                Step.finish(lambda: self._report(run, results))]
+
+    def _report(self, run: Run, results: list[s.SmokeResult]) -> bool:
         rows = [(r.check.target.id, r.check.binary, r.status, r.detail, r.output.splitlines()[0] if r.output else "")
                 for r in results]
         run.ui.table("Smoke run", ["target", "binary", "result", "how / why", "output"], rows)

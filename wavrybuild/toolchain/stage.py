@@ -8,7 +8,7 @@ from typing import ClassVar
 from .. import proc
 from ..config import Config, TargetConfig
 from ..errors import ToolMissing, WavryError
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Run, Step
 from ..ui import Reporter
 from . import pins, provision
 from . import probe as tc
@@ -96,17 +96,18 @@ class ToolchainStage:
     def applies(self, run: Run) -> bool:
         return True
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        _tools, sts = statuses(run.cfg, run.targets)
-        return [Planned(f"{s.target.id}: cannot be built here: {', '.join(s.problems)}") for s in sts if not s.buildable]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
         _tools, sts = statuses(run.cfg, run.targets)
         bad = [s for s in sts if not s.buildable]
-        if bad:
-            raise ToolMissing("cannot build here: " + "; ".join(f"{s.target.id}: {', '.join(s.problems)}" for s in bad),
-                              hint="run `invoke toolchain --install`, or release these targets on another runner")
-        return True
+
+        def check() -> bool:
+            if bad:
+                raise ToolMissing("cannot build here: " + "; ".join(f"{s.target.id}: {', '.join(s.problems)}" for s in bad),
+                                  hint="run `invoke toolchain --install`, or release these targets on another runner")
+            return True
+
+        return [*(Step.write(f"{s.target.id}: cannot be built here: {', '.join(s.problems)}") for s in bad),
+                Step.finish(check)]

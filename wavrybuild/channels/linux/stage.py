@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +21,7 @@ from ...dist import Transaction, writes
 from ...errors import ConfigError
 from ...fsutil import state_dir, write_atomic
 from ...manifest import Manifest
-from ...pipeline.stage import Planned, Run, configured
+from ...pipeline.stage import Run, Step, configured
 from ...ui import human_size
 from ..desktop.format import desktop_files
 from ..repos.trees import gpg_key
@@ -90,28 +91,28 @@ class LinuxStage:
         return configured(run, self._configs(run), "channels.deb / channels.rpm",
                           "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        self._require(run)
-        built = run.state.built_ids()
-        if not all(t.id in built for t in run.targets):
-            return [Planned("would write a .deb / .rpm per Linux target with nfpm")]
-        return [Planned(f"would write {run.state.dist / file_name(blc, t, view.project.version)} with nfpm")
-                for lc in self._configs(run) for t in self._targets(run, lc)
-                for _b, view, blc in _views(run.cfg, lc.format)]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        changed = False
-        for lc in self._require(run):
-            changed = self._one_format(run, lc.format) or changed
-        return changed
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        """Per format, the packages it would write, then the step that makes them: nfpm runs there
+        (echoed), on the config and the exported rpm key it writes first, or not at all for a
+        package whose inputs are unchanged."""
+        configs = self._require(run)
+        built = run.state.built_ids()
+        if run.dry and not all(t.id in built for t in run.targets):
+            return [Step.write("would write a .deb / .rpm per Linux target with nfpm")]
+        out = []
+        for lc in configs:
+            targets = self._targets(run, lc)
+            out += [Step.write(f"would write {run.state.dist / file_name(blc, t, view.project.version)} with nfpm")
+                    for t in targets for _b, view, blc in _views(run.cfg, lc.format)]
+            out.append(Step.finish(partial(self._one_format, run, lc.format, targets)))
+        return out
 
-    def _one_format(self, run: Run, fmt: str) -> bool:
+    def _one_format(self, run: Run, fmt: str, targets: tuple[TargetConfig, ...]) -> bool:
         cfg, dist = run.cfg, run.state.dist
         manifest: Manifest = run.state.require_manifest()
-        targets = self._targets(run, next(lc for lc in self._configs(run) if lc.format == fmt))
         keys_file = state_dir(dist) / "linux-packages.json"
         try:
             keys = json.loads(keys_file.read_text())

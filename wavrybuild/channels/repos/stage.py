@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
 from ...config.channels import LinuxPackageConfig
 from ...errors import WavryError
-from ...pipeline.stage import Planned, Run, configured
+from ...pipeline.stage import Run, Step, configured
 from .trees import update_apt, update_rpm
 
 
@@ -24,28 +25,24 @@ class ReposStage:
     def applies(self, run: Run) -> bool:
         return bool(run.cfg.channels.linux)
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        configured(run, run.cfg.channels.linux, "channels.deb / channels.rpm",
-                   "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
-        lines = []
-        for lc in run.cfg.channels.linux:
-            files = _files(run, lc)
-            what = ", ".join(f.name for f in files) if files else f"this release's .{lc.format} packages"
-            lines.append(Planned(f"would add {what} to {lc.repo_dir} and sign it"))
-        return lines
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        changed = False
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        out = []
         for lc in configured(run, run.cfg.channels.linux, "channels.deb / channels.rpm",
                              "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)"):
             files = _files(run, lc)
-            if not files:
+            if not files and not run.dry:
                 raise WavryError(f"{run.state.dist}: no .{lc.format} packages in manifest.json",
                                  hint="run `invoke linux-packages` first")
-            update = update_apt if lc.format == "deb" else update_rpm
-            with run.ui.group(f"{'apt' if lc.format == 'deb' else 'rpm'} repository"):
-                changed = update(run.cfg, lc, files, run.ui.info) or changed
-        return changed
+            what = ", ".join(f.name for f in files) if files else f"this release's .{lc.format} packages"
+            out.append(Step.write(f"would add {what} to {lc.repo_dir} and sign it", partial(_update, run, lc, files)))
+        return out
+
+
+def _update(run: Run, lc: LinuxPackageConfig, files: list[Path]) -> bool:
+    """The repository's tree rebuilt with `files` and signed (trees.py runs gpg and the indexers)."""
+    update = update_apt if lc.format == "deb" else update_rpm
+    with run.ui.group(f"{'apt' if lc.format == 'deb' else 'rpm'} repository"):
+        return update(run.cfg, lc, files, run.ui.info)
