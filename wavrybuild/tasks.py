@@ -341,10 +341,10 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
             no_publish: bool = False, parallel: int = 0, config: str | None = None) -> None:
     """Build, smoke-run, package, checksum, sign and publish every target: the same command on a laptop and in CI.
 
-    Stages: toolchain check → build → smoke → package → checksum → sign (if [sign] methods) →
-    publish (if [publish]). Each stage records what it produced, keyed by what it depends on, so a
-    rerun with nothing changed does nothing, and a rerun after a failure or Ctrl-C does only what is
-    missing. For a CI matrix: `invoke plan --format github`, one `invoke release --part --target T`
+    Stages: toolchain check → build → smoke → codesign (if [sign] authenticode) → package → checksum →
+    sign (if [sign] methods) → publish (if [publish]). Each stage records what it produced, keyed by
+    what it depends on, so a rerun with nothing changed does nothing, and a rerun after a failure or
+    Ctrl-C does only what is missing. For a CI matrix: `invoke plan --format github`, one `invoke release --part --target T`
     per job, then `invoke release --merge DIR` in a final job.
     """
     from . import release as releases

@@ -199,7 +199,7 @@ def test_rerun_signs_nothing_and_changes_no_byte(signed: Signed) -> None:
 def test_dry_shows_the_osslsigncode_commands_without_the_password(signed: Signed) -> None:
     done = invoke("codesign", "--dry", "--force", cwd=signed.root, env=signed.env)
     assert done.returncode == 0, done.stdout + done.stderr
-    out = " ".join(done.stdout.split())
+    out = " ".join((done.stdout + done.stderr).split())  # commands are echoed on stderr
     assert "osslsigncode sign -pkcs12" in out and "-readpass" in out and "wavry-hello.exe" in out
     assert PASS not in done.stdout + done.stderr
 
