@@ -85,10 +85,10 @@ def test_the_signed_copy_is_what_every_stage_gets(tmp_path: Path) -> None:
 def test_dry_plan_shows_osslsigncode_for_windows_only_and_no_password(tmp_path: Path, monkeypatch) -> None:
     cfg, _state = _project(tmp_path)
     monkeypatch.setenv("MY_P12_PASSWORD", SECRET)
-    run = Run(cfg, Quiet(), cfg.targets)  # type: ignore[arg-type]
+    run = Run(cfg, Quiet(), cfg.targets, dry=True)  # type: ignore[arg-type]
     stage = CodesignStage()
     assert stage.applies(run)
-    lines = [p.text for p in stage.plan(run)]
+    lines = [s.planned.text for s in stage.steps(run, None) if s.planned]
     [cmd] = [line for line in lines if line.startswith("osslsigncode sign")]
     assert "-pkcs12" in cmd and "-readpass" in cmd and "-st" in cmd and f"bin/{WIN}/wavry-demo.exe" in cmd
     assert any(f"codesigned/{WIN}/wavry-demo.exe" in line for line in lines)

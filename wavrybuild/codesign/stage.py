@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,7 +22,8 @@ from ..config import TargetConfig
 from ..errors import WavryError
 from ..fsutil import tmp_dir
 from ..package.archive import source_date_epoch
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Planned, Run, Step
+from ..record import BinaryRecord
 from ..ui import mask_for_ci
 from . import authenticode as ac
 
@@ -43,23 +45,6 @@ class CodesignStage:
         # The release's SOURCE_DATE_EPOCH, the one the package stage stamps the archives with.
         return source_date_epoch(run.cfg.project.manifest_path.parent)[0]
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        built, dist = run.state.built_ids(), run.state.dist
-        out = []
-        for t in self._targets(run):
-            if t.id not in built:
-                out.append(Planned(f"would sign {t.id}'s .exe files with osslsigncode (once built)"))
-                continue
-            for b in run.state.record.targets[t.id].binaries:
-                dest = ac.signed_path(dist, t.id, b)
-                try:  # the password's file is made at run time: its path here is a placeholder
-                    cmd = ac.authenticode_command(run.cfg, dist / b.path, tmp_dir(dist) / dest.name,
-                                                  Path("<password file>"), self._signing_time(run))
-                except WavryError as exc:  # a dry run says so; the real one stops there
-                    out.append(Planned(f"cannot sign {t.id} here: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")))
-                    break
-                out += [Planned(cmd.display(), command=True), Planned(f"would write {dest}")]
-        return out
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         record, dist = run.state.record, run.state.dist
@@ -76,29 +61,53 @@ class CodesignStage:
             keys[t.id] = hashlib.sha256(json.dumps(data).encode()).hexdigest()
         return keys
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        """Per binary, the osslsigncode command (its password file is made when it runs: the path
+        shown is a placeholder) and the signed copy; not echoed again when run (the table says
+        which were signed). A copy already signed from the same bytes is left as it is."""
         cfg, dist, record = run.cfg, run.state.dist, run.state.record
         targets = [t for t in self._targets(run) if todo is None or t.id in todo]
-        for t in targets:  # (not DistState.built: that hands out the signed copies this stage makes)
-            rec = record.targets.get(t.id)
-            if rec is None or not rec.ok:
-                raise WavryError(f"{t.id}: nothing to sign: not built", hint=f"run `invoke build --target {t.id}`")
-        ac.require_tool()
-        mask_for_ci([ac.password(cfg).value])
+        built = run.state.built_ids()  # (not DistState.built: that hands out the signed copies this stage makes)
+        missing = [t for t in targets if t.id not in built]
+        if missing and not run.dry:
+            raise WavryError(f"{missing[0].id}: nothing to sign: not built", hint=f"run `invoke build --target {missing[0].id}`")
         when = self._signing_time(run)
-        settings = ac.settings(cfg, when)
-        rows, signed_any = [], False
-        for t in targets:
-            for b in record.targets[t.id].binaries:
-                dest = ac.signed_path(dist, t.id, b)
-                did = ac.sign_binary(cfg, dist / b.path, dest, tmp_dir(dist), when, settings)
-                b.signed = dest.relative_to(dist).as_posix()
-                signed_any |= did
-                rows.append((t.id, b.name, sha256_file(dest)[:16] + "…", "signed" if did else "unchanged"))
-        record.save(dist)
-        run.state.forget_record()
-        run.ui.table("Authenticode", ["target", "binary", "sha256", "state"], rows)
-        return signed_any
+        rows: list[tuple[str, str, str, str]] = []
+        out = [Step.write(f"would sign {t.id}'s .exe files with osslsigncode (once built)") for t in missing]
+        signed: list[bool] = []
+
+        def start() -> None:
+            ac.require_tool()
+            mask_for_ci([ac.password(cfg).value])
+
+        def sign(t: TargetConfig, b: BinaryRecord, settings: str) -> None:
+            dest = ac.signed_path(dist, t.id, b)
+            signed.append(ac.sign_binary(cfg, dist / b.path, dest, tmp_dir(dist), when, settings))
+            b.signed = dest.relative_to(dist).as_posix()
+            rows.append((t.id, b.name, sha256_file(dest)[:16] + "…", "signed" if signed[-1] else "unchanged"))
+
+        for t in (t for t in targets if t.id in built):
+            try:
+                settings = ac.settings(cfg, when)
+                for b in record.targets[t.id].binaries:
+                    dest = ac.signed_path(dist, t.id, b)
+                    cmd = ac.authenticode_command(cfg, dist / b.path, tmp_dir(dist) / dest.name,
+                                                  Path("<password file>"), when)
+                    out += [Step(Planned(cmd.display(), command=True), partial(sign, t, b, settings), quiet=True),
+                            Step.write(f"would write {dest}")]
+            except WavryError as exc:  # a dry run says so; the real one stops there
+                if not run.dry:
+                    raise
+                out.append(Step.write(f"cannot sign {t.id} here: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")))
+                break
+
+        def finish() -> bool:
+            record.save(dist)
+            run.state.forget_record()
+            run.ui.table("Authenticode", ["target", "binary", "sha256", "state"], rows)
+            return any(signed)
+
+        return [Step.finish(start), *out, Step.finish(finish)]
 
 
 def _digest(path: Path) -> str:

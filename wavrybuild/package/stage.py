@@ -10,7 +10,7 @@ from typing import BinaryIO, ClassVar
 from ..config import TargetConfig
 from ..dist import Transaction, clean_tmp
 from ..manifest import MANIFEST_NAME, Manifest, git_state, release_packages
-from ..pipeline.stage import Planned, Run
+from ..pipeline.stage import Run, Step
 from ..ui import human_size
 from . import plan as pk
 from .archive import HashingWriter, extension, source_date_epoch, write_archive
@@ -46,29 +46,45 @@ class PackageStage:
             run.ui.info(f"{dist / MANIFEST_NAME} is missing (an interrupted run?): packaging every built target")
         return targets
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        cfg, dist = run.cfg, run.state.dist
-        built = run.state.built_ids()
-        if not all(t.id in built for t in run.targets):
-            # Not built yet (a dry release from scratch): say what would be written.
-            return [Planned(f"would write {dist / (pk.archive_top(b, t) + extension(cfg.package.format_for(t)))}"
-                            f" and {dist / MANIFEST_NAME}") for t in run.targets for b in cfg.bundles]
-        mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
-        return [Planned(f"would write {p.dest} ({p.fmt}, mtime {mtime} from {mtime_from}): "
-                        + ", ".join(e.arcname for e in p.entries))
-                for p in pk.plan(cfg, self._targets(run), run.state.record, dist,
-                                       functools.partial(run.state.shipped, cfg))]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}  # unchanged archives are detected by their bytes
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        cfg, dist, record = run.cfg, run.state.dist, run.state.record
-        targets = self._targets(run)
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        cfg, dist = run.cfg, run.state.dist
+        built = run.state.built_ids()
+        if run.dry and not all(t.id in built for t in run.targets):
+            # Not built yet (a dry release from scratch): say what would be written.
+            return [Step.write(f"would write {dist / (pk.archive_top(b, t) + extension(cfg.package.format_for(t)))}"
+                               f" and {dist / MANIFEST_NAME}") for t in run.targets for b in cfg.bundles]
         mtime, mtime_from = source_date_epoch(cfg.project.manifest_path.parent)
         # Windows binaries go in as the codesign stage signed them (DistState.shipped): the bytes
         # every other artifact of the release carries too.
-        plans = pk.plan(cfg, targets, record, dist, functools.partial(run.state.shipped, cfg))
+        plans = pk.plan(cfg, self._targets(run), run.state.record, dist, functools.partial(run.state.shipped, cfg))
+        rows: list[tuple[str, str, str, str]] = []
+        tx = functools.cache(lambda: self._transaction(run, plans, mtime, mtime_from))
+
+        def add(p: pk.PackagePlan) -> None:
+            with run.ui.progress(f"packaging {p.dest.name}"):
+                a = tx().add(p.dest.name, _writer(p, mtime, cfg.package.compression_level), target=p.target.id,
+                             triple=str(p.target.triple), fmt=p.fmt, binaries=sorted(p.binaries),
+                             authenticode=p.codesigned, packages=list(p.packages))
+            rows.append((p.target.id, p.dest.name, human_size(a.size), a.sha256[:16] + "…"))
+
+        def commit() -> bool:
+            chosen = {p.target.id for p in plans}
+            changed = tx().commit(lambda a: a.target in chosen, prune_missing=True)
+            run.ui.table(f"Packages in {dist}", ["target", "archive", "size", "sha256", "state"],
+                         [(*r, "written" if r[1] in tx().written else "unchanged") for r in rows])
+            return changed or bool(tx().written)
+
+        return [Step.finish(lambda: tx() is None),  # False: starting the transaction changes nothing
+                *(Step.write(f"would write {p.dest} ({p.fmt}, mtime {mtime} from {mtime_from}): "
+                             + ", ".join(e.arcname for e in p.entries), functools.partial(add, p)) for p in plans),
+                Step.finish(commit)]
+
+    def _transaction(self, run: Run, plans: list[pk.PackagePlan], mtime: int, mtime_from: str) -> Transaction:
+        """The new manifest (every other artifact kept) in a transaction, dist/'s leftovers cleaned first."""
+        cfg, dist, record = run.cfg, run.state.dist, run.state.record
         clean_tmp(dist)
         old = run.state.manifest
         chosen = {p.target.id for p in plans}
@@ -82,16 +98,4 @@ class PackageStage:
             signatures=list(old.signatures) if old else [],
             packages=release_packages(cfg),
         )
-        tx = Transaction(run.state, "archive", manifest)
-        rows = []
-        with run.ui.progress("packaging") as update:
-            for p in plans:
-                update(p.dest.name)
-                a = tx.add(p.dest.name, _writer(p, mtime, cfg.package.compression_level), target=p.target.id,
-                           triple=str(p.target.triple), fmt=p.fmt, binaries=sorted(p.binaries),
-                           authenticode=p.codesigned, packages=list(p.packages))
-                rows.append((p.target.id, p.dest.name, human_size(a.size), a.sha256[:16] + "…"))
-        changed = tx.commit(lambda a: a.target in chosen, prune_missing=True)
-        run.ui.table(f"Packages in {dist}", ["target", "archive", "size", "sha256", "state"],
-                     [(*r, "written" if r[1] in tx.written else "unchanged") for r in rows])
-        return changed or bool(tx.written)
+        return Transaction(run.state, "archive", manifest)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import WavryError
 from ..fsutil import state_dir, write_atomic
-from .stage import LegacyStage, Run, Stage, Status, Step, execute, show
+from .stage import Run, Stage, Status, execute, show
 
 
 @dataclass
@@ -78,8 +78,7 @@ class Pipeline:
         if not always and not stage.applies(run):
             return Status.SKIPPED
         if run.dry:
-            show(run, [Step.write(p.text) if not p.command else Step(p) for p in stage.plan(run)]
-                 if isinstance(stage, LegacyStage) else stage.steps(run, None))
+            show(run, stage.steps(run, None))
             return Status.DRY
         keys = stage.keys(run)
         steps = Steps(run.state.dist)
@@ -87,7 +86,7 @@ class Pipeline:
         if keys and not todo:
             return Status.UP_TO_DATE
         units = todo if keys else None
-        changed = stage.run(run, units) if isinstance(stage, LegacyStage) else execute(run, stage.steps(run, units))
+        changed = execute(run, stage.steps(run, units))
         if keys:
             # Asked again: a key may only exist once the outputs do (sign: the signature files).
             steps.record(stage.name, stage.keys(run), todo)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import ClassVar, Protocol, TypeVar
 
 from .. import proc
 from ..config import Config, TargetConfig
@@ -38,10 +38,11 @@ Act = Callable[[], object]  # does a step's work; a true result: it changed some
 class Step:
     """One piece of a stage's work, made once for both uses: `planned` is what --dry prints,
     `act` what the run does. A stage has no other way to do work than the steps it returns, so its
-    dry run cannot leave out what its run does; a process is started only by a command step
-    (`Step.command`), which runs exactly the command it shows (echoed with secrets masked).
-    A command shown without an act is run by a later step of the same plan that must run several
-    at once (build's lanes) and echoes each where it runs it."""
+    dry run cannot leave out a step of its run. A command step (`Step.command`) runs exactly the
+    command it shows (echoed with secrets masked). A command shown without an act is run by
+    another step of the same list that must hold several together (build's lanes, a password
+    file's lifetime) and echoes each where it runs it; docs/architecture.md lists those, and
+    tests/unit/test_stage_steps.py checks that a run starts only the commands its dry run showed."""
 
     planned: Planned | None
     act: Act | None = None
@@ -70,7 +71,7 @@ class Step:
 
     @staticmethod
     def write(text: str, act: Act | None = None) -> Step:
-        """What would be written ("would write dist/x"); `act` stages or writes it, runs no process."""
+        """What would be written or done ("would write dist/x"); `act` does it."""
         return Step(Planned(text), act)
 
     @staticmethod
@@ -80,8 +81,8 @@ class Step:
 
     @staticmethod
     def finish(act: Act) -> Step:
-        """Completes what the steps before it showed (commits their files, prints the table); it
-        shows no line of its own and must start no process (the stage tests hold it to that)."""
+        """Opens or completes what the other steps show (a transaction opened first, then committed
+        and the table printed; build's lanes; publish's uploads, all or none): no line of its own."""
         return Step(None, act)
 
 
@@ -131,7 +132,7 @@ class Run:
         return tuple(t.id for t in self.targets)
 
 
-class StepStage(Protocol):
+class Stage(Protocol):
     """A stage of the pipeline. The runner asks, in order: does it apply (configured)? In a dry
     run: its steps, printed. Otherwise: which resume keys does it have now — units whose key
     matches the last successful run are skipped — and then its steps for the units still to do,
@@ -155,25 +156,6 @@ class StepStage(Protocol):
         yet (nothing is built): then a step says what would be made. Raises WavryError on bad input;
         a step's act raises it on failure."""
         ...
-
-
-@runtime_checkable
-class LegacyStage(Protocol):
-    """The protocol before steps (plan for --dry, run for the work, written apart): stages not yet
-    moved to `steps` while their package changes elsewhere. Goes when the last one has moved."""
-
-    name: ClassVar[str]
-
-    def applies(self, run: Run) -> bool: ...
-
-    def plan(self, run: Run) -> Sequence[Planned]: ...
-
-    def keys(self, run: Run) -> Mapping[str, str | None]: ...
-
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool: ...
-
-
-Stage = StepStage | LegacyStage  # until the last LegacyStage has moved to steps
 
 
 T = TypeVar("T")

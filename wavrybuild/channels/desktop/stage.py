@@ -10,11 +10,12 @@ SOURCE_DATE_EPOCH, the MSI's codes and summary dates are derived, not random).""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import struct
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,7 +25,8 @@ from ...config import Bundle, Config, TargetConfig
 from ...config.desktop import DesktopConfig
 from ...dist import Transaction, writes
 from ...errors import ConfigError, ToolMissing
-from ...pipeline.stage import Planned, Run, configured
+from ...fsutil import tmp_dir
+from ...pipeline.stage import Planned, Run, Step, configured
 from ...proc import Command
 from ...sign.apple import MacSigner, signer
 from ...sign.signatures import Secret, secret_file
@@ -124,159 +126,174 @@ class DesktopStage:
     def _bundle(self, run: Run, d: DesktopConfig) -> Bundle:
         return next(b for b in run.cfg.bundles if d.binary in b.binaries)
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        d = self._config(run)
-        view = run.cfg.view(self._bundle(run, d))
-        dist, tmp = run.state.dist, Path("<tmp>")
-        epoch = run.state.manifest.source_date_epoch if run.state.manifest else 0
-        version = view.project.version
-        out: list[Planned] = []
-        for t in self._targets(run):
-            if t.triple.os == "macos":
-                try:
-                    mac = signer(d.macos, t.id)
-                except ToolMissing as exc:  # a dry run says so; the real one stops there
-                    out.append(Planned(f"cannot make {dmg_name(view, t)} here: {exc.message}; {exc.hint}"))
-                    continue
-                how = "ad-hoc signed only" if mac is None else f"signed by {d.macos.identity}" + (
-                    ", notarized and stapled" if d.macos.notarize else "")
-                out.append(Planned(f"would write {dist / dmg_name(view, t)} ({d.name}.app, {how})"))
-                app, dmg = tmp / "image" / f"{d.name}.app", tmp / dmg_name(view, t)
-                steps = mac.plan(app, [d.binary], dmg, tmp / "p12-password") if mac else []
-                image = (hdiutil_dmg(tmp / "image", dmg, d.name) if mac is not None and mac.name == "codesign"
-                         else xorriso_dmg(tmp / "image", dmg, d.name, epoch))
-                cmds = [st.command for st in steps if st.when == "app"] + [image]
-                cmds += [st.command for st in steps if st.when == "dmg"]
-                out += [Planned(c.display(), command=True) for c in cmds]
-                continue
-            signed = "authenticode" in run.cfg.sign.methods
-            arch = WIXL_ARCH.get(t.triple.arch, "?")
-            for kind, name, cmds in (("msi", msi_name(view, t), msi_commands(d, version, arch, tmp)),
-                                     ("nsis", setup_name(view, t), [nsis_command(tmp)])):
-                if kind not in d.windows_formats:
-                    continue
-                out.append(Planned(f"would write {dist / name}" + (" (Authenticode-signed)" if signed else "")))
-                out += [Planned(c.display(), command=True) for c in cmds]
-                if signed:
-                    out.append(Planned(f"osslsigncode sign -pkcs12 … -in {tmp / name} -out {tmp / name}.signed",
-                                       command=True))
-        return out or [Planned("no macOS or Windows target: nothing to bundle ([desktop] entries go into .deb/.rpm)")]
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        """Per target: its inputs written into a work dir of its own, then each tool's command, then
+        the signed file added to the transaction; the last step commits them all. The work dir's
+        path is the same in a dry run, so the commands shown are the ones that run."""
         d = self._config(run)
-        cfg = run.cfg
         bundle = self._bundle(run, d)
-        view = cfg.view(bundle)
-        manifest = run.state.require_manifest()
-        mtime = manifest.source_date_epoch
+        view = run.cfg.view(bundle)
+        manifest = run.state.manifest if run.dry else run.state.require_manifest()
+        mtime = manifest.source_date_epoch if manifest else 0
         targets = self._targets(run)
-        tx = Transaction(run.state, None, manifest)  # three kinds: dmg, msi, setup
-        rows: list[tuple[str, str, str, str]] = []
-        work = Path(tempfile.mkdtemp(prefix="wavrybuild-desktop-"))
-        try:
-            for t, names, paths in run.state.built(view, targets, "a desktop bundle", bundle):
-                files = dict(zip(names, paths, strict=True))
-                if t.triple.os == "macos":
-                    made = [self._dmg(run, d, view, t, files, work / t.id, mtime)]
-                else:  # the .exe files as the codesign stage signed them (DistState.built)
-                    made = self._windows(run, d, view, t, files, work / t.id, mtime)
-                for name, kind, path, note in made:
-                    a = tx.add(name, writes(path.read_bytes()), target=t.id, triple=str(t.triple), fmt=kind, kind=kind,
-                               binaries=names, packages=bundle.packages,
-                               authenticode=kind != "dmg" and "authenticode" in cfg.sign.methods)
-                    rows.append((t.id, name, human_size(a.size), note))
-        finally:
+        work = tmp_dir(run.state.dist) / f"desktop-{os.getpid()}"
+        job = _Job(run, d, view, bundle, mtime,
+                   functools.cache(lambda: Transaction(run.state, None, run.state.require_manifest())))
+        out: list[Step] = []
+        for t in targets:
+            out += (self._dmg if t.triple.os == "macos" else self._windows)(job, t, work / t.id)
+        if not out:
+            return [Step.write("no macOS or Windows target: nothing to bundle ([desktop] entries go into .deb/.rpm)")]
+
+        def commit() -> bool:
             shutil.rmtree(work, ignore_errors=True)
-        ids = {t.id for t in targets}
-        changed = tx.commit(lambda a: a.kind in KINDS and a.target in ids)
-        if rows:
-            run.ui.table("Desktop bundles", ["target", "file", "size", "signature"], rows)
-        return changed
+            ids = {t.id for t in targets}
+            changed = job.tx().commit(lambda a: a.kind in KINDS and a.target in ids)
+            if job.rows:
+                run.ui.table("Desktop bundles", ["target", "file", "size", "signature"], job.rows)
+            return changed
+
+        # A failed step leaves the work dir in dist/.wavrybuild/tmp, which the next package run clears.
+        return [Step.finish(lambda: shutil.rmtree(work, ignore_errors=True)), *out, Step.finish(commit)]
 
     # --- macOS ---------------------------------------------------------------------------------
 
-    def _dmg(self, run: Run, d: DesktopConfig, view: Config, t: TargetConfig, binaries: dict[str, Path],
-             work: Path, mtime: int) -> tuple[str, str, Path, str]:
-        mac: MacSigner | None = signer(d.macos, t.id)
-        root = work / "image"
-        root.mkdir(parents=True)
-        app = fmt.write_app(d, view.project.version, binaries, root, mtime)
-        out = work / dmg_name(view, t)
-        names = sorted(binaries)
-        if mac is None:
-            run.ui.warn(f"{t.id}: {d.name}.app is ad-hoc signed only (no [desktop.macos] identity): "
-                        "Gatekeeper will ask users to confirm the first start")
-        password = Secret(d.macos.p12_password_env) if mac is not None and mac.name == "rcodesign" else None
-        with secret_file(password.value) if password else contextlib.nullcontext() as pwfile:
-            steps = mac.plan(app, names, out, pwfile) if mac else []
-            secrets = (password.value,) if password else ()
-            for step in (s for s in steps if s.when == "app"):
-                run.ui.command(step.command.display())
-                proc.run(step.command, secrets=secrets)
-            if mac is not None and mac.name == "codesign":
-                cmd = hdiutil_dmg(root, out, d.name)
-            else:
+    def _dmg(self, job: _Job, t: TargetConfig, work: Path) -> list[Step]:
+        """The .app in a .dmg: one step (an rcodesign password file lives only while it runs),
+        followed by the commands it runs and echoes (the password file's path is a placeholder)."""
+        d, view, mtime = job.d, job.view, job.mtime
+        try:
+            mac: MacSigner | None = signer(d.macos, t.id)
+        except ToolMissing as exc:  # a dry run says so; the real one stops there
+            if not job.run.dry:
+                raise
+            return [Step.write(f"cannot make {dmg_name(view, t)} here: {exc.message}; {exc.hint}")]
+        root, out = work / "image", work / dmg_name(view, t)
+        app = root / f"{d.name}.app"
+        codesign = mac is not None and mac.name == "codesign"
+        image = hdiutil_dmg(root, out, d.name) if codesign else xorriso_dmg(root, out, d.name, mtime)
+
+        def make() -> None:
+            ((_t, names, paths),) = job.run.state.built(view, [t], "a desktop bundle", job.bundle)
+            root.mkdir(parents=True)
+            fmt.write_app(d, view.project.version, dict(zip(names, paths, strict=True)), root, mtime)
+            if mac is None:
+                job.run.ui.warn(f"{t.id}: {d.name}.app is ad-hoc signed only (no [desktop.macos] identity): "
+                                "Gatekeeper will ask users to confirm the first start")
+            if not codesign:
                 _tool("xorriso", "the .dmg")
-                cmd = xorriso_dmg(root, out, d.name, mtime)
-            run.ui.command(cmd.display())
-            proc.run(cmd)
-            for step in (s for s in steps if s.when == "dmg"):
-                run.ui.command(step.command.display())
-                proc.run(step.command, secrets=secrets)
-        note = "ad-hoc" if mac is None else f"Developer ID ({mac.name})" + (", notarized" if d.macos.notarize else "")
-        return dmg_name(view, t), "dmg", out, note
+            password = Secret(d.macos.p12_password_env) if mac is not None and mac.name == "rcodesign" else None
+            with secret_file(password.value) if password else contextlib.nullcontext() as pwfile:
+                steps = mac.plan(app, sorted(names), out, pwfile) if mac else []
+                secrets = (password.value,) if password else ()
+                for cmd in [s.command for s in steps if s.when == "app"] + [image]:
+                    job.run.ui.command(cmd.display())
+                    proc.run(cmd, secrets=secrets if cmd is not image else ())
+                for step in (s for s in steps if s.when == "dmg"):
+                    job.run.ui.command(step.command.display())
+                    proc.run(step.command, secrets=secrets)
+            note = "ad-hoc" if mac is None else f"Developer ID ({mac.name})" + (", notarized" if d.macos.notarize else "")
+            job.add(t, dmg_name(view, t), "dmg", out, names, note)
+
+        how = "ad-hoc signed only" if mac is None else f"signed by {d.macos.identity}" + (
+            ", notarized and stapled" if d.macos.notarize else "")
+        planned = mac.plan(app, [d.binary], out, work / "p12-password") if mac else []
+        cmds = [s.command for s in planned if s.when == "app"] + [image] + [s.command for s in planned if s.when == "dmg"]
+        return [Step.write(f"would write {job.run.state.dist / dmg_name(view, t)} ({d.name}.app, {how})", make),
+                *(Step(Planned(c.display(), command=True)) for c in cmds)]
 
     # --- Windows -------------------------------------------------------------------------------
 
-    def _windows(self, run: Run, d: DesktopConfig, view: Config, t: TargetConfig, exes: dict[str, Path],
-                 work: Path, mtime: int) -> list[tuple[str, str, Path, str]]:
+    def _windows(self, job: _Job, t: TargetConfig, work: Path) -> list[Step]:
+        d, view = job.d, job.view
         arch = WIXL_ARCH.get(t.triple.arch)
-        if arch is None and "msi" in d.windows_formats:
+        if arch is None and "msi" in d.windows_formats and not job.run.dry:
             raise ConfigError(f"desktop.windows.formats: wixl makes MSIs for x86 and x64 only, not {t.triple}",
                               hint='set formats = ["nsis"] for this app, or drop the target')
+        w = _Windows(job, t, work, arch or "?", "authenticode" in job.run.cfg.sign.methods)
+        version, dist = view.project.version, job.run.state.dist
+        steps = [Step.finish(w.copy)]
+        for kind, name, prepare, cmds, unsigned in (
+                ("msi", msi_name(view, t), w.wxs, msi_commands(d, version, w.arch, work), work / "unsigned.msi"),
+                ("setup", setup_name(view, t), w.nsi, [nsis_command(work)], work / "unsigned-setup.exe")):
+            if ("nsis" if kind == "setup" else kind) not in d.windows_formats:
+                continue
+            steps.append(Step.write(f"would write {dist / name}" + (" (Authenticode-signed)" if w.signed else ""), prepare))
+            steps += [Step.command(c) for c in cmds]
+            done = functools.partial(w.finish, name, kind, unsigned)
+            # authenticode_sign runs osslsigncode itself (the password through a file it makes): shown, not echoed.
+            signing = f"osslsigncode sign -pkcs12 … -in {unsigned} -out {unsigned.with_name('signed-' + unsigned.name)}"
+            steps.append(Step(Planned(signing, command=True), done, quiet=True) if w.signed else Step.finish(done))
+        return steps
+
+
+@dataclass
+class _Windows:
+    """One Windows target's installers: the inputs written into its work dir, the results signed and added."""
+
+    job: _Job
+    t: TargetConfig
+    work: Path
+    arch: str
+    signed: bool
+    exes: list[str] = field(default_factory=list)
+    icon: str | None = None
+
+    def copy(self) -> None:
+        """The .exe files as the codesign stage signed them (DistState.built)."""
+        job, work, mtime = self.job, self.work, self.job.mtime
+        ((_t, names, paths),) = job.run.state.built(job.view, [self.t], "a desktop bundle", job.bundle)
         work.mkdir(parents=True)
-        files = []
-        for name, src in exes.items():
+        for name, src in zip(names, paths, strict=True):
             shutil.copyfile(src, work / f"{name}.exe")
             # The MSI's cabinet records each file's date: the release's, not the copy's.
             os.utime(work / f"{name}.exe", (mtime, mtime))
-            files.append(f"{name}.exe")
-        icon = None
-        if d.icon is not None:
-            (work / "app.ico").write_bytes(fmt.ico(d.icon))
-            icon = "app.ico"
-        version = view.project.version
-        sign = "authenticode" in run.cfg.sign.methods
-        made: list[tuple[str, str, Path, str]] = []
-        note = "Authenticode" if sign else "unsigned"
-        if "msi" in d.windows_formats:
-            assert arch is not None
-            for tool in ("wixl", "msibuild"):
-                _tool(tool, "the MSI")
-            (work / "app.wxs").write_text(fmt.wix_source(d, version, files, arch, icon=icon))
-            msi = work / "unsigned.msi"
-            for cmd in msi_commands(d, version, arch, work):
-                run.ui.command(cmd.display())
-                proc.run(cmd)
-            fix_msi_dates(msi, mtime)
-            made.append((msi_name(view, t), "msi", self._sign(run, msi, work, mtime), note))
-        if "nsis" in d.windows_formats:
-            _tool("makensis", "setup.exe")
-            (work / "setup.nsi").write_text(
-                fmt.nsis_script(d, version, files, "unsigned-setup.exe", win64=t.triple.arch in ("x86_64", "aarch64"),
-                                icon=icon))
-            cmd = nsis_command(work)
-            run.ui.command(cmd.display())
-            proc.run(cmd)
-            made.append((setup_name(view, t), "setup", self._sign(run, work / "unsigned-setup.exe", work, mtime), note))
-        return made
+            self.exes.append(f"{name}.exe")
+        if job.d.icon is not None:
+            (work / "app.ico").write_bytes(fmt.ico(job.d.icon))
+            self.icon = "app.ico"
 
-    def _sign(self, run: Run, path: Path, work: Path, mtime: int) -> Path:
-        if "authenticode" not in run.cfg.sign.methods:
-            return path
-        out = path.with_name("signed-" + path.name)
-        authenticode_sign(run.cfg, path, out, work / "tmp", mtime)
-        return out
+    def wxs(self) -> None:
+        for tool in ("wixl", "msibuild"):
+            _tool(tool, "the MSI")
+        d = self.job.d
+        (self.work / "app.wxs").write_text(fmt.wix_source(d, self.job.view.project.version, self.exes, self.arch,
+                                                          icon=self.icon))
+
+    def nsi(self) -> None:
+        _tool("makensis", "setup.exe")
+        (self.work / "setup.nsi").write_text(
+            fmt.nsis_script(self.job.d, self.job.view.project.version, self.exes, "unsigned-setup.exe",
+                            win64=self.t.triple.arch in ("x86_64", "aarch64"), icon=self.icon))
+
+    def finish(self, name: str, kind: str, path: Path) -> None:
+        if kind == "msi":
+            fix_msi_dates(path, self.job.mtime)
+        if self.signed:
+            out = path.with_name("signed-" + path.name)
+            authenticode_sign(self.job.run.cfg, path, out, self.work / "tmp", self.job.mtime)
+            path = out
+        self.job.add(self.t, name, kind, path, [e.removesuffix(".exe") for e in self.exes],
+                     "Authenticode" if self.signed else "unsigned")
+
+
+@dataclass
+class _Job:
+    """What every step of one desktop run shares: the settings, the transaction, the table's rows."""
+
+    run: Run
+    d: DesktopConfig
+    view: Config
+    bundle: Bundle
+    mtime: int
+    tx: Callable[[], Transaction]
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def add(self, t: TargetConfig, name: str, kind: str, path: Path, names: list[str], note: str) -> None:
+        a = self.tx().add(name, writes(path.read_bytes()), target=t.id, triple=str(t.triple), fmt=kind, kind=kind,
+                          binaries=names, packages=self.bundle.packages,
+                          authenticode=kind != "dmg" and "authenticode" in self.run.cfg.sign.methods)
+        self.rows.append((t.id, name, human_size(a.size), note))

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from ...config import Config, TargetConfig
 from ...config.npm import NpmConfig, platforms, tarball_name
 from ...dist import Transaction, ships_signed
-from ...pipeline.stage import Planned, Run, configured
+from ...pipeline.stage import Run, Step, configured
 from ...ui import human_size
 from .format import main_files, platform_files, write_tarball
 
@@ -34,30 +34,19 @@ class NpmStage:
         built = run.state.built_ids()
         return tuple(t for t in run.targets if t.id in plats and (self.chosen or t.id in built))
 
-    def plan(self, run: Run) -> Sequence[Planned]:
-        self._config(run)
-        built = run.state.built_ids()
-        if not self.platform_packages:
-            return [Planned("would write the main npm package ([channels.npm])")]
-        if not all(t.id in built for t in run.targets):
-            return [Planned("would write an npm package per target and the main package ([channels.npm])")]
-        out = []
-        for b in run.cfg.bundles:
-            view = run.cfg.view(b)
-            nc = _npm(view)
-            names = [f"{nc.name} for {t.id}" for t in self._targets(run)] + ([f"{nc.name} (main)"] if self.main else [])
-            out += [Planned(f"would write the npm package {name}@{view.project.version} into {run.state.dist}")
-                    for name in names]
-        return out
-
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
     def _config(self, run: Run) -> NpmConfig:
         return configured(run, run.cfg.channels.npm, "channels.npm", "add a [channels.npm] table (docs/channels-npm.md)")
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
         self._config(run)
+        built = run.state.built_ids()
+        if run.dry and run.state.manifest is None and not self.platform_packages:
+            return [Step.write("would write the main npm package ([channels.npm])")]
+        if run.dry and (run.state.manifest is None or not all(t.id in built for t in run.targets)):
+            return [Step.write("would write an npm package per target and the main package ([channels.npm])")]
         targets = self._targets(run)
         jobs: list[tuple[TargetConfig | None, list[str], str, Any, str, tuple[str, ...]]] = []
         for bundle in run.cfg.bundles:
@@ -69,17 +58,24 @@ class NpmStage:
             if self.main:
                 jobs.append((None, [], *main_files(view, nc), view.project.version, bundle.packages))
         tx = Transaction(run.state, "npm", run.state.require_manifest())
-        rows = []
-        for t, names, name, files, version, packages in jobs:
-            filename = tarball_name(name, version)
+        rows: list[tuple[str, str, str]] = []
+
+        def add(t: TargetConfig | None, names: list[str], filename: str, files: Any, packages: tuple[str, ...]) -> None:
             a = tx.add(filename, functools.partial(write_tarball, files=files), target=t.id if t else "",
                        triple=str(t.triple) if t else "", fmt="tgz", binaries=names, packages=packages,
                        authenticode=t is not None and ships_signed(run.cfg, t))
             rows.append((t.id if t else "(all)", filename, human_size(a.size)))
-        chosen = {t.id for t in targets}
-        changed = tx.commit(lambda a: a.target in chosen or (self.main and a.target == ""))
-        run.ui.table("npm packages", ["target", "tarball", "size"], rows)
-        return changed
+
+        def commit() -> bool:
+            chosen = {t.id for t in targets}
+            changed = tx.commit(lambda a: a.target in chosen or (self.main and a.target == ""))
+            run.ui.table("npm packages", ["target", "tarball", "size"], rows)
+            return changed
+
+        return [*(Step.write(f"would write the npm package {name}@{version} into {run.state.dist / tarball_name(name, version)}",
+                             functools.partial(add, t, names, tarball_name(name, version), files, packages))
+                  for t, names, name, files, version, packages in jobs),
+                Step.finish(commit)]
 
 
 def _npm(view: Config) -> NpmConfig:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ...config import Config, TargetConfig
 from ...config.channels import WheelConfig, parse_pypi
 from ...dist import Transaction, ships_signed
-from ...pipeline.stage import Planned, Run
+from ...pipeline.stage import Run, Step
 from ...ui import human_size
 from .format import wheel_files, write_wheel
 
@@ -26,15 +26,6 @@ class WheelStage:
     def _targets(self, run: Run) -> list[str]:
         built = run.state.built_ids()
         return [t.id for t in run.targets if self.chosen or t.id in built]
-
-    def plan(self, run: Run) -> Sequence[Planned]:
-        ids, built = self._targets(run), run.state.built_ids()
-        if not ids or not all(t in built for t in ids):
-            return [Planned("would write a Python wheel per target ([channels.pypi])")]
-        chosen = [t for t in run.targets if t.id in ids]
-        return [Planned(f"would write {run.state.dist / wheel_files(view, self._config(view), t, binaries)[0]}")
-                for b in run.cfg.bundles for view in (run.cfg.view(b),)
-                for t, _names, binaries in run.state.built(run.cfg, chosen, "a wheel", b)]
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
@@ -53,19 +44,31 @@ class WheelStage:
                 if a.kind == "sbom" and a.target == t.id and tuple(a.packages) == packages
                 and (run.state.dist / a.path).is_file()}
 
-    def run(self, run: Run, todo: Sequence[str] | None) -> bool:
-        ids = self._targets(run)
+    def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
+        ids, built = self._targets(run), run.state.built_ids()
+        if run.dry and (not ids or not all(t in built for t in ids) or run.state.manifest is None):
+            return [Step.write("would write a Python wheel per target ([channels.pypi])")]
         tx = Transaction(run.state, "wheel", run.state.require_manifest())
-        rows = []
+        rows: list[tuple[str, str, str]] = []
+        out = []
         for bundle in run.cfg.bundles:
             view = run.cfg.view(bundle)
             wc = self._config(view)
             for t, names, binaries in run.state.built(view, [t for t in run.targets if t.id in ids], "a wheel", bundle):
                 filename, files = wheel_files(view, wc, t, binaries, self._sboms(run, t, bundle.packages))
-                a = tx.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
-                           fmt="whl", binaries=names, packages=bundle.packages, authenticode=ships_signed(view, t))
-                rows.append((t.id, filename, human_size(a.size)))
-        changed = tx.commit(lambda a: a.target in ids)
-        run.ui.table("Python wheels", ["target", "wheel", "size"], rows)
-        return changed
+
+                def add(filename: str = filename, files: Any = files, t: TargetConfig = t, names: list[str] = names,
+                        packages: tuple[str, ...] = bundle.packages, signed: bool = ships_signed(view, t)) -> None:
+                    a = tx.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
+                               fmt="whl", binaries=names, packages=packages, authenticode=signed)
+                    rows.append((t.id, filename, human_size(a.size)))
+
+                out.append(Step.write(f"would write {run.state.dist / filename}", add))
+
+        def commit() -> bool:
+            changed = tx.commit(lambda a: a.target in ids)
+            run.ui.table("Python wheels", ["target", "wheel", "size"], rows)
+            return changed
+
+        return [*out, Step.finish(commit)]
 
