@@ -195,10 +195,13 @@ class Verdict:
 
 
 def compare(found: Found) -> list[Verdict]:
-    """One verdict per binary of a target: all its copies equal, or each copy that differs named
-    beside the first copy (the artifact and the member path of both); and one per artifact not read."""
+    """One verdict per binary of a target held by two artifacts or more: all its copies equal, or
+    each copy that differs named beside the first copy (the artifact and the member path of both);
+    and one per artifact not read. A binary with a single copy has nothing to agree with."""
     out = []
     for (target, binary), copies in sorted(found.copies.items()):
+        if len(copies) < 2:
+            continue
         first = copies[0]
         differ = [c for c in copies[1:] if c.sha256 != first.sha256]
         if differ:
