@@ -43,9 +43,9 @@ class NpmStage:
     def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
         self._config(run)
         built = run.state.built_ids()
-        if run.dry and run.state.manifest is None and not self.platform_packages:
+        if run.dry and not self.platform_packages:  # a merge's: its manifest is made by the merge before it
             return [Step.write("would write the main npm package ([channels.npm])")]
-        if run.dry and (run.state.manifest is None or not all(t.id in built for t in run.targets)):
+        if run.dry and not all(t.id in built for t in run.targets):
             return [Step.write("would write an npm package per target and the main package ([channels.npm])")]
         targets = self._targets(run)
         jobs: list[tuple[TargetConfig | None, list[str], str, Any, str, tuple[str, ...]]] = []
@@ -57,22 +57,24 @@ class NpmStage:
                      for t, names, binaries in run.state.built(view, targets, "an npm package", bundle)]
             if self.main:
                 jobs.append((None, [], *main_files(view, nc), view.project.version, bundle.packages))
-        tx = Transaction(run.state, "npm", run.state.require_manifest())
+        # Opened by the first step: a dry run after `invoke build` alone has no manifest yet.
+        tx = functools.cache(lambda: Transaction(run.state, "npm", run.state.require_manifest()))
         rows: list[tuple[str, str, str]] = []
 
         def add(t: TargetConfig | None, names: list[str], filename: str, files: Any, packages: tuple[str, ...]) -> None:
-            a = tx.add(filename, functools.partial(write_tarball, files=files), target=t.id if t else "",
+            a = tx().add(filename, functools.partial(write_tarball, files=files), target=t.id if t else "",
                        triple=str(t.triple) if t else "", fmt="tgz", binaries=names, packages=packages,
                        authenticode=t is not None and ships_signed(run.cfg, t))
             rows.append((t.id if t else "(all)", filename, human_size(a.size)))
 
         def commit() -> bool:
             chosen = {t.id for t in targets}
-            changed = tx.commit(lambda a: a.target in chosen or (self.main and a.target == ""))
+            changed = tx().commit(lambda a: a.target in chosen or (self.main and a.target == ""))
             run.ui.table("npm packages", ["target", "tarball", "size"], rows)
             return changed
 
-        return [*(Step.write(f"would write the npm package {name}@{version} into {run.state.dist / tarball_name(name, version)}",
+        return [Step.finish(lambda: tx() is None),
+                *(Step.write(f"would write the npm package {name}@{version} into {run.state.dist / tarball_name(name, version)}",
                              functools.partial(add, t, names, tarball_name(name, version), files, packages))
                   for t, names, name, files, version, packages in jobs),
                 Step.finish(commit)]

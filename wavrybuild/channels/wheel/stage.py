@@ -46,9 +46,10 @@ class WheelStage:
 
     def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
         ids, built = self._targets(run), run.state.built_ids()
-        if run.dry and (not ids or not all(t in built for t in ids) or run.state.manifest is None):
+        if run.dry and (not ids or not all(t in built for t in ids)):
             return [Step.write("would write a Python wheel per target ([channels.pypi])")]
-        tx = Transaction(run.state, "wheel", run.state.require_manifest())
+        # Opened by the first step: a dry run after `invoke build` alone has no manifest yet.
+        tx = functools.cache(lambda: Transaction(run.state, "wheel", run.state.require_manifest()))
         rows: list[tuple[str, str, str]] = []
         out = []
         for bundle in run.cfg.bundles:
@@ -59,16 +60,16 @@ class WheelStage:
 
                 def add(filename: str = filename, files: Any = files, t: TargetConfig = t, names: list[str] = names,
                         packages: tuple[str, ...] = bundle.packages, signed: bool = ships_signed(view, t)) -> None:
-                    a = tx.add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
+                    a = tx().add(filename, functools.partial(write_wheel, files=files), target=t.id, triple=str(t.triple),
                                fmt="whl", binaries=names, packages=packages, authenticode=signed)
                     rows.append((t.id, filename, human_size(a.size)))
 
                 out.append(Step.write(f"would write {run.state.dist / filename}", add))
 
         def commit() -> bool:
-            changed = tx.commit(lambda a: a.target in ids)
+            changed = tx().commit(lambda a: a.target in ids)
             run.ui.table("Python wheels", ["target", "wheel", "size"], rows)
             return changed
 
-        return [*out, Step.finish(commit)]
+        return [Step.finish(lambda: tx() is None), *out, Step.finish(commit)]
 
