@@ -423,10 +423,16 @@ def _has_plain_str(tp: Any) -> bool:
     return any(_has_plain_str(a) for a in typing.get_args(tp))
 
 
+def _hints(tp: Any) -> dict[str, Any]:
+    # Config names its optional sections' types for the type checker only (config/whole.py).
+    from wavrybuild.config import bindings, desktop, sbom, storage
+    return typing.get_type_hints(tp, localns={**vars(bindings), **vars(desktop), **vars(sbom), **vars(storage)})
+
+
 def _dataclasses(tp: Any, seen: list[type]) -> list[type]:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp) and tp not in seen:
         seen.append(tp)
-        for hint in typing.get_type_hints(tp).values():
+        for hint in _hints(tp).values():
             _dataclasses(hint, seen)
     for arg in typing.get_args(tp):
         _dataclasses(arg, seen)
@@ -439,7 +445,7 @@ def test_every_string_field_is_a_boundary_type_or_free_text() -> None:
     config/values.py — or a line in FREE_TEXT saying why it never reaches a path, URL or format."""
     unchecked = []
     for cls in _dataclasses(Config, []):
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         for f in dataclasses.fields(cls):
             name = f"{cls.__name__}.{f.name}"
             if _has_plain_str(hints[f.name]) and name not in FREE_TEXT:

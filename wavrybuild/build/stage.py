@@ -154,6 +154,12 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
 def _summary(ui: Reporter, cfg: Config, outcomes: list[b.Outcome], not_run: list[str]) -> None:
     p = cfg.project
     several = len(p.packages) > 1
+    if not not_run and not several and not p.all_packages_by_default and all(o.ok and o.cached for o in outcomes):
+        # A no-op says so in one plain line per binary: drawing a table would cost more (importing
+        # rich) than deciding that nothing needs building (docs/performance.md, "No-op build").
+        ui.result("".join(f"{o.step.target.id}: {x.name} ({human_size(x.size)}) up to date\n"
+                          for o in outcomes for x in o.binaries))
+        return
     rows: list[tuple[str, ...]] = []
     for o in outcomes:
         if o.ok:

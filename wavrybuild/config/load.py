@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import cargo
 from ..env import Settings, guard
@@ -16,18 +16,20 @@ from ..errors import ConfigError, ToolMissing
 from ..fsutil import Refused, read_regular
 from . import checks as c
 from .artifacts import parse_artifacts
-from .bindings import parse_bindings
 from .channels import Channels, parse_channels
-from .desktop import parse_desktop
 from .project import Metadata, Project, parse_cache, parse_project, secret_policy
 from .publish import parse_publish
 from .release import parse_release
-from .sbom import parse_provenance, parse_sbom
 from .sections import parse_checksum, parse_package
 from .sign import parse_sign
-from .storage import parse_storage
 from .targets import TargetConfig, parse_targets
 from .whole import Config
+
+if TYPE_CHECKING:
+    from .bindings import BindingsConfig
+    from .desktop import DesktopConfig
+    from .sbom import ProvenanceConfig, SbomConfig
+    from .storage import StorageConfig
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
             "cache", "release", "artifacts", "storage", "desktop", "sbom",
@@ -65,13 +67,41 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         bundle_channels=views,
         release=parse_release(core, data.get("release"), release_page=publish.has_release_page),
         artifacts=parse_artifacts(core, data.get("artifacts"), package),
-        storage=parse_storage(path, data.get("storage"), settings),
+        storage=_storage(path, data.get("storage"), settings) if "storage" in data or settings.storage else None,
         publish=publish,
-        bindings=parse_bindings(core, data.get("bindings")),
-        desktop=parse_desktop(core, data.get("desktop")),
-        sbom=parse_sbom(core, data.get("sbom")),
-        provenance=parse_provenance(core, data.get("provenance")),
+        bindings=_bindings(core, data["bindings"]) if "bindings" in data else None,
+        desktop=_desktop(core, data["desktop"]) if "desktop" in data else None,
+        sbom=_sbom(core, data["sbom"]) if "sbom" in data else None,
+        provenance=_provenance(core, data["provenance"]) if "provenance" in data else None,
     )
+
+
+# The optional sections' modules are imported only when the file has the section: building their
+# dataclasses is most of an import's cost, and a no-op build pays for every module it imports
+# (docs/performance.md, "No-op build"). An absent section is None, as its parser would say.
+def _storage(path: Path, raw: Any, settings: Settings) -> StorageConfig | None:
+    from .storage import parse_storage
+    return parse_storage(path, raw, settings)
+
+
+def _bindings(core: _Core, raw: Any) -> BindingsConfig | None:
+    from .bindings import parse_bindings
+    return parse_bindings(core, raw)
+
+
+def _desktop(core: _Core, raw: Any) -> DesktopConfig | None:
+    from .desktop import parse_desktop
+    return parse_desktop(core, raw)
+
+
+def _sbom(core: _Core, raw: Any) -> SbomConfig | None:
+    from .sbom import parse_sbom
+    return parse_sbom(core, raw)
+
+
+def _provenance(core: _Core, raw: Any) -> ProvenanceConfig | None:
+    from .sbom import parse_provenance
+    return parse_provenance(core, raw)
 
 
 NAMED_CHANNELS = ("pypi", "npm", "deb", "rpm")

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, suggest
 from .artifacts import ExtraArtifact
-from .bindings import BindingsConfig
 from .channels import Channels
-from .desktop import DesktopConfig
 from .project import Bundle, Project
 from .publish import PublishConfig
 from .release import ReleaseConfig
-from .sbom import ProvenanceConfig, SbomConfig
 from .sections import ChecksumConfig, PackageConfig
 from .sign import SignConfig
-from .storage import StorageConfig
 from .targets import TargetConfig
+
+if TYPE_CHECKING:  # optional sections: their modules load only when targets.toml has them (load.py)
+    from .bindings import BindingsConfig
+    from .desktop import DesktopConfig
+    from .sbom import ProvenanceConfig, SbomConfig
+    from .storage import StorageConfig
 
 
 @dataclass(frozen=True)
