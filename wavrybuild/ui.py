@@ -97,9 +97,14 @@ class UI:
         self.err.print(f"{prefix}[bold cyan]$[/] {_escape(text)}")
 
     def info(self, text: str, *, bold: bool = False) -> None:
-        # Escaped: messages quote config keys like [channels.npm], which rich would eat.
-        if not self.quiet:
-            self.err.print(f"[bold]{_escape(text)}[/]" if bold else _escape(text))
+        # Escaped: messages quote config keys like [channels.npm], which rich would eat. Plain
+        # text needs no rich: a no-op build says only such lines and must not pay for importing it.
+        if self.quiet:
+            return
+        if bold:
+            self.err.print(f"[bold]{_escape(text)}[/]")
+        else:
+            print(text, file=sys.stderr, flush=True)
 
     def success(self, text: str) -> None:
         self.err.print(f"[green]{_escape(text)}[/]")
