@@ -425,8 +425,9 @@ def _has_plain_str(tp: Any) -> bool:
 
 def _hints(tp: Any) -> dict[str, Any]:
     # Config names its optional sections' types for the type checker only (config/whole.py).
-    from wavrybuild.config import bindings, desktop, sbom, storage
-    return typing.get_type_hints(tp, localns={**vars(bindings), **vars(desktop), **vars(sbom), **vars(storage)})
+    from wavrybuild.config import bindings, desktop, npm, sbom, storage
+    names = {k: v for m in (bindings, desktop, npm, sbom, storage) for k, v in vars(m).items()}
+    return typing.get_type_hints(tp, localns=names)
 
 
 def _dataclasses(tp: Any, seen: list[type]) -> list[type]:

@@ -7,16 +7,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from . import checks as c
-from .npm import NpmConfig, parse_npm
 from .project import Core
 from .targets import TargetConfig
 from .values import Component, HttpUrl, Line
+
+if TYPE_CHECKING:  # [channels.npm]'s module loads only when the file has it (see _npm)
+    from .npm import NpmConfig
 
 CHANNELS = ("pypi", "npm", "deb", "rpm", "installer")
 
@@ -53,6 +53,8 @@ def parse_pypi(cfg: Core, raw: Any) -> WheelConfig:
 
 
 def pep440(version: str, where: object = "Cargo.toml") -> str:
+    from packaging.version import InvalidVersion, Version  # here: a no-op build never needs it
+
     try:
         parsed = Version(version)
     except InvalidVersion:
@@ -267,8 +269,15 @@ def parse_channels(cfg: Core, raw: Any) -> Channels:
     c.reject_unknown(where, "channels.", table, CHANNELS)
     return Channels(
         pypi=parse_pypi(cfg, table["pypi"]) if "pypi" in table else None,
-        npm=parse_npm(cfg, table["npm"]) if "npm" in table else None,
+        npm=_npm(cfg, table["npm"]) if "npm" in table else None,
         deb=parse_linux(cfg, "deb", table["deb"]) if "deb" in table else None,
         rpm=parse_linux(cfg, "rpm", table["rpm"]) if "rpm" in table else None,
         installer=parse_installer(cfg, table["installer"]) if "installer" in table else None,
     )
+
+
+def _npm(cfg: Core, raw: Any) -> NpmConfig:
+    # Imported here: building npm's dataclasses is most of its import, which a no-op build of a
+    # project without [channels.npm] should not pay (docs/performance.md, "No-op build").
+    from .npm import parse_npm
+    return parse_npm(cfg, raw)
