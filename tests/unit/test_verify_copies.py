@@ -114,3 +114,22 @@ def test_an_unreadable_artifact_is_said_not_passed(tmp_path: Path, monkeypatch) 
     assert checks["a.msi"].status == "not-compared" and "msiextract is not installed" in checks["a.msi"].detail
     assert "apt-get install msitools" in checks["a.msi"].detail
     assert checks["b.whl"].status == "not-compared"  # a damaged file: said, and SHA256SUMS judges its bytes
+
+
+@pytest.mark.parametrize("hostile", ["../outside.zip", "/etc/outside.zip", "sub/../../outside.zip",
+                                     ".wavrybuild/x.zip", "a\nb.zip", "link/app.zip"])
+def test_a_manifest_path_outside_dist_is_refused_and_never_opened(tmp_path: Path, hostile: str) -> None:
+    # The manifest is input: a path naming something outside dist/ (or through a symlink) fails
+    # verify and is not read, even when a matching file exists there.
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    _zip(tmp_path / "outside.zip", {"app.exe": EXE})
+    (dist / "link").symlink_to(tmp_path)
+    _zip(tmp_path / "app.zip", {"app.exe": EXE})
+    arts = [_artifact(hostile, "zip", ["app"]), *_release(dist, EXE)[:2]]
+    checks = copies_checks(dist, arts)
+    refused = [c for c in checks if not c.ok]
+    assert len(refused) == 1 and "not opened" in refused[0].detail and "\n" not in refused[0].name
+    assert all(c.ok for c in checks if c is not refused[0])  # the confined artifacts still compared
+    found = copies.collect(dist, arts)
+    assert all(c.artifact != hostile for cs in found.copies.values() for c in cs)

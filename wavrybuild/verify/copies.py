@@ -17,11 +17,12 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from .. import proc
+from ..config.values import ArtifactPath
 
 CHUNK = 1 << 20
 TIMEOUT = 600  # seconds for one extraction (an installer of a few hundred MB)
@@ -165,14 +166,22 @@ class Found:
 
     copies: dict[tuple[str, str], list[Copy]]
     unread: dict[str, str]
+    refused: dict[str, str] = field(default_factory=dict)  # manifest paths that may not be opened: why
 
 
 def collect(directory: Path, artifacts: Iterable[Mapping[str, Any]]) -> Found:
     """Every copy of every binary the manifest says an artifact holds."""
     copies: dict[tuple[str, str], list[Copy]] = {}
     unread: dict[str, str] = {}
+    refused: dict[str, str] = {}
     for a in artifacts:
         path, fmt, target, binaries = a.get("path"), a.get("format"), a.get("target"), a.get("binaries")
+        # The manifest is input (it may come from a part or a downloaded release): a path is opened
+        # only as a confined artifact path, never through a symlink (which could lead out of dist/).
+        if isinstance(path, str) and (not _confined(path) or _through_link(directory, path)):
+            refused[repr(path)[1:-1][:200]] = (f"the manifest names this artifact, but it is not {ArtifactPath.expected}"
+                                               " (or is reached through a symlink): not opened")
+            continue
         if not (isinstance(path, str) and isinstance(target, str) and target and isinstance(binaries, list)
                 and binaries and fmt in READERS and (directory / path).is_file()):
             continue  # an SBOM, the notes, a main npm package: no binary inside
@@ -183,7 +192,24 @@ def collect(directory: Path, artifacts: Iterable[Mapping[str, Any]]) -> Found:
             continue
         for member, digest in sorted(members.items()):
             copies.setdefault((target, binary_of(member)), []).append(Copy(path, member, digest))
-    return Found(copies, unread)
+    return Found(copies, unread, refused)
+
+
+def _confined(path: str) -> bool:
+    try:
+        ArtifactPath.check(path)
+    except ValueError:
+        return False
+    return True
+
+
+def _through_link(directory: Path, path: str) -> bool:
+    here = directory
+    for part in path.split("/"):
+        here = here / part
+        if here.is_symlink():
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -213,4 +239,5 @@ def compare(found: Found) -> list[Verdict]:
                                + ", ".join(sorted({c.artifact for c in copies}))))
     out += [Verdict(path, True, f"copies inside not compared: {why}", compared=False)
             for path, why in sorted(found.unread.items())]
+    out += [Verdict(path, False, why) for path, why in sorted(found.refused.items())]
     return out
