@@ -89,17 +89,27 @@ class Command:
 
     def display(self) -> str:
         env = " ".join(
-            f"{k}={'***' if k in self.secret_env else shlex.quote(v)}" for k, v in sorted(self.env.items())
+            f"{k}={'***' if k in self.secret_env else _quote(v)}" for k, v in sorted(self.env.items())
         )
-        line = shlex.join(self.argv)
+        line = " ".join(_quote(a) for a in self.argv)
         # Shown only when set here, so the line is what to type to run the same command.
         unset = sorted(k for k in self.unset_env if k in os.environ)
         if unset:
-            line = shlex.join(["env", *(x for k in unset for x in ("-u", k)), *self.argv])
+            line = " ".join(_quote(a) for a in ["env", *(x for k in unset for x in ("-u", k)), *self.argv])
         return f"{env} {line}" if env else line
 
     def full_env(self) -> dict[str, str]:
         return child_env(self.env, self.unset_env)
+
+
+def _quote(value: str) -> str:
+    """shlex.quote, but a value with control characters (a newline-separated list) as bash's $'…'
+    so an echoed command stays on one line and still runs when pasted."""
+    if not any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return shlex.quote(value)
+    body = "".join(f"\\x{ord(c):02x}" if ord(c) < 32 or ord(c) == 127 else
+                   "\\" + c if c in "\\'" else c for c in value)
+    return f"$'{body}'"
 
 
 @dataclass

@@ -147,6 +147,39 @@ def test_source_change_rebuilds(release, tmp_path: Path) -> None:
     assert _run([str(root / "dist/.wavrybuild/bin/x86_64-unknown-linux-gnu/wavry-demo"), "--ver"]).startswith("wavry-demo")
 
 
+def test_another_checkout_shares_std_but_never_the_crate(release, tmp_path: Path, cargo_target_dir: Path) -> None:
+    """A second checkout in the same target dir: std (built from source for musl) and everything else
+    that does not name the checkout is reused, the workspace's own crate never is, even when its
+    sources are older than the first checkout's artifacts (cargo's mtime check alone would hand that
+    binary over: the path remap that made cargo see the difference no longer reaches cargo's flags)."""
+    import os
+    import shutil
+
+    root = tmp_path / "other"
+    shutil.copytree(release.root, root)  # copy2: the sources keep their (old) mtimes
+    main = root / "demo/src/main.rs"
+    old = main.stat()
+    main.write_text(main.read_text().replace('Some("-V")', 'Some("-V") | Some("--other-checkout")'))
+    os.utime(main, ns=(old.st_atime_ns, old.st_mtime_ns))
+    deps = cargo_target_dir / "x86_64-unknown-linux-musl/release/deps"
+    std = {p: p.stat().st_mtime_ns for p in deps.glob("libstd-*.rlib")}
+    assert std, sorted(deps.iterdir())
+    targets = ["--target", "x86_64-unknown-linux-gnu", "--target", "x86_64-unknown-linux-musl"]
+    done = invoke("build", *targets, cwd=root, env=release.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for triple in ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl"):
+        binary = root / f"dist/.wavrybuild/bin/{triple}/wavry-demo"
+        assert _run([str(binary), "--other-checkout"]).startswith("wavry-demo"), triple
+    # std was compiled once for this target dir, not again for the checkout at another path.
+    assert {p: p.stat().st_mtime_ns for p in deps.glob("libstd-*.rlib")} == std
+    # And the first checkout, built again, gets its own crate back (not the other's).
+    done = invoke("build", *targets, "--force", cwd=release.root, env=release.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    first = subprocess.run([str(release.binary("x86_64-unknown-linux-musl")), "--other-checkout"],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == 2 and "unknown argument" in first.stderr, first
+
+
 def test_dry_prints_every_command_and_builds_nothing(release, tmp_path: Path) -> None:
     from tests.conftest import REPO, write_project
 

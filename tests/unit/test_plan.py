@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from tests.conftest import REPO
 from wavrybuild.build.builders import BUILDERS, VENDOR_SOURCE
 from wavrybuild.config import TargetConfig, load
+from wavrybuild.proc import Command
 from wavrybuild.toolchain.probe import RustToolchain, StdSource, choose_builder, choose_runner, find_std
 from wavrybuild.triple import Triple
 
@@ -59,8 +62,15 @@ def test_cargo_builder_host(project) -> None:
     assert argv[argv.index("--message-format") + 1] == "json-render-diagnostics"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--bin"] == ["wavry-demo", "wavry-hello"]
     assert cmd.env["RUSTUP_TOOLCHAIN"] == "stable"
-    # Machine paths are remapped so the binary does not depend on where the checkout is.
-    assert f"--remap-path-prefix={project.workspace_root}=/build/wavry-demo" in _rustflags(cmd, HOST)
+    # Machine paths are remapped so the binary does not depend on where the checkout is: the
+    # checkout's own path only for the workspace's crates (through the workspace wrapper), so std
+    # and registry crates keep flags that are the same in every checkout.
+    ws_flag = f"--remap-path-prefix={project.workspace_root}=/build/wavry-demo"
+    assert ws_flag not in _rustflags(cmd, HOST)
+    assert f"--remap-path-prefix={project.build_dir}=/target" in _rustflags(cmd, HOST)
+    assert cmd.env["RUSTC_WORKSPACE_WRAPPER"].endswith("rustc-workspace.sh")
+    assert ws_flag in cmd.env["WAVRYBUILD_REMAP"].split("\n")
+    assert len(cmd.env["WAVRYBUILD_CHECKOUT_ID"]) == 32
     # Per-target config, not RUSTFLAGS (which would override it): an inherited RUSTFLAGS is cleared.
     assert "RUSTFLAGS" not in cmd.env and "RUSTFLAGS" in cmd.unset_env
     assert not any(a.startswith("-Zbuild-std") for a in argv)
@@ -272,3 +282,29 @@ def test_msvc_is_valid_config_refused_only_where_it_cannot_build(tmp_path: Path)
     win = child["part:x86_64-pc-windows-msvc"]  # type: ignore[index]
     assert win["tags"] == ["saas-windows-medium-amd64"] and "image" not in win
     assert all(line.startswith("python ") for line in win["script"])
+
+
+def test_workspace_wrapper_chains_the_callers_own(project, monkeypatch) -> None:
+    std = StdSource(RustToolchain("stable", Path("/nowhere")), "installed")
+    t = _target(HOST)
+    monkeypatch.delenv("RUSTC_WORKSPACE_WRAPPER", raising=False)
+    ours = BUILDERS["cargo"].command(project, t, std, HOST).env
+    assert "WAVRYBUILD_NEXT_WRAPPER" not in ours
+    # A wrapper of the caller's own still runs (inside ours); ours is never chained to itself.
+    monkeypatch.setenv("RUSTC_WORKSPACE_WRAPPER", "/opt/lint/wrapper")
+    assert BUILDERS["cargo"].command(project, t, std, HOST).env["WAVRYBUILD_NEXT_WRAPPER"] == "/opt/lint/wrapper"
+    monkeypatch.setenv("RUSTC_WORKSPACE_WRAPPER", ours["RUSTC_WORKSPACE_WRAPPER"])
+    assert "WAVRYBUILD_NEXT_WRAPPER" not in BUILDERS["cargo"].command(project, t, std, HOST).env
+    # The id changes with the checkout, so cargo never hands one checkout's crate to another.
+    moved = replace(project, workspace_root=Path("/elsewhere/demo"))
+    assert BUILDERS["cargo"].command(moved, t, std, HOST).env["WAVRYBUILD_CHECKOUT_ID"] != ours["WAVRYBUILD_CHECKOUT_ID"]
+
+
+def test_echoed_command_with_a_multiline_value_stays_one_line_and_runs() -> None:
+    remap = "--a=/x y\n--b=/z"
+    cmd = Command(("sh", "-c", 'printf "%s|%s|%s" "$1" "$2" "$WAVRYBUILD_REMAP"', "_", "it's", "a\\b"),
+                  {"WAVRYBUILD_REMAP": remap})
+    line = cmd.display()
+    assert "\n" not in line and line.startswith("WAVRYBUILD_REMAP=$'--a=/x y\\x0a--b=/z' ")
+    out = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True, env={})
+    assert out.stdout == f"it's|a\\b|{remap}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -73,12 +74,14 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
     return args
 
 
-def remap_flags(project: Project, std: StdSource, *, checkout: bool | None = None) -> list[str]:
+def remap_flags(project: Project, std: StdSource, *, checkout: bool | None = None,
+                workspace: bool = False) -> list[str]:
     """--remap-path-prefix for every machine-specific directory that can reach the binary
     (panic locations, debug info): the same commit gives the same bytes in any checkout.
 
     checkout=True: only the pairs naming this checkout (workspace, target dir); False: only the
-    others (cargo home, Rust's source), which are the same in every clone on a machine."""
+    others (cargo home, Rust's source), which are the same in every clone on a machine.
+    workspace=True: only the workspace's own pair."""
     cargo_home = env_.cargo_home()
     pairs = [
         (cargo_home, "/cargo"),
@@ -91,6 +94,8 @@ def remap_flags(project: Project, std: StdSource, *, checkout: bool | None = Non
     if checkout is not None:
         local = {project.build_dir, project.workspace_root}
         pairs = [p for p in pairs if (p[0] in local) == checkout]
+    if workspace:
+        pairs = [p for p in pairs if p[0] == project.workspace_root]
     # rustc uses the last matching prefix: list outer directories first.
     pairs.sort(key=lambda p: len(str(p[0])))
     return [f"--remap-path-prefix={src}={dst}" for src, dst in pairs]
@@ -100,6 +105,33 @@ def _unset(project: Project) -> frozenset[str]:
     return frozenset({"CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"}) if project.sccache else frozenset()
 
 
+def _shim(name: str) -> Path:
+    """One of our rustc shims (resources/), kept as an executable under the cache home."""
+    shim = env_.cache_home() / "wavrybuild" / name
+    text = resources.files("wavrybuild").joinpath(f"resources/{name}").read_text()
+    if not shim.is_file() or shim.read_text() != text:
+        shim.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(shim, text, mode=0o755)
+    return shim
+
+
+def workspace_env(project: Project, std: StdSource) -> dict[str, str]:
+    """The workspace's own crates get the remap naming the checkout through RUSTC_WORKSPACE_WRAPPER
+    (resources/rustc-workspace.sh), not through target.<triple>.rustflags: flags there reach std
+    (-Zbuild-std) and registry crates too, and a checkout at another path would compile those again
+    although nothing in them names it. cargo does not see a wrapper's flags, so the shim records
+    WAVRYBUILD_CHECKOUT_ID (a digest of every remap) in the crate's dep-info as a variable it
+    depends on: another checkout sharing the target dir is recompiled, never handed this one's
+    artifact."""
+    flags = "\n".join(remap_flags(project, std))
+    env = {"RUSTC_WORKSPACE_WRAPPER": str(_shim("rustc-workspace.sh")), "WAVRYBUILD_REMAP": flags,
+           "WAVRYBUILD_CHECKOUT_ID": hashlib.sha256(flags.encode()).hexdigest()[:32]}
+    caller = env_.var("RUSTC_WORKSPACE_WRAPPER")
+    if caller and caller != env["RUSTC_WORKSPACE_WRAPPER"]:
+        env["WAVRYBUILD_NEXT_WRAPPER"] = caller
+    return env
+
+
 def sccache_env(project: Project, std: StdSource) -> dict[str, str]:
     """sccache as rustc's wrapper (with the shared Redis cache when one is configured).
 
@@ -107,12 +139,8 @@ def sccache_env(project: Project, std: StdSource) -> dict[str, str]:
     not part of its cache key (a second clone hits) nor of cargo's -C metadata (symbol names, and so
     the binaries, stay the same in every clone)."""
 
-    shim = env_.cache_home() / "wavrybuild" / "rustc-remap.sh"
-    text = resources.files("wavrybuild").joinpath("resources/rustc-remap.sh").read_text()
-    if not shim.is_file() or shim.read_text() != text:
-        shim.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(shim, text, mode=0o755)
-    env = {"RUSTC_WRAPPER": proc.which("sccache") or "sccache", "CARGO_INCREMENTAL": "0", "RUSTC": str(shim),
+    env = {"RUSTC_WRAPPER": proc.which("sccache") or "sccache", "CARGO_INCREMENTAL": "0",
+           "RUSTC": str(_shim("rustc-remap.sh")),
            "WAVRYBUILD_REMAP": "\n".join(remap_flags(project, std, checkout=True))}
     if project.sccache and project.sccache != "local":
         env["SCCACHE_REDIS_ENDPOINT"] = project.sccache
@@ -128,8 +156,11 @@ def rustflags(project: Project, target: TargetConfig, std: StdSource) -> list[st
     encoded = env_.var("CARGO_ENCODED_RUSTFLAGS")
     inherited = encoded.split("\x1f") if encoded else (env_.var("RUSTFLAGS") or "").split()
     # Flags naming the checkout would put its path into every sccache key, and a second clone would
-    # never hit: with the cache they are added behind sccache (sccache_env), the rest here.
-    flags = remap_flags(project, std, checkout=False if project.sccache else None) + list(target.rustflags)
+    # never hit: with the cache they are added behind sccache (sccache_env), the rest here. Without
+    # it the workspace's remap goes to the workspace's crates alone (workspace_env).
+    flags = (remap_flags(project, std, checkout=False) if project.sccache else
+             [f for f in remap_flags(project, std) if f not in remap_flags(project, std, workspace=True)])
+    flags += list(target.rustflags)
     if target.triple.is_windows and target.triple.env.startswith("gnu"):
         # GNU ld stamps the link time into the PE header and keeps a COFF symbol table naming rustc's
         # temporary object files: both differ per build, so neither goes into a release binary.
@@ -151,8 +182,7 @@ def rustflags_config(target: TargetConfig, flags: list[str]) -> list[str]:
 
 def _env(project: Project, target: TargetConfig, std: StdSource) -> dict[str, str]:
     env = dict(std.toolchain.env)
-    if project.sccache:
-        env.update(sccache_env(project, std))
+    env.update(sccache_env(project, std) if project.sccache else workspace_env(project, std))
     if std.mode == "build-std":
         env["RUSTC_BOOTSTRAP"] = "1"  # -Z flags on a stable toolchain
     env.update(dict(target.env))
