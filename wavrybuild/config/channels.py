@@ -108,7 +108,7 @@ def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Con
         c.reject_unknown(where, f"{key}.contents[{i}].", item, ("src", "dst", "mode"))
         src, dst, mode = item.get("src"), item.get("dst"), item.get("mode", "0644")
         if (not isinstance(src, str) or not isinstance(dst, str) or not dst.startswith("/")
-                or ".." in dst.split("/") or not _is_line(dst)):
+                or ".." in dst.split("/") or not Line.valid(dst)):
             raise ConfigError(f"{at}: needs src (a file relative to the crate) and dst (an absolute path, "
                               "one line, without '..')")
         path = c.local_path(where, f"{key}.contents[{i}].src", src, base=crate)
@@ -121,13 +121,6 @@ def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Con
         contents.append(Content(path, Line.parse(dst), int(mode, 8)))
     return contents
 
-
-def _is_line(v: str) -> bool:
-    try:
-        Line.check(v)
-    except ValueError:
-        return False
-    return True
 
 
 def _field(where: Path, key: str, table: dict[str, Any], k: str, default: Any, check: Any) -> Any:

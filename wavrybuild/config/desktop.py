@@ -125,13 +125,6 @@ def _app_name(v: Any) -> Line:
     return Line.parse(c.text(v))
 
 
-def _is_component(v: str) -> bool:
-    try:
-        Component.check(v)
-    except ValueError:
-        return False
-    return True
-
 
 def _keywords(v: Any) -> tuple[Line, ...]:
     items = c.line_list(v)
@@ -175,7 +168,7 @@ def parse_desktop(cfg: Core, raw: Any) -> DesktopConfig | None:
     if v["binary"] not in p.binaries:
         raise ConfigError(f"{where}: desktop.binary: {v['binary']!r} is not a released binary",
                           hint="released binaries: " + ", ".join(p.binaries))
-    if re.search(r'[/\\:*?"<>|]', v["name"]) or v["name"].strip() != v["name"] or not _is_component(v["name"]):
+    if re.search(r'[/\\:*?"<>|]', v["name"]) or v["name"].strip() != v["name"] or not Component.valid(v["name"]):
         raise ConfigError(f"{where}: desktop.name: {v['name']!r} cannot name a file (.app, a Start-menu entry)",
                           hint='use letters, digits, spaces and "-", e.g. "Wavry Demo"')
     linux = c.values(where, "desktop.linux.", table.get("linux", {}), {

@@ -58,6 +58,15 @@ class Checked(str):
             raise ValueError(cls.expected)
         return cls(cls.check(value))
 
+    @classmethod
+    def valid(cls, value: str) -> bool:
+        """Whether `value` passes `check` (for input to skip or report, not to use)."""
+        try:
+            cls.check(value)
+        except ValueError:
+            return False
+        return True
+
 
 class Line(Checked):
     expected = f"a single line of text (no line breaks or control characters, at most {MAX_LINE} characters)"

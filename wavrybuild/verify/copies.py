@@ -178,7 +178,7 @@ def collect(directory: Path, artifacts: Iterable[Mapping[str, Any]]) -> Found:
         path, fmt, target, binaries = a.get("path"), a.get("format"), a.get("target"), a.get("binaries")
         # The manifest is input (it may come from a part or a downloaded release): a path is opened
         # only as a confined artifact path, never through a symlink (which could lead out of dist/).
-        if isinstance(path, str) and (not _confined(path) or _through_link(directory, path)):
+        if isinstance(path, str) and (not ArtifactPath.valid(path) or _through_link(directory, path)):
             refused[repr(path)[1:-1][:200]] = (f"the manifest names this artifact, but it is not {ArtifactPath.expected}"
                                                " (or is reached through a symlink): not opened")
             continue
@@ -194,13 +194,6 @@ def collect(directory: Path, artifacts: Iterable[Mapping[str, Any]]) -> Found:
             copies.setdefault((target, binary_of(member)), []).append(Copy(path, member, digest))
     return Found(copies, unread, refused)
 
-
-def _confined(path: str) -> bool:
-    try:
-        ArtifactPath.check(path)
-    except ValueError:
-        return False
-    return True
 
 
 def _through_link(directory: Path, path: str) -> bool:
