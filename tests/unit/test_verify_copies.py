@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -133,3 +134,30 @@ def test_a_manifest_path_outside_dist_is_refused_and_never_opened(tmp_path: Path
     assert all(c.ok for c in checks if c is not refused[0])  # the confined artifacts still compared
     found = copies.collect(dist, arts)
     assert all(c.artifact != hostile for cs in found.copies.values() for c in cs)
+
+
+@pytest.mark.skipif(shutil.which("7z") is None, reason="7-Zip (p7zip-full) is not installed")
+def test_a_hostile_image_writes_nothing_outside_the_private_dir(tmp_path: Path) -> None:
+    """7-Zip picks the format from the bytes, not the name: a tar posing as a .dmg with a symlink
+    (absolute and relative) and a member written through it, and a `../` member. Nothing lands outside
+    verify's private directory; the image is unreadable, never passed."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    evil = tmp_path / "work" / "app.dmg"
+    evil.parent.mkdir()
+    with tarfile.open(evil, "w") as tf:
+        for name, target in (("abs", str(outside)), ("rel", "../../../../../../../../" + str(outside))):
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            tf.addfile(link)
+        for name in ("abs/wavry-demo.exe", "rel/wavry-demo.exe", "../../outside/wavry-demo.exe"):
+            member = tarfile.TarInfo(name)
+            member.size = len(EXE)
+            tf.addfile(member, io.BytesIO(EXE))
+    try:
+        found = copies.READERS["dmg"](evil, copies.member_names(["wavry-demo"]))
+    except copies.Unreadable:
+        found = {}
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside", "work"]
+    assert all(".." not in m.split("/") for m in found)
