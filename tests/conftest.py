@@ -87,3 +87,25 @@ def toolchain_with_std(*triples: str) -> str:
 def cargo_target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cargo target dir for the whole session: std built from source is built once."""
     return tmp_path_factory.mktemp("cargo-target")
+
+
+RUST_TOOLS = ("cargo", "rustc", "rustup", "zig", "cargo-zigbuild")
+
+
+def rust_shims(tmp: Path) -> tuple[dict[str, str], Path]:
+    """Variables under which every Rust tool is found — first on PATH and in CARGO_HOME/bin — and,
+    run, leaves a mark and exits 99 (RUSTUP_HOME empty, no cached `cargo metadata` answer): for what
+    must never run Rust. Returns the variables and the file the tools would mark."""
+    mark = tmp / "RUST-WAS-RUN"
+    shims, home = tmp / "shims", tmp / "cargo-home"
+    for d in (shims, home / "bin"):
+        d.mkdir(parents=True)
+        for tool in RUST_TOOLS:
+            (d / tool).write_text(f'#!/bin/sh\necho "$0 $*" >> "{mark}"\nexit 99\n')
+            (d / tool).chmod(0o755)
+    (tmp / "rustup-home").mkdir()
+    env = {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}", "CARGO_HOME": str(home),
+           "RUSTUP_HOME": str(tmp / "rustup-home"), "XDG_CACHE_HOME": str(tmp / "no-cache")}
+    for tool in RUST_TOOLS:
+        assert shutil.which(tool, path=env["PATH"]) == str(shims / tool)
+    return env, mark

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__, proc
-from .config import Config
+from .config import Config, CratePackage
 from .config.values import ArtifactPath, Checked, CommitId, Component, Line
 from .errors import ConfigError
 from .fsutil import tmp_dir, write_atomic
@@ -89,7 +90,21 @@ class Manifest:
 
 
 def release_packages(cfg: Config) -> dict[str, dict[str, object]]:
-    return {p.name: {"version": p.version, "binaries": list(p.binaries)} for p in cfg.project.packages}
+    """Each released package as cargo described it: the release job (merge, checksum, sign, notes,
+    publish) reads the crate from here, never from cargo (ci/recorded.py)."""
+    return {p.name: {"version": p.version, "binaries": list(p.binaries), **_cargo_fields(cfg.project.root, p)}
+            for p in cfg.project.packages}
+
+
+def _cargo_fields(root: Path, p: CratePackage) -> dict[str, object]:
+    """Cargo.toml's fields the channels read, and its path relative to targets.toml's directory
+    (another machine's checkout of the same commit has another absolute path)."""
+    readme = Path(os.path.relpath(p.readme, p.manifest_path.parent)).as_posix() if p.readme else None
+    return {"manifest": Path(os.path.relpath(p.manifest_path, root.resolve())).as_posix(),
+            "description": p.description, "authors": list(p.authors), "license": p.license,
+            "homepage": p.homepage, "repository": p.repository,
+            # An absolute readme elsewhere on this machine means nothing on another.
+            "readme": readme if readme and _RelativePath.valid(readme) else None}
 
 
 def git_state(repo: Path) -> dict[str, object]:
@@ -263,8 +278,34 @@ def _signature(v: Any, where: str) -> dict[str, str]:
     return _fields(v, where, {k: _line for k in ("method", "file", "signs", "signer")}, {})
 
 
+class _RelativePath(Checked):
+    expected = "a relative path ('/'-separated file names or '..', at most 4096 characters)"
+
+    @classmethod
+    def check(cls, value: str) -> str:
+        if not value or len(value) > 4096 or not all(p == ".." or Component.valid(p) for p in value.split("/")):
+            raise ValueError(cls.expected)
+        return value
+
+
+def _text(v: Any, where: str) -> str:
+    """Cargo.toml's description: lines of text (config/project.py checks it again as it loads)."""
+    if not isinstance(v, str) or len(v) > 64 * 1024 or not all(Line.valid(x.replace("\t", " ")) for x in v.split("\n")):
+        raise SchemaError(where, "text whose lines hold no control characters (at most 64 KiB)", v)
+    return v
+
+
 def _package(v: Any, where: str) -> dict[str, object]:
-    return _fields(v, where, {"version": _name, "binaries": _list(_name)}, {})
+    # `manifest` and the Cargo.toml fields: what the release job needs of cargo (since schema 1's
+    # first writers left them out, they are optional: without them the crate is read from Cargo.toml).
+    # An absent one stays absent, so a manifest reads back as it was written.
+    out = _fields(v, where, {"version": _name, "binaries": _list(_name)}, {
+        "manifest": (_opt(_typed(_RelativePath)), lambda: None), "description": (_text, lambda: ""),
+        "authors": (_list(_line), list), "license": (_opt(_line), lambda: None),
+        "homepage": (_opt(_line), lambda: None), "repository": (_opt(_line), lambda: None),
+        "readme": (_opt(_typed(_RelativePath)), lambda: None),
+    })
+    return {k: x for k, x in out.items() if k in v}
 
 
 def parse_manifest(data: Any) -> Manifest:

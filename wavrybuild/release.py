@@ -8,6 +8,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .build.stage import BuildStage
 from .channels.desktop.stage import DesktopStage
@@ -18,7 +19,6 @@ from .channels.repos.stage import ReposStage
 from .channels.wheel.stage import WheelStage
 from .ci.merge import MergeStage, write_part_manifest
 from .codesign.stage import CodesignStage
-from .config import Config
 from .errors import ConfigError, WavryError
 from .fsutil import state_dir
 from .notes.stage import NotesStage
@@ -34,6 +34,9 @@ from .sign.sums import ChecksumStage
 from .smoke.stage import SmokeStage
 from .toolchain.stage import ToolchainStage
 from .ui import Reporter
+
+if TYPE_CHECKING:
+    from .config.storage import StorageConfig
 
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
@@ -87,8 +90,10 @@ def upload_part(run: Run, manifest_path: Path) -> None:
     run.ui.table(f"Part {part} in {w.url()}", ["file", "state"], rows)
 
 
-def fetch_parts(cfg: Config, ui: Reporter, merge: str | None, commit: str | None, *, dry: bool) -> Path:
-    """The directory holding the parts: `merge` itself, or what [storage] (or an s3:// URL) holds."""
+def fetch_parts(storage_cfg: StorageConfig | None, config_path: Path, dist: Path, ui: Reporter, merge: str | None,
+                commit: str | None, *, dry: bool) -> Path:
+    """The directory holding the parts: `merge` itself, or what [storage] (or an s3:// URL) holds.
+    Taken before the config is loaded: the release job reads the crate from the parts (ci/recorded.py)."""
     from .ci import storage
     from .config.storage import StorageConfig, parse_s3_url
 
@@ -98,16 +103,16 @@ def fetch_parts(cfg: Config, ui: Reporter, merge: str | None, commit: str | None
         return Path(merge)
     if merge:
         bucket, prefix = parse_s3_url(merge, "--merge")
-        base = cfg.storage or StorageConfig(bucket, "")
+        base = storage_cfg or StorageConfig(bucket, "")
         sc = StorageConfig(bucket, "", base.endpoint_url, base.region)
         w = storage.Where(bucket, prefix)
     else:
-        if cfg.storage is None:
-            raise ConfigError(f"{cfg.project.config_path}: storage: not configured",
+        if storage_cfg is None:
+            raise ConfigError(f"{config_path}: storage: not configured",
                               hint='add [storage] url = "s3://bucket/prefix", or give --merge DIR')
-        sc = cfg.storage
+        sc = storage_cfg
         w = storage.where(sc, commit or "")
-    dest = state_dir(cfg.project.dist_dir) / "parts" / w.prefix.rsplit("/", 1)[-1]
+    dest = state_dir(dist) / "parts" / w.prefix.rsplit("/", 1)[-1]
     if dry:
         # The plan lists what the parts hold: read them (storage is only read) into a temp dir, not dist/.
         dest = Path(tempfile.mkdtemp(prefix="wavrybuild-parts-"))

@@ -89,11 +89,19 @@ def _config_path(c: Context, flag: str | None) -> Path:
     return Path(chosen)
 
 
-def _load(c: Context, flag: str | None, cargo_optional: bool = False, lock: bool = True) -> Config:
-    """The config, and (for tasks that write dist/) the lock on its dist/ for the rest of the run."""
-    from .config import load
+def _load(c: Context, flag: str | None, cargo_optional: bool = False, lock: bool = True, *,
+          release_job: bool = False, parts: Path | None = None) -> Config:
+    """The config, and (for tasks that write dist/) the lock on its dist/ for the rest of the run.
+    release_job: a task that builds nothing reads the crate from the parts' (or dist/'s) manifest
+    and never starts cargo, rustc, rustup or zig (ci/recorded.py)."""
+    if release_job:
+        from .ci.recorded import load_release_job
 
-    cfg = load(_config_path(c, flag), cargo_optional)
+        cfg = load_release_job(_config_path(c, flag), parts)
+    else:
+        from .config import load
+
+        cfg = load(_config_path(c, flag), cargo_optional)
     if lock:
         lock_dir(cfg.project.dist_dir, UI().warn, wait=not Settings.read().no_wait)
     return cfg
@@ -271,7 +279,7 @@ def checksum(c: Context, sidecars: bool = False, dry: bool = False, config: str 
     """Write dist/SHA256SUMS (the format `sha256sum -c` reads) for every artifact in dist/manifest.json."""
     from .sign.sums import ChecksumStage
 
-    _one(c, _load(c, config), ChecksumStage(sidecars=sidecars), dry=dry)
+    _one(c, _load(c, config, release_job=True), ChecksumStage(sidecars=sidecars), dry=dry)
 
 
 @task(help={"directory": "directory holding SHA256SUMS, e.g. a downloaded release (default: dist/ of targets.toml)",
@@ -284,7 +292,7 @@ def verify(c: Context, directory: str | None = None, config: str | None = None) 
     ui = _ui(c)
     cfg = None
     if directory is None or config or _config_path(c, None).exists():
-        cfg = _load(c, config, lock=False)
+        cfg = _load(c, config, lock=False, release_job=True)
     if directory:
         where = Path(directory)
     else:
@@ -317,7 +325,7 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
     """
     from .sign.stage import SignStage
 
-    _one(c, _load(c, config), SignStage(methods=tuple(method or ())), dry=dry)
+    _one(c, _load(c, config, release_job=True), SignStage(methods=tuple(method or ())), dry=dry)
 
 
 @task(
@@ -350,16 +358,21 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
     from . import release as releases
     from .pipeline.stage import Run
 
-    merging = merge or merge_from_storage
-    # A merge never builds: it reads Cargo.toml itself when there is no cargo on the machine.
-    cfg = _load(c, config, cargo_optional=bool(merging))
-    if merging:
+    if merge or merge_from_storage:
         if target or part:
             raise WavryError("--merge collects parts built elsewhere: it takes no --target or --part")
+        # A merge never builds and needs no Rust: the parts come first, then the config, whose
+        # crate is what the parts recorded (ci/recorded.py).
+        from .ci.recorded import storage_and_dist
+
         ui = _ui(c)
-        parts_dir = releases.fetch_parts(cfg, ui, merge, merge_from_storage, dry=dry)
+        path, dist, storage = storage_and_dist(_config_path(c, config))
+        lock_dir(dist, UI().warn, wait=not Settings.read().no_wait)
+        parts_dir = releases.fetch_parts(storage, path, dist, ui, merge, merge_from_storage, dry=dry)
+        cfg = _load(c, config, release_job=True, parts=parts_dir)
         releases.merge(Run(cfg, ui, cfg.targets, dry=dry), parts_dir, no_publish=no_publish)
         return
+    cfg = _load(c, config)
     targets = cfg.select(target or (), all_targets=not target)
     releases.release(Run(cfg, _ui(c), targets, dry=dry, force=force, parallel=parallel or None, part=part),
                      no_publish=no_publish)
@@ -389,7 +402,7 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
     from .publish.stage import PublishStage
 
     stage = PublishStage(only=tuple(to or ()))
-    run = _one(c, _load(c, config), stage, dry=dry)
+    run = _one(c, _load(c, config, release_job=True), stage, dry=dry)
     run.ui.table("Publish", ["destination", "file", "action", "detail"],
                  [(r.destination, r.file, r.action, r.detail) for r in stage.results])
 
@@ -514,7 +527,7 @@ def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
     """RELEASE_NOTES.md: this version's changelog section, every artifact's platform, size and SHA-256, how to verify."""
     from .notes.stage import NotesStage
 
-    cfg = _load(c, config)
+    cfg = _load(c, config, release_job=True)
     if not cfg.release.notes:
         cfg = dataclasses.replace(cfg, release=dataclasses.replace(cfg.release, notes=True))  # asked for by name
     _one(c, cfg, NotesStage(), dry=dry)
@@ -536,7 +549,7 @@ def parts(c: Context, commit: str | None = None, config: str | None = None) -> N
     from . import proc
     from .ci import storage
 
-    cfg = _load(c, config, cargo_optional=True, lock=False)
+    cfg = _load(c, config, lock=False, release_job=True)
     if cfg.storage is None:
         raise ConfigError(f"{cfg.project.config_path}: storage: not configured", hint='add [storage] url = "s3://…"')
     sha = commit or proc.capture(["git", "-C", str(cfg.project.root), "rev-parse", "HEAD"])

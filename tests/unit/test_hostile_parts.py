@@ -563,7 +563,10 @@ def test_what_wavrybuild_writes_the_schema_reads_back() -> None:
                  source_date_epoch_from="x", tools={"cargo": "cargo 1", "rustc": {"stable": "rustc 1"}}, artifacts=[a],
                  checksums={"file": "SHA256SUMS", "sha256": "c" * 64, "sidecars": True},
                  signatures=[{"method": "minisign", "file": "SHA256SUMS.minisig", "signs": "SHA256SUMS", "signer": "k"}],
-                 packages={"demo": {"version": "1.2.3", "binaries": ["demo"]}})
+                 packages={"demo": {"version": "1.2.3", "binaries": ["demo"], "manifest": "demo/Cargo.toml",
+                                    "description": "a\nb", "authors": ["A <a@example.invalid>"], "license": "MIT",
+                                    "homepage": None, "repository": "https://example.invalid/r", "readme": "../R.md"},
+                           "old": {"version": "1.0.0", "binaries": ["old"]}})
     assert {f.name for f in dataclasses.fields(Manifest)} | {"schema", "wavrybuild"} == set(_valid()) | {"schema"}
     assert {f.name for f in dataclasses.fields(Artifact)} == set(_artifact())
     assert parse_manifest({"schema": 1, "wavrybuild": "0.1.0", **dataclasses.asdict(m)}) == m

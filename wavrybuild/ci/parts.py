@@ -91,15 +91,7 @@ def _fail(part: Path, why: str) -> MergeError:
 
 def read_part(root: int | Path, root_path: Path, rel: str, cfg: Config) -> tuple[Path, Manifest]:
     """The part manifest root/rel, parsed whole, its targets checked against targets.toml."""
-    part = root_path / rel
-    try:
-        manifest = parse_manifest(strict_json(read_file(root, rel, MAX_MANIFEST_BYTES)))
-    except Refused as exc:
-        raise _fail(part, f"not read: {exc}") from None
-    except SchemaError as exc:
-        raise _fail(part, f"not a part manifest: {exc}") from None
-    except ValueError as exc:  # strict_json: not UTF-8, not JSON, NaN, a key twice, too deep or too big
-        raise _fail(part, f"not a part manifest (not valid JSON: {exc})") from None
+    part, manifest = parse_part(root, root_path, rel)
     triples = {t.id: str(t.triple) for t in cfg.targets}
     for i, a in enumerate(manifest.artifacts):
         where = f"artifacts[{i}]"
@@ -112,8 +104,24 @@ def read_part(root: int | Path, root_path: Path, rel: str, cfg: Config) -> tuple
     return part, manifest
 
 
+def parse_part(root: int | Path, root_path: Path, rel: str) -> tuple[Path, Manifest]:
+    """The part manifest root/rel, read without following a link and parsed whole (not yet
+    checked against targets.toml: the release job reads the crate's record from it first)."""
+    part = root_path / rel
+    try:
+        manifest = parse_manifest(strict_json(read_file(root, rel, MAX_MANIFEST_BYTES)))
+    except Refused as exc:
+        raise _fail(part, f"not read: {exc}") from None
+    except SchemaError as exc:
+        raise _fail(part, f"not a part manifest: {exc}") from None
+    except ValueError as exc:  # strict_json: not UTF-8, not JSON, NaN, a key twice, too deep or too big
+        raise _fail(part, f"not a part manifest (not valid JSON: {exc})") from None
+    return part, manifest
+
+
 def _agree(part: Path, manifest: Manifest, context: Manifest) -> None:
-    for key in ("crate", "name", "version", "git", "source_date_epoch"):
+    # packages: the crate as cargo described it, which the release job reads instead of cargo.
+    for key in ("crate", "name", "version", "git", "source_date_epoch", "packages"):
         if getattr(manifest, key) != getattr(context, key):
             raise MergeError(f"{part}: {key} {getattr(manifest, key)!r} differs from the other parts' "
                              f"{getattr(context, key)!r}", hint="every part must come from the same commit")

@@ -164,11 +164,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML for wavrybuild: nested too deeply") from None
 
 
-def load(path: str | os.PathLike[str], cargo_optional: bool = False, settings: Settings | None = None) -> Config:
+def load(path: str | os.PathLike[str], cargo_optional: bool = False, settings: Settings | None = None,
+         metadata: Metadata | None = None) -> Config:
     """Parse targets.toml. cargo_optional: a machine without cargo still gets a Config (read from
-    Cargo.toml directly), for the tasks that report on or install the toolchain."""
+    Cargo.toml directly), for the tasks that report on or install the toolchain. metadata: what
+    stands for cargo (the release job's record of the crate, ci/recorded.py)."""
     path = Path(path).absolute()
-    cfg = parse(path, read_toml(path), _metadata(cargo_optional), settings)
+    cfg = parse(path, read_toml(path), metadata or _metadata(cargo_optional), settings)
     # From here on every child of this process gets its environment through this config's policy.
     guard(cfg.project.secrets)
     return cfg

@@ -322,6 +322,13 @@ def _dist_dir(path: Path, root: Path, dist: Any) -> Path:
     return out
 
 
+def dist_dir(path: Path, raw: Any) -> Path:
+    """[project] dist alone, checked as parse_project checks it: the release job reads the crate's
+    record from dist/ before it knows the crate (ci/recorded.py)."""
+    table = c.check_table(path, "project.", raw if raw is not None else {})
+    return _dist_dir(path, path.parent, table.get("dist", "dist"))
+
+
 def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
     table = c.check_table(path, "project.", raw if raw is not None else {})
     c.reject_unknown(path, "project.", table, PROJECT_KEYS)

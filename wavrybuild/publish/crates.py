@@ -18,7 +18,7 @@ from .. import cargo, proc
 from .. import env as env_
 from ..config import Config
 from ..config.publish import CratesConfig
-from ..errors import CommandFailed, ConfigError, suggest
+from ..errors import CommandFailed, ConfigError, ToolMissing, suggest
 from .base import HttpClient, PublishError, PublishResult
 
 
@@ -80,7 +80,13 @@ def published_versions(http: HttpClient, cc: CratesConfig, name: str) -> set[str
 
 def publish_crates(cfg: Config, cc: CratesConfig, *, dry: bool, log: Callable[[str], None]) -> list[PublishResult]:
     where = cfg.project.config_path
-    meta = cargo.metadata(cfg.project.manifest_path)
+    try:
+        meta = cargo.metadata(cfg.project.manifest_path)
+    except ToolMissing as exc:
+        # The one destination that still needs Rust in the release job (issue 29 item 2: crates from storage).
+        raise ToolMissing(f"{where}: publish.crates: the crates destination needs cargo (cargo package, cargo "
+                          f"publish), unlike every other destination: {exc.message}",
+                          hint=exc.hint or "install Rust in the job that publishes crates") from None
     order = publish_order(meta["packages"], cc.packages, where)
     registry = ["--registry", cc.registry] if cc.registry else []
     token = "" if dry else env_.secret_value(cc.token_env)
