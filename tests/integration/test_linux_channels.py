@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import git_commit, invoke, write_project
 
 GPG_PASS = "repo-pass-9d2e"
 DEB_TARGETS = '["x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu"]'
@@ -332,6 +332,45 @@ def test_bad_deb_config_is_refused_before_writing(project: Project, tmp_path: Pa
     done = invoke("linux-packages", cwd=root, env=project.env)
     assert done.returncode == 2
     assert "are both deb architecture amd64" in done.stderr and "channels.deb.targets" in done.stderr
+
+
+def test_packages_alone_need_no_gpg_key(tmp_path: Path, cargo_target_dir: Path) -> None:
+    """[channels.deb] and [channels.rpm] without `repository` and without a gpg key: the release
+    makes the packages (the rpm unsigned) and no repository. Asked for, a repository needs the key."""
+    root = write_project(tmp_path / "p", """[project]
+crate = "demo"
+binaries = ["wavry-demo", "wavry-hello"]
+
+[defaults]
+profile = "release"
+smoke-args = ["--version"]
+smoke-expect = "{version} ({triple})"
+
+[targets.x86_64-unknown-linux-gnu]
+builder = "cargo"
+
+[channels.deb]
+
+[channels.rpm]
+""")
+    git_commit(root)
+    env = {"CARGO_TARGET_DIR": str(cargo_target_dir)}
+    done = invoke("release", "--no-publish", cwd=root, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    dist = root / "dist"
+    deb, rpm = dist / "wavry-demo_0.1.0-1_amd64.deb", dist / "wavry-demo-0.1.0-1.x86_64.rpm"
+    assert _run(["dpkg-deb", "--field", str(deb), "Package"]).stdout.strip() == "wavry-demo"
+    info = _run(["rpm", "-qip", str(rpm)]).stdout
+    assert "Name        : wavry-demo" in info and "Signature   : (none)" in info, info
+    sums = (dist / "SHA256SUMS").read_text()
+    assert deb.name in sums and rpm.name in sums
+    assert not (dist / "repo").exists()
+    toml = root / "targets.toml"
+    toml.write_text(toml.read_text().replace("[channels.deb]\n", "[channels.deb]\nrepository = true\n"))
+    done = invoke("repos", cwd=root, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the apt repository must be signed, and [sign] has no gpg key" in done.stderr
+    assert "Traceback" not in done.stderr and not (dist / "repo" / "apt" / "dists").exists()
 
 
 # --- the install script --------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 with Cargo.lock checksums) is released for x86_64 and aarch64 Linux. Each CycloneDX SBOM is
 validated against the schema and lists exactly what cargo compiled into that target; the wheel
 carries it (PEP 770); the SLSA provenance names every file of SHA256SUMS and is minisign-signed;
-`invoke verify` catches a provenance or SBOM that disagrees with the release."""
+`invoke verify` catches a provenance or SBOM that disagrees with the release; two checkouts of one
+commit at different paths give the same SBOM, provenance and wheel bytes."""
 
 from __future__ import annotations
 
@@ -240,3 +241,49 @@ def test_rerun_changes_nothing(released: Released) -> None:
     done = invoke("release", "--no-publish", cwd=released.root, env=released.env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert {p.name: p.read_bytes() for p in released.dist.iterdir() if p.is_file()} == before
+
+
+HOST_ONLY = f"""[project]
+crate = "."
+
+[defaults]
+smoke-expect = "sc-cli 1.4.0 common"
+
+[targets.{X86}]
+builder = "cargo"
+
+[channels.pypi]
+
+[sbom]
+
+[provenance]
+"""
+
+
+def _evidence(dist: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in dist.iterdir()
+            if p.name.endswith((".cdx.json", ".whl")) or p.name == "provenance.intoto.json"}
+
+
+def test_two_checkouts_at_different_paths_give_identical_sbom_provenance_and_wheel(tmp_path: Path) -> None:
+    """The same commit released from two checkouts (a clone, whose origin is the first one's path),
+    each with its own cargo target dir: the SBOM, the provenance and the wheel are the same bytes,
+    and no path of either machine directory is in them or in any file inside the wheel."""
+    first = write_files(tmp_path / "here" / "p", {**FILES, "targets.toml": HOST_ONLY})
+    git_commit(first)
+    second = tmp_path / "elsewhere" / "deeper" / "clone"
+    subprocess.run(["git", "clone", "-q", str(first), str(second)], check=True)
+    for root, target in ((first, tmp_path / "target-one"), (second, tmp_path / "target-two")):
+        done = invoke("release", "--no-publish", cwd=root, env={"CARGO_TARGET_DIR": str(target)})
+        assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    one, two = _evidence(first / "dist"), _evidence(second / "dist")
+    assert sorted(one) == sorted(two) and len(one) == 3, sorted(one)
+    differing = [n for n in one if one[n] != two[n]]
+    assert not differing, f"not reproducible: {differing}"
+    wheel = next(n for n in one if n.endswith(".whl"))
+    with zipfile.ZipFile(first / "dist" / wheel) as zf:
+        blobs = {**one, **{f"{wheel}:{m}": zf.read(m) for m in zf.namelist()}}
+    for name, blob in blobs.items():
+        for machine in (first, second, tmp_path):
+            assert str(machine).encode() not in blob, f"{name} holds {machine}"
+        assert b"file://" not in blob, name

@@ -163,6 +163,7 @@ def test_dry_release_with_every_channel_writes_nothing(tmp_path: Path) -> None:
 [channels.npm]
 name = "@wavry/demo"
 [channels.deb]
+repository = true
 [channels.rpm]
 [channels.installer]
 base-url = "https://downloads.example.invalid/v{version}"
@@ -177,4 +178,6 @@ path = "out"
                  "would add this release's .deb packages to", "would publish dist/ to [publish.directory]",
                  "would publish the npm packages to https://registry.npmjs.org/"):
         assert line in done.stderr, line
+    # [channels.rpm] without `repository` and [sign] without gpg: the packages alone.
+    assert ".rpm packages to" not in done.stderr
     assert not (tmp_path / "dist").exists() and not (tmp_path / "out").exists()

@@ -68,8 +68,9 @@ def pep440(version: str, where: object = "Cargo.toml") -> str:
 
 # --- [channels.deb] / [channels.rpm] ------------------------------------------------------------------
 
-LINUX_KEYS = ("targets", "name", "maintainer", "section", "depends", "contents", "release", "repo-dir",
+LINUX_KEYS = ("targets", "name", "maintainer", "section", "depends", "contents", "release", "repository", "repo-dir",
         "distribution", "component")
+REPO_KEYS = ("repo-dir", "distribution", "component")  # they describe the repository: setting one asks for it
 REPO_DIR = "repo"  # dist/repo/apt, dist/repo/rpm: static trees of their own, outside SHA256SUMS
 DEB_NAME_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
@@ -94,6 +95,12 @@ class LinuxPackageConfig:
     repo_dir: Path
     distribution: Component  # apt: dists/<distribution>
     component: Component  # apt: <component>/binary-<arch>
+    # The signed apt/rpm repository: True/False as `repository` says; None (not said, no REPO_KEYS)
+    # follows [sign]: made when its methods have gpg to sign it with, else the packages alone.
+    repository: bool | None = None
+
+    def makes_repository(self, gpg: bool) -> bool:
+        return self.repository if self.repository is not None else gpg
 
 
 def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Content]:
@@ -154,6 +161,22 @@ def _repo_dir(cfg: Core, key: str, fmt: str, value: Any) -> Path:
     return out
 
 
+def _repository(where: Path, key: str, table: dict[str, Any]) -> bool | None:
+    """`repository`: true or false; absent, true if a key that describes the repository is set."""
+    said = [k for k in REPO_KEYS if k in table]
+    if "repository" not in table:
+        return True if said else None
+    try:
+        on = c.bool_value(table["repository"])
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key}.repository: expected {exc}, got {table['repository']!r}",
+                          hint="true: also a signed apt/rpm repository (needs [sign] gpg); false: the packages alone") from None
+    if not on and said:
+        raise ConfigError(f"{where}: {key}.repository = false, but {', '.join(f'{key}.{k}' for k in said)} "
+                          "describe the repository", hint="remove them, or set repository = true")
+    return on
+
+
 def parse_linux(cfg: Core, fmt: str, raw: Any) -> LinuxPackageConfig:
     where = cfg.project.config_path
     key = f"channels.{fmt}"
@@ -180,10 +203,12 @@ def parse_linux(cfg: Core, fmt: str, raw: Any) -> LinuxPackageConfig:
     release = field("release", "1", c.str_value)
     if not re.fullmatch(r"[0-9A-Za-z.+~]+", release) or len(release) > 64:
         raise ConfigError(f"{where}: {key}.release: {release!r}: letters, digits, '.', '+' and '~' only")
+    repository = _repository(where, key, table)
     lc = LinuxPackageConfig(fmt, Component.parse(name), targets, maintainer, field("section", "utils"), deps,
                             tuple(contents), field("release", "1", c.component),
                             _repo_dir(cfg, key, fmt, table.get("repo-dir")),
-                            field("distribution", "stable", c.component), field("component", "main", c.component))
+                            field("distribution", "stable", c.component), field("component", "main", c.component),
+                            repository)
     linux_targets(cfg, lc)
     return lc
 

@@ -27,6 +27,13 @@ def parse_sbom(cfg: Core, raw: Any) -> SbomConfig | None:
     v = c.values(where, "sbom.", raw, {"spec-version": (c.choice(SPEC_VERSIONS), "1.6"), "wheels": (c.bool_value, True)})
     if not isinstance(v["spec-version"], str):
         raise ConfigError(f"{where}: sbom.spec-version: expected one of {', '.join(SPEC_VERSIONS)}")
+    from ..spdx import OWN_HINT, own_license_problem  # packaging.licenses: only with [sbom]
+
+    # Before anything is built: the released crates' licenses go into every SBOM as expressions.
+    for pkg in cfg.project.packages or (cfg.project.metadata,):
+        problem = own_license_problem(pkg.license)
+        if problem:
+            raise ConfigError(f"{pkg.manifest_path}: {problem}", hint=OWN_HINT)
     return SbomConfig(spec_version=v["spec-version"], wheels=v["wheels"])
 
 

@@ -21,10 +21,14 @@ CI_PREFIXES = ("GITHUB_", "CI_", "GITLAB_")
 
 
 def public_remote(url: str | None) -> str | None:
-    """The origin URL without credentials (a token in an https URL must not reach the statement)."""
+    """The origin URL without credentials (a token in an https URL must not reach the statement),
+    or None for a local one (a path or file:// URL names this machine, not the source: two
+    checkouts of one commit would otherwise give different statements)."""
     if not url:
         return None
     parts = urlsplit(url)
+    if parts.scheme == "file" or len(parts.scheme) == 1 or (not parts.scheme and url.startswith(("/", ".", "~", "\\"))):
+        return None  # a one-letter scheme is a Windows drive (C:/src/repo)
     if parts.scheme and parts.netloc and "@" in parts.netloc:
         parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
     return urlunsplit(parts) if parts.scheme else url

@@ -3,7 +3,11 @@
 The graph is cargo's own (`cargo metadata --filter-platform <triple>`), so a dependency behind
 `[target.'cfg(windows)'.dependencies]` is listed for Windows targets only; versions are the ones
 Cargo.lock pins, and a registry crate carries the SHA-256 of its .crate file from Cargo.lock.
-Build-only and dev-only dependencies are not compiled into the binaries and are left out. The
+Build-only and dev-only dependencies are not compiled into the binaries and are left out.
+Licenses are SPDX expressions (spdx.py): a dependency's that cannot be normalised is kept as a
+license name (the caller warns), the project's own is an error. No machine path reaches the
+document: a path crate's cargo id (`path+file:///home/…/crate#name@1.0.0`) is made relative to the
+workspace root, so checkouts at different paths give the same bytes. The
 released binaries themselves are components with the SHA-256 of their bytes, which ties the SBOM
 to the artifacts that ship them. Deterministic: the serial number is derived from the content and
 the timestamp is the release's SOURCE_DATE_EPOCH, so a rerun gives the same bytes.
@@ -14,15 +18,19 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
+import re
 import tomllib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from .. import __version__
 from ..errors import ConfigError, ToolMissing
+from ..spdx import OWN_HINT, License
 
 Metadata = Callable[[Path, str], dict[str, Any]]
 
@@ -32,7 +40,7 @@ class Crate:
     id: str
     name: str
     version: str
-    license: str | None
+    license: License | None
     source: str | None  # None: a path or workspace crate
     checksum: str | None  # the .crate file's SHA-256 (registry crates)
     repository: str | None
@@ -49,9 +57,37 @@ def lock_checksums(lock: Path) -> dict[tuple[str, str], str]:
             if isinstance(p, dict) and isinstance(p.get("checksum"), str)}
 
 
+_FILE_URL = re.compile(r"file://(/[^#?)\s]*)")
+
+
+def portable_id(pid: str, workspace_root: str) -> str:
+    """A cargo package id without the machine's path: a path crate's `file:///abs/dir` becomes
+    `file:<dir relative to the workspace root>` (registry and git ids have no local path)."""
+    def relative(m: re.Match[str]) -> str:
+        path = unquote(m.group(1))
+        path = path[1:] if re.match(r"/[A-Za-z]:/", path) else path  # file:///C:/src: the path is C:/src
+        rel = os.path.relpath(path, workspace_root) if workspace_root else path
+        return "file:" + quote(Path(rel).as_posix(), safe="/.-_~+@")
+    return _FILE_URL.sub(relative, pid)
+
+
+def _license(p: dict[str, Any], own: bool) -> License | None:
+    text = p.get("license")
+    if not isinstance(text, str) or not text:
+        return None
+    lic = License.parse(text)
+    if lic.spdx is None and own:
+        raise ConfigError(f"{p.get('manifest_path', 'Cargo.toml')}: package.license = {text!r} is not an SPDX license "
+                          f"expression ({lic.problem})", hint=OWN_HINT)
+    return lic
+
+
 def compiled_in(meta: dict[str, Any], roots: Iterable[str], checksums: dict[tuple[str, str], str]) -> dict[str, Crate]:
-    """Every crate reachable from the released packages through normal dependencies."""
+    """Every crate reachable from the released packages through normal dependencies, keyed by
+    portable id. A workspace member's license that is not SPDX is the project's own: an error."""
     packages = {p["id"]: p for p in meta.get("packages", [])}
+    members = set(meta.get("workspace_members", []))
+    ws = str(meta.get("workspace_root") or "")
     nodes = {n["id"]: n for n in (meta.get("resolve") or {}).get("nodes", [])}
     todo = [r for r in roots if r in packages]
     seen: dict[str, Crate] = {}
@@ -65,11 +101,17 @@ def compiled_in(meta: dict[str, Any], roots: Iterable[str], checksums: dict[tupl
             # kind None is a normal dependency ("build" and "dev" are not linked into the binary).
             if any(k.get("kind") is None for k in d.get("dep_kinds", [{"kind": None}])):
                 deps.append(d["pkg"])
-        seen[pid] = Crate(id=pid, name=p["name"], version=p["version"], license=p.get("license"),
+        seen[pid] = Crate(id=portable_id(pid, ws), name=p["name"], version=p["version"],
+                          license=_license(p, pid in members),
                           source=p.get("source"), checksum=checksums.get((p["name"], p["version"])),
-                          repository=p.get("repository"), deps=tuple(sorted(deps)))
+                          repository=p.get("repository"), deps=tuple(sorted(portable_id(d, ws) for d in deps)))
         todo += deps
-    return seen
+    return {c.id: c for c in seen.values()}
+
+
+def unnormalised(crates: Iterable[Crate]) -> list[Crate]:
+    """The dependencies whose license is kept as a name, not an SPDX expression (to warn about)."""
+    return sorted((c for c in crates if c.license and c.license.spdx is None), key=lambda c: (c.name, c.version))
 
 
 def _lib() -> Any:
@@ -90,15 +132,18 @@ def document(name: str, version: str, target: str, triples: tuple[str, ...], cra
     from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
-    from cyclonedx.model.license import LicenseExpression
+    from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
     from cyclonedx.output.json import JsonV1Dot5, JsonV1Dot6
     from packageurl import PackageURL
 
     def component(c: Crate) -> Component:
         comp = Component(name=c.name, version=c.version, type=ComponentType.LIBRARY, bom_ref=c.id,
                          purl=PackageURL("cargo", name=c.name, version=c.version) if c.source else None)
-        if c.license:
-            comp.licenses.add(LicenseExpression(c.license))
+        if c.license and c.license.spdx:
+            comp.licenses.add(LicenseExpression(c.license.spdx))
+        elif c.license:
+            # Not an expression: as a name it keeps the document valid and says what Cargo.toml says.
+            comp.licenses.add(DisjunctiveLicense(name=c.license.text))
         if c.checksum:
             comp.hashes.add(HashType(alg=HashAlgorithm.SHA_256, content=c.checksum))
         if c.repository:
@@ -144,7 +189,8 @@ def for_target(manifest_path: Path, lock: Path, roots_by_name: list[str], triple
         ids = [p["id"] for p in meta.get("packages", []) if p["id"] in members and p["name"] in roots_by_name]
         if not ids:
             raise ConfigError(f"{manifest_path}: cargo metadata lists none of {', '.join(roots_by_name)}")
-        roots += [i for i in ids if i not in roots]
+        ws = str(meta.get("workspace_root") or "")
+        roots += [i for i in (portable_id(r, ws) for r in ids) if i not in roots]
         crates |= compiled_in(meta, ids, checksums)
     return crates, roots
 

@@ -49,12 +49,18 @@ class SbomStage:
         cfg, targets = run.cfg, self._targets(run)
         tx = cache(lambda: Transaction(run.state, "sbom", run.state.require_manifest()))
         rows: list[tuple[str, str, str, str]] = []
+        warned: set[tuple[str, str]] = set()
 
         def add(bundle: Bundle, t: TargetConfig) -> None:
             view = cfg.view(bundle)
             ((_t, names, paths),) = run.state.built(view, [t], "an SBOM", bundle)
             crates, roots = sbom.for_target(cfg.project.manifest_path, cfg.project.workspace_root / "Cargo.lock",
                                             list(bundle.packages), t.triple.slices, self.metadata)
+            for c in sbom.unnormalised(crates.values()):
+                if (c.name, c.version) not in warned and c.license:
+                    warned.add((c.name, c.version))
+                    run.ui.warn(f"crate {c.name} {c.version}: license {c.license.text!r} is not an SPDX expression "
+                                f"({c.license.problem}); the SBOM lists it as a license name")
             text = sbom.document(view.project.name, view.project.version, t.id, t.triple.slices, crates, roots,
                                  # the shipped bytes: a Windows binary's signed copy (DistState.built)
                                  dict(zip(names, paths, strict=True)),

@@ -1,5 +1,6 @@
 """The repos stage: this release's .deb/.rpm added to the signed apt / rpm repositories of
-[channels.deb] / [channels.rpm] (static trees under dist/repo, outside SHA256SUMS)."""
+[channels.deb] / [channels.rpm] (static trees under dist/repo, outside SHA256SUMS), for each
+that makes one (`repository`, LinuxPackageConfig.makes_repository): packages alone need no key."""
 
 from __future__ import annotations
 
@@ -19,19 +20,26 @@ def _files(run: Run, lc: LinuxPackageConfig) -> list[Path]:
     return [run.state.dist / a.path for a in (manifest.artifacts if manifest else []) if a.kind == lc.format]
 
 
+def _with_repository(run: Run) -> list[LinuxPackageConfig]:
+    return [lc for lc in run.cfg.channels.linux if lc.makes_repository("gpg" in run.cfg.sign.methods)]
+
+
 class ReposStage:
     name: ClassVar[str] = "repos"
 
     def applies(self, run: Run) -> bool:
-        return bool(run.cfg.channels.linux)
+        return bool(_with_repository(run))
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
 
     def steps(self, run: Run, todo: Sequence[str] | None) -> Sequence[Step]:
         out = []
-        for lc in configured(run, run.cfg.channels.linux, "channels.deb / channels.rpm",
-                             "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)"):
+        configured(run, run.cfg.channels.linux, "channels.deb / channels.rpm",
+                   "add [channels.deb] and/or [channels.rpm] (docs/channels-deb-rpm.md)")
+        for lc in configured(run, _with_repository(run), "channels.deb.repository / channels.rpm.repository",
+                             "set repository = true in [channels.deb] / [channels.rpm] and give [sign] a gpg key "
+                             "(docs/channels-deb-rpm.md)"):
             files = _files(run, lc)
             if not files and not run.dry:
                 raise WavryError(f"{run.state.dist}: no .{lc.format} packages in manifest.json",
