@@ -57,6 +57,55 @@ def _ask(cargo: str | None, manifest_path: Path, platform: str | None) -> dict[s
 
 
 
+# -- the crate's cargo config: which directory source replaces crates.io -----------------------
+
+
+def config_files(start: Path) -> list[Path]:
+    """Cargo config files in the order cargo reads them: nearest directory first, CARGO_HOME last."""
+    found: list[Path] = []
+    for d in (start, *start.parents):
+        for name in ("config.toml", "config"):
+            f = d / ".cargo" / name
+            if f.is_file():
+                found.append(f)
+                break
+    home = env.cargo_home()
+    for name in ("config.toml", "config"):
+        f = home / name
+        if f.is_file() and f not in found:
+            found.append(f)
+            break
+    return found
+
+
+def crates_io_directory(start: Path) -> Path | None:
+    """The directory source that replaces crates.io for a crate in `start`, if its cargo config says
+    so (`cargo vendor` output, Debian's /usr/share/cargo/registry)."""
+    replace_with: tuple[str, Path] | None = None
+    directories: dict[str, Path] = {}
+    for f in config_files(start):
+        try:
+            data = tomllib.loads(f.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{f}: cargo cannot read this config either: {exc}") from None
+        source = data.get("source")
+        if not isinstance(source, dict):
+            continue
+        crates_io = source.get("crates-io")
+        if replace_with is None and isinstance(crates_io, dict) and isinstance(crates_io.get("replace-with"), str):
+            replace_with = (crates_io["replace-with"], f)
+        for name, table in source.items():
+            if isinstance(table, dict) and isinstance(table.get("directory"), str) and name not in directories:
+                # Relative paths are relative to the directory holding `.cargo/` (cargo's rule).
+                directories[name] = (f.parent.parent / table["directory"]).resolve()
+    if replace_with is None:
+        return None
+    name, _ = replace_with
+    if name not in directories:
+        return None  # a registry mirror or local-registry: cargo's own replacement is kept out of reach
+    return directories[name]
+
+
 # -- the cache of `cargo metadata --no-deps` ----------------------------------------------------
 #
 # Its answer is a function of: the cargo that runs (the proxy and, under rustup, the toolchain it

@@ -8,11 +8,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
+from .. import cargo as cargo_
 from .. import env as env_
 from .. import proc
 from ..config import Project, TargetConfig
 from ..fsutil import write_atomic
 from ..proc import Command
+from ..toolchain import winapi
 from ..toolchain.probe import StdSource, linker_for
 from . import sources
 
@@ -65,7 +67,7 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
             # std's dependencies from the vendored copy next to rust-src: no registry needed. A
             # crate whose own dependencies come from a directory source (cargo vendor, a
             # distribution's registry) gets one source holding both: cargo takes one replacement.
-            own = sources.crates_io_directory(project.manifest_path.parent)
+            own = cargo_.crates_io_directory(project.manifest_path.parent)
             directory = sources.merged_directory(vendor, own) if own else vendor
             args += [
                 "--config", f'source.crates-io.replace-with="{VENDOR_SOURCE}"',
@@ -185,6 +187,8 @@ def _env(project: Project, target: TargetConfig, std: StdSource) -> dict[str, st
     env.update(sccache_env(project, std) if project.sccache else workspace_env(project, std))
     if std.mode == "build-std":
         env["RUSTC_BOOTSTRAP"] = "1"  # -Z flags on a stable toolchain
+    # In the command's env, so the cache key sees it; targets.toml's env still wins.
+    env.update(winapi.build_env(target, project.manifest_path.parent, project.workspace_root))
     env.update(dict(target.env))
     return env
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import env as env_
-from .sources import config_files
+from ..cargo import config_files
 
 # Variables that change what cargo, rustc or a C toolchain produce, whoever reads them.
 ENV_FAMILIES = re.compile(r"^(CARGO_|RUSTFLAGS$|RUSTDOCFLAGS$|RUSTC|CC|CXX|CFLAGS|CXXFLAGS|CPPFLAGS|LDFLAGS|AR$|AR_"

@@ -51,6 +51,7 @@ class BuildPlan:
     groups: list[list[b.BuildStep]]
     lane_of: list[int]
     lanes: int
+    notes: tuple[str, ...] = ()  # how builds adapt to this machine (TargetStatus.notes), for those that run
 
     @property
     def at_once(self) -> str:
@@ -79,7 +80,8 @@ def make_plan(run: Run, fail_fast: bool, settings: Settings) -> BuildPlan:
     lanes = 1 if fail_fast else min(parallel_builds(run.parallel, settings), buildable) or 1
     lane_of = b.assign_lanes(groups, lanes)
     groups = [b.relocate(g, cfg.project, lane, tools.host) for g, lane in zip(groups, lane_of, strict=True)]
-    return BuildPlan(tools, steps, keys, done, todo, groups, lane_of, lanes)
+    notes = tuple(f"{s.target.id}: {n}" for s in sts if s.target.id not in done for n in s.notes)
+    return BuildPlan(tools, steps, keys, done, todo, groups, lane_of, lanes, notes)
 
 
 def _prepare(ui: Reporter, cfg: Config, todo: list[b.BuildStep], tools: Tools) -> None:
@@ -208,6 +210,7 @@ class BuildStage:
         in the last step (in lanes, at once), which echoes each command in its log group."""
         plan = make_plan(run, self.fail_fast, self.settings)
         out = [Step.note(f"{tid}: up to date (--force rebuilds)") for tid in plan.done]
+        out += [Step.note(note) for note in plan.notes]
         if plan.lanes > 1:
             out.append(Step.write(plan.at_once))
         for group in plan.groups:

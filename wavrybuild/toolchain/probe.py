@@ -20,11 +20,12 @@ from typing import Any
 
 from .. import env as env_
 from .. import proc
-from ..config import Config, TargetConfig
+from ..config import Config, Project, TargetConfig
 from ..errors import ConfigError
 from ..triple import Triple, host_triple, platforms
-from . import pins
+from . import pins, winapi
 from .pins import Pin
+from .winapi import ImportLibraries
 
 SYSTEM_TOOLCHAIN = "system"  # the name `invoke toolchain --install` links /usr under
 
@@ -232,6 +233,13 @@ class TargetStatus:
     runner: Runner
     problems: tuple[str, ...] = field(default_factory=tuple)  # each stops the build
     missing: tuple[str, ...] = field(default_factory=tuple)  # the build works, a later stage will not
+    import_libraries: ImportLibraries | None = None  # winapi without its bundled libraries (winapi.py)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """How the build adapts to this machine (said by doctor and in the build output)."""
+        note = self.import_libraries.note if self.import_libraries else None
+        return (note,) if note else ()
 
     @property
     def buildable(self) -> bool:
@@ -258,6 +266,7 @@ class TargetStatus:
             "buildable": self.buildable,
             "problems": list(self.problems),
             "missing": list(self.missing),
+            "notes": list(self.notes),
         }
 
 
@@ -373,9 +382,18 @@ def _std_problem(target: TargetConfig, pin: Pin | None, rustup: bool) -> str:
     return f"no std for {triple}: {_fix(None)}"
 
 
+def _import_libraries(target: TargetConfig, project: Project | None, mingw: str | None) -> ImportLibraries | None:
+    """winapi's import libraries for a windows-gnu target. `mingw`: the gcc to ask for mingw's own
+    (None with zig, or when the linker is missing: installing it brings them)."""
+    if project is None:
+        return None
+    return winapi.import_libraries(target, project.manifest_path.parent, project.workspace_root, mingw)
+
+
 def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchain, ...] | None = None,
-                  pin: Pin | None = None) -> TargetStatus:
-    """What `doctor` says of one target: every missing piece, each with the command that fixes it."""
+                  pin: Pin | None = None, project: Project | None = None) -> TargetStatus:
+    """What `doctor` says of one target: every missing piece, each with the command that fixes it.
+    With `project`, also what its dependencies need of this machine (winapi's import libraries)."""
     builder = choose_builder(target, tools.host)
     problems: list[str] = []
     rustup = proc.which("rustup") is not None
@@ -405,6 +423,9 @@ def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchai
     if target.triple.os == "macos" and std is not None and objcopy_for(std.toolchain, tools.host) is None:
         problems.append(f"rust-objcopy not found (rustc strips Apple binaries with it; {std.toolchain.label} has "
                         "none): `apt-get install llvm`")
+    imports = _import_libraries(target, project, program if builder == "cargo" and linker_ok else None)
+    if imports is not None and imports.problem:
+        problems.append(imports.problem)
     runner = choose_runner(target, tools.host)
     missing = []
     if runner.kind == "qemu" and not runner.available:
@@ -418,6 +439,7 @@ def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchai
         runner=runner,
         problems=tuple(problems),
         missing=tuple(missing),
+        import_libraries=imports,
     )
 
 
@@ -427,4 +449,4 @@ def statuses(config: Config, targets: tuple[TargetConfig, ...]) -> tuple[Tools, 
     need_zig = any(choose_builder(t, host) == "zigbuild" for t in targets)
     tools = probe_tools(need_zig=need_zig)
     pin = pins.active_pin(config.project.manifest_path.parent)
-    return tools, [target_status(t, tools, pin=pin) for t in targets]
+    return tools, [target_status(t, tools, pin=pin, project=config.project) for t in targets]

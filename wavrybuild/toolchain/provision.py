@@ -142,6 +142,8 @@ def _tool_needs(st: TargetStatus, tools: Tools, needs: _Needs) -> None:
         needs.apt.append(pkg)
     if st.runner.kind == "qemu" and not st.runner.available:
         needs.apt.append("qemu-user")
+    if st.import_libraries and st.import_libraries.problem and st.import_libraries.package:
+        needs.apt.append(st.import_libraries.package)  # mingw's import libraries, which winapi links instead
     if _needs_objcopy(st, tools):
         needs.apt.append("llvm")  # llvm-objcopy, which rustc gets as rust-objcopy (see ensure_objcopy_shim)
 
@@ -205,7 +207,7 @@ def install_plan(config: Config, targets: tuple[TargetConfig, ...], tools: Tools
         needs.steps.append(InstallStep(f"the pinned toolchain {pin.name} ({pin.source})",
                                        ("rustup", "toolchain", "install", pin.name, "--profile", "minimal"),
                                        optional=True))
-    for st in (target_status(t, tools, pin=pin) for t in targets):
+    for st in (target_status(t, tools, pin=pin, project=config.project) for t in targets):
         if pin is not None and not st.target.toolchain:
             if st.std is None and tools.cargo:
                 needs.steps += _pinned_std_steps(st.target, pin)

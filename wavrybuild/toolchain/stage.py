@@ -39,6 +39,9 @@ def report_toolchain(ui: Reporter, tools: Tools, statuses: list[TargetStatus], a
             f"{tools.zigbuild or 'cargo-zigbuild: -'}")
     ui.table("Targets on this machine", ["target", "builder", "std", "linker", "runner", "status"],
              [_row(s) for s in statuses])
+    for s in statuses:
+        for note in s.notes:
+            ui.info(f"{s.target.id}: {note}")
     missing = [(s.target.id, p) for s in statuses for p in (*s.problems, *s.missing)]
     for tid, problem in missing:
         ui.warn(f"{tid}: {problem}")
