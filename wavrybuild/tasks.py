@@ -90,14 +90,15 @@ def _config_path(c: Context, flag: str | None) -> Path:
 
 
 def _load(c: Context, flag: str | None, cargo_optional: bool = False, lock: bool = True, *,
-          release_job: bool = False, parts: Path | None = None) -> Config:
+          release_job: bool = False, parts: Path | None = None, publish: tuple[str, ...] | None = None) -> Config:
     """The config, and (for tasks that write dist/) the lock on its dist/ for the rest of the run.
     release_job: a task that builds nothing reads the crate from the parts' (or dist/'s) manifest
-    and never starts cargo, rustc, rustup or zig (ci/recorded.py)."""
+    and never starts cargo, rustc, rustup or zig (ci/recorded.py); publish: the destinations a
+    publish task was given (the crates destination needs cargo)."""
     if release_job:
         from .ci.recorded import load_release_job
 
-        cfg = load_release_job(_config_path(c, flag), parts)
+        cfg = load_release_job(_config_path(c, flag), parts, publish=publish)
     else:
         from .config import load
 
@@ -402,7 +403,7 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
     from .publish.stage import PublishStage
 
     stage = PublishStage(only=tuple(to or ()))
-    run = _one(c, _load(c, config, release_job=True), stage, dry=dry)
+    run = _one(c, _load(c, config, release_job=True, publish=stage.only), stage, dry=dry)
     run.ui.table("Publish", ["destination", "file", "action", "detail"],
                  [(r.destination, r.file, r.action, r.detail) for r in stage.results])
 
