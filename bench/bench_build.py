@@ -86,6 +86,8 @@ def loop_script(root: Path, env: dict[str, str]) -> str:
             elif a == "--config" and rest[i + 1].startswith('target."') and current is not None:
                 own[current] += [a, rest[i + 1]]
                 i += 2
+            elif a == "--target-dir":
+                i += 2  # each target's build dir of ours: a hand-written loop has one target dir
             else:
                 if a != "--keep-going":
                     base.append(a)

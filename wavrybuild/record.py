@@ -43,6 +43,10 @@ class TargetRecord:
     rustc: str | None = None  # `rustc -V` of the toolchain that built it
     key: str = ""  # digest of everything the build depended on (see build.cache_key)
     watch: dict[str, Any] = field(default_factory=dict)  # inputs outside the key (see freshness)
+    # Crates cargo compiled for it in the build that wrote this entry (its std's and its invocation's
+    # build scripts and proc-macros included; build/plan.py compiled_units): 0 when cargo found
+    # everything fresh or did not run; None when not counted (a failed start, an older wavrybuild).
+    compiled: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TargetRecord:

@@ -161,7 +161,8 @@ def test_another_checkout_shares_std_but_never_the_crate(release, tmp_path: Path
     old = main.stat()
     main.write_text(main.read_text().replace('Some("-V")', 'Some("-V") | Some("--other-checkout")'))
     os.utime(main, ns=(old.st_atime_ns, old.st_mtime_ns))
-    deps = cargo_target_dir / "x86_64-unknown-linux-musl/release/deps"
+    # musl's build dir inside the target dir: zigbuild with std from source (build/plan.py build_dir_name).
+    [deps] = cargo_target_dir.glob("wavrybuild/zigbuild-build-std-*/x86_64-unknown-linux-musl/release/deps")
     std = {p: p.stat().st_mtime_ns for p in deps.glob("libstd-*.rlib")}
     assert std, sorted(deps.iterdir())
     targets = ["--target", "x86_64-unknown-linux-gnu", "--target", "x86_64-unknown-linux-musl"]
@@ -192,7 +193,9 @@ def test_dry_prints_every_command_and_builds_nothing(release, tmp_path: Path) ->
     assert any("--target x86_64-unknown-linux-musl --config" in c and "--target aarch64-apple-darwin --config" in c
                for c in commands)
     assert "(dry) 5 cargo invocations, 2 at a time" in done.stderr
-    assert sum("wavrybuild-lane-1" in c for c in commands) == 4  # windows and the three light ones
+    # Each its own build dir (builder, std, toolchain, host triple or not), whatever else is built.
+    dirs = {c.split("--target-dir ")[1].split()[0] for c in commands}
+    assert len(dirs) == 5 and all("/wavrybuild/" in d for d in dirs), dirs
     assert "cargo-zigbuild zigbuild --target aarch64-unknown-linux-gnu" in done.stderr
     assert "-Zbuild-std=std,panic_abort" in done.stderr
     assert not (root / "dist").exists()

@@ -190,32 +190,70 @@ def test_targets_differing_only_in_flags_share_one_invocation(project, tmp_path:
     assert "env -u CARGO_ENCODED_RUSTFLAGS" in cmd.display()
 
 
-def test_lanes_balance_std_builds_and_relocate_into_a_dir_of_their_own(project, tmp_path: Path) -> None:
-    from wavrybuild.build.plan import BuildStep, assign_lanes, group_command, relocate
+def test_a_targets_build_dir_is_its_own_and_lanes_keep_one_dir_on_one_lane(project, tmp_path: Path) -> None:
+    from wavrybuild.build.plan import BuildStep, assign_lanes, build_dir_name, build_dirs, group_command
 
     chain = RustToolchain("system", _sysroot(tmp_path, src=True, vendor=True))
 
-    def group(triple: str, mode: str, builder: str = "zigbuild") -> list[BuildStep]:
-        t, s = _target(triple), StdSource(chain, mode)
-        return [BuildStep(t, builder, BUILDERS[builder].command(project, t, s, HOST), std_mode=mode, std=s)]
+    def group(triple: str, mode: str, builder: str = "zigbuild", **kw) -> list[BuildStep]:
+        t, s = _target(triple, **kw), StdSource(chain, mode)
+        name = build_dir_name(t, builder, s, HOST)
+        cmd = BUILDERS[builder].command(replace(project, build_dir_name=name), t, s, HOST)
+        return [BuildStep(t, builder, cmd, std_mode=mode, std=s, dir_name=name)]
 
     groups = [group(HOST, "installed", "cargo"), group("x86_64-unknown-linux-musl", "build-std"),
               group("aarch64-unknown-linux-gnu", "installed"), group("x86_64-pc-windows-gnu", "build-std", "cargo"),
-              [BuildStep(_target("riscv64gc-unknown-linux-gnu"), "zigbuild", None, problem="no std")]]
-    # The two std-from-source builds go to different lanes; the light ones fill the emptier lane.
-    assert assign_lanes(groups, 2) == [0, 0, 1, 1, 0]
-    assert assign_lanes(groups, 1) == [0, 0, 0, 0, 0]
-    assert assign_lanes(groups, 3) == [2, 0, 2, 1, 0]
-    assert relocate(groups[0], project, 0, HOST) is groups[0]
-    moved = group_command(relocate(groups[3], project, 1, HOST))
-    lane_dir = project.target_directory / "wavrybuild-lane-1"
-    argv = list(moved.argv)
-    assert argv[argv.index("--target-dir") + 1] == str(lane_dir)
-    # The lane's dir maps to /target as cargo's own does; cargo's own dir is not given at all.
-    flags = _rustflags(moved, "x86_64-pc-windows-gnu")
-    assert f"--remap-path-prefix={lane_dir}=/target" in flags
+              [BuildStep(_target("riscv64gc-unknown-linux-gnu"), "zigbuild", None, problem="no std")],
+              group("aarch64-unknown-linux-musl", "build-std", features=("x",)), group(HOST, "installed", glibc="2.17")]
+    names = [g[0].dir_name for g in groups]
+    # Builder, std, toolchain and the host's triple name the dir; nothing about the other targets.
+    assert names[:4] == ["cargo-installed-system-host", "zigbuild-build-std-system", "zigbuild-installed-system",
+                         "cargo-build-std-system"]
+    assert names[5] == names[1] and names[6] == "zigbuild-installed-system-host"
+    assert build_dirs(groups) == ["cargo-installed-system-host", "zigbuild-build-std-system", "zigbuild-installed-system",
+                                  "cargo-build-std-system", "zigbuild-installed-system-host"]
+    # The two std-from-source dirs go to different lanes, the light ones fill the emptier lane, and
+    # the groups of one dir share its lane (cargo locks a target dir for a whole build).
+    assert assign_lanes(groups, 2) == [1, 0, 1, 1, 0, 0, 1]
+    assert assign_lanes(groups, 1) == [0] * 7
+    assert assign_lanes(groups, 3) == [2, 0, 2, 1, 0, 0, 2]
+    argv = list(group_command(groups[3]).argv)
+    build_dir = project.target_directory / "wavrybuild" / "cargo-build-std-system"
+    assert argv[argv.index("--target-dir") + 1] == str(build_dir)
+    # The build dir maps to /target as cargo's own would; cargo's own dir is not named at all.
+    flags = _rustflags(group_command(groups[3]), "x86_64-pc-windows-gnu")
+    assert f"--remap-path-prefix={build_dir}=/target" in flags
     assert f"--remap-path-prefix={project.target_directory}=/target" not in flags
-    assert "--target-dir" not in group_command(groups[3]).argv
+    # A toolchain label is made a safe directory name.
+    odd = StdSource(RustToolchain(None, tmp_path), "installed")
+    assert build_dir_name(_target("aarch64-unknown-linux-gnu"), "zigbuild", odd, HOST) == "zigbuild-installed-rustc-on-PATH"
+    hostile = StdSource(RustToolchain("../../etc\n/x", tmp_path), "installed")
+    name = build_dir_name(_target("aarch64-unknown-linux-gnu"), "zigbuild", hostile, HOST)
+    assert "/" not in name and "\n" not in name and (project.target_directory / "wavrybuild" / name).parent.name == "wavrybuild"
+
+
+def test_compiled_units_counts_what_cargo_did_not_find_fresh(tmp_path: Path) -> None:
+    import json
+
+    from wavrybuild.build.plan import compiled_units
+
+    d = tmp_path / "t"
+
+    def msg(fresh: bool, *files: str) -> str:
+        return json.dumps({"reason": "compiler-artifact", "fresh": fresh, "filenames": [str(d / f) for f in files]})
+
+    out = "\n".join([
+        msg(False, "release/build/dep-1/build-script-build"),  # a host unit: the invocation's
+        msg(False, "aarch64-unknown-linux-gnu/release/deps/libdep-2.rlib"),
+        msg(True, "aarch64-unknown-linux-gnu/release/deps/libother-3.rlib"),
+        msg(False, "x86_64-unknown-linux-musl/release/deps/libdep-4.rlib"),
+        json.dumps({"reason": "build-script-executed", "out_dir": str(d)}), "not json {", "{broken",
+    ])
+    group = ("aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl")
+    assert compiled_units(out, d, ("aarch64-unknown-linux-gnu",), group) == 2
+    assert compiled_units(out, d, ("x86_64-unknown-linux-musl",), group) == 2
+    assert compiled_units(out, d, ("aarch64-unknown-linux-gnu",)) == 3  # alone, musl's would be counted too
+    assert compiled_units("", d, ("aarch64-unknown-linux-gnu",)) == 0
 
 
 def test_universal2_builds_both_slices_and_never_shares_their_dirs(project, tmp_path: Path) -> None:

@@ -52,10 +52,10 @@ def _cargo_args(project: Project, target: TargetConfig, std: StdSource) -> list[
         # TOML literals: true/false, numbers, and strings as JSON (a subset of TOML basic strings).
         literal = str(value).lower() if isinstance(value, bool) else (str(value) if isinstance(value, int) else json.dumps(value))
         args += ["--config", f"profile.{target.profile}.{key}={literal}"]
-    if project.sccache or project.build_lane:
+    if project.sccache or project.build_dir_name:
         # As an argument, not CARGO_TARGET_DIR: sccache puts every CARGO_* variable rustc sees into
-        # its cache key, and the target dir differs between clones. A lane's own dir is an
-        # argument too: it wins over CARGO_TARGET_DIR and cargo config.
+        # its cache key, and the target dir differs between clones. A target's own dir inside it is
+        # an argument too: it wins over CARGO_TARGET_DIR and cargo config.
         args += ["--target-dir", str(project.build_dir)]
     if (project.workspace_root / "Cargo.lock").exists():
         # A release builds exactly the committed dependency set.
@@ -87,7 +87,7 @@ def remap_flags(project: Project, std: StdSource, *, checkout: bool | None = Non
     cargo_home = env_.cargo_home()
     pairs = [
         (cargo_home, "/cargo"),
-        # A lane's dir maps to the same /target: where a target was built leaves no trace.
+        # Every build dir maps to the same /target: where a target was built leaves no trace.
         (project.build_dir, "/target"),
         (project.workspace_root, f"/build/{project.package}"),
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from typing import Any
 
 from .. import __version__, proc
 from ..config import Config, Project, TargetConfig
+from ..config.values import Component
 from ..errors import CommandFailed, WavryError
 from ..fsutil import copy_atomic, state_dir, write_atomic
 from ..proc import Command
@@ -37,7 +39,8 @@ class BuildStep:
     std_mode: str | None = None
     toolchain: str | None = None
     rustc: str | None = None
-    std: StdSource | None = field(default=None, compare=False)  # to plan the command again (relocate)
+    std: StdSource | None = field(default=None, compare=False)
+    dir_name: Component | None = None  # its build dir inside cargo's target dir (build_dir_name)
 
 
 VCS_DIRS = {".git", ".hg", ".svn", ".jj", ".pijul"}
@@ -93,15 +96,30 @@ def cached_outcome(step: BuildStep, key: str, record: BuildRecord, dist: Path) -
     return Outcome(step, True, 0.0, list(rec.binaries), cached=True, key=key)
 
 
+def build_dir_name(target: TargetConfig, builder: str, std: StdSource, host: str) -> Component:
+    """The directory inside cargo's target dir a target builds in: its builder, std source,
+    toolchain, and whether it is of the host's triple, and nothing else. Which other targets a run
+    builds must not move it (`build --target X` and then `release` would compile everything again
+    in another dir), and neither may --parallel. Targets that can share a cargo invocation
+    (group_steps) always share these, so a group has one dir; groups with the same dir run one
+    after the other (assign_lanes), as cargo locks a target dir for a whole build. The host's
+    triple gets dirs of its own because it never shares an invocation: beside the foreign targets'
+    dir it can build at the same time."""
+    # A toolchain label is config (targets.toml's toolchain): only safe characters, never a path.
+    chain = re.sub(r"[^A-Za-z0-9._-]+", "-", std.toolchain.label).strip("-")[:64] or "rustc"
+    return Component.parse(f"{builder}-{std.mode}-{chain}" + ("-host" if host in target.triple.slices else ""))
+
+
 def plan(config: Config, statuses: list[TargetStatus], tools: Tools) -> list[BuildStep]:
     steps = []
     for st in statuses:
         if not st.buildable or st.std is None:
             steps.append(BuildStep(st.target, st.builder, None, problem="; ".join(st.problems)))
             continue
-        cmd = BUILDERS[st.builder].command(config.project, st.target, st.std, tools.host)
+        name = build_dir_name(st.target, st.builder, st.std, tools.host)
+        cmd = BUILDERS[st.builder].command(replace(config.project, build_dir_name=name), st.target, st.std, tools.host)
         steps.append(BuildStep(st.target, st.builder, cmd, std_mode=st.std.mode, toolchain=st.std.toolchain.label,
-                               rustc=st.std.toolchain.version, std=st.std))
+                               rustc=st.std.toolchain.version, std=st.std, dir_name=name))
     return steps
 
 
@@ -170,36 +188,32 @@ def group_weight(group: list[BuildStep]) -> int:
     return sum(10 if s.std_mode == "build-std" else 1 for s in group if s.command is not None)
 
 
+def step_dir(step: BuildStep, project: Project) -> Path:
+    """The target dir cargo is given for this step."""
+    return replace(project, build_dir_name=step.dir_name).build_dir
+
+
+def build_dirs(groups: list[list[BuildStep]]) -> list[Component | None]:
+    """The distinct build dirs of the groups that run cargo, in plan order."""
+    return list(dict.fromkeys(g[0].dir_name for g in groups if g[0].command is not None))
+
+
 def assign_lanes(groups: list[list[BuildStep]], lanes: int) -> list[int]:
-    """The lane of each group: the heaviest first, each onto the least loaded lane.
-
-    Only the groups' composition decides, not timings from earlier runs: the next build of the
-    same targets lands in the same lanes and finds cargo's incremental state in the same dirs."""
+    """The lane (thread) of each group: the groups of one build dir on one lane, one after the
+    other (cargo locks a target dir for a whole build); the heaviest dir first, each onto the least
+    loaded lane. A lane is only when a group runs, never where: its dir is build_dir_name's."""
     load = [0] * max(1, lanes)
-    result = [0] * len(groups)
-    order = sorted(range(len(groups)), key=lambda i: (-group_weight(groups[i]), i))
-    for i in order:
-        if groups[i][0].command is None:
-            continue
+    weight: dict[Component | None, int] = {}
+    for g in groups:
+        if g[0].command is not None:
+            weight[g[0].dir_name] = weight.get(g[0].dir_name, 0) + group_weight(g)
+    lane_of_dir: dict[Component | None, int] = {}
+    order = build_dirs(groups)
+    for name in sorted(order, key=lambda n: (-weight[n], order.index(n))):
         lane = min(range(len(load)), key=lambda k: (load[k], k))
-        result[i] = lane
-        load[lane] += group_weight(groups[i])
-    return result
-
-
-def relocate(group: list[BuildStep], project: Project, lane: int, host: str) -> list[BuildStep]:
-    """The group planned again for a lane's own target dir (lane 0: unchanged)."""
-
-    if lane == 0:
-        return group
-    moved = replace(project, build_lane=lane)
-    out = []
-    for s in group:
-        if s.std is None:  # cannot be built here: nothing to move
-            out.append(s)
-            continue
-        out.append(replace(s, command=BUILDERS[s.builder].command(moved, s.target, s.std, host)))
-    return out
+        lane_of_dir[name] = lane
+        load[lane] += weight[name]
+    return [lane_of_dir[g[0].dir_name] if g[0].command is not None else 0 for g in groups]
 
 
 def execute_group(
@@ -223,19 +237,45 @@ def execute_group(
         return [Outcome(s, False, time.monotonic() - start, error=str(exc)) for s in group]
     seconds = time.monotonic() - start
     outcomes = []
+    every = tuple(t for s in group for t in s.target.triple.slices)
     for step in group:
+        compiled = compiled_units(stdout, step_dir(step, project), step.target.triple.slices, every)
         try:
             produced, built = _produced(stdout, project, step.target, filtered=True)
         except BuildProblem as exc:
-            outcomes.append(Outcome(step, False, seconds, error=error or str(exc)))
+            outcomes.append(Outcome(step, False, seconds, error=error or str(exc), compiled=compiled))
             continue
         outcomes.append(Outcome(step, True, seconds, _stage(step, project, dist, produced),
-                                watch=_watch(built, stdout, step.target, project)))
+                                watch=_watch(built, stdout, step.target, project), compiled=compiled))
     return outcomes
 
 
 class BuildProblem(Exception):
     pass
+
+
+def compiled_units(stdout: str, build_dir: Path, slices: tuple[str, ...], others: tuple[str, ...] = ()) -> int:
+    """How many crates cargo compiled (not `fresh`) for these target triples, from its
+    compiler-artifact messages: the units in <build-dir>/<triple>/ (std's too, when it is built
+    from source) and the invocation's host units (build scripts, proc-macros: <build-dir>/<profile>/).
+    `others`: the triples of the rest of a group, whose units are theirs."""
+    mine, theirs = set(slices), set(others) - set(slices)
+    root = str(build_dir.absolute()).replace("\\", "/").rstrip("/") + "/"
+    count = 0
+    for line in stdout.splitlines():
+        if not line.startswith("{") or '"compiler-artifact"' not in line:
+            continue
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if msg.get("reason") != "compiler-artifact" or msg.get("fresh", True):
+            continue
+        first = {f.replace("\\", "/").removeprefix(root).split("/", 1)[0]
+                 for f in msg.get("filenames") or () if isinstance(f, str)}
+        if first & mine or not first & theirs:
+            count += 1
+    return count
 
 
 def _produced(stdout: str, project: Project, target: TargetConfig, *,
@@ -338,6 +378,7 @@ class Outcome:
     cached: bool = False
     key: str = ""
     watch: dict[str, Any] = field(default_factory=dict)  # see freshness.watched
+    compiled: int | None = None  # crates cargo compiled for it (compiled_units); None: cargo did not run
 
 
 def execute_step(
@@ -355,12 +396,14 @@ def execute_step(
         return Outcome(step, False, time.monotonic() - start, error=_build_error(exc))
     except WavryError as exc:
         return Outcome(step, False, time.monotonic() - start, error=str(exc))
+    compiled = compiled_units(result.stdout, step_dir(step, project), step.target.triple.slices)
     try:
         produced, built = _produced(result.stdout, project, step.target, filtered=False)
     except BuildProblem as exc:
-        return Outcome(step, False, time.monotonic() - start, error=f"cargo reported success but {exc}")
+        return Outcome(step, False, time.monotonic() - start, error=f"cargo reported success but {exc}",
+                       compiled=compiled)
     return Outcome(step, True, time.monotonic() - start, _stage(step, project, dist, produced),
-                   watch=watched(built, result.stdout, None, project.secrets))
+                   watch=watched(built, result.stdout, None, project.secrets), compiled=compiled)
 
 
 def _build_error(exc: CommandFailed) -> str:
@@ -404,6 +447,7 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
             rustc=o.step.rustc,
             key=o.key if o.ok else "",
             watch=(o.watch if not o.cached else rec.targets[t.id].watch) if o.ok else {},
+            compiled=0 if o.cached else o.compiled,
         )
     rec.save(dist)
     return rec

@@ -75,11 +75,10 @@ def make_plan(run: Run, fail_fast: bool, settings: Settings) -> BuildPlan:
         else:
             todo.append(step)
     groups = b.group_steps(todo, tools.host)
-    buildable = sum(1 for g in groups if g[0].command is not None)
     # --fail-fast means one invocation after the other: nothing else is running when one fails.
-    lanes = 1 if fail_fast else min(parallel_builds(run.parallel, settings), buildable) or 1
+    # Groups sharing a build dir run one after the other anyway: at most one lane per dir.
+    lanes = 1 if fail_fast else min(parallel_builds(run.parallel, settings), len(b.build_dirs(groups))) or 1
     lane_of = b.assign_lanes(groups, lanes)
-    groups = [b.relocate(g, cfg.project, lane, tools.host) for g, lane in zip(groups, lane_of, strict=True)]
     notes = tuple(f"{s.target.id}: {n}" for s in sts if s.target.id not in done for n in s.notes)
     return BuildPlan(tools, steps, keys, done, todo, groups, lane_of, lanes, notes)
 
@@ -227,6 +226,10 @@ class BuildStage:
             for outcome in results:
                 outcome.key = plan.keys.get(outcome.step.target.id, "")
                 done[outcome.step.target.id] = outcome
+                if outcome.compiled is not None:
+                    # What a change cost, in cargo's own terms (docs/performance.md, "What a change rebuilds").
+                    ui.info(f"{outcome.step.target.id}: cargo compiled {outcome.compiled} "
+                            f"crate{'' if outcome.compiled == 1 else 's'}")
                 if not outcome.ok:
                     ui.error(f"{outcome.step.target.id}: build failed: {outcome.error}")
 

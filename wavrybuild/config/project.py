@@ -70,9 +70,10 @@ class Project:
     # names) and which of them [project] pass-env lets children inherit. config.load makes it the
     # process's policy (env.guard): no child (cargo, build scripts, smoke runs, [[artifacts]]) sees them.
     secrets: SecretPolicy = DEFAULT_POLICY
-    # Builds running at the same time need their own target dirs (cargo locks one for a whole
-    # build): lane 0 is cargo's target dir, lane N a directory inside it (see build_dir).
-    build_lane: int = 0
+    # The directory inside cargo's target dir that a target builds in (build/plan.py build_dir_name:
+    # fixed by the target's builder, std and toolchain, never by the other targets of a run); None:
+    # cargo's target dir itself.
+    build_dir_name: Component | None = None
     # Every released package (one for a single crate); see `bundles` for how artifacts group them.
     packages: tuple[CratePackage, ...] = ()
     # The workspace has several binary packages and targets.toml chose none: all are released.
@@ -143,8 +144,8 @@ class Project:
 
     @property
     def build_dir(self) -> Path:
-        """The target dir cargo is given for this lane."""
-        return self.target_directory / f"wavrybuild-lane-{self.build_lane}" if self.build_lane else self.target_directory
+        """The target dir cargo is given (see build_dir_name)."""
+        return self.target_directory / "wavrybuild" / self.build_dir_name if self.build_dir_name else self.target_directory
 
 
 class Core(Protocol):
