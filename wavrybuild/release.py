@@ -85,7 +85,9 @@ def upload_part(run: Run, manifest_path: Path) -> None:
     w = storage.where(sc, str(commit))
     part = manifest_path.name.removeprefix("manifest-part-").removesuffix(".json")
     with run.ui.group(f"release: upload the part to {w.url()}/{part}/"):
-        rows = storage.upload_part(sc, w, part, dist, storage.part_files(dist, manifest_path), manifest_path.name,
+        signature = [s.name for s in [manifest_path.with_name(manifest_path.name + ".minisig")] if s.is_file()]
+        rows = storage.upload_part(sc, w, part, dist, storage.part_files(dist, manifest_path) + signature,
+                                   manifest_path.name,
                                    run.ui.info)
     run.ui.table(f"Part {part} in {w.url()}", ["file", "state"], rows)
 

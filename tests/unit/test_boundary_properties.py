@@ -83,13 +83,14 @@ SECTIONS: dict[str, tuple[tuple[str | int, ...], dict[str, Any]]] = {
     "desktop.macos": (("desktop", "macos"), {}),
     "sbom": (("sbom",), {}),
     "provenance": (("provenance",), {}),
+    "ci": (("ci",), {"part-key": "minisign", "part-public-key": "keys/parts.pub"}),
 }
 _TARGET_KEYS = ("builder", "glibc", "features", "no-default-features", "all-features", "profile", "rustflags", "env",
                 "toolchain", "std", "runner", "smoke-args", "smoke-expect", "archive", "strip", "lto", "codegen-units",
                 "opt-level", "panic", "public-env", "runs-on", "tags", "image")
 KEYS: dict[str, tuple[str, ...]] = {
     "": ("project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings", "cache",
-         "release", "artifacts", "storage", "desktop", "sbom", "provenance"),
+         "release", "artifacts", "storage", "desktop", "sbom", "provenance", "ci"),
     "project": ("crate", "package", "packages", "binaries", "dist", "name", "pass-env"),
     "defaults": _TARGET_KEYS,
     f"targets.{TARGET}": (*_TARGET_KEYS, "triple"),
@@ -128,6 +129,7 @@ KEYS: dict[str, tuple[str, ...]] = {
                       "notarize", "signer"),
     "sbom": ("spec-version", "wheels"),
     "provenance": ("builder-id",),
+    "ci": ("part-key", "part-public-key"),
 }
 PAIRS = [(section, key) for section, keys in KEYS.items() for key in keys]
 
@@ -169,6 +171,7 @@ FREE_TEXT = {
     "StorageConfig.prefix": '"" or a values.RelPath (parse_s3_url)',
     "DesktopConfig.scope": "one of SCOPES", "DesktopConfig.windows_formats": "each one of WINDOWS_FORMATS",
     "MacSigning.signer": "one of SIGNERS", "SbomConfig.spec_version": "one of SPEC_VERSIONS",
+    "CiConfig.part_key": "one of PART_KEYS",
 }
 
 # --- hostile values ----------------------------------------------------------------------------------
@@ -425,8 +428,8 @@ def _has_plain_str(tp: Any) -> bool:
 
 def _hints(tp: Any) -> dict[str, Any]:
     # Config names its optional sections' types for the type checker only (config/whole.py).
-    from wavrybuild.config import bindings, desktop, npm, sbom, storage
-    names = {k: v for m in (bindings, desktop, npm, sbom, storage) for k, v in vars(m).items()}
+    from wavrybuild.config import bindings, ci, desktop, npm, sbom, storage
+    names = {k: v for m in (bindings, ci, desktop, npm, sbom, storage) for k, v in vars(m).items()}
     return typing.get_type_hints(tp, localns=names)
 
 

@@ -19,13 +19,17 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES
 from ..config import Config
 from ..errors import WavryError
 from ..manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, Artifact, Manifest, SchemaError, parse_manifest, strict_json
 from ..nofollow import Refused, close_root, kind_at, open_file, open_root, read_file
+from .partsign import MAX_SIG_BYTES, SIG_SUFFIX, public_key, verify_part
+
+if TYPE_CHECKING:
+    from ..config.ci import PartPublicKey
 
 PART_PREFIX = "manifest-part-"
 MAX_DEPTH = 8  # parts/<job>/<…>: a download directory is never deeper
@@ -90,8 +94,9 @@ def _fail(part: Path, why: str) -> MergeError:
 
 
 def read_part(root: int | Path, root_path: Path, rel: str, cfg: Config) -> tuple[Path, Manifest]:
-    """The part manifest root/rel, parsed whole, its targets checked against targets.toml."""
-    part, manifest = parse_part(root, root_path, rel)
+    """The part manifest root/rel, its signature checked ([ci] part-key), parsed whole, its targets
+    checked against targets.toml."""
+    part, manifest = parse_part(root, root_path, rel, public_key(cfg))
     triples = {t.id: str(t.triple) for t in cfg.targets}
     for i, a in enumerate(manifest.artifacts):
         where = f"artifacts[{i}]"
@@ -104,12 +109,22 @@ def read_part(root: int | Path, root_path: Path, rel: str, cfg: Config) -> tuple
     return part, manifest
 
 
-def parse_part(root: int | Path, root_path: Path, rel: str) -> tuple[Path, Manifest]:
+def parse_part(root: int | Path, root_path: Path, rel: str,
+               key: PartPublicKey | None = None) -> tuple[Path, Manifest]:
     """The part manifest root/rel, read without following a link and parsed whole (not yet
-    checked against targets.toml: the release job reads the crate's record from it first)."""
+    checked against targets.toml: the release job reads the crate's record from it first). With
+    a key, its signature is checked over the bytes read before they are parsed."""
     part = root_path / rel
     try:
-        manifest = parse_manifest(strict_json(read_file(root, rel, MAX_MANIFEST_BYTES)))
+        data = read_file(root, rel, MAX_MANIFEST_BYTES)
+        if key is not None:
+            sig_rel = rel + SIG_SUFFIX
+            signature = read_file(root, sig_rel, MAX_SIG_BYTES) if kind_at(root, sig_rel) is not None else None
+            why = verify_part(rel.rpartition("/")[2], data, signature, key)
+            if why is not None:
+                raise MergeError(f"{part}: {why}", hint="re-run this part's matrix job (with the part key), and "
+                                 "find out who else can write to where the parts are kept")
+        manifest = parse_manifest(strict_json(data))
     except Refused as exc:
         raise _fail(part, f"not read: {exc}") from None
     except SchemaError as exc:
@@ -144,7 +159,10 @@ def _read_all(root: int | Path, root_path: Path, dist: Path, cfg: Config) -> Par
     files: dict[str, Source] = {}
     context: Manifest | None = None
     rustc: dict[str, Any] = {}
+    signed = public_key(cfg) is not None
     for rel in find_parts(root_path, skip=dist / MANIFEST_NAME):
+        if signed and rel.rpartition("/")[2] == MANIFEST_NAME:
+            continue  # a part job's dist/manifest.json: what it signed is its manifest-part-*.json
         part, manifest = read_part(root, root_path, rel, cfg)
         context = context or manifest
         _agree(part, manifest, context)

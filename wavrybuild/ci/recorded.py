@@ -54,7 +54,10 @@ def find_record(config_path: Path, data: Mapping[str, Any], parts_dir: Path | No
             root = None  # the merge says why
         if root is not None:
             try:
-                for rel in find_parts(parts_dir, skip=dist / MANIFEST_NAME):
+                rels = find_parts(parts_dir, skip=dist / MANIFEST_NAME)
+                # A part manifest before a job's dist/manifest.json: with [ci] part-key it is the one
+                # the merge checks the signature of (and the merge's first part, which all must agree with).
+                for rel in sorted(rels, key=lambda r: r.rpartition("/")[2] == MANIFEST_NAME)[:1]:
                     part, manifest = parse_part(root, parts_dir, rel)
                     return Record(manifest, part)
             finally:

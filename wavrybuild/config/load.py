@@ -27,13 +27,14 @@ from .whole import Config
 
 if TYPE_CHECKING:
     from .bindings import BindingsConfig
+    from .ci import CiConfig
     from .desktop import DesktopConfig
     from .sbom import ProvenanceConfig, SbomConfig
     from .storage import StorageConfig
 
 TOP_KEYS = {"project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings",
             "cache", "release", "artifacts", "storage", "desktop", "sbom",
-            "provenance"}
+            "provenance", "ci"}
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,18 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         desktop=_desktop(core, data["desktop"]) if "desktop" in data else None,
         sbom=_sbom(core, data["sbom"]) if "sbom" in data else None,
         provenance=_provenance(core, data["provenance"]) if "provenance" in data else None,
+        ci=_ci(path, data["ci"]) if "ci" in data else None,
     )
 
 
 # The optional sections' modules are imported only when the file has the section: building their
 # dataclasses is most of an import's cost, and a no-op build pays for every module it imports
 # (docs/performance.md, "No-op build"). An absent section is None, as its parser would say.
+def _ci(path: Path, raw: Any) -> CiConfig:
+    from .ci import parse_ci
+    return parse_ci(path, raw)
+
+
 def _storage(path: Path, raw: Any, settings: Settings) -> StorageConfig | None:
     from .storage import parse_storage
     return parse_storage(path, raw, settings)

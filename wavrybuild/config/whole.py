@@ -18,6 +18,7 @@ from .targets import TargetConfig
 
 if TYPE_CHECKING:  # optional sections: their modules load only when targets.toml has them (load.py)
     from .bindings import BindingsConfig
+    from .ci import CiConfig
     from .desktop import DesktopConfig
     from .sbom import ProvenanceConfig, SbomConfig
     from .storage import StorageConfig
@@ -43,6 +44,7 @@ class Config:
     desktop: DesktopConfig | None = None  # [desktop]: .app/.dmg, Windows installers, desktop entries
     sbom: SbomConfig | None = None  # [sbom]: CycloneDX SBOMs per target
     provenance: ProvenanceConfig | None = None  # [provenance]: the SLSA statement of the release
+    ci: CiConfig | None = None  # [ci]: how CI matrix parts are signed and checked
 
     @property
     def bundles(self) -> tuple[Bundle, ...]:
