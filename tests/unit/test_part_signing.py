@@ -20,6 +20,7 @@ import pytest
 from tests.unit.test_pipeline import Recorder, fake_metadata
 from wavrybuild.ci.merge import MergeError, MergeStage, part_name, write_part_manifest
 from wavrybuild.ci.partsign import SIG_SUFFIX, verify_part
+from wavrybuild.ci.storage import StorageError, Where, parse_listing, status_rows
 from wavrybuild.config import Config, parse
 from wavrybuild.config.ci import PartPublicKey
 from wavrybuild.env import Settings
@@ -279,3 +280,19 @@ def test_hostile_ci_values_are_one_clear_error(tmp_path: Path, ci: Any, expected
     said = str(exc.value) + (exc.value.hint or "")
     assert f"{tmp_path / 'targets.toml'}: {expected}" in said, said
     assert SECRET_KEY_LINE not in said and "hunter2" not in said
+
+
+def test_a_part_signature_is_a_name_a_stored_part_can_have() -> None:
+    """The listing of a commit's parts takes `manifest-part-*.json.minisig` beside its manifest;
+    other names under the reserved prefix stay refused."""
+    w = Where("releases", "demo/" + "a" * 40)
+
+    def obj(name: str) -> dict[str, Any]:
+        return {"Key": f"{w.prefix}/job1/{name}", "Size": 10}
+
+    found = parse_listing(w, [obj("manifest-part-x.json"), obj("manifest-part-x.json" + SIG_SUFFIX)])
+    assert sorted(o.name for o in found["job1"]) == ["manifest-part-x.json", "manifest-part-x.json" + SIG_SUFFIX]
+    assert status_rows({"job1": [o for o in found["job1"] if o.name.endswith(SIG_SUFFIX)]})[0][2].startswith("incomplete")
+    for bad in ("manifest-part-x.json.evil", "manifest-part-x.minisig", "manifest-part-x.json.minisig.json.x"):
+        with pytest.raises(StorageError):
+            parse_listing(w, [obj(bad)])

@@ -147,7 +147,8 @@ class Obj:
 
 
 def _object_name(name: str) -> str:
-    if name.startswith(PART_MANIFEST[0]) and name.endswith(PART_MANIFEST[1]):
+    # A part manifest, or its signature ([ci] part-key, ci/partsign.py): one name beside the files.
+    if name.startswith(PART_MANIFEST[0]) and name.removesuffix(".minisig").endswith(PART_MANIFEST[1]):
         return Component.parse(name)
     return ArtifactPath.parse(name)
 
@@ -278,7 +279,8 @@ def download(sc: StorageConfig, w: Where, dest: Path, log: Callable[[str], None]
 def status_rows(found: dict[str, list[Obj]]) -> list[tuple[str, str, str]]:
     rows = []
     for part, files in sorted(found.items()):
-        manifest = next((f for f in files if f.name.startswith(PART_MANIFEST[0])), None)
+        manifest = next((f for f in files if f.name.startswith(PART_MANIFEST[0]) and f.name.endswith(PART_MANIFEST[1])),
+                        None)
         rows.append((part, str(len(files)), "complete" if manifest else "incomplete (no part manifest yet)"))
     return rows
 
