@@ -134,7 +134,8 @@ def test_a_part_job_signs_its_manifest_and_the_key_verifies_it(tmp_path: Path, k
     assert why is not None and "changed after it was signed" in why
     why = verify_part(part.name, data, None, PartPublicKey(file=ours.public))
     assert why is not None and "not signed" in why
-    assert PASS not in capfd.readouterr().out + capfd.readouterr().err
+    said = capfd.readouterr()
+    assert PASS not in said.out + said.err
 
 
 def test_a_new_manifest_never_keeps_an_old_signature(tmp_path: Path, keys: tuple[Key, Key],
