@@ -45,7 +45,8 @@ class TargetRecord:
     watch: dict[str, Any] = field(default_factory=dict)  # inputs outside the key (see freshness)
     # Crates cargo compiled for it in the build that wrote this entry (its std's and its invocation's
     # build scripts and proc-macros included; build/plan.py compiled_units): 0 when cargo found
-    # everything fresh or did not run; None when not counted (a failed start, an older wavrybuild).
+    # everything fresh (an up-to-date target keeps the entry of the build that made its binaries);
+    # None when not counted (a failed start, an older wavrybuild).
     compiled: int | None = None
 
     @classmethod

@@ -216,9 +216,12 @@ def test_invokes_hide_and_echo_flags(release) -> None:
     """invoke's --hide hides the tools' own output (cargo's "Compiling …"), never our messages or the
     command itself; --echo is what every task does anyway: the command is shown."""
     target = ["--target", "x86_64-unknown-linux-gnu", "--force"]
+    main = release.root / "demo/src/main.rs"
+    main.touch()  # --force runs cargo; a newer source makes cargo compile (and say so)
     shown = invoke("--echo", "build", *target, cwd=release.root, env=release.env)
     assert shown.returncode == 0, shown.stderr
     assert "$ " in shown.stderr and "Compiling wavry-demo" in shown.stderr
+    main.touch()
     hidden = invoke("--hide=both", "build", *target, cwd=release.root, env=release.env)
     assert hidden.returncode == 0, hidden.stderr
     assert "$ " in hidden.stderr and "Compiling" not in hidden.stderr

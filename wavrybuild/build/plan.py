@@ -447,7 +447,9 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
             rustc=o.step.rustc,
             key=o.key if o.ok else "",
             watch=(o.watch if not o.cached else rec.targets[t.id].watch) if o.ok else {},
-            compiled=0 if o.cached else o.compiled,
+            # An up-to-date target keeps its entry as the build that made its binaries wrote it: a
+            # rerun that builds nothing changes no byte of the record.
+            compiled=(rec.targets[t.id].compiled if t.id in rec.targets else None) if o.cached else o.compiled,
         )
     rec.save(dist)
     return rec
