@@ -191,13 +191,16 @@ def _reason(exc: BaseException) -> str:
 
 def server_message(resp: requests.Response) -> str:
     """The server's own explanation, short and raw (callers scrub it): GitHub's JSON `message`,
-    GitLab's `message`/`error`, else the first line of a plain-text body."""
+    GitLab's `message`/`error`, a cargo registry's `errors[0].detail`, else the first line of a plain-text body."""
     with contextlib.suppress(ValueError, AttributeError):
         data = resp.json()
         if isinstance(data, dict):
             for key in ("message", "error"):
                 if data.get(key):
                     return " ".join(str(data[key]).split())[:200]
+            errors = data.get("errors")  # a cargo registry's web API: {"errors": [{"detail": …}]}
+            if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("detail"):
+                return " ".join(str(errors[0]["detail"]).split())[:200]
     with contextlib.suppress(Exception):
         text = resp.text.strip()
         # An HTML error page says nothing the status line does not; a plain-text body might.

@@ -23,6 +23,7 @@ from .errors import ConfigError, WavryError
 from .fsutil import state_dir
 from .notes.stage import NotesStage
 from .package.artifacts import ArtifactsStage
+from .package.cratefiles import CrateFilesStage
 from .package.stage import PackageStage
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
@@ -40,14 +41,14 @@ if TYPE_CHECKING:
 
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
-    """toolchain → build → smoke → codesign → package → sbom → wheel → npm → linux → desktop → artifacts (in a
-    matrix: the part of the first target), then (not in a matrix part) installer → notes →
+    """toolchain → build → smoke → codesign → package → sbom → wheel → npm → linux → desktop → artifacts →
+    crates (these two in a matrix: the part of the first target), then (not in a matrix part) installer → notes →
     provenance → checksum → sign → repos → publish."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), CodesignStage(chosen=True),
                            PackageStage(chosen=True),
                            SbomStage(chosen=True), WheelStage(chosen=True), NpmStage(main=not part, chosen=True),
-                           LinuxStage(), DesktopStage(chosen=True), ArtifactsStage()]
+                           LinuxStage(), DesktopStage(chosen=True), ArtifactsStage(), CrateFilesStage()]
     if not part:
         stages += [InstallerStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
         stages += [] if no_publish else [PublishStage()]

@@ -543,6 +543,15 @@ def artifacts(c: Context, dry: bool = False, config: str | None = None) -> None:
     _one(c, _load(c, config), ArtifactsStage(), dry=dry)
 
 
+@task(help={"dry": "show the cargo command and the files without running or writing", "config": CONFIG_HELP})
+@_guarded
+def crates(c: Context, dry: bool = False, config: str | None = None) -> None:
+    """[publish.crates]: `cargo package` (verified) the listed crates into dist/ with their publish metadata."""
+    from .package.cratefiles import CrateFilesStage
+
+    _one(c, _load(c, config), CrateFilesStage(), dry=dry)
+
+
 @task(help={"commit": "the commit whose parts to list (default: the checkout's HEAD)", "config": CONFIG_HELP})
 @_guarded
 def parts(c: Context, commit: str | None = None, config: str | None = None) -> None:
@@ -563,6 +572,6 @@ def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
     ns = Collection(toolchain, doctor, build, smoke, codesign, package, checksum, sign, verify, publish, release, plan,
                     wheel, npm, wheels, linux_packages, sbom, desktop, provenance, repos, installer, notes, artifacts,
-                    parts)
+                    crates, parts)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

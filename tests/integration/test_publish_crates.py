@@ -1,14 +1,22 @@
-"""[publish.crates]: two workspace library crates (one depending on the other) verified by real
-`cargo package` and sent by real `cargo publish` — to a FAKE cargo registry on localhost, because
-crates.io cannot be reached from here. The fake implements the documented registry protocols: a
-sparse index (config.json, index files, https://doc.rust-lang.org/cargo/reference/registry-index.html)
-and the web API's publish and download endpoints (https://doc.rust-lang.org/cargo/reference/registry-web-api.html)."""
+"""[publish.crates]: a workspace of a library and a binary depending on it (a path dependency with a
+version). The part job packages both with real `cargo package` (which verifies each by building
+the packaged sources); the release job, where every Rust tool is a shim that leaves a mark and
+exits 99, uploads the two `.crate` files through the registry web API in dependency order.
+
+The registry is a FAKE on localhost, because crates.io cannot be reached from here. It follows the
+public documents: a sparse index (config.json naming the web API, one JSON line per version with
+its cksum; https://doc.rust-lang.org/cargo/reference/registry-index.html) and the web API's publish
+endpoint (https://doc.rust-lang.org/cargo/reference/registry-web-api.html#publish: PUT
+/api/v1/crates/new, body = u32 LE JSON length, JSON metadata, u32 LE .crate length, .crate bytes;
+`Authorization: <token>`; answer {"warnings": …}, errors as {"errors": [{"detail": …}]}). Like
+crates.io it refuses a version twice and a dependency it does not have yet."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -22,19 +30,20 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import git_commit, invoke, write_files
+from tests.conftest import git_commit, invoke, rust_shims, write_files
 from tests.integration.servers import local_server
 from wavrybuild.publish.crates import index_path
 
+pytestmark = pytest.mark.integration
 TOKEN = "cio-CratesTokenNeverShown7c1d"
+TARGET = "x86_64-unknown-linux-gnu"
+DEP_FIELDS = {"name", "version_req", "features", "optional", "default_features", "target", "kind", "registry",
+              "explicit_name_in_toml"}
 
 
 @dataclass
 class FakeRegistry:
-    """A FAKE cargo registry: GET /index/config.json, GET /index/<layout path> (one JSON line per
-    version), PUT /api/v1/crates/new (u32 LE JSON length, JSON, u32 LE .crate length, .crate;
-    `Authorization: <token>` required, else 403 {"errors": [{"detail": …}]}), GET
-    /api/v1/crates/<name>/<version>/download. `hold`: a crate whose upload waits until `resume`."""
+    """A FAKE cargo registry (see the module docstring). `hold`: a crate whose upload waits until `resume`."""
 
     token: str
     base: str = ""
@@ -46,13 +55,23 @@ class FakeRegistry:
     resume: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def refusal(self, meta: dict[str, Any]) -> str | None:
+        """Why crates.io would refuse this metadata, or None."""
+        if (meta["name"], meta["vers"]) in self.crates:
+            return f"crate version `{meta['vers']}` is already uploaded"
+        for d in meta["deps"]:
+            if set(d) != DEP_FIELDS:
+                return f"dependency {d.get('name')}: fields {sorted(d)}"
+            if d["registry"] is None and d["kind"] != "dev" and not self.index.get(index_path(d["name"])):
+                return f"no known crate named `{d['name']}`"
+        return None
+
     def entry(self, meta: dict[str, Any], data: bytes) -> dict[str, Any]:
         deps = []
         for d in meta["deps"]:
-            own = d.get("registry") in (None, f"sparse+{self.base}/index/", f"{self.base}/index/")
             dep = {"name": d.get("explicit_name_in_toml") or d["name"], "req": d["version_req"],
                    "features": d["features"], "optional": d["optional"], "default_features": d["default_features"],
-                   "target": d["target"], "kind": d["kind"], "registry": None if own else d["registry"]}
+                   "target": d["target"], "kind": d["kind"], "registry": d["registry"]}
             if d.get("explicit_name_in_toml"):
                 dep["package"] = d["name"]
             deps.append(dep)
@@ -74,6 +93,9 @@ def _handler(fake: FakeRegistry) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def error(self, status: int, detail: str) -> None:
+            self.send(status, json.dumps({"errors": [{"detail": detail}]}).encode())
+
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
             if path == "/index/config.json":
@@ -91,31 +113,36 @@ def _handler(fake: FakeRegistry) -> type[BaseHTTPRequestHandler]:
                 self.send(404, b"{}")
 
         def do_PUT(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path != "/api/v1/crates/new":
-                self.send(404, b"{}")
+                self.error(404, "not found")
                 return
             if self.headers.get("Authorization") != fake.token:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send(403, json.dumps({"errors": [{"detail": "invalid or missing API token"}]}).encode())
+                self.error(403, "authentication failed: invalid or missing API token")
                 return
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
             (n,) = struct.unpack("<I", raw[:4])
             meta = json.loads(raw[4:4 + n])
             (m,) = struct.unpack("<I", raw[4 + n:8 + n])
-            data = raw[8 + n:8 + n + m]
+            data = raw[8 + n:]
+            if len(data) != m:
+                self.error(400, f"the body holds {len(data)} bytes of crate, its length says {m}")
+                return
             if meta["name"] == fake.hold and not fake.held.is_set():
                 fake.held.set()  # the publisher is killed now: nothing is stored
                 fake.resume.wait(60)
                 self.close_connection = True
                 return
             with fake.lock:
-                if (meta["name"], meta["vers"]) in fake.crates:
-                    self.send(400, json.dumps({"errors": [{"detail": "crate version already exists"}]}).encode())
-                    return
-                fake.crates[(meta["name"], meta["vers"])] = data
-                fake.index.setdefault(index_path(meta["name"]), []).append(fake.entry(meta, data))
-                fake.published.append(f"{meta['name']}@{meta['vers']}")
-            self.send(200, json.dumps({"warnings": {"invalid_categories": [], "invalid_badges": [], "other": []}}).encode())
+                why = fake.refusal(meta)
+                if why is None:
+                    fake.crates[(meta["name"], meta["vers"])] = data
+                    fake.index.setdefault(index_path(meta["name"]), []).append(fake.entry(meta, data))
+                    fake.published.append(f"{meta['name']}@{meta['vers']}")
+            if why is not None:
+                self.error(400, why)
+                return
+            self.send(200, json.dumps({"warnings": {"invalid_categories": [], "invalid_badges": [],
+                                                    "other": ["a fake registry"]}}).encode())
 
     return Handler
 
@@ -132,21 +159,19 @@ def registry() -> Iterator[FakeRegistry]:
 
 def workspace(root: Path, reg: FakeRegistry) -> Path:
     files = {
-        "Cargo.toml": '[workspace]\nmembers = ["core", "net", "cli"]\nresolver = "2"\n',
+        "Cargo.toml": '[workspace]\nmembers = ["core", "cli"]\nresolver = "2"\n',
         ".cargo/config.toml": f'[registries.fake]\nindex = "sparse+{reg.base}/index/"\n',
         "core/Cargo.toml": '[package]\nname = "p2p-core"\nversion = "0.7.0"\nedition = "2021"\nlicense = "MIT"\n'
-                           'description = "the core"\npublish = ["fake"]\n',
+                           'description = "the core"\nauthors = ["Wavry <a@wavry.example>"]\npublish = ["fake"]\n'
+                           '\n[features]\ndefault = ["fast"]\nfast = []\n',
         "core/src/lib.rs": "pub fn id() -> u32 { 7 }\n",
-        "net/Cargo.toml": '[package]\nname = "p2p-net"\nversion = "0.7.0"\nedition = "2021"\nlicense = "MIT"\n'
-                          'description = "the network"\npublish = ["fake"]\n\n[dependencies]\n'
+        "cli/Cargo.toml": '[package]\nname = "p2p"\nversion = "0.7.0"\nedition = "2021"\nlicense = "MIT"\n'
+                          'description = "the tool"\npublish = ["fake"]\n\n[dependencies]\n'
                           'p2p-core = { path = "../core", version = "0.7.0", registry = "fake" }\n',
-        "net/src/lib.rs": "pub fn peer() -> u32 { p2p_core::id() * 6 }\n",
-        "cli/Cargo.toml": '[package]\nname = "p2p"\nversion = "0.7.0"\nedition = "2021"\npublish = false\n\n'
-                          '[dependencies]\np2p-net = { path = "../net" }\n',
-        "cli/src/main.rs": 'fn main() { println!("p2p {} {}", env!("CARGO_PKG_VERSION"), p2p_net::peer()); }\n',
-        "targets.toml": '[project]\npackage = "p2p"\n\n[targets.x86_64-unknown-linux-gnu]\nbuilder = "cargo"\n\n'
-                        # Listed out of order: p2p-net needs p2p-core published first.
-                        '[publish.crates]\npackages = ["p2p-net", "p2p-core"]\nregistry = "fake"\n'
+        "cli/src/main.rs": 'fn main() { println!("p2p {} {}", env!("CARGO_PKG_VERSION"), p2p_core::id() * 6); }\n',
+        "targets.toml": f'[project]\npackage = "p2p"\n\n[targets.{TARGET}]\nbuilder = "cargo"\n\n'
+                        # Listed out of order: p2p needs p2p-core published first.
+                        '[publish.crates]\npackages = ["p2p", "p2p-core"]\nregistry = "fake"\n'
                         f'index = "sparse+{reg.base}/index/"\n',
         "tasks.py": "from wavrybuild import ns  # noqa: F401\n",
     }
@@ -155,53 +180,110 @@ def workspace(root: Path, reg: FakeRegistry) -> Path:
     return root
 
 
-def _publish(root: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return invoke("publish", "--to", "crates", *extra, cwd=root,
-                  env={"CARGO_REGISTRIES_FAKE_TOKEN": TOKEN, "CARGO_TARGET_DIR": str(root / "target"), **(env or {})})
+def _part(root: Path, parts: Path, target_dir: Path) -> dict[str, Any]:
+    """The part job (it builds: a normal environment), its files copied as a CI artifact would be."""
+    built = invoke("release", "--part", "--target", TARGET, cwd=root, env={"CARGO_TARGET_DIR": str(target_dir)})
+    assert built.returncode == 0, built.stdout + built.stderr
+    # cargo package verified both, the binary against the library as packaged (nothing is published yet).
+    assert "Verifying p2p-core v0.7.0" in built.stdout + built.stderr and "Verifying p2p v0.7.0" in built.stdout + built.stderr
+    manifest_path = root / f"dist/manifest-part-{TARGET}.json"
+    manifest = json.loads(manifest_path.read_text())
+    parts.mkdir(parents=True)
+    for a in manifest["artifacts"]:
+        shutil.copy2(root / "dist" / a["path"], parts / a["path"])
+    shutil.copy2(manifest_path, parts / manifest_path.name)
+    return manifest
 
 
-def test_crates_in_dependency_order_then_rerun(tmp_path: Path, registry: FakeRegistry) -> None:
-    root = workspace(tmp_path / "w", registry)
-    dry = _publish(root, "--dry")
-    assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "cargo package --manifest-path" in dry.stdout + dry.stderr and not registry.published
-    done = _publish(root)
+def _ok(done: subprocess.CompletedProcess, mark: Path, what: str) -> str:
     out = done.stdout + done.stderr
-    assert done.returncode == 0, out
-    assert registry.published == ["p2p-core@0.7.0", "p2p-net@0.7.0"]
-    assert "Verifying p2p-net v0.7.0" in out  # `cargo package` built it against the published p2p-core
+    assert done.returncode == 0, f"{what}:\n{out}"
+    assert not mark.exists(), f"{what} ran a Rust tool:\n{mark.read_text()}\n{out}"
     assert TOKEN not in out
-    net = registry.index[index_path("p2p-net")][0]
-    assert [(d["name"], d["req"], d["registry"]) for d in net["deps"]] == [("p2p-core", "^0.7.0", None)]
-    again = _publish(root)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert registry.published == ["p2p-core@0.7.0", "p2p-net@0.7.0"]
-    assert (again.stdout + again.stderr).count("skipped (already published)") == 2
+    return out
+
+
+def test_crates_packaged_by_the_part_published_with_no_cargo(tmp_path: Path, registry: FakeRegistry) -> None:
+    origin = workspace(tmp_path / "origin", registry)
+    manifest = _part(origin, tmp_path / "parts/part-1", tmp_path / "target")
+    crates = {a["path"]: a for a in manifest["artifacts"] if a["kind"] == "crate"}
+    assert sorted(crates) == ["p2p-0.7.0.crate", "p2p-0.7.0.crate.json", "p2p-core-0.7.0.crate",
+                              "p2p-core-0.7.0.crate.json"], manifest["artifacts"]
+    meta = json.loads((origin / "dist/p2p-0.7.0.crate.json").read_text())
+    assert meta["deps"] == [{"name": "p2p-core", "version_req": "^0.7.0", "features": [], "optional": False,
+                             "default_features": True, "target": None, "kind": "normal", "registry": None,
+                             "explicit_name_in_toml": None}], meta
+    core_meta = json.loads((origin / "dist/p2p-core-0.7.0.crate.json").read_text())
+    assert (core_meta["features"], core_meta["authors"]) == ({"default": ["fast"], "fast": []}, ["Wavry <a@wavry.example>"])
+
+    env, mark = rust_shims(tmp_path / "rustless")
+    env["CARGO_REGISTRIES_FAKE_TOKEN"] = TOKEN
+    merger = subprocess.run(["git", "clone", "-q", str(origin), str(tmp_path / "merger")], check=True)
+    assert merger.returncode == 0
+    merger_root = tmp_path / "merger"
+    dry = _ok(invoke("publish", "--to", "crates", "--dry", cwd=origin, env=env), mark, "dry publish")
+    assert f"PUT {registry.base}/api/v1/crates/new" not in dry  # a dry run asks no index for its API
+    assert "p2p-core@0.7.0: would publish" in dry and not registry.published, dry
+
+    # The release job: merge the part and publish, in dependency order, with no Rust anywhere.
+    out = _ok(invoke("release", "--merge", str(tmp_path / "parts"), cwd=merger_root, env=env), mark, "release job")
+    assert registry.published == ["p2p-core@0.7.0", "p2p@0.7.0"], out
+    assert f"crates: PUT {registry.base}/api/v1/crates/new p2p-core 0.7.0" in out
+    assert "registry warning: other: a fake registry" in out
+    for name in ("p2p-core-0.7.0.crate", "p2p-0.7.0.crate"):
+        stored = registry.crates[tuple(name.removesuffix(".crate").rsplit("-", 1))]  # type: ignore[index]
+        assert hashlib.sha256(stored).hexdigest() == crates[name]["sha256"]
+        assert name in (merger_root / "dist/SHA256SUMS").read_text()
+    assert registry.index[index_path("p2p")][0]["deps"][0]["req"] == "^0.7.0"
+
+    # A second publish is a no-op success: each version is there with the same checksum.
+    again = _ok(invoke("publish", "--to", "crates", cwd=merger_root, env=env), mark, "second publish")
+    assert again.count("skipped (already published with the same checksum)") == 2, again
+    assert registry.published == ["p2p-core@0.7.0", "p2p@0.7.0"]
+
+    # A changed library with the same version: other bytes for p2p-core 0.7.0 are an error.
+    (origin / "core/src/lib.rs").write_text("pub fn id() -> u32 { 8 }\n")
+    subprocess.run(["git", "commit", "-qam", "change"], cwd=origin, check=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"})
+    repacked = invoke("crates", cwd=origin, env={"CARGO_TARGET_DIR": str(tmp_path / "target")})
+    assert repacked.returncode == 0, repacked.stdout + repacked.stderr
+    changed = invoke("publish", "--to", "crates", cwd=origin, env=env)
+    out = changed.stdout + changed.stderr
+    assert changed.returncode == 1 and "p2p-core@0.7.0 is already published with other bytes" in out, out
+    assert registry.published == ["p2p-core@0.7.0", "p2p@0.7.0"] and not mark.exists() and TOKEN not in out
 
 
 def test_killed_publish_then_rerun(tmp_path: Path, registry: FakeRegistry) -> None:
     root = workspace(tmp_path / "w", registry)
-    registry.hold = "p2p-net"
-    env = {**os.environ, "CARGO_REGISTRIES_FAKE_TOKEN": TOKEN, "CARGO_TARGET_DIR": str(root / "target")}
+    target = {"CARGO_TARGET_DIR": str(tmp_path / "target")}
+    for task in ("build", "package", "crates"):
+        done = invoke(task, *(["--all"] if task == "build" else []), cwd=root, env=target)
+        assert done.returncode == 0, done.stdout + done.stderr
+    registry.hold = "p2p"
+    env, mark = rust_shims(tmp_path / "rustless")
+    env = {**os.environ, **env, "CARGO_REGISTRIES_FAKE_TOKEN": TOKEN}
     proc = subprocess.Popen([sys.executable, "-m", "invoke", "publish", "--to", "crates"], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    assert registry.held.wait(300), "the upload of p2p-net never started"
-    os.killpg(proc.pid, signal.SIGKILL)  # invoke, and the cargo it runs
+    assert registry.held.wait(120), "the upload of p2p never started"
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     registry.resume.set()
     assert registry.published == ["p2p-core@0.7.0"]
     registry.hold = None
-    done = _publish(root)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert registry.published == ["p2p-core@0.7.0", "p2p-net@0.7.0"]
+    done = invoke("publish", "--to", "crates", cwd=root, env=env)
+    out = _ok(done, mark, "publish after the kill")
+    assert "p2p-core@0.7.0: skipped (already published with the same checksum)" in out, out
+    assert registry.published == ["p2p-core@0.7.0", "p2p@0.7.0"]
 
 
 def test_missing_token_and_unknown_crate(tmp_path: Path, registry: FakeRegistry) -> None:
     root = workspace(tmp_path / "w", registry)
-    done = invoke("publish", "--to", "crates", cwd=root, env={"CARGO_REGISTRIES_FAKE_TOKEN": ""})
-    assert done.returncode == 2 and "CARGO_REGISTRIES_FAKE_TOKEN is not set" in done.stderr
+    # Nothing packaged yet: the release job says what to run first (it never packages itself).
+    done = invoke("publish", "--to", "crates", cwd=root, env={"CARGO_REGISTRIES_FAKE_TOKEN": TOKEN})
+    assert done.returncode == 2 and "no part manifest or dist/manifest.json records" in done.stderr, done.stderr
     toml = root / "targets.toml"
     toml.write_text(toml.read_text().replace('"p2p-core"]', '"p2p-cor"]'))
-    done = _publish(root)
+    done = invoke("crates", "--dry", cwd=root)
     assert done.returncode == 2 and "did you mean 'p2p-core'?" in done.stderr, done.stderr
     assert not registry.published

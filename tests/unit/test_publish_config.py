@@ -203,7 +203,8 @@ def test_bad_gitlab_crates_pypi(tmp_path: Path, section: str, expected: str) -> 
 
 
 def test_crates_publish_order() -> None:
-    from wavrybuild.publish.crates import index_path, publish_order
+    from wavrybuild.cratemeta import publish_order
+    from wavrybuild.publish.crates import index_path
 
     pkgs = [{"name": "net", "dependencies": [{"name": "core", "path": "/c", "kind": None},
                                              {"name": "testkit", "path": "/t", "kind": "dev"}]},

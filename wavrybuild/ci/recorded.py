@@ -75,16 +75,15 @@ def recorded(record: Record | None) -> bool:
         p.get("manifest") is not None for p in record.manifest.packages.values())
 
 
-def metadata(config_path: Path, record: Record | None, *, crates: bool = False) -> Metadata:
+def metadata(config_path: Path, record: Record | None) -> Metadata:
     """What stands for `cargo metadata --no-deps` in the release job: the record, else Cargo.toml.
-    crates: the task publishes crates, which needs cargo anyway (`cargo package`, `cargo publish`;
-    issue 29 item 2): without a record, cargo is asked where there is one."""
+    (Crates too are published from what the package phase left, package/cratefiles.py.)"""
     root = config_path.parent
 
     def read(crate: Path) -> dict[str, Any]:
         if record is None or not recorded(record):
             try:
-                return cargo.metadata(crate) if crates else cargo.manifest_metadata(crate)
+                return cargo.manifest_metadata(crate)
             except ToolMissing:  # a workspace: its members are cargo's to find, and cargo is not asked
                 raise ConfigError(f"{crate}: a workspace, and no part manifest or dist/manifest.json records "
                                   "its packages", hint=HINT) from None
@@ -112,14 +111,12 @@ def _package(root: Path, record: Record, name: str, p: Mapping[str, Any]) -> dic
 
 def load_release_job(path: str | os.PathLike[str], parts_dir: Path | None = None,
                      settings: Settings | None = None, *, publish: tuple[str, ...] | None = None) -> Config:
-    """targets.toml for a release-job task, the crate taken from the record: never asks cargo (but
-    for the crates destination: `publish` names the destinations a publish task was given, () all)."""
+    """targets.toml for a release-job task, the crate taken from the record: never asks cargo, for
+    any destination (`publish`: the destinations a publish task was given, () all; kept for callers)."""
     path = Path(path).absolute()
     data = read_toml(path)
     record = find_record(path, data, parts_dir)
-    table = data.get("publish")
-    crates = publish is not None and isinstance(table, dict) and "crates" in table and (not publish or "crates" in publish)
-    cfg = load(path, settings=settings, metadata=metadata(path, record, crates=crates))
+    cfg = load(path, settings=settings, metadata=metadata(path, record))
     if record is not None and recorded(record):
         _same_release(cfg, record)
     return cfg

@@ -86,8 +86,8 @@ class GitLabConfig:
 
 @dataclass(frozen=True)
 class CratesConfig:
-    """[publish.crates]: workspace crates published to crates.io (or another cargo registry), in
-    dependency order, each verified by `cargo package` before `cargo publish --no-verify`."""
+    """[publish.crates]: workspace crates packaged (and verified) by `cargo package` in the package
+    phase, then uploaded through the registry's web API in dependency order, with no cargo."""
 
     kind: ClassVar[str] = "crates"
     packages: tuple[Component, ...]

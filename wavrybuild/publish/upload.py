@@ -148,7 +148,7 @@ def _gitlab_where(cfg: Config, d: GitLabConfig) -> tuple[str, str]:
 
 def _registries(cfg: Config, dist: Path, npm: NpmConfig | None, crates: CratesConfig | None, dry: bool,
                 log: Callable[[str], None]) -> list[PublishResult]:
-    """npm packages (from dist/) and crates (from the source), each idempotent on its own."""
+    """npm packages and crates (from their own files in dist/), each idempotent on its own."""
     results: list[PublishResult] = []
     if npm is not None:
         manifest = Manifest.load(dist)
@@ -159,7 +159,7 @@ def _registries(cfg: Config, dist: Path, npm: NpmConfig | None, crates: CratesCo
         results += [PublishResult("npm", file, action, detail) for file, action, detail in rows]  # type: ignore[arg-type]
     if crates is not None:
         try:
-            results += publish_crates(cfg, crates, dry=dry, log=log)
+            results += publish_crates(cfg, crates, dist, dry=dry, log=log)
         except PublishError as exc:
             exc.results = results + exc.results
             raise
@@ -178,7 +178,7 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     registries_only = (bool(only) and set(only) <= set(REGISTRIES)) or (
         not only and not pcfg.files and (npm is not None or crates is not None))
     chosen = [] if registries_only else _chosen(cfg, pcfg, only)
-    # Crates are published from the source: a crates-only run needs no dist/.
+    # Crates are published from their own files in dist/: a crates-only run needs no SHA256SUMS.
     release, files = collect(dist) if chosen or npm is not None else (ReleaseRef("", "", ""), [])
     results: list[PublishResult] = []
 
