@@ -43,7 +43,9 @@ DEP_FIELDS = {"name", "version_req", "features", "optional", "default_features",
 
 @dataclass
 class FakeRegistry:
-    """A FAKE cargo registry (see the module docstring). `hold`: a crate whose upload waits until `resume`."""
+    """A FAKE cargo registry (see the module docstring). `hold`: a crate whose upload waits until `resume`.
+    `flaky`: crate name -> "lost" (stored, then the connection closed with no answer) or "503" (not
+    stored, HTTP 503), each once."""
 
     token: str
     base: str = ""
@@ -51,6 +53,7 @@ class FakeRegistry:
     index: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     published: list[str] = field(default_factory=list)
     hold: str | None = None
+    flaky: dict[str, str] = field(default_factory=dict)
     held: threading.Event = field(default_factory=threading.Event)
     resume: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -132,6 +135,10 @@ def _handler(fake: FakeRegistry) -> type[BaseHTTPRequestHandler]:
                 fake.resume.wait(60)
                 self.close_connection = True
                 return
+            flaw = fake.flaky.pop(meta["name"], None)
+            if flaw == "503":
+                self.error(503, "try again later")
+                return
             with fake.lock:
                 why = fake.refusal(meta)
                 if why is None:
@@ -140,6 +147,10 @@ def _handler(fake: FakeRegistry) -> type[BaseHTTPRequestHandler]:
                     fake.published.append(f"{meta['name']}@{meta['vers']}")
             if why is not None:
                 self.error(400, why)
+                return
+            if flaw == "lost":
+                self.close_connection = True
+                self.connection.shutdown(2)  # stored, but the publisher never hears so
                 return
             self.send(200, json.dumps({"warnings": {"invalid_categories": [], "invalid_badges": [],
                                                     "other": ["a fake registry"]}}).encode())

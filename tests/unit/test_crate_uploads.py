@@ -153,3 +153,49 @@ def test_a_dry_run_before_the_package_phase_reads_what_is_there(tmp_path: Path) 
     assert [u.spec for u in read_uploads(_cc("a-b", "c"), dist, missing_ok=True)] == ["c@2.0.0"]
     with pytest.raises(PublishError, match=r"no packaged crate for a-b"):
         read_uploads(_cc("a-b", "c"), dist)
+
+
+def test_uploads_against_the_fake_registry_retry_what_was_lost(tmp_path: Path) -> None:
+    """Through the HTTP layer to the local fake registry (tests/integration/test_publish_crates.py):
+    an answer lost after the registry stored the crate is judged by the index, a 503 is tried again,
+    a refusal is final and shown with the registry's detail, never with the token."""
+    from tests.integration.servers import local_server
+    from tests.integration.test_publish_crates import TOKEN, FakeRegistry, _handler
+    from wavrybuild.publish.crates import NEW, Registry, _publish_one
+
+    fake = FakeRegistry(token=TOKEN)
+    dist = _dist(tmp_path, {"a-b-1.0.0.crate": b"AB", "a-b-1.0.0.crate.json": _meta(deps=[{**DEP, "name": "c"}]),
+                            "c-2.0.0.crate": b"C", "c-2.0.0.crate.json": _meta(name="c", vers="2.0.0", deps=[]),
+                            "d-1.0.0.crate": b"D", "d-1.0.0.crate.json": _meta(name="d", deps=[])})
+    lines: list[str] = []
+    with local_server(_handler(fake)) as fake.base:
+        cc = CratesConfig(packages=(Component("a-b"), Component("c"), Component("d")), registry=Component("fake"),
+                          index=HttpUrl(fake.base + "/index/"), token_env="T")
+        by_name = {u.meta.name: u for u in read_uploads(cc, dist)}
+        ab, c, d = by_name["a-b"], by_name["c"], by_name["d"]
+        registry = Registry(cc, TOKEN)
+        try:
+            url = registry.api_url() + NEW
+            assert url == fake.base + "/api/v1/crates/new"
+            # a-b before c: the registry refuses (as crates.io does) a dependency it does not have.
+            with pytest.raises(PublishError, match=r"a-b@1.0.0: publish: PUT .*: HTTP 400.*no known crate named `c`"):
+                _publish_one(registry, ab, url, lines.append)
+            fake.flaky = {"c": "lost", "d": "503"}
+            assert _publish_one(registry, c, url, lines.append) == ("published", url)
+            assert _publish_one(registry, d, url, lines.append) == ("published", url)
+            assert fake.published == ["c@2.0.0", "d@1.0.0"]  # each once: the lost one was not sent again
+            assert _publish_one(registry, ab, url, lines.append)[0] == "published"
+            assert _publish_one(registry, c, url, lines.append) == ("skipped", "already published with the same checksum")
+        finally:
+            registry.close()
+        other = _dist(tmp_path / "e", {"e-1.0.0.crate": b"E", "e-1.0.0.crate.json": _meta(name="e", deps=[])})
+        (e,) = read_uploads(CratesConfig(packages=(Component("e"),), index=cc.index), other)
+        wrong = Registry(cc, "cio-wrong-token-5f3e")
+        try:
+            with pytest.raises(PublishError, match=r"e@1.0.0: publish: PUT .*: HTTP 403.*authentication failed") as exc:
+                _publish_one(wrong, e, wrong.api_url() + NEW, lines.append)
+        finally:
+            wrong.close()
+    assert "cio-wrong-token-5f3e" not in exc.value.message and "$T" in (exc.value.hint or "")
+    assert fake.published == ["c@2.0.0", "d@1.0.0", "a-b@1.0.0"]
+    assert "trying again (2/3)" in "\n".join(lines) and TOKEN not in "\n".join(lines)
