@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shlex
 import shutil
 import socket
 import statistics
@@ -27,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import loop_script
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = """
@@ -56,45 +56,6 @@ def project(tmp: Path, name: str, toml: str) -> Path:
                  ["git", "-c", "user.name=b", "-c", "user.email=b@x", "commit", "-q", "-m", "b"]):
         subprocess.run(argv, cwd=root, check=True, capture_output=True)
     return root
-
-
-def loop_script(root: Path, env: dict[str, str]) -> str:
-    """The per-target commands `invoke build --all --dry --parallel 1` shows (one target dir, as a
-    hand-written script has), as one sequential shell script."""
-    done = subprocess.run([sys.executable, "-m", "invoke", "build", "--all", "--dry", "--parallel", "1"], cwd=root, env=env,
-                          capture_output=True, text=True, check=True)
-    lines = [ln.split("$ ", 1)[1] for ln in done.stderr.splitlines() if ln.startswith("(dry) $ ")]
-    if not lines:
-        sys.exit("no commands in `invoke build --all --dry`:\n" + done.stderr)
-    # Each target on its own, as a loop would run it: a grouped command is split back per target,
-    # each with its own `--target T` and the `--config target."<triple>".…` entries that follow it.
-    out = []
-    for line in lines:
-        argv = shlex.split(line)
-        envs = [a for a in argv if re.match(r"^[A-Z_][A-Z0-9_]*=", a)]
-        rest = argv[len(envs):]
-        own: dict[str, list[str]] = {}
-        base: list[str] = []
-        current = None
-        i = 0
-        while i < len(rest):
-            a = rest[i]
-            if a == "--target":
-                current = rest[i + 1]
-                own[current] = [a, current]
-                i += 2
-            elif a == "--config" and rest[i + 1].startswith('target."') and current is not None:
-                own[current] += [a, rest[i + 1]]
-                i += 2
-            elif a == "--target-dir":
-                i += 2  # each target's build dir of ours: a hand-written loop has one target dir
-            else:
-                if a != "--keep-going":
-                    base.append(a)
-                i += 1
-        for args in own.values():
-            out.append(shlex.join(["env", *envs, *base[:2], *args, *base[2:]]))
-    return " && ".join(out)
 
 
 def multi_target(tmp: Path, toml: str, rounds: int) -> tuple[float, float, int]:
