@@ -268,9 +268,16 @@ def test_crates_packaged_by_the_part_published_with_no_cargo(tmp_path: Path, reg
 def test_killed_publish_then_rerun(tmp_path: Path, registry: FakeRegistry) -> None:
     root = workspace(tmp_path / "w", registry)
     target = {"CARGO_TARGET_DIR": str(tmp_path / "target")}
-    for task in ("build", "package", "crates"):
-        done = invoke(task, *(["--all"] if task == "build" else []), cwd=root, env=target)
+    out = {}
+    for task in ("build --all", "package", "crates --dry", "crates"):
+        done = invoke(*task.split(), cwd=root, env=target)
         assert done.returncode == 0, done.stdout + done.stderr
+        out[task] = [line.removeprefix("(dry) ") for line in (done.stdout + done.stderr).splitlines()
+                     if line.startswith(("$ cargo", "(dry) $ cargo"))]
+        assert task != "crates --dry" or not list((root / "dist").glob("*.crate*")), "the dry run wrote to dist/"
+    # The crates stage runs the one command its dry run shows.
+    assert out["crates"] == out["crates --dry"] and out["crates"][0].startswith(
+        f"$ cargo package --manifest-path {root / 'Cargo.toml'} --package p2p-core --package p2p --registry fake")
     registry.hold = "p2p"
     env, mark = rust_shims(tmp_path / "rustless")
     env = {**os.environ, **env, "CARGO_REGISTRIES_FAKE_TOKEN": TOKEN}

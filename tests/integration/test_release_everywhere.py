@@ -1,6 +1,6 @@
 """One `invoke release` with every destination configured: the notes, a GitHub release (FAKE API),
 a GitLab package + Release (FAKE API), PyPI (a real pypiserver), npm (a real verdaccio) and
-crates.io (a FAKE cargo registry, with real `cargo package`/`cargo publish`). Everything is uploaded
+crates.io (a FAKE cargo registry: real `cargo package`, uploaded through its web API). Everything is uploaded
 once; a rerun changes nothing in dist/ and sends nothing anywhere."""
 
 from __future__ import annotations
