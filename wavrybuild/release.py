@@ -28,6 +28,7 @@ from .package.stage import PackageStage
 from .pipeline.runner import Pipeline
 from .pipeline.stage import Run, Stage
 from .provenance.stage import ProvenanceStage
+from .publish.rolling import RollingStage
 from .publish.stage import PublishStage
 from .sbom.stage import SbomStage
 from .sign.stage import SignStage
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
     """toolchain → build → smoke → codesign → package → sbom → wheel → npm → linux → desktop → artifacts →
     crates (these two in a matrix: the part of the first target), then (not in a matrix part) installer → notes →
-    provenance → checksum → sign → repos → publish."""
+    provenance → checksum → sign → repos → publish → rolling (the [[artifacts]] on a rolling tag)."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), CodesignStage(chosen=True),
                            PackageStage(chosen=True),
@@ -52,6 +53,7 @@ def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
     if not part:
         stages += [InstallerStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
         stages += [] if no_publish else [PublishStage()]
+        stages += [RollingStage(publish=not no_publish)]
     return stages
 
 
@@ -60,7 +62,27 @@ def merge_stages(parts_dir: Path, *, no_publish: bool) -> list[Stage]:
     installer, checksum, sign, repos, publish. Never builds."""
     stages: list[Stage] = [MergeStage(parts_dir), NpmStage(main=True, platform_packages=False), InstallerStage(),
                            NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
-    return stages + ([] if no_publish else [PublishStage()])
+    return stages + ([] if no_publish else [PublishStage()]) + [RollingStage(publish=not no_publish)]
+
+
+def release_only(run: Run, only: str, *, no_publish: bool = False) -> Pipeline:
+    """`invoke release --only artifacts`: the rolling artifacts alone — made, checksummed, signed
+    and published on their tags — and nothing of the versioned release (no cargo, no dist/ change)."""
+    from .publish.rolling import ONLY
+
+    if only not in ONLY:
+        from .errors import suggest
+
+        near = suggest(only, list(ONLY))
+        raise ConfigError(f"--only {only}: unknown" + (f"; did you mean {near!r}?" if near else ""),
+                          hint="--only takes: " + ", ".join(ONLY))
+    pipeline = Pipeline(run)
+    try:
+        with run.ui.group("release: rolling"):
+            pipeline.stage(RollingStage(publish=not no_publish), always=True)
+    finally:
+        pipeline.summary()
+    return pipeline
 
 
 def release(run: Run, *, no_publish: bool = False) -> Pipeline:

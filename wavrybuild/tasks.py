@@ -340,6 +340,8 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
         "into dist/, then checksum, sign and publish; never builds, needs no cargo",
         "merge-from-storage": "the same, from [storage] for this commit (a git sha)",
         "no-publish": "stop before the publish stage",
+        "only": "artifacts: release only the [[artifacts]] on a rolling tag (a website on website-latest): "
+        "no cargo, the versioned release untouched",
         "parallel": PARALLEL_HELP,
         "config": CONFIG_HELP,
     },
@@ -347,7 +349,8 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
 @_guarded
 def release(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
             part: bool = False, merge: str | None = None, merge_from_storage: str | None = None,
-            no_publish: bool = False, parallel: int = 0, config: str | None = None) -> None:
+            no_publish: bool = False, only: str | None = None, parallel: int = 0,
+            config: str | None = None) -> None:
     """Build, smoke-run, package, checksum, sign and publish every target: the same command on a laptop and in CI.
 
     Stages: toolchain check → build → smoke → codesign (if [sign] authenticode) → package → checksum →
@@ -359,6 +362,14 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
     from . import release as releases
     from .pipeline.stage import Run
 
+    if only is not None:
+        if target or part or merge or merge_from_storage or force:
+            raise WavryError("--only artifacts releases the rolling artifacts alone: it takes no --target, "
+                             "--part, --merge or --force")
+        # Nothing is built: the crate is read as a release job reads it (never from cargo).
+        cfg = _load(c, config, release_job=True)
+        releases.release_only(Run(cfg, _ui(c), cfg.targets, dry=dry), only, no_publish=no_publish)
+        return
     if merge or merge_from_storage:
         if target or part:
             raise WavryError("--merge collects parts built elsewhere: it takes no --target or --part")
@@ -538,9 +549,15 @@ def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
 @_guarded
 def artifacts(c: Context, dry: bool = False, config: str | None = None) -> None:
     """[[artifacts]]: run each entry's command and pack its directory (a website, docs) into dist/, deterministically."""
+    from .config.artifacts import rolling, versioned
     from .package.artifacts import ArtifactsStage
 
-    _one(c, _load(c, config), ArtifactsStage(), dry=dry)
+    cfg = _load(c, config)
+    if rolling(cfg.artifacts) and not versioned(cfg.artifacts):
+        raise ConfigError(f"{cfg.project.config_path}: artifacts: every entry has a tag: they are released on their "
+                          "own tag, never into dist/",
+                          hint="`invoke release --only artifacts` makes and publishes them (--no-publish: makes them)")
+    _one(c, cfg, ArtifactsStage(), dry=dry)
 
 
 @task(help={"dry": "show the cargo command and the files without running or writing", "config": CONFIG_HELP})

@@ -119,7 +119,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "publish.crates": ("packages", "registry", "index", "token-env"),
     "bindings": ("package-dir", "python", "targets", "output-dir", "install-rust"),
     "release": ("changelog", "notes"),
-    "artifacts[0]": ("name", "command", "directory", "top"),
+    "artifacts[0]": ("name", "command", "directory", "top", "tag"),
     "storage": ("url", "endpoint-url", "region"),
     "desktop": ("name", "binary", "bundle-id", "icon", "category", "minimum-macos", "gui", "copyright", "linux",
                 "windows", "macos"),

@@ -198,4 +198,17 @@ def test_uploads_against_the_fake_registry_retry_what_was_lost(tmp_path: Path) -
             wrong.close()
     assert "cio-wrong-token-5f3e" not in exc.value.message and "$T" in (exc.value.hint or "")
     assert fake.published == ["c@2.0.0", "d@1.0.0", "a-b@1.0.0"]
-    assert "trying again (2/3)" in "\n".join(lines) and TOKEN not in "\n".join(lines)
+    # Tried again: the lost answer and the 503, once each; never the refusals (400, 403).
+    assert "\n".join(lines).count("trying again (2/3)") == 2 and TOKEN not in "\n".join(lines)
+
+
+def test_the_readme_sent_is_the_package_s_own(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg/README.md").write_text("# app\n\nIt does things.\n")
+    (tmp_path / "secret.txt").write_text("not the package's\n")
+    pkg = {"name": "app", "version": "1.0.0", "manifest_path": str(tmp_path / "pkg/Cargo.toml"), "dependencies": []}
+    meta = from_cargo({**pkg, "readme": "README.md"}, "https://index.crates.io/")
+    assert (meta.fields["readme"], meta.fields["readme_file"]) == ("# app\n\nIt does things.\n", "README.md")
+    # A readme path leading out of the package is not read (cargo package would not include it either).
+    outside = from_cargo({**pkg, "readme": "../secret.txt"}, "https://index.crates.io/")
+    assert outside.fields["readme"] is None

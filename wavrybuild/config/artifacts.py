@@ -12,9 +12,9 @@ from ..errors import ConfigError
 from . import checks as c
 from .project import Core
 from .sections import PackageConfig
-from .values import ArtifactPath, Component, Line
+from .values import ArtifactPath, Component, GitRef, Line
 
-KEYS = ("name", "command", "directory", "top")
+KEYS = ("name", "command", "directory", "top", "tag")
 EXTENSIONS = {".tar.gz": "tar.gz", ".tar.xz": "tar.xz", ".tar.zst": "tar.zst", ".zip": "zip"}
 
 
@@ -25,6 +25,28 @@ class ExtraArtifact:
     directory: Path  # absolute: what is packed (made by `command`)
     command: tuple[Line, ...] = ()  # argv, run in targets.toml's directory; () when the directory is prebuilt
     top: Component = Component("x")  # the archive's top directory (default: the name without its extension)
+    # A rolling tag (website-latest): released on its own (`invoke release --only artifacts`), not
+    # in the versioned release's dist/ and assets. None: part of the versioned release.
+    tag: RollingTag | None = None
+
+
+class RollingTag(GitRef):
+    """The tag a rolling artifact is published on: a git ref name that is also one URL path segment
+    and one directory name (pull-deploy reads <download>/<tag>/SHA256SUMS; the set is kept in
+    dist/.wavrybuild/rolling/<tag>/), and a fixed name, not a template: it never moves with the version."""
+
+    expected = ("a fixed tag name such as \"website-latest\" (letters, digits, . _ + -; "
+                "no '/', no {placeholders}, no '..'; at most 128 characters)")
+
+    @classmethod
+    def check(cls, value: str) -> str:
+        try:
+            GitRef.check(value)
+        except ValueError:
+            raise ValueError(cls.expected) from None
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}", value):
+            raise ValueError(cls.expected)
+        return value
 
 
 def _format(where: str, name: Any) -> str:
@@ -59,6 +81,15 @@ def _directory(cfg: Core, where: str, value: Any) -> Path:
         raise ConfigError(f"{where}.directory: {value!r} {problem}: it would be packed into the release",
                           hint='name the build\'s output directory, e.g. directory = "apps/website/dist"')
     return directory
+
+
+def _tag(where: str, value: Any) -> RollingTag:
+    try:
+        return RollingTag.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.tag: expected {exc}, got {value!r}",
+                          hint='e.g. tag = "website-latest"; leave it out to ship the artifact in the versioned release'
+                          ) from None
 
 
 def implied_names(cfg: Core, package: PackageConfig) -> set[str]:
@@ -100,8 +131,23 @@ def parse_artifacts(cfg: Core, raw: Any, package: PackageConfig | None = None) -
         top = table.get("top", "")
         if not isinstance(top, str) or (top and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", top)) or len(top) > 128:
             raise ConfigError(f"{where}.top: {top!r} is not a usable directory name")
+        tag = _tag(where, table["tag"]) if "tag" in table else None
         if any(a.name == name for a in out):
             raise ConfigError(f"{where}.name: {name!r} is listed twice")
         stem = next(name.removesuffix(ext) for ext in EXTENSIONS if name.endswith(ext))
-        out.append(ExtraArtifact(name, fmt, directory, tuple(command), Component.parse(top or stem)))
+        out.append(ExtraArtifact(name, fmt, directory, tuple(command), Component.parse(top or stem), tag))
     return tuple(out)
+
+
+def versioned(artifacts: tuple[ExtraArtifact, ...]) -> tuple[ExtraArtifact, ...]:
+    """The artifacts of the versioned release (dist/, its manifest and SHA256SUMS)."""
+    return tuple(a for a in artifacts if a.tag is None)
+
+
+def rolling(artifacts: tuple[ExtraArtifact, ...]) -> dict[RollingTag, tuple[ExtraArtifact, ...]]:
+    """The artifacts on rolling tags, by tag (in targets.toml's order)."""
+    out: dict[RollingTag, tuple[ExtraArtifact, ...]] = {}
+    for a in artifacts:
+        if a.tag is not None:
+            out[a.tag] = (*out.get(a.tag, ()), a)
+    return out

@@ -30,6 +30,9 @@ class GitHubConfig:
     draft: bool = False  # true: leave the release a draft for a person to publish
     prerelease: bool | None = None  # None: a prerelease when the version has one (1.2.0-rc.1)
     rolling: bool = False  # the tag is re-pointed at each release's commit (nightly, website-latest)
+    # False: never marked the repository's "Latest" release (a rolling [[artifacts]] tag must not
+    # take that place, and /releases/latest/, from the app's versioned release). Not a key: set by rolling.py.
+    latest: bool = True
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from .. import proc
-from ..config.artifacts import ExtraArtifact
+from ..config.artifacts import ExtraArtifact, versioned
 from ..dist import Transaction
 from ..errors import CommandFailed, WavryError
 from ..fsutil import file_kind
@@ -58,7 +58,8 @@ class ArtifactsStage:
 
     def applies(self, run: Run) -> bool:
         # In a CI matrix exactly one part makes them: the one with the first configured target.
-        return bool(run.cfg.artifacts) and (not run.part or run.cfg.targets[0] in run.targets)
+        # Those on a rolling tag are released on their own (rolling.py), never into dist/.
+        return bool(versioned(run.cfg.artifacts)) and (not run.part or run.cfg.targets[0] in run.targets)
 
     def _command(self, run: Run, a: ExtraArtifact) -> proc.Command:
         # No credential reaches it: proc gives every child env.SecretPolicy's environment.
@@ -73,7 +74,7 @@ class ArtifactsStage:
         tx = cache(lambda: Transaction(run.state, KIND, run.state.require_manifest()))
         rows: list[tuple[str, str, str]] = []
         out = [Step.finish(lambda: tx() is None)]  # False: opening it changes nothing
-        for a in run.cfg.artifacts:
+        for a in versioned(run.cfg.artifacts):
             if a.command:
                 out.append(Step.command(self._command(run, a), on_line=run.ui.raw, failed=partial(_failed, a)))
 

@@ -63,6 +63,10 @@ class CrateError(PublishError):
     exit_code = 2
 
 
+class Refused(PublishError):
+    """The registry answered the upload with a refusal (not a 200, not a 5xx): never tried again."""
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -188,9 +192,18 @@ class Registry:
     def put(self, u: CrateUpload, url: str) -> list[str]:
         """The upload; the registry's warnings."""
         body = publish_body(u.meta, u.path.read_bytes())
-        with self.http.call("PUT", url, f"{u.spec}: publish", transfer=True, data=body,
+        what = f"{u.spec}: publish"
+        # Every status is taken here: a 5xx may be tried again, any other refusal is final (Refused).
+        with self.http.call("PUT", url, what, expect=tuple(range(200, 600)), transfer=True, data=body,
                             headers={"Content-Type": "application/octet-stream"}) as resp:
-            answer = self.http.json_object(resp, f"{u.spec}: publish")
+            if resp.status_code != 200:
+                detail = self.http.server_message(resp)
+                error = PublishError if resp.status_code >= 500 else Refused
+                raise error(self.http.scrub(f"crates: {what}: PUT {url}: HTTP {resp.status_code} {resp.reason}"
+                                            + (f": {detail}" if detail else "")),
+                            hint=self.http.hints.get(resp.status_code, "the registry refused it: fix that and rerun "
+                                                     "(what was published is skipped)"))
+            answer = self.http.json_object(resp, what)
         warnings = answer.get("warnings")
         lines: list[str] = []
         if isinstance(warnings, dict):
@@ -261,9 +274,11 @@ def _publish_one(registry: Registry, u: CrateUpload, url: str, log: Callable[[st
             for warning in registry.put(u, url):
                 log(f"crates: {u.spec}: registry warning: {warning}")
             return "published", url
+        except Refused:
+            raise
         except PublishError as exc:
-            # An answer lost after the registry stored it: the index says so; a refusal is final.
-            if attempt == ATTEMPTS or " HTTP 4" in exc.message:
+            # No answer, or a 5xx: the registry may have stored it all the same (the index says so).
+            if attempt == ATTEMPTS:
                 raise
             log(f"crates: {u.spec}: {exc.message}; trying again ({attempt + 1}/{ATTEMPTS})")
             if _already(u, registry.published(u.meta.name)):

@@ -124,6 +124,8 @@ class GitHubDestination:
                                 "body": self.ref.notes}
         if self.commit:
             body["target_commitish"] = self.commit  # where the tag is made when the draft is published
+        if not self.c.latest:
+            body["make_latest"] = "false"
         resp = self.http.call("POST", f"{self.repo_url}/releases", f"release {self.tag}: create", json=body,
                               expect=(201, 422))
         if resp.status_code == 201:
@@ -205,6 +207,8 @@ class GitHubDestination:
         patch = {k: v for k, v in want.items() if v is not None and self.release.get(k) != v}
         if not patch:
             return rows
+        if patch.get("draft") is False and not self.c.latest:
+            patch["make_latest"] = "false"  # GitHub makes a newly published release "Latest" unless told not to
         what = f"release {self.tag}: " + ("publish" if patch.get("draft") is False else "update")
         resp = self.http.call("PATCH", f"{self.repo_url}/releases/{self.release['id']}", what, json=patch)
         self.release = self.http.json_object(resp, what)
