@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import env, proc
+from . import env, proc, rustc
 from .errors import ConfigError, ToolMissing
 from .fsutil import write_atomic
 
@@ -37,8 +37,14 @@ def metadata(manifest_path: Path, *, platform: str | None = None) -> dict[str, A
 
 def _ask(cargo: str | None, manifest_path: Path, platform: str | None) -> dict[str, Any]:
     scope = ["--filter-platform", platform] if platform else ["--no-deps"]
-    done = proc.capture_all([cargo or "cargo", "metadata", *scope, "--format-version", "1", "--offline",
-                              "--manifest-path", str(manifest_path)], timeout=300) if cargo else None
+    argv = [cargo or "cargo", "metadata", *scope, "--format-version", "1", "--offline", "--manifest-path",
+            str(manifest_path)]
+    done = proc.capture_all(argv, timeout=300) if cargo else None
+    via = _release_toolchain(done.stderr.decode(errors="replace")) if done and done.returncode else None
+    if done and via:
+        # A version pin (channel = "1.96.0") that rustup has under another name (the distribution's
+        # Rust linked as `system`): ask that toolchain's cargo, as the build will.
+        done = proc.capture_all(argv, env={"RUSTUP_TOOLCHAIN": via}, timeout=300)
     if done is None or done.returncode is None:
         raise ToolMissing("cargo is not on PATH" if done is None else f"cargo: {done.error}",
                           hint="run `invoke toolchain --install` (rustup where its server answers, else the "
@@ -54,6 +60,13 @@ def _ask(cargo: str | None, manifest_path: Path, platform: str | None) -> dict[s
         raise ConfigError(f"{manifest_path}: cargo cannot read this manifest:\n{tail}")
     meta: dict[str, Any] = json.loads(done.stdout)
     return meta
+
+
+def _release_toolchain(stderr: str) -> str | None:
+    """The installed toolchain that is the release rustup says the crate pins and it lacks."""
+    pinned = re.search(r"toolchain '([^']+)'[^\n]* is not installed", stderr)
+    release = rustc.pinned_release(pinned.group(1)) if pinned else None
+    return rustc.toolchain_of_release(release) if release else None
 
 
 

@@ -41,6 +41,7 @@ class TargetRecord:
     error: str | None = None
     fingerprint: str = ""
     rustc: str | None = None  # `rustc -V` of the toolchain that built it
+    rustc_commit: str | None = None  # the commit its `rustc -vV` names (with the release: which compiler)
     key: str = ""  # digest of everything the build depended on (see build.cache_key)
     watch: dict[str, Any] = field(default_factory=dict)  # inputs outside the key (see freshness)
     # Crates cargo compiled for it in the build that wrote this entry (its std's and its invocation's
@@ -64,6 +65,9 @@ class BuildRecord:
     host: str = ""
     tools: dict[str, str | None] = field(default_factory=dict)  # zig, cargo-zigbuild, cargo versions
     targets: dict[str, TargetRecord] = field(default_factory=dict)
+    # Every rustc the built targets were compiled by (`rustc -V` lines): more than one when the
+    # toolchains of a release differ (toolchain/versions.py warns before building).
+    rustc: list[str] = field(default_factory=list)
 
     @staticmethod
     def path(dist: Path) -> Path:
@@ -85,6 +89,7 @@ class BuildRecord:
                 host=data["host"],
                 tools=data.get("tools", {}),
                 targets={k: TargetRecord.from_json(v) for k, v in data["targets"].items()},
+                rustc=[x for x in data.get("rustc") or () if isinstance(x, str)],
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(

@@ -91,7 +91,7 @@ _TARGET_KEYS = ("builder", "glibc", "features", "no-default-features", "all-feat
 KEYS: dict[str, tuple[str, ...]] = {
     "": ("project", "defaults", "targets", "package", "checksum", "sign", "publish", "channels", "bindings", "cache",
          "release", "artifacts", "storage", "desktop", "sbom", "provenance", "ci"),
-    "project": ("crate", "package", "packages", "binaries", "dist", "name", "pass-env"),
+    "project": ("crate", "package", "packages", "binaries", "dist", "name", "pass-env", "rustc"),
     "defaults": _TARGET_KEYS,
     f"targets.{TARGET}": (*_TARGET_KEYS, "triple"),
     "package": ("format", "windows-format", "include", "compression-level", "group"),

@@ -445,11 +445,13 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
             error=o.error,
             fingerprint=build_key(config.project, t),
             rustc=o.step.rustc,
+            rustc_commit=(o.step.std.toolchain.rustc_info.commit or None) if o.step.std else None,
             key=o.key if o.ok else "",
             watch=(o.watch if not o.cached else rec.targets[t.id].watch) if o.ok else {},
             # An up-to-date target keeps its entry as the build that made its binaries wrote it: a
             # rerun that builds nothing changes no byte of the record.
             compiled=(rec.targets[t.id].compiled if t.id in rec.targets else None) if o.cached else o.compiled,
         )
+    rec.rustc = sorted({t.rustc for t in rec.targets.values() if t.ok and t.rustc})
     rec.save(dist)
     return rec

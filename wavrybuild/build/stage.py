@@ -17,6 +17,7 @@ from ..pipeline.stage import Planned, Run, Step
 from ..toolchain.probe import Tools, ensure_objcopy_shim, statuses
 from ..toolchain.sccache import CacheStats, save_last_build, server_stats, settled_stats
 from ..toolchain.sccache import status as cache_status
+from ..toolchain.versions import Chosen, mixed_warning, pin_stop
 from ..ui import Reporter, human_size
 from . import plan as b
 
@@ -52,6 +53,7 @@ class BuildPlan:
     lane_of: list[int]
     lanes: int
     notes: tuple[str, ...] = ()  # how builds adapt to this machine (TargetStatus.notes), for those that run
+    mixed: str | None = None  # the targets resolve to more than one rustc (toolchain/versions.py)
 
     @property
     def at_once(self) -> str:
@@ -62,7 +64,13 @@ class BuildPlan:
 def make_plan(run: Run, fail_fast: bool, settings: Settings) -> BuildPlan:
     cfg = run.cfg
     tools, sts = statuses(cfg, run.targets)
+    pinned = [(s.target.id, s.pin_problem) for s in sts if s.pin_problem]
+    if pinned:
+        # A pin is a promise about every binary of the release: none is built when one cannot keep it.
+        raise ToolMissing(pin_stop(pinned), hint="`invoke doctor` shows which toolchain each target gets")
     steps = b.plan(cfg, sts, tools)
+    mixed = mixed_warning([Chosen(s.target.id, s.std.toolchain.label, s.std.toolchain.rustc_info)
+                           for s in steps if s.std is not None and s.command is not None])
     source = b.source_digest(cfg.project)
     keys = {s.target.id: b.cache_key(s, tools, source) for s in steps if s.command is not None}
     done: dict[str, b.Outcome] = {}
@@ -80,7 +88,7 @@ def make_plan(run: Run, fail_fast: bool, settings: Settings) -> BuildPlan:
     lanes = 1 if fail_fast else min(parallel_builds(run.parallel, settings), len(b.build_dirs(groups))) or 1
     lane_of = b.assign_lanes(groups, lanes)
     notes = tuple(f"{s.target.id}: {n}" for s in sts if s.target.id not in done for n in s.notes)
-    return BuildPlan(tools, steps, keys, done, todo, groups, lane_of, lanes, notes)
+    return BuildPlan(tools, steps, keys, done, todo, groups, lane_of, lanes, notes, mixed)
 
 
 def _prepare(ui: Reporter, cfg: Config, todo: list[b.BuildStep], tools: Tools) -> None:
@@ -208,7 +216,8 @@ class BuildStage:
         """One plan: the cached targets, and a cargo invocation per group. The groups run together
         in the last step (in lanes, at once), which echoes each command in its log group."""
         plan = make_plan(run, self.fail_fast, self.settings)
-        out = [Step.note(f"{tid}: up to date (--force rebuilds)") for tid in plan.done]
+        out = [Step.note(plan.mixed)] if plan.mixed else []
+        out += [Step.note(f"{tid}: up to date (--force rebuilds)") for tid in plan.done]
         out += [Step.note(note) for note in plan.notes]
         if plan.lanes > 1:
             out.append(Step.write(plan.at_once))

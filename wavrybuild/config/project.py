@@ -14,9 +14,9 @@ from ..env import WELL_KNOWN_SECRETS as WELL_KNOWN_SECRETS  # re-exported by con
 from ..errors import ConfigError, suggest
 from . import checks as c
 from .targets import TargetConfig
-from .values import Component, Line
+from .values import Component, Line, RustRelease
 
-PROJECT_KEYS = {"crate", "package", "packages", "binaries", "dist", "name", "pass-env"}
+PROJECT_KEYS = {"crate", "package", "packages", "binaries", "dist", "name", "pass-env", "rustc"}
 Metadata = Callable[[Path], dict[str, Any]]
 
 
@@ -78,6 +78,9 @@ class Project:
     packages: tuple[CratePackage, ...] = ()
     # The workspace has several binary packages and targets.toml chose none: all are released.
     all_packages_by_default: bool = False
+    # [project] rustc: every target is built by a toolchain of this release, or none is built
+    # (toolchain/versions.py); it wins over rust-toolchain.toml.
+    rustc: RustRelease | None = None
 
     # Read through `metadata`: each of these lives once, in its CratePackage.
     @property
@@ -358,7 +361,19 @@ def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
         metadata=first,
         packages=tuple(released),
         all_packages_by_default=by_default,
+        rustc=_rustc_release(path, table.get("rustc")),
     )
+
+
+def _rustc_release(path: Path, value: Any) -> RustRelease | None:
+    if value is None:
+        return None
+    try:
+        return RustRelease.parse(value)
+    except ValueError as exc:
+        got = repr(value)[:80] if isinstance(value, str) else f"a {type(value).__name__}"
+        raise ConfigError(f"{path}: project.rustc: expected {exc}, not {got}",
+                          hint='the release every target is built with, e.g. rustc = "1.96.0"; or remove the key') from None
 
 
 def secret_policy(path: Path, data: Mapping[str, Any], settings: Settings) -> SecretPolicy:

@@ -12,7 +12,8 @@ code past the boundary reads it like a string, but its type says what it was che
   NSIS) — no CR, LF, NUL, U+2028/2029/0085 or other control characters (tab aside);
 - `GitRef`: a tag or branch name by git's check-ref-format rules;
 - `RepoSlug`: a GitHub `owner/name`;
-- `CommitId`: a 40- or 64-hex git object id, lower-cased.
+- `CommitId`: a 40- or 64-hex git object id, lower-cased;
+- `RustRelease`: a Rust release number ("1.96.0", "1.96"), what `[project] rustc` pins.
 
 `parse(value)` returns the typed value or raises ValueError(what is expected), the convention of
 config/checks.py, which turns it into one ConfigError naming the file and key. The error never
@@ -145,6 +146,19 @@ class CommitId(Checked):
         if not cls._RE.fullmatch(value.lower()):
             raise ValueError(cls.expected)
         return value.lower()
+
+
+class RustRelease(Checked):
+    """A stable Rust release a build is pinned to ([project] rustc): "1.96.0", or "1.96" for any 1.96.x."""
+
+    expected = 'a Rust release such as "1.96.0" (or "1.96" for any 1.96.x)'
+    _RE = re.compile(r"[0-9]{1,3}\.[0-9]{1,4}(\.[0-9]{1,4})?")
+
+    @classmethod
+    def check(cls, value: str) -> str:
+        if not cls._RE.fullmatch(value):
+            raise ValueError(cls.expected)
+        return value
 
 
 def sample_fill(template: str, fields: tuple[str, ...]) -> str:

@@ -49,8 +49,15 @@ def statement(manifest: Manifest, record: BuildRecord, env: Mapping[str, str], *
     builder, ci, metadata = builder_of(env)
     commit = str(manifest.git.get("commit") or "")
     source: dict[str, Any] = {"uri": f"git+{remote}" if remote else "", "digest": {"gitCommit": commit}}
-    toolchains = sorted({(t.toolchain or "", t.rustc or "") for t in record.targets.values() if t.ok})
-    resolved = [source] + [{"name": label or "rustc", "annotations": {"rustc": rustc}} for label, rustc in toolchains]
+    # Each compiler (toolchain, `rustc -V`, commit) once, with the targets it built: a release made
+    # by several rustc versions says so, and which binary came from which (docs/sbom-provenance.md).
+    built: dict[tuple[str, str, str], list[str]] = {}
+    for t in record.targets.values():
+        if t.ok:
+            built.setdefault((t.toolchain or "", t.rustc or "", t.rustc_commit or ""), []).append(t.id)
+    resolved = [source] + [{"name": label or "rustc", **({"digest": {"gitCommit": commit}} if commit else {}),
+                            "annotations": {"rustc": rustc, "targets": sorted(ids)}}
+                           for (label, rustc, commit), ids in sorted(built.items())]
     return {
         "_type": STATEMENT_TYPE,
         "subject": subjects,

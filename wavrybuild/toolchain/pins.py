@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import env as env_
 from .. import proc
+from ..config import Project
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,14 @@ class Pin:
     name: str
     source: str  # what rustup says selected it
     installed: bool
+
+
+def config_pin(project: Project) -> Pin | None:
+    """targets.toml's own pin, `[project] rustc = "1.96.0"`: it wins over rust-toolchain.toml, since
+    wavrybuild names the toolchain of every cargo it starts (RUSTUP_TOOLCHAIN)."""
+    if project.rustc is None:
+        return None
+    return Pin(str(project.rustc), f"[project] rustc in {project.config_path.name}", installed=False)
 
 
 @functools.cache

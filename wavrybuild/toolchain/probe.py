@@ -14,7 +14,7 @@ import importlib.util
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ from .. import env as env_
 from .. import proc
 from ..config import Config, Project, TargetConfig
 from ..errors import ConfigError
+from ..rustc import RustcVersion, pinned_release, rustup_toolchains, version_of
 from ..triple import Triple, host_triple, platforms
 from . import pins, winapi
 from .pins import Pin
+from .versions import Chosen, lacking_std, pin_mismatch
 from .winapi import ImportLibraries
 
 SYSTEM_TOOLCHAIN = "system"  # the name `invoke toolchain --install` links /usr under
@@ -37,6 +39,8 @@ class RustToolchain:
     name: str | None
     sysroot: Path
     default: bool = False
+    # Its `rustc -vV`, when the caller already knows it (tests describing a machine); else probed.
+    probed: RustcVersion | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -73,30 +77,20 @@ class RustToolchain:
         return path if path.is_file() else None
 
     @functools.cached_property
+    def rustc_info(self) -> RustcVersion:
+        """Release and commit (`rustc -vV`), cached by the compiler binary: a no-op build starts no rustc."""
+        return self.probed if self.probed is not None else version_of(self.sysroot, self.env)
+
+    @property
     def version(self) -> str:
-        rustc = self.sysroot / "bin" / "rustc"
-        out = proc.capture_cached([str(rustc), "-V"], [str(rustc)]) if rustc.exists() else None
-        if out is None:
-            out = proc.capture(["rustc", "-V"], env=self.env)
-        return out.strip() if out else "unknown"
+        """Its `rustc -V` line (the first of `-vV`)."""
+        return self.rustc_info.line
 
 
 @functools.cache
 def toolchains() -> tuple[RustToolchain, ...]:
     """Installed toolchains, the default first."""
-    # Remembered while rustup, its settings (the default) and the toolchains directory (one entry
-    # per toolchain) are unchanged: a no-op build should not pay for a process it can predict.
-    home = env_.rustup_home()
-    out = proc.capture_cached(["rustup", "toolchain", "list", "-v"],
-                              [proc.which("rustup"), str(home / "settings.toml"), str(home / "toolchains")])
-    found: list[RustToolchain] = []
-    if out is not None:
-        for line in out.splitlines():
-            m = re.match(r"^(\S+)\s*(\(([^)]*)\))?\s*(\S+)?\s*$", line.strip())
-            if not m or not m.group(4):
-                continue
-            flags = m.group(3) or ""
-            found.append(RustToolchain(m.group(1), Path(m.group(4)), default="default" in flags))
+    found = [RustToolchain(t.name, t.sysroot, default=t.default) for t in rustup_toolchains()]
     if not found:
         sysroot = proc.capture(["rustc", "--print", "sysroot"])
         if sysroot:
@@ -114,7 +108,31 @@ def unlinked_system_sysroot() -> Path | None:
 
 
 def pin_matches(chain: RustToolchain, pin: Pin) -> bool:
-    return chain.name == pin.name or (chain.name or "").startswith(pin.name + "-")
+    if chain.name == pin.name or (chain.name or "").startswith(pin.name + "-"):
+        return True
+    # A version pin (channel = "1.96.0") is kept by any toolchain of that release, whatever rustup
+    # calls it: the distribution's Rust linked as `system` is 1.96.0 too.
+    release = pinned_release(pin.name)
+    return release is not None and chain.rustc_info.is_release(release)
+
+
+def pinned_chains(chains: tuple[RustToolchain, ...], pin: Pin) -> tuple[RustToolchain, ...]:
+    """The toolchains a pin allows: the one it names, or for a version pin every one of that
+    release (so the host can take the one toolchain that also has the foreign std)."""
+    matching = tuple(c for c in chains if pin_matches(c, pin))
+    return matching if pinned_release(pin.name) else matching[:1]
+
+
+def pin_release(pin: Pin | None, chains: tuple[RustToolchain, ...]) -> str | None:
+    """The release every target must be built by under this pin: the version it names, or the
+    release of the toolchain it names; None without a pin, or when that toolchain is not installed."""
+    if pin is None:
+        return None
+    release = pinned_release(pin.name)
+    if release:
+        return release
+    named = pinned_chains(chains, pin)
+    return named[0].rustc_info.release if named else None
 
 
 @dataclass(frozen=True)
@@ -131,7 +149,7 @@ def find_std(target: TargetConfig, chains: tuple[RustToolchain, ...] | None = No
     the only candidate; else any installed toolchain, the default first."""
     chains = toolchains() if chains is None else chains
     if pin is not None and not target.toolchain:
-        chains = tuple(c for c in chains if pin_matches(c, pin))[:1]
+        chains = pinned_chains(chains, pin)
     if target.toolchain:
         named = [t for t in chains if t.name == target.toolchain or (t.name or "").startswith(target.toolchain + "-")]
         if not named:
@@ -234,6 +252,7 @@ class TargetStatus:
     problems: tuple[str, ...] = field(default_factory=tuple)  # each stops the build
     missing: tuple[str, ...] = field(default_factory=tuple)  # the build works, a later stage will not
     import_libraries: ImportLibraries | None = None  # winapi without its bundled libraries (winapi.py)
+    pin_problem: str | None = None  # why the crate's toolchain pin cannot be kept (also in problems): stops a build
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -295,7 +314,7 @@ def _ziglang_binary() -> str | None:
     return str(zig) if zig.exists() else None
 
 
-def probe_tools(need_zig: bool = True) -> Tools:
+def probe_tools(need_zig: bool = True, toolchain: str | None = None) -> Tools:
     zig = zigbuild = None
     if need_zig:
         zig_bin = _ziglang_binary()
@@ -304,7 +323,8 @@ def probe_tools(need_zig: bool = True) -> Tools:
         zig = _first_line(zig_out)
         zigbuild = _first_line(proc.capture_cached(["cargo-zigbuild", "--version"], [proc.which("cargo-zigbuild")]))
     return Tools(
-        cargo=_first_line(proc.capture_cached(["cargo", "--version"], [proc.which("cargo"), _rustup_settings()])),
+        cargo=_first_line(proc.capture_cached(["cargo", *([f"+{toolchain}"] if toolchain else []), "--version"],
+                                              [proc.which("cargo"), _rustup_settings()])),
         zig=zig,
         zigbuild=zigbuild,
         host=host_triple(),
@@ -390,23 +410,39 @@ def _import_libraries(target: TargetConfig, project: Project | None, mingw: str 
     return winapi.import_libraries(target, project.manifest_path.parent, project.workspace_root, mingw)
 
 
+def _std_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchain, ...],
+                pin: Pin | None) -> tuple[StdSource | None, str | None, str | None]:
+    """(the target's std source, why it breaks the crate's pin, its std problem: the pin's or another)."""
+    rustup = proc.which("rustup") is not None
+    release = pin_release(pin, chains)
+    if pin is not None and not pin.installed and not target.toolchain and release is None:
+        return None, None, _std_problem(target, pin, rustup)  # rustup's cargo cannot run either
+    if not tools.cargo:
+        return None, None, f"cargo (Rust) not installed: {_fix(None)}"
+    std = find_std(target, chains, pin)
+    if pin is None or release is None:
+        return std, None, None if std else _std_problem(target, pin, rustup)
+    if std is None and not target.toolchain and not pinned_release(pin.name):
+        named = _std_problem(target, pin, rustup)  # the named toolchain lacks it: rustup can add it there
+        return None, named, named
+    if std is None and not target.toolchain:
+        have = [c.label for c in chains if c.rustc_info.is_release(release)]
+        why = lacking_std(target.id, str(target.triple), release, pin.source, have,
+                          _others_with_std(target, chains, release))
+        return None, why, why
+    if std is None:
+        return None, None, _std_problem(target, pin, rustup)
+    broken = pin_mismatch(Chosen(target.id, std.toolchain.label, std.toolchain.rustc_info), release, pin.source)
+    return std, broken, broken
+
+
 def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchain, ...] | None = None,
                   pin: Pin | None = None, project: Project | None = None) -> TargetStatus:
     """What `doctor` says of one target: every missing piece, each with the command that fixes it.
     With `project`, also what its dependencies need of this machine (winapi's import libraries)."""
     builder = choose_builder(target, tools.host)
-    problems: list[str] = []
-    rustup = proc.which("rustup") is not None
-    if pin is not None and not pin.installed and not target.toolchain:
-        problems.append(_std_problem(target, pin, rustup))  # rustup's cargo cannot run either
-        std = None
-    elif not tools.cargo:
-        problems.append(f"cargo (Rust) not installed: {_fix(None)}")
-        std = None
-    else:
-        std = find_std(target, chains, pin)
-        if std is None:
-            problems.append(_std_problem(target, pin, rustup))
+    std, pin_problem, problem = _std_status(target, tools, toolchains() if chains is None else chains, pin)
+    problems = [problem] if problem else []
     if target.triple.env == "msvc" and Triple(tools.host).os != "windows":
         problems.append(f"{target.triple} needs the Windows SDK (MSVC), which this machine does not have: build it on a "
                         "Windows runner (`invoke plan` puts it on windows-latest), or with cargo-xwin where it can "
@@ -440,13 +476,29 @@ def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchai
         problems=tuple(problems),
         missing=tuple(missing),
         import_libraries=imports,
+        pin_problem=pin_problem,
     )
+
+
+def _others_with_std(target: TargetConfig, chains: tuple[RustToolchain, ...], release: str) -> list[Chosen]:
+    """Toolchains of another release that would build the target: what a pin's message suggests."""
+    unpinned = replace(target, toolchain=None)
+    found = []
+    for chain in chains:
+        if not chain.rustc_info.is_release(release) and find_std(unpinned, (chain,)) is not None:
+            found.append(Chosen(target.id, chain.label, chain.rustc_info))
+    return found
 
 
 def statuses(config: Config, targets: tuple[TargetConfig, ...]) -> tuple[Tools, list[TargetStatus]]:
     """The machine's tools (zig only probed when a target needs it) and every target's status."""
     host = host_triple()
     need_zig = any(choose_builder(t, host) == "zigbuild" for t in targets)
-    tools = probe_tools(need_zig=need_zig)
-    pin = pins.active_pin(config.project.manifest_path.parent)
+    pin = pins.config_pin(config.project) or pins.active_pin(config.project.manifest_path.parent)
+    # A version pin rustup has no toolchain of that name for: cargo itself is asked through one
+    # that is that release (rustup would refuse, or try to download the pinned one).
+    via = None
+    if pin is not None and not pin.installed and pinned_release(pin.name):
+        via = next((c.name for c in pinned_chains(toolchains(), pin) if c.name), None)
+    tools = probe_tools(need_zig=need_zig, toolchain=via)
     return tools, [target_status(t, tools, pin=pin, project=config.project) for t in targets]

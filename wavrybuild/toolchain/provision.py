@@ -5,16 +5,17 @@ rust-src for build-std, cross linkers, qemu-user and llvm."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import env as env_
 from .. import proc
 from ..config import Config, TargetConfig
+from ..rustc import pinned_release
 from . import pins
 from . import probe as tc
 from .pins import Pin
-from .probe import SYSTEM_TOOLCHAIN, TargetStatus, Tools, linker_for, objcopy_for, target_status
+from .probe import SYSTEM_TOOLCHAIN, TargetStatus, Tools, linker_for, objcopy_for, pinned_chains, target_status, toolchains
 
 # --- installing what is missing ----------------------------------------------------------------
 
@@ -195,7 +196,12 @@ def _link_steps() -> list[InstallStep]:
 def install_plan(config: Config, targets: tuple[TargetConfig, ...], tools: Tools) -> list[InstallStep]:
     """Commands that give each target a std, a linker, a runner and what rustc itself needs; only
     what the targets need. Pure apart from file probes."""
-    pin = pins.active_pin(config.project.manifest_path.parent)
+    pin = pins.config_pin(config.project) or pins.active_pin(config.project.manifest_path.parent)
+    if pin is not None and not pin.installed and pinned_release(pin.name):
+        # A version pin kept by a toolchain rustup knows under another name (stable is 1.95.0):
+        # that one gets the std, and nothing needs installing for the pin itself.
+        held = pinned_chains(toolchains(), pin)
+        pin = replace(pin, name=held[0].name, installed=True) if held and held[0].name else pin
     debian = _is_debian()
     rustup = proc.which("rustup") is not None
     needs = _Needs()

@@ -9,11 +9,13 @@ from .. import proc
 from ..config import Config, TargetConfig
 from ..errors import ToolMissing, WavryError
 from ..pipeline.stage import Run, Step
+from ..rustc import rustup_toolchains
 from ..ui import Reporter
 from . import pins, provision
 from . import probe as tc
 from .probe import TargetStatus, Tools, statuses
 from .sccache import CacheStatus
+from .versions import Chosen, mixed_warning
 
 
 def _row(s: TargetStatus) -> tuple[str, ...]:
@@ -42,6 +44,10 @@ def report_toolchain(ui: Reporter, tools: Tools, statuses: list[TargetStatus], a
     for s in statuses:
         for note in s.notes:
             ui.info(f"{s.target.id}: {note}")
+    mixed = mixed_warning([Chosen(s.target.id, s.std.toolchain.label, s.std.toolchain.rustc_info)
+                           for s in statuses if s.std is not None and s.buildable])
+    if mixed:
+        ui.warn(mixed.removeprefix("warning: "))
     missing = [(s.target.id, p) for s in statuses for p in (*s.problems, *s.missing)]
     for tid, problem in missing:
         ui.warn(f"{tid}: {problem}")
@@ -74,6 +80,7 @@ def install(ui: Reporter, cfg: Config, targets: tuple[TargetConfig, ...], dry: b
     _try_optional(ui, steps, dry)
     if not dry:
         tc.toolchains.cache_clear()
+        rustup_toolchains.cache_clear()
         pins.active_pin.cache_clear()
         steps = provision.install_plan(cfg, targets, tc.probe_tools())  # rustup may have brought cargo
     rest = [s for s in steps if not s.optional]
