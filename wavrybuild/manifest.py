@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__, proc
 from .config import Config, CratePackage
+from .config.release import CHOOSABLE, published
 from .config.values import ArtifactPath, Checked, CommitId, Component, Line
 from .errors import ConfigError
 from .fsutil import tmp_dir, write_atomic
@@ -55,6 +56,13 @@ class Manifest:
     signatures: list[dict[str, str]] = field(default_factory=list)  # {method, file, signs, signer}
     # The released cargo packages: {name: {"version": …, "binaries": [...]}}.
     packages: dict[str, dict[str, object]] = field(default_factory=dict)
+    # The kinds [release] publish chose when SHA256SUMS was written; None: every kind. `artifacts`
+    # lists all that was made, `released()` what SHA256SUMS, the notes and the destinations take.
+    published: list[str] | None = None
+
+    def released(self, kinds: Sequence[str] | None) -> list[Artifact]:
+        """The artifacts published when `kinds` are chosen (`self.published`, or the config's)."""
+        return [a for a in self.artifacts if published(a.kind, kinds)]
 
     @staticmethod
     def path(dist: Path) -> Path:
@@ -81,6 +89,8 @@ class Manifest:
 
     def save(self, dist: Path) -> None:
         data = {"schema": SCHEMA, "wavrybuild": __version__, **asdict(self)}
+        if data["published"] is None:
+            del data["published"]  # every kind: the manifest reads as before [release] publish existed
         data["artifacts"] = sorted(data["artifacts"], key=lambda a: a["path"])
         text = json.dumps(data, indent=2, sort_keys=True) + "\n"
         path = self.path(dist)
@@ -317,6 +327,7 @@ def parse_manifest(data: Any) -> Manifest:
     }, {
         "wavrybuild": (_line, lambda: ""), "checksums": (_opt(_checksums), lambda: None),
         "signatures": (_list(_signature), list), "packages": (_map(_name, _package), dict),
+        "published": (_opt(_list(_one_of(frozenset(CHOOSABLE)))), lambda: None),
     })
     del f["schema"], f["wavrybuild"]
     paths = [a.path for a in f["artifacts"]]

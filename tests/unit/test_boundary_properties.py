@@ -118,7 +118,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "publish.pypi": ("repository-url", "index-url", "token-env", "trusted-publishing", "oidc-url", "id-token-env"),
     "publish.crates": ("packages", "registry", "index", "token-env"),
     "bindings": ("package-dir", "python", "targets", "output-dir", "install-rust"),
-    "release": ("changelog", "notes"),
+    "release": ("changelog", "notes", "publish"),
     "artifacts[0]": ("name", "command", "directory", "top", "tag"),
     "storage": ("url", "endpoint-url", "region"),
     "desktop": ("name", "binary", "bundle-id", "icon", "category", "minimum-macos", "gui", "copyright", "linux",

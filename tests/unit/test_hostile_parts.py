@@ -170,7 +170,7 @@ def _valid() -> dict[str, Any]:
             "source_date_epoch_from": "git commit time",
             "tools": {"cargo": "cargo 1.95.0", "zig": None, "rustc": {"stable": "rustc 1.95.0"}},
             "artifacts": [_artifact()], "checksums": None, "signatures": [],
-            "packages": {"demo": {"version": "1.2.3", "binaries": ["demo"]}}}
+            "packages": {"demo": {"version": "1.2.3", "binaries": ["demo"]}}, "published": None}
 
 
 class World:

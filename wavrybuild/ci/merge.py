@@ -86,6 +86,7 @@ class MergeStage:
             tools={**context.tools, "rustc": dict(sorted(parts.rustc.items()))},
             artifacts=list(old.artifacts) if old else [], checksums=old.checksums if old else None,
             signatures=list(old.signatures) if old else [], packages=context.packages,
+            published=old.published if old else None,  # the checksum stage records the choice
         )
         tx = Transaction(run.state, None, merged)
         try:

@@ -19,6 +19,7 @@ from .artifacts import parse_artifacts
 from .channels import Channels, parse_channels
 from .project import Metadata, Project, parse_cache, parse_project, secret_policy
 from .publish import parse_publish
+from .published import check_publish
 from .release import parse_release
 from .sections import parse_checksum, parse_package
 from .sign import parse_sign
@@ -58,7 +59,7 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
     package = parse_package(path, data.get("package", {}))
     views = _bundle_channels(path, project, targets, package.group, data.get("channels", {}))
     publish = parse_publish(core, data.get("publish", {}))
-    return Config(
+    cfg = Config(
         project=project,
         targets=targets,
         package=package,
@@ -76,6 +77,8 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         provenance=_provenance(core, data["provenance"]) if "provenance" in data else None,
         ci=_ci(path, data["ci"]) if "ci" in data else None,
     )
+    check_publish(cfg)
+    return cfg
 
 
 # The optional sections' modules are imported only when the file has the section: building their

@@ -32,7 +32,8 @@ def notes_text(run: Run, manifest: Manifest) -> str:
         if section is None:
             raise WavryError(f"{path}: no section for version {manifest.version}",
                              hint=f"add a heading `## [{manifest.version}] - YYYY-MM-DD` with this release's changes")
-    return render(cfg, manifest, section, manifest.artifacts)  # render leaves out the notes and the provenance
+    # render leaves out the notes and the provenance; an artifact of a kind not published is not listed.
+    return render(cfg, manifest, section, manifest.released(cfg.release.publish))
 
 
 class NotesStage:

@@ -96,6 +96,6 @@ class PackageStage:
             tools={**record.tools, "rustc": {r.toolchain or "?": r.rustc for r in recs}},
             artifacts=list(old.artifacts) if old else [], checksums=old.checksums if old else None,
             signatures=list(old.signatures) if old else [],
-            packages=release_packages(cfg),
+            packages=release_packages(cfg), published=old.published if old else None,  # until checksum says
         )
         return Transaction(run.state, "archive", manifest)

@@ -8,7 +8,7 @@ No timestamps unless CI supplies them: the same release on the same builder give
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import __version__
@@ -43,8 +43,10 @@ def builder_of(env: Mapping[str, str]) -> tuple[str, dict[str, Any], dict[str, s
 
 
 def statement(manifest: Manifest, record: BuildRecord, env: Mapping[str, str], *, invocation: list[str],
-              config_sha256: str, remote: str | None, builder_id: str | None = None) -> dict[str, Any]:
-    subjects = sorted(({"name": a.path, "digest": {"sha256": a.sha256}} for a in manifest.artifacts
+              config_sha256: str, remote: str | None, builder_id: str | None = None,
+              kinds: Sequence[str] | None = None) -> dict[str, Any]:
+    """`kinds`: what [release] publish chooses (None: every kind); the subjects are the published files."""
+    subjects = sorted(({"name": a.path, "digest": {"sha256": a.sha256}} for a in manifest.released(kinds)
                        if a.kind != "provenance"), key=lambda s: str(s["name"]))
     builder, ci, metadata = builder_of(env)
     commit = str(manifest.git.get("commit") or "")

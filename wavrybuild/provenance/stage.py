@@ -57,7 +57,7 @@ class ProvenanceStage:
             manifest, run.state.record, ci, invocation=["invoke", *sys.argv[1:]],
             config_sha256=sha256_file(run.cfg.project.config_path),
             remote=public_remote((proc.capture(["git", "-C", str(root), "remote", "get-url", "origin"]) or "").strip()),
-            builder_id=pc.builder_id)
+            builder_id=pc.builder_id, kinds=run.cfg.release.publish)
         tx = Transaction(run.state, "provenance", manifest)
         a = tx.add(provenance.NAME, writes(provenance.dumps(doc).encode()), target="", triple="", fmt="intoto.json",
                    binaries=[])

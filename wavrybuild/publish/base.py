@@ -90,6 +90,8 @@ def collect(dist: Path) -> tuple[ReleaseRef, list[LocalFile]]:
     if manifest is None or not manifest.artifacts:
         raise dist_error(f"{Manifest.path(dist)}: missing or lists no artifacts",
                           "run `invoke package` and `invoke checksum` first")
+    # Only the kinds [release] publish chose (recorded by the checksum stage) leave dist/.
+    released = manifest.released(manifest.published)
     sums = dist / SUMS_NAME
     if not sums.is_file():
         raise dist_error(f"{sums}: missing", "run `invoke checksum` first")
@@ -97,19 +99,19 @@ def collect(dist: Path) -> tuple[ReleaseRef, list[LocalFile]]:
         listed = parse_sums(sums.read_text())
     except (SumsError, UnicodeDecodeError) as exc:
         raise dist_error(f"{sums}: {exc}", "run `invoke checksum` again") from None
-    if listed != {a.path: a.sha256 for a in manifest.artifacts}:
+    if listed != {a.path: a.sha256 for a in released}:
         raise dist_error(f"{sums}: does not match manifest.json", "run `invoke checksum` again")
-    missing = [a.path for a in manifest.artifacts if not (dist / a.path).is_file()]
+    missing = [a.path for a in released if not (dist / a.path).is_file()]
     if missing:
         raise dist_error(f"{dist}: listed in manifest.json but missing: {', '.join(missing)}",
                           "run `invoke package` again")
-    names = [a.path for a in manifest.artifacts]
-    for described in [*(a.path for a in manifest.artifacts), SUMS_NAME]:
+    names = [a.path for a in released]
+    for described in [*(a.path for a in released), SUMS_NAME]:
         suffixes = SIGNATURE_SUFFIXES if described == SUMS_NAME else (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)
         names += [described + s for s in suffixes if (dist / (described + s)).is_file()]
     names += [SUMS_NAME, MANIFEST_NAME]
     digests = sha256_many(dist / n for n in names)
-    for a in manifest.artifacts:
+    for a in released:
         path = dist / a.path
         if digests[path] != a.sha256 or path.stat().st_size != a.size:
             raise dist_error(f"{path}: changed since `invoke package` (size or sha256 differs from manifest.json)",
@@ -118,7 +120,7 @@ def collect(dist: Path) -> tuple[ReleaseRef, list[LocalFile]]:
     commit = manifest.git.get("commit") if isinstance(manifest.git, dict) else None
     day = datetime.datetime.fromtimestamp(manifest.source_date_epoch, datetime.UTC).strftime("%Y-%m-%d")
     notes_file = dist / NOTES_NAME
-    notes = notes_file.read_text(encoding="utf-8") if NOTES_NAME in {a.path for a in manifest.artifacts} else ""
+    notes = notes_file.read_text(encoding="utf-8") if NOTES_NAME in {a.path for a in released} else ""
     return ReleaseRef(manifest.name, manifest.version, str(commit) if commit else "nocommit", day, notes), files
 
 

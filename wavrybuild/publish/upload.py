@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import env as env_
+from ..checksum import SUMS_NAME
 from ..config import Config
 from ..config.publish import (
     DESTINATIONS,
@@ -166,6 +167,17 @@ def _registries(cfg: Config, dist: Path, npm: NpmConfig | None, crates: CratesCo
     return results
 
 
+def _same_choice(cfg: Config, dist: Path) -> None:
+    """SHA256SUMS was written for the kinds targets.toml chooses now: else another set would go out."""
+    manifest = Manifest.load(dist)
+    kinds = cfg.release.publish
+    if manifest is not None and manifest.published != (list(kinds) if kinds is not None else None):
+        said = ", ".join(manifest.published) if manifest.published is not None else "every kind"
+        raise PublishError(f"{dist / SUMS_NAME}: written for other kinds ({said}) than "
+                           f"{cfg.project.config_path} release.publish chooses",
+                           hint="run `invoke checksum` (and `invoke sign`) again")
+
+
 def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = False,
             log: Callable[[str], None] = print) -> list[PublishResult]:
     """Upload dist/'s release to every configured destination (or those in `only`), in order.
@@ -180,6 +192,8 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     chosen = [] if registries_only else _chosen(cfg, pcfg, only)
     # Crates are published from their own files in dist/: a crates-only run needs no SHA256SUMS.
     release, files = collect(dist) if chosen or npm is not None else (ReleaseRef("", "", ""), [])
+    if chosen or npm is not None:
+        _same_choice(cfg, dist)
     results: list[PublishResult] = []
 
     def record(result: PublishResult) -> None:

@@ -32,15 +32,16 @@ def _subjects(run: Run) -> tuple[Manifest, list[Path]]:
     sums = dist / SUMS_NAME
     if manifest is None or not sums.is_file():
         raise WavryError(f"{sums}: missing", hint="run `invoke package` and `invoke checksum` first")
-    if parse_sums(sums.read_text()) != {a.path: a.sha256 for a in manifest.artifacts}:
+    released = manifest.released(run.cfg.release.publish)  # only what is published is vouched for
+    if parse_sums(sums.read_text()) != {a.path: a.sha256 for a in released}:
         raise WavryError(f"{sums}: does not match manifest.json", hint="run `invoke checksum` again")
     subjects = [sums]
     # The provenance statement is signed on its own too: verifiers of SLSA provenance take the file alone.
-    subjects += [dist / a.path for a in manifest.artifacts if a.kind == "provenance" and not run.cfg.sign.artifacts]
+    subjects += [dist / a.path for a in released if a.kind == "provenance" and not run.cfg.sign.artifacts]
     if run.cfg.sign.artifacts:
-        subjects += [dist / a.path for a in manifest.artifacts]
+        subjects += [dist / a.path for a in released]
         actual = sha256_many(subjects[1:])
-        for a in manifest.artifacts:
+        for a in released:
             if actual[dist / a.path] != a.sha256:
                 raise WavryError(f"{dist / a.path}: changed since `invoke checksum`", hint="run `invoke package` again")
     return manifest, subjects

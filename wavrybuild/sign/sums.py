@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..checksum import SIDECAR_SUFFIX, SUMS_NAME, format_line, format_sums, sha256_many
-from ..dist import Transaction, writes
+from ..dist import Transaction, described_by, writes
 from ..errors import WavryError
 from ..manifest import MANIFEST_NAME, Manifest
 from ..pipeline.stage import Run, Step
@@ -20,17 +20,21 @@ def _checked(run: Run) -> tuple[Manifest, dict[str, str]]:
     manifest = run.state.manifest
     if manifest is None or not manifest.artifacts:
         raise WavryError(f"{dist / MANIFEST_NAME}: missing or empty", hint="run `invoke package` first")
-    paths = {a.path: dist / a.path for a in manifest.artifacts}
+    artifacts = manifest.released(run.cfg.release.publish)
+    if not artifacts:
+        raise WavryError(f"{dist / MANIFEST_NAME}: none of its artifacts is of a kind [release] publish chooses",
+                         hint="make them (`invoke release`) or choose the kinds that are made")
+    paths = {a.path: dist / a.path for a in artifacts}
     missing = [n for n, p in paths.items() if not p.is_file()]
     if missing:
         raise WavryError(f"{dist}: artifacts listed in manifest.json are missing: {', '.join(missing)}",
                          hint="run `invoke package` again")
     actual = sha256_many(paths.values())
-    for a in manifest.artifacts:
+    for a in artifacts:
         if actual[paths[a.path]] != a.sha256:
             raise WavryError(f"{paths[a.path]}: changed since `invoke package` (sha256 differs from manifest.json)",
                              hint="run `invoke package` again")
-    return manifest, {a.path: a.sha256 for a in manifest.artifacts}
+    return manifest, {a.path: a.sha256 for a in artifacts}
 
 
 class ChecksumStage:
@@ -54,6 +58,10 @@ class ChecksumStage:
         text = format_sums(digests).encode()
         # Bytes, not text: text mode would read a CRLF copy as equal to ours.
         changed = not sums.is_file() or sums.read_bytes() != text
+        kinds = run.cfg.release.publish
+        # What vouched for an artifact that is no longer published (an earlier run's choice).
+        unvouched = [n for a in manifest.artifacts if a.path not in digests for n in described_by(a.path)
+                     if (run.state.dist / n).is_file()]
 
         def write() -> bool:
             tx = Transaction(run.state, None, manifest)
@@ -61,6 +69,9 @@ class ChecksumStage:
                 for name, digest in digests.items():
                     tx.put(name + SIDECAR_SUFFIX, writes(format_line(digest, Path(name).name).encode()))
             tx.put(SUMS_NAME, writes(text))
+            for name in unvouched:
+                (run.state.dist / name).unlink(missing_ok=True)
+            manifest.published = list(kinds) if kinds is not None else None
             manifest.checksums = {"file": SUMS_NAME, "sha256": hashlib.sha256(text).hexdigest(), "sidecars": use_sidecars}
             tx.commit()
             run.ui.table(f"{sums}", ["sha256", "artifact"], [(d, n) for n, d in sorted(digests.items())])

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES, SUMS_NAME, SumsError, parse_sums, read_sums, sha256_many
 from ..codesign import authenticode as ac
+from ..config.release import published
 from ..errors import WavryError
 from ..fsutil import Refused
 from ..manifest import MANIFEST_NAME
@@ -36,7 +37,9 @@ class Check:
     def ok(self) -> bool:
         # not-compared: an artifact whose copies of the binaries cannot be read here (no tool for its
         # format); said in the table, so nobody takes it for a comparison that passed.
-        return self.status in ("ok", "not-compared")
+        # not-published: made, listed in manifest.json, of a kind [release] publish leaves out; its
+        # bytes are still checked against the manifest.
+        return self.status in ("ok", "not-compared", "not-published")
 
 
 def _describes(name: str, listed: set[str]) -> bool:
@@ -107,9 +110,34 @@ def _manifest_checks(directory: Path, expected: dict[str, str], present: set[str
     artifacts = data.get("artifacts", []) if isinstance(data, dict) else None
     if not isinstance(artifacts, list) or not all(isinstance(a, dict) for a in artifacts):
         return [Check(MANIFEST_NAME, "manifest-disagrees", "not a manifest (no list of artifacts)")]
+    kinds = data.get("published")
+    if kinds is not None and (not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)):
+        return [Check(MANIFEST_NAME, "manifest-disagrees", "`published` is not a list of kinds")]
     checks = [Check(str(a.get("path", "?")), "manifest-disagrees", "manifest.json and SHA256SUMS give different digests")
-              for a in artifacts if expected.get(a.get("path")) != a.get("sha256")]
+              for a in _released(artifacts, kinds) if expected.get(str(a.get("path"))) != a.get("sha256")]
     return checks + _signature_checks(present, data)
+
+
+def _released(artifacts: list[dict[str, Any]], kinds: Any) -> list[dict[str, Any]]:
+    """The manifest's artifacts of the kinds it records as published (all without `published`)."""
+    return [a for a in artifacts if published(str(a.get("kind")), kinds if isinstance(kinds, list) else None)]
+
+
+def _unpublished(directory: Path, names: set[str]) -> dict[str, Check]:
+    """Files of `names` that manifest.json lists, with these bytes, as made but not published."""
+    try:
+        data = json.loads((directory / MANIFEST_NAME).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    artifacts = _manifest_artifacts(directory)
+    kinds = data.get("published") if isinstance(data, dict) else None
+    if not isinstance(kinds, list):
+        return {}
+    out = [a for a in artifacts if a.get("path") in names and a not in _released(artifacts, kinds)]
+    actual = {p.relative_to(directory).as_posix(): d
+              for p, d in sha256_many(directory / str(a["path"]) for a in out).items()}
+    return {str(a["path"]): Check(str(a["path"]), "not-published", f"a {a.get('kind')} artifact: made, not published "
+                                  "([release] publish)") for a in out if actual.get(str(a["path"])) == a.get("sha256")}
 
 
 def verify_dir(directory: Path) -> list[Check]:
@@ -129,9 +157,10 @@ def verify_dir(directory: Path) -> list[Check]:
         if bad_sidecar:
             checks.append(bad_sidecar)
     present = _present(directory)  # one walk of the directory for both checks
-    for name in sorted(present - listed):
-        if not _describes(name, listed):
-            checks.append(Check(name, "unexpected", "not listed in SHA256SUMS"))
+    unlisted = {n for n in present - listed if not _describes(n, listed)}
+    made = _unpublished(directory, unlisted)
+    for name in sorted(unlisted):
+        checks.append(made.get(name) or Check(name, "unexpected", "not listed in SHA256SUMS"))
     return checks + _manifest_checks(directory, expected, present) + supply_chain_checks(directory, expected)
 
 
@@ -205,8 +234,9 @@ def verify_signatures(directory: Path, cfg: Config) -> list[Check]:
             artifacts = json.loads(manifest.read_text()).get("artifacts", [])
         except ValueError:
             artifacts = []
-    if cfg.sign.artifacts:
-        subjects += [directory / a["path"] for a in artifacts if (directory / a["path"]).is_file()]
+    if cfg.sign.artifacts:  # the published ones: an artifact left out of SHA256SUMS is not signed either
+        subjects += [directory / a["path"] for a in _released(artifacts, cfg.release.publish)
+                     if (directory / a["path"]).is_file()]
     else:  # the provenance statement is always signed on its own (sign/stage.py)
         subjects += [directory / a["path"] for a in artifacts if a.get("kind") == "provenance"]
     for method in sg.detached_methods(cfg.sign):
