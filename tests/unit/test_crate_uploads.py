@@ -69,6 +69,7 @@ def _dist(tmp_path: Path, files: dict[str, bytes]) -> Path:
     dist.mkdir(parents=True)
     listed = []
     for name, data in files.items():
+        (dist / name).parent.mkdir(parents=True, exist_ok=True)
         (dist / name).write_bytes(data)
         listed.append(Artifact("", "", "crate", "json" if name.endswith(".json") else "crate", name, len(data),
                                hashlib.sha256(data).hexdigest()))
@@ -113,6 +114,11 @@ def test_hostile_crate_files_are_refused(tmp_path: Path) -> None:
         read_uploads(_cc("a-b"), dist)
     dist = _dist(tmp_path / "5", {"a-b-1.0.0.crate.json": _meta()})
     with pytest.raises(PublishError, match=r"a-b-1.0.0.crate: not listed as a crate file"):
+        read_uploads(_cc("a-b"), dist)
+    # A path in the name: the files of a crate are named as cargo names them, at dist/'s top.
+    dist = _dist(tmp_path / "7", {"a-b-1.0.0.crate": b"AB", "sub/a-b-1.0.0.crate.json": _meta()})
+    with pytest.raises(PublishError, match=r"sub/a-b-1.0.0.crate.json: holds the metadata of a-b 1.0.0, whose file is "
+                                           r"a-b-1.0.0.crate.json"):
         read_uploads(_cc("a-b"), dist)
     # A configured crate nothing packaged.
     dist = _dist(tmp_path / "6", {"a-b-1.0.0.crate": b"AB", "a-b-1.0.0.crate.json": _meta()})
