@@ -9,6 +9,7 @@ with the public download URLs (<base>/download/<tag>/<asset>) added."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -35,12 +36,31 @@ BUILD = ("import pathlib; d = pathlib.Path('site/dist'); d.mkdir(parents=True, e
          "(d / 'index.html').write_text('<h1>' + pathlib.Path('site/title.txt').read_text().strip() + '</h1>')")
 
 
+BODIES: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, JSON body) of the API's POST/PATCH calls
+
+
 @pytest.fixture
 def github() -> Iterator[FakeGitHub]:
-    """test_publish's fake GitHub API, plus the public download URLs a release's assets have."""
+    """test_publish's fake GitHub API, plus the public download URLs a release's assets have, and
+    the JSON bodies sent to it kept (the fake itself ignores make_latest)."""
     fake = FakeGitHub(token=TOKEN)
+    BODIES.clear()
 
     class Downloads(_handler(fake)):  # type: ignore[misc, valid-type]
+        def keep_body(self) -> None:
+            if self.path.startswith("/api/"):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                BODIES.append((self.command, urlsplit(self.path).path, json.loads(body or b"{}")))
+                self.rfile = io.BytesIO(body)  # the fake reads it again
+
+        def do_POST(self) -> None:
+            self.keep_body()
+            super().do_POST()
+
+        def do_PATCH(self) -> None:
+            self.keep_body()
+            super().do_PATCH()
+
         def do_GET(self) -> None:
             m = re.fullmatch(r"/download/([^/]+)/([^/]+)", urlsplit(self.path).path)
             if m is None:
@@ -148,6 +168,13 @@ def test_website_rolls_without_the_app(tmp_path: Path, github: FakeGitHub, cargo
     assert SITE in site1["SHA256SUMS"][1].decode() and "deb" not in site1["SHA256SUMS"][1].decode()
     first_commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
     assert github.tags["website-latest"] == first_commit
+
+    # The website's release never becomes GitHub's "Latest": /releases/latest/ stays the app's.
+    (site_id,) = [r.id for r in github.releases.values() if r.tag_name == "website-latest"]
+    made = [b for m, p, b in BODIES if m == "POST" and p.endswith("/releases")]
+    assert [b.get("make_latest") for b in made] == [None, "false"] and made[1]["tag_name"] == "website-latest"
+    published = [b for m, p, b in BODIES if m == "PATCH" and p.endswith(f"/releases/{site_id}")]
+    assert [b.get("draft") for b in published] == [False] and published[0]["make_latest"] == "false"
 
     deploy = tmp_path / "srv"
     pulled = _pull(github, deploy, keys)
