@@ -512,11 +512,45 @@ def _mutate(edit: tuple[str, Any, Any]) -> bytes | Any:
     return data
 
 
+_FRESH: dict[Path, tuple[World, dict[str, Any], Path]] = {}
+
+
+def _world_tree(w: World) -> dict[str, Any]:
+    """_snapshot of the whole world but its part manifest (each example writes its own)."""
+    return _snapshot(w.root) | {str(w.manifest.relative_to(w.root)): None}
+
+
+def _fresh_world(root: Path) -> World:
+    """World(root) as new, for one generated example. Building it (with its valid merge) costs most of an
+    example, so it is built once per test; a later example gets it back only when its tree is, byte for
+    byte, the fresh one. An accepted merge's dist/ is put back from a copy; any other difference builds
+    the world again."""
+    kept = _FRESH.get(root)
+    if kept is not None:
+        w, fresh, saved = kept
+        if _world_tree(w) == fresh:
+            return w
+        try:
+            shutil.rmtree(w.dist)
+            shutil.copytree(saved, w.dist, symlinks=True)
+        except OSError:
+            pass
+        else:
+            if _world_tree(w) == fresh:
+                return w
+    w = World(root)
+    saved = root.with_name(root.name + "-fresh-dist")
+    shutil.rmtree(saved, ignore_errors=True)
+    shutil.copytree(w.dist, saved, symlinks=True)
+    _FRESH[root] = (w, _world_tree(w), saved)
+    return w
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edit=edits)
 def test_generated_mutations_of_a_part_are_refused_naming_it_or_accepted_and_confined(
         tmp_path: Path, edit: tuple[str, Any, Any]) -> None:
-    w = World(tmp_path / "w")
+    w = _fresh_world(tmp_path / "w")
     before, outside = _snapshot(w.dist), _snapshot(w.outside)
     data = _mutate(edit)
     try:

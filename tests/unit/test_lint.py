@@ -21,7 +21,10 @@ def test_ruff_is_clean() -> None:
 
 
 def test_mypy_strict_is_clean() -> None:
-    done = _run("mypy", "--no-incremental", "--cache-dir", "/dev/null")
+    # mypy's own cache (.mypy_cache, shared with `mypy wavrybuild`): a module whose source or whose
+    # dependencies' interfaces changed is checked again, and an unchanged module's errors are reported
+    # from the cache, so the verdict is the same as without it (8-14 s cold, under 1 s warm).
+    done = _run("mypy")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
