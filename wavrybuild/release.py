@@ -86,6 +86,8 @@ def release_only(run: Run, only: str, *, no_publish: bool = False) -> Pipeline:
 
 
 def release(run: Run, *, no_publish: bool = False) -> Pipeline:
+    if not run.part:
+        _check_rolling(run, no_publish=no_publish)
     pipeline = Pipeline(run)
     pipeline.pipeline(release_stages(part=run.part, no_publish=no_publish), "release")
     if run.part and not run.dry:
@@ -149,7 +151,18 @@ def fetch_parts(storage_cfg: StorageConfig | None, config_path: Path, dist: Path
     return dest
 
 
+def _check_rolling(run: Run, *, no_publish: bool) -> None:
+    """A rolling tag that could not be published stops the release before anything is built, not
+    after the versioned release went out."""
+    from .config.artifacts import rolling
+    from .publish.rolling import plan
+
+    if rolling(run.cfg.artifacts):
+        plan(run.cfg, publish=not no_publish)
+
+
 def merge(run: Run, parts_dir: Path, *, no_publish: bool = False) -> Pipeline:
+    _check_rolling(run, no_publish=no_publish)
     pipeline = Pipeline(run)
     pipeline.pipeline(merge_stages(parts_dir, no_publish=no_publish), "release")
     return pipeline

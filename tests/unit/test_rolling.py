@@ -98,6 +98,17 @@ def test_release_stages_end_with_the_rolling_track() -> None:
     assert [s.name for s in release_stages(part=False, no_publish=True)][-1] == "rolling"
 
 
+def test_release_refuses_an_unpublishable_rolling_tag_before_it_builds(tmp_path: Path) -> None:
+    from wavrybuild.release import release
+
+    cfg = _cfg(tmp_path, [_site()])
+    ui = Recorder()
+    with pytest.raises(ConfigError, match=r"a rolling tag is published to \[publish.github\]"):
+        release(Run(cfg, ui, cfg.targets, dry=True))
+    assert ui.lines == []  # no stage was started, not even in a dry run
+    assert not cfg.project.dist_dir.exists()
+
+
 def test_only_takes_artifacts(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, [_site()], GITHUB)
     with pytest.raises(ConfigError, match="did you mean 'artifacts'"):
