@@ -32,7 +32,7 @@ from ..package.archive import HashingWriter, source_date_epoch, write_archive
 from ..package.artifacts import KIND, _failed, entries
 from ..pipeline.stage import Run, Step
 from ..sign import signatures as sg
-from ..ui import human_size
+from ..ui import human_size, mask_for_ci
 from .base import PublishResult, ReleaseRef, collect
 
 ONLY = ("artifacts",)  # what `invoke release --only` takes
@@ -171,6 +171,8 @@ class RollingStage:
             todo = [m for m in methods if not any(s["method"] == m for s in kept)]
             if not todo:
                 return False  # SHA256SUMS is unchanged (a change removes its signatures)
+            envs = {"gpg": run.cfg.sign.gpg.passphrase_env, "minisign": run.cfg.sign.minisign.passphrase_env}
+            mask_for_ci([sg.Secret(envs[m]).value for m in todo if m in envs])
             work = tmp_dir(p.directory) / "sign"
             work.mkdir(parents=True, exist_ok=True)
             try:
