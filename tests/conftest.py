@@ -98,6 +98,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         module = item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group("shared-build" if module in shared else module))
+    # The longest group first, then the other integration modules, then the unit tests, which are many
+    # and short and so fill the gaps at the end (the order within a module stays as written).
+    items.sort(key=lambda item: 0 if item.nodeid.split("::")[0] in shared else 1 if "/integration/" in item.nodeid else 2)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
