@@ -83,6 +83,32 @@ def toolchain_with_std(*triples: str) -> str:
     pytest.fail(f"no installed toolchain has the std of all of {triples} (run `invoke toolchain --install`)")
 
 
+# Tests run in two processes (pytest-xdist, `-n auto --dist loadgroup` in pyproject.toml): Rust builds
+# keep both cores busy, while most other tests wait on one Python process at a time (invoke's start-up,
+# servers, git), so a second worker fills the idle core. A module runs whole in one worker (its module
+# fixtures are made once), and every module with a test that uses the session's release build runs in
+# the same worker, so that build is made once. Each worker has a cargo target dir of its own (the
+# session fixture below): cargo's lock makes a shared target dir safe for cargo, not for two
+# invocations that copy binaries out of it at the same time.
+SHARED_BUILD = frozenset({"release", "packaged"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    shared = {item.nodeid.split("::")[0] for item in items if SHARED_BUILD.intersection(getattr(item, "fixturenames", ()))}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("shared-build" if module in shared else module))
+    # The longest group first, then the other integration modules, then the unit tests, which are many
+    # and short and so fill the gaps at the end (the order within a module stays as written).
+    items.sort(key=lambda item: 0 if item.nodeid.split("::")[0] in shared else 1 if "/integration/" in item.nodeid else 2)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Two workers are enough to fill the gaps beside cargo (which uses every core itself); more would
+    only run more cold builds at once."""
+    return min(os.cpu_count() or 1, 2)
+
+
 @pytest.fixture(scope="session")
 def cargo_target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cargo target dir for the whole session: std built from source is built once."""
