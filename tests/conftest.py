@@ -93,6 +93,7 @@ def toolchain_with_std(*triples: str) -> str:
 SHARED_BUILD = frozenset({"release", "packaged"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     shared = {item.nodeid.split("::")[0] for item in items if SHARED_BUILD.intersection(getattr(item, "fixturenames", ()))}
     for item in items:

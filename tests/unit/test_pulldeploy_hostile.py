@@ -273,7 +273,7 @@ def test_the_deadline_covers_the_asset_download_too(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("content", "fragment"), [
     (os.urandom(1 << 20), "/asset: File too large"),  # the download itself
     (bytes(1 << 20), "/unpacked: File too large"),  # compresses to little: unpacking is what fills the disk
-])
+], ids=["download", "unpack"])  # ids, not the bytes: every test process must collect the same names
 def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, content: bytes, fragment: str) -> None:
     """RLIMIT_FSIZE (with SIGXFSZ ignored) makes writes past 64 KiB fail as a full disk would."""
     data = archive({"big.bin": content})
