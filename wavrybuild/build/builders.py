@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from importlib import resources
@@ -109,7 +110,13 @@ def _unset(project: Project) -> frozenset[str]:
 
 def _shim(name: str) -> Path:
     """One of our rustc shims (resources/), kept as an executable under the cache home."""
-    shim = env_.cache_home() / "wavrybuild" / name
+    return _shim_in(env_.cache_home(), name)
+
+
+@functools.cache
+def _shim_in(home: Path, name: str) -> Path:
+    # Once per process and cache home: every build command of a run names the same shim.
+    shim = home / "wavrybuild" / name
     text = resources.files("wavrybuild").joinpath(f"resources/{name}").read_text()
     if not shim.is_file() or shim.read_text() != text:
         shim.parent.mkdir(parents=True, exist_ok=True)
