@@ -396,7 +396,9 @@ def plan(c: Context, format: str = "github", config: str | None = None) -> None:
     """Print the CI build matrix: one job per target of targets.toml (for fromJSON(...) or a GitLab child pipeline)."""
     from .ci.matrix import matrix
 
-    _ui(c).result(json_.dumps(matrix(_load(c, config, lock=False), format), separators=(",", ":")) + "\n")
+    # cargo_optional: the matrix needs targets.toml alone, and GitLab's plan job runs in an image with no Rust.
+    _ui(c).result(json_.dumps(matrix(_load(c, config, cargo_optional=True, lock=False), format),
+                              separators=(",", ":")) + "\n")
 
 
 @task(iterable=["to"], help={"to": "github, gitlab, pypi, crates, http, directory or npm; repeat for several "

@@ -205,10 +205,9 @@ def test_verify_refuses_a_published_field_that_is_not_a_list(tmp_path: Path) -> 
 
 
 def _doc_block(doc: str, heading: str) -> str:
-    text = (Path(__file__).resolve().parents[2] / "docs" / doc).read_text()
-    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    blocks = [b.split("```", 1)[0] for b in section.split("```toml\n")[1:]]
-    return next(b for b in blocks if b.startswith("[project]"))  # the complete configuration
+    from tests.unit.test_doc_configs import complete_config
+
+    return complete_config(doc, heading)  # the block marked as the section's complete configuration
 
 
 def test_the_desktop_app_configuration_of_the_docs_loads_as_it_stands(tmp_path: Path) -> None:

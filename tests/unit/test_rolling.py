@@ -149,9 +149,9 @@ def test_local_run_makes_its_own_set_and_reruns_unchanged(tmp_path: Path) -> Non
 
 def _docs_configuration() -> str:
     """The complete configuration under docs/desktop.md's "A desktop app with a website on a rolling tag"."""
-    text = (Path(__file__).resolve().parents[2] / "docs/desktop.md").read_text()
-    section = text.split("\n## A desktop app with a website on a rolling tag\n", 1)[1].split("\n## ", 1)[0]
-    return section.split("```toml\n", 1)[1].split("```", 1)[0]
+    from tests.unit.test_doc_configs import complete_config
+
+    return complete_config("desktop.md", "A desktop app with a website on a rolling tag")
 
 
 def test_the_docs_desktop_app_with_a_rolling_website_loads_as_it_stands(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from ..config import Config, TargetConfig
 from ..errors import ConfigError
 
 GITLAB_IMAGE = "python:3.11-bookworm"
+MINISIGN_APT = "apt-get update -q && apt-get install -y -q --no-install-recommends minisign"
 # What a matrix part makes (archives, wheels, npm tarballs, .deb/.rpm, [desktop] images and installers).
 PART_FILES = ("dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz", "dist/*.deb", "dist/*.rpm", "dist/*.dmg",
               "dist/*.msi", "dist/*.exe", "dist/*.cdx.json")
@@ -64,6 +65,10 @@ def matrix(cfg: Config, fmt: str) -> object:
         # the commit, and the merge job downloads them from there instead of from job artifacts.
         phases = cfg.storage is not None
         install = "python3 -m pip install " + _package_spec(cfg, "[storage]" if phases else "")
+        # GITLAB_IMAGE has gpg but no minisign: a job on it that makes or checks a minisign signature
+        # (a part job its part manifest's; the merge the parts' and SHA256SUMS's) installs it first.
+        signed_parts = cfg.ci is not None and cfg.ci.part_key == "minisign"
+        merge_signs = signed_parts or "minisign" in cfg.sign.methods
         # A child pipeline does not inherit the parent's `default:`: every job names its image.
         jobs: dict[str, object] = {"stages": ["build", "merge"], "default": {"image": GITLAB_IMAGE}}
         for t in targets:
@@ -72,7 +77,8 @@ def matrix(cfg: Config, fmt: str) -> object:
             py = "python" if r.image is None else "python3"
             job: dict[str, object] = {
                 "stage": "build",
-                "script": [install.replace("python3 ", f"{py} ", 1),
+                "script": [*([MINISIGN_APT] if signed_parts and r.image == GITLAB_IMAGE else []),
+                           install.replace("python3 ", f"{py} ", 1),
                            f"{py} -m invoke toolchain --install --target {t['target']}",
                            f"{py} -m invoke release --part --target {t['target']}"],
                 "artifacts": {"paths": [*PART_FILES, "dist/manifest-part-*.json"]},
@@ -87,7 +93,7 @@ def matrix(cfg: Config, fmt: str) -> object:
         jobs["merge"] = {
             "stage": "merge",
             "needs": [{"job": f"part:{t['target']}", "artifacts": not phases} for t in targets],
-            "script": [install, merge],
+            "script": [*([MINISIGN_APT] if merge_signs else []), install, merge],
             "artifacts": {"paths": ["dist/"]},
         }
         return jobs
