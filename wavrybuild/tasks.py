@@ -587,10 +587,33 @@ def parts(c: Context, commit: str | None = None, config: str | None = None) -> N
     _ui(c).table(f"Parts in {w.url()}", ["part", "files", "state"], rows or [("(none)", "0", "-")])
 
 
+@task(iterable=["channel"], help={
+    "ci": "also write the CI files: github (.github/workflows/release.yml), gitlab (.gitlab-ci.yml) or both",
+    "musl": "add the static Linux targets (x86_64 and arm64 musl)",
+    "glibc-floor": "add Linux gnu targets linked against this glibc, e.g. 2.17 (cargo-zigbuild)",
+    "universal2": "add universal2-apple-darwin (both Mac architectures in one binary)",
+    "channel": "add a package channel: npm, wheel, deb or rpm; repeat for several",
+    "force": "overwrite files that differ from what init writes",
+    "check": "write nothing; exit 1 if the CI files differ from what init would write now",
+    "dry": "print every file init would write, writing none",
+})
+@_guarded
+def init(c: Context, ci: str | None = None, musl: bool = False, glibc_floor: str | None = None,
+         universal2: bool = False, channel: list[str] | None = None, force: bool = False, check: bool = False,
+         dry: bool = False) -> None:
+    """Write targets.toml (from `cargo metadata`), a tasks.py when there is none and with --ci the CI files:
+    the same as `python -m wavrybuild init`, which works before a tasks.py exists."""
+    from .init import Options, run
+
+    run(Path.cwd(), Options.parse(ci=ci, musl=musl, glibc_floor=glibc_floor, universal2=universal2,
+                                  channels=channel or (), force=force, check=check, dry=dry), _ui(c))
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
     ns = Collection(toolchain, doctor, build, smoke, codesign, package, checksum, sign, verify, publish, release, plan,
                     wheel, npm, wheels, linux_packages, sbom, desktop, provenance, repos, installer, notes, artifacts,
                     crates, parts)
+    ns.add_task(init)
     ns.configure({"wavrybuild": {"config": None}})
     return ns
