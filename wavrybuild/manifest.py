@@ -25,7 +25,7 @@ MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z: still a date (publishers forma
 MAX_ITEMS = 10000
 # Every kind a stage writes (docs/manifest.md); a new kind of artifact is added here.
 KINDS = frozenset({"archive", "wheel", "npm", "deb", "rpm", "sbom", "extra", "notes", "provenance", "installer",
-                   "dmg", "msi", "setup", "crate"})
+                   "dmg", "msi", "setup", "crate", "homebrew", "scoop", "winget"})
 
 
 @dataclass

@@ -15,6 +15,7 @@ from .channels.desktop.stage import DesktopStage
 from .channels.installer.stage import InstallerStage
 from .channels.linux.stage import LinuxStage
 from .channels.npm.stage import NpmStage
+from .channels.pkgmanagers.stage import PackageManagersStage
 from .channels.repos.stage import ReposStage
 from .channels.wheel.stage import WheelStage
 from .ci.merge import MergeStage, write_part_manifest
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
     """toolchain → build → smoke → codesign → package → sbom → wheel → npm → linux → desktop → artifacts →
-    crates (these two in a matrix: the part of the first target), then (not in a matrix part) installer → notes →
+    crates (these two in a matrix: the part of the first target), then (not in a matrix part) installer →
+    package-managers → notes →
     provenance → checksum → sign → repos → publish → rolling (the [[artifacts]] on a rolling tag)."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), CodesignStage(chosen=True),
@@ -51,7 +53,8 @@ def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
                            SbomStage(chosen=True), WheelStage(chosen=True), NpmStage(main=not part, chosen=True),
                            LinuxStage(), DesktopStage(chosen=True), ArtifactsStage(), CrateFilesStage()]
     if not part:
-        stages += [InstallerStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
+        stages += [InstallerStage(), PackageManagersStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(),
+                   ReposStage()]
         stages += [] if no_publish else [PublishStage()]
         stages += [RollingStage(publish=not no_publish)]
     return stages
@@ -59,9 +62,9 @@ def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
 
 def merge_stages(parts_dir: Path, *, no_publish: bool) -> list[Stage]:
     """Collect the parts, then what needs every target at once: the main npm package, the
-    installer, checksum, sign, repos, publish. Never builds."""
+    installer, the package managers' manifests, checksum, sign, repos, publish. Never builds."""
     stages: list[Stage] = [MergeStage(parts_dir), NpmStage(main=True, platform_packages=False), InstallerStage(),
-                           NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
+                           PackageManagersStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
     return stages + ([] if no_publish else [PublishStage()]) + [RollingStage(publish=not no_publish)]
 
 

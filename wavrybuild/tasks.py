@@ -535,6 +535,15 @@ def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
     _one(c, _load(c, config), InstallerStage(), dry=dry)
 
 
+@task(help={"dry": "name the files without writing them", "config": CONFIG_HELP})
+@_guarded
+def package_managers(c: Context, dry: bool = False, config: str | None = None) -> None:
+    """The Homebrew formula, Scoop manifest and winget manifests for this release's archives and installers."""
+    from .channels.pkgmanagers.stage import PackageManagersStage
+
+    _one(c, _load(c, config), PackageManagersStage(), dry=dry)
+
+
 @task(help={"dry": "say what would be written", "config": CONFIG_HELP})
 @_guarded
 def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
@@ -613,7 +622,7 @@ def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
     ns = Collection(toolchain, doctor, build, smoke, codesign, package, checksum, sign, verify, publish, release, plan,
                     wheel, npm, wheels, linux_packages, sbom, desktop, provenance, repos, installer, notes, artifacts,
-                    crates, parts)
+                    crates, parts, package_managers)
     ns.add_task(init)
     ns.configure({"wavrybuild": {"config": None}})
     return ns

@@ -4,8 +4,9 @@ WAVRYBUILD_MINISIGN_KEY, its passphrase from the environment, never printed) and
 signature with the part; a checkout with the public key in [ci] merges it from storage. Then the
 bucket is tampered with as its writer could — the archive, the sha256 stored with it and the part
 manifest rewritten together, the old signature kept — and the merge refuses, naming the part,
-with dist/ as it was; the same checkout without [ci] would merge it and says the parts are
-unauthenticated."""
+with dist/ as it was; the untouched signed part replayed under another commit's prefix is refused
+by a checkout at that commit; the same checkout without [ci] would merge the tamper and says the
+parts are unauthenticated."""
 
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ def _client(url: str):  # type: ignore[no-untyped-def]
 
     return boto3.client("s3", endpoint_url=url, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
                         region_name="us-east-1")
+
+
+def _put(client, key: str, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    """An object with the sha256 metadata a part's upload keeps (as the bucket's writer can set it)."""
+    client.put_object(Bucket="releases", Key=key, Body=body, Metadata={"sha256": hashlib.sha256(body).hexdigest()})
+
+
+def _merge_refused(checkout: Path, commit: str) -> str:
+    done = invoke("release", "--merge-from-storage", commit, "--no-publish", cwd=checkout, env=_env(checkout),
+                  timeout=600)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out
+    return out
 
 
 def test_signed_part_merges_and_a_coordinated_tamper_is_refused(tmp_path: Path, s3: str) -> None:  # noqa: F811
@@ -84,26 +99,35 @@ def test_signed_part_merges_and_a_coordinated_tamper_is_refused(tmp_path: Path, 
     for a in manifest["artifacts"]:
         if a["path"] == ARCHIVE:
             a["sha256"], a["size"] = sha, len(evil)
-    body = json.dumps(manifest, indent=2).encode()
-    client.put_object(Bucket="releases", Key=prefix + PART, Body=body,
-                      Metadata={"sha256": hashlib.sha256(body).hexdigest()})
-    refused = invoke("release", "--merge-from-storage", commit, "--no-publish", cwd=merger, env=_env(merger),
-                     timeout=600)
-    out = refused.stdout + refused.stderr
-    assert refused.returncode == 1, out
+    _put(client, prefix + PART, json.dumps(manifest, indent=2).encode())
+    out = _merge_refused(merger, commit)
     assert f"{HOST}/{PART}: its signature {PART}.minisig does not verify against the minisign key {public}" in out, out
-    assert "Traceback" not in out
+    assert f"storage: s3://releases/{prefix}{PART}: its signature" in out, out  # refused as it came in
     assert (merger / "dist" / ARCHIVE).read_bytes() == good and (merger / "dist/SHA256SUMS").read_text() == sums
+
+    # The untouched, validly signed part of this commit replayed under another commit's prefix: a
+    # checkout at that commit refuses it as it comes in (the signature binds the commit), naming
+    # the part and both commits, and downloads nothing else of it.
+    replayer = write_project(tmp_path / "replayer", toml)
+    (replayer / "NEWS").write_text("a later commit\n")
+    git_commit(replayer)
+    later = _commit(replayer)
+    assert later != commit
+    for name, body in ((ARCHIVE, good), (PART, (stored / PART).read_bytes()),
+                       (PART + ".minisig", (stored / (PART + ".minisig")).read_bytes())):
+        _put(client, f"demo/{later}/{HOST}/{name}", body)
+    out = _merge_refused(replayer, later)
+    assert f"storage: s3://releases/demo/{later}/{HOST}/{PART}: was made for commit {commit}, and this merge is at " \
+        f"commit {later}" in out, out
+    assert not (replayer / "dist" / ARCHIVE).exists()
 
     # The same checkout without [ci]: nothing stops the tamper, and the merge says so.
     trusting = write_project(tmp_path / "trusting", _toml(s3, (HOST,)))
     git_commit(trusting)
     manifest["git"]["commit"] = _commit(trusting)  # parts are kept by commit: put the tampered part under this one
-    body = json.dumps(manifest, indent=2).encode()
     other = f"demo/{_commit(trusting)}/{HOST}/"
-    client.put_object(Bucket="releases", Key=other + ARCHIVE, Body=evil, Metadata={"sha256": sha})
-    client.put_object(Bucket="releases", Key=other + PART, Body=body,
-                      Metadata={"sha256": hashlib.sha256(body).hexdigest()})
+    _put(client, other + ARCHIVE, evil)
+    _put(client, other + PART, json.dumps(manifest, indent=2).encode())
     accepted = invoke("release", "--merge-from-storage", _commit(trusting), "--no-publish", cwd=trusting,
                       env=_env(trusting), timeout=600)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr

@@ -65,6 +65,11 @@ SECTIONS: dict[str, tuple[tuple[str | int, ...], dict[str, Any]]] = {
     "channels.deb": (("channels", "deb"), {"maintainer": "W <w@example.invalid>"}),
     "channels.rpm": (("channels", "rpm"), {"maintainer": "W <w@example.invalid>"}),
     "channels.installer": (("channels", "installer"), {"base-url": "https://dl.example/v{version}"}),
+    "channels.homebrew": (("channels", "homebrew"), {"base-url": "https://dl.example/v{version}"}),
+    "channels.scoop": (("channels", "scoop"), {"base-url": "https://dl.example/v{version}",
+                                               "checkver-url": "https://dl.example/"}),
+    "channels.winget": (("channels", "winget"), {"base-url": "https://dl.example/v{version}",
+                                                 "package-identifier": "Example.demo"}),
     "publish": (("publish",), {}),
     "publish.github": (("publish", "github"), {"repo": "o/n"}),
     "publish.gitlab": (("publish", "gitlab"), {}),
@@ -103,13 +108,16 @@ KEYS: dict[str, tuple[str, ...]] = {
     "sign.authenticode": ("pkcs12", "password-env", "ca", "description", "timestamp-url"),
     "sign.sigstore": ("identity", "issuer", "token-env"),
     "cache": ("sccache",),
-    "channels": ("pypi", "npm", "deb", "rpm", "installer"),
+    "channels": ("pypi", "npm", "deb", "rpm", "installer", "homebrew", "scoop", "winget"),
     "channels.pypi": ("name", "summary", "license"),
     "channels.npm": ("name", "targets", "registry", "token-env", "access", "tag", "publish"),
     "channels.deb": ("targets", "name", "maintainer", "section", "depends", "contents", "release", "repository",
                      "repo-dir", "distribution", "component"),
     "channels.rpm": ("targets", "name", "maintainer", "depends", "contents", "release", "repository", "repo-dir"),
     "channels.installer": ("base-url", "targets"),
+    "channels.homebrew": ("base-url",),
+    "channels.scoop": ("base-url", "checkver-url"),
+    "channels.winget": ("base-url", "package-identifier", "publisher"),
     "publish": ("github", "gitlab", "http", "directory", "pypi", "crates"),
     "publish.github": ("repo", "tag", "api-url", "upload-url", "token-env", "draft", "prerelease", "rolling"),
     "publish.gitlab": ("project", "api-url", "token-env", "token-kind", "package", "package-version", "tag", "release"),
@@ -118,7 +126,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "publish.pypi": ("repository-url", "index-url", "token-env", "trusted-publishing", "oidc-url", "id-token-env"),
     "publish.crates": ("packages", "registry", "index", "token-env"),
     "bindings": ("package-dir", "python", "targets", "output-dir", "install-rust"),
-    "release": ("changelog", "notes", "publish"),
+    "release": ("changelog", "notes", "notes-from", "notes-template", "publish"),
     "artifacts[0]": ("name", "command", "directory", "top", "tag"),
     "storage": ("url", "endpoint-url", "region"),
     "desktop": ("name", "binary", "bundle-id", "icon", "category", "minimum-macos", "gui", "copyright", "linux",
@@ -172,6 +180,8 @@ FREE_TEXT = {
     "DesktopConfig.scope": "one of SCOPES", "DesktopConfig.windows_formats": "each one of WINDOWS_FORMATS",
     "MacSigning.signer": "one of SIGNERS", "SbomConfig.spec_version": "one of SPEC_VERSIONS",
     "CiConfig.part_key": "one of PART_KEYS",
+    "NotesTemplate.parts": "the notes template's own Markdown and its placeholder names (each one of PLACEHOLDERS): "
+                           "the release notes' text, never a path, URL or format field",
 }
 
 # --- hostile values ----------------------------------------------------------------------------------
@@ -428,8 +438,8 @@ def _has_plain_str(tp: Any) -> bool:
 
 def _hints(tp: Any) -> dict[str, Any]:
     # Config names its optional sections' types for the type checker only (config/whole.py).
-    from wavrybuild.config import bindings, ci, desktop, npm, sbom, storage
-    names = {k: v for m in (bindings, ci, desktop, npm, sbom, storage) for k, v in vars(m).items()}
+    from wavrybuild.config import bindings, ci, desktop, npm, pkgmanagers, sbom, storage
+    names = {k: v for m in (bindings, ci, desktop, npm, pkgmanagers, sbom, storage) for k, v in vars(m).items()}
     return typing.get_type_hints(tp, localns=names)
 
 

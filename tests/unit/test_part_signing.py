@@ -2,8 +2,12 @@
 binary the release signing uses), checked by the merge before it is parsed. A part that is
 unsigned, signed by another key, or rewritten together with its files (the old signature kept)
 is refused naming the part, and dist/ stays as it was; without a key the merge says the parts are
-unauthenticated. [ci]'s boundary: did-you-mean and hostile values. No Rust: the config comes from
-`config.parse` with a stand-in for `cargo metadata`."""
+unauthenticated. A validly signed part of another commit (replayed) is refused; the release job
+reads nothing of a part (its crate record) before its signature verifies. Sigstore keyless parts:
+the exact commands, the token only in sigstore's environment, and the merge's refusals, with a
+stand-in for the sigstore CLI (Sigstore cannot be reached from here). [ci]'s boundary:
+did-you-mean and hostile values. No Rust: the config comes from `config.parse` with a stand-in
+for `cargo metadata`; every project is a git checkout (parts are bound to its commit)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import git_commit
 from tests.unit.test_pipeline import Recorder, fake_metadata
 from wavrybuild.ci.merge import MergeError, MergeStage, part_name, write_part_manifest
 from wavrybuild.ci.partsign import SIG_SUFFIX, verify_part
@@ -64,19 +69,34 @@ def locked(tmp_path_factory: pytest.TempPathFactory) -> Key:
     return _keypair(tmp_path_factory.mktemp("locked"), "locked", locked=True)
 
 
-def _config(root: Path, ci: dict[str, Any] | None, signing: Key | None = None) -> Config:
+def _config(root: Path, ci: dict[str, Any] | None, signing: Key | None = None, *, other_commit: bool = False,
+            sign: dict[str, Any] | None = None) -> Config:
+    """A project in a git checkout: every one made here is at the same commit (same files, same
+    time), unless other_commit."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.2.3"\n')
+    if other_commit:
+        (root / "CHANGELOG.md").write_text("a later commit\n")
+    if not (root / ".git").exists():
+        git_commit(root)
     data: dict[str, Any] = {"targets": {TARGET: {}}}
     if ci is not None:
         data["ci"] = ci
     if signing is not None:
         data["sign"] = {"minisign": {"key": str(signing.secret), "public-key": str(signing.public)}}
+    if sign is not None:
+        data["sign"] = sign
     return parse(root / "targets.toml", data, fake_metadata, Settings())
 
 
-def _manifest(payload: bytes = PAYLOAD) -> dict[str, Any]:
-    return {"schema": 1, "crate": "demo", "name": "demo", "version": "1.2.3", "git": {}, "source_date_epoch": 1,
+def _commit(root: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _manifest(payload: bytes = PAYLOAD, commit: str | None = None) -> dict[str, Any]:
+    git = {"commit": commit} if commit else {}
+    return {"schema": 1, "crate": "demo", "name": "demo", "version": "1.2.3", "git": git, "source_date_epoch": 1,
             "source_date_epoch_from": "test", "tools": {},
             "artifacts": [{"target": TARGET, "triple": TARGET, "kind": "archive", "format": "tar.gz", "path": ARCHIVE,
                            "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}]}
@@ -89,7 +109,7 @@ def _signed_part(tmp_path: Path, signing: Key, monkeypatch: pytest.MonkeyPatch) 
     dist = job.project.dist_dir
     dist.mkdir(parents=True)
     (dist / ARCHIVE).write_bytes(PAYLOAD)
-    (dist / "manifest.json").write_text(json.dumps(_manifest()))
+    (dist / "manifest.json").write_text(json.dumps(_manifest(commit=_commit(tmp_path / "job"))))
     part = write_part_manifest(job, job.targets)
     assert part.name == part_name(job.targets)
     return dist, part
@@ -222,7 +242,7 @@ def test_a_coordinated_tamper_is_refused(tmp_path: Path, keys: tuple[Key, Key],
     evil = b"#!/bin/sh\necho owned\n"
     (part.parent / ARCHIVE).write_bytes(evil)
     for name in (part.name, "manifest.json"):
-        (part.parent / name).write_text(json.dumps(_manifest(evil)))
+        (part.parent / name).write_text(json.dumps(_manifest(evil, _commit(tmp_path / "job"))))
     cfg = _config(tmp_path / "merger", {"part-key": "minisign", "part-public-key": str(keys[0].public)})
     said = _refused(cfg, tmp_path / "parts")
     assert f"{part}: its signature {part.name}{SIG_SUFFIX} does not verify" in said, said
@@ -244,6 +264,239 @@ def test_a_signature_through_a_link_is_refused(tmp_path: Path, keys: tuple[Key, 
     assert str(part) in said and "not read" in said, said
 
 
+# --- bound to the release ---------------------------------------------------------------------------
+
+
+def test_a_signed_part_of_another_commit_is_refused(tmp_path: Path, keys: tuple[Key, Key],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part validly signed at commit A, copied into the parts of a merge at commit B: the
+    signature verifies, the commit it binds does not."""
+    dist, _part = _signed_part(tmp_path, keys[0], monkeypatch)
+    part = _parts_from(dist, tmp_path / "parts")
+    made = _commit(tmp_path / "job")
+    ci = {"part-key": "minisign", "part-public-key": str(keys[0].public)}
+    later = _config(tmp_path / "merger", ci, other_commit=True)
+    now = _commit(tmp_path / "merger")
+    assert now != made
+    said = _refused(later, tmp_path / "parts")
+    assert f"{part}: was made for commit {made}, and this merge is at commit {now}" in said, said
+    # The same part merges at its own commit; and a merge outside any git checkout binds nothing.
+    _merge(_config(tmp_path / "same", ci), tmp_path / "parts")
+    nowhere = _config(tmp_path / "plain", ci)
+    shutil.rmtree(tmp_path / "plain/.git")
+    said = _refused(nowhere, tmp_path / "parts")
+    assert f"{part}: cannot be bound to a release: this merge does not run in a git checkout" in said, said
+
+
+def test_a_signed_part_that_records_no_commit_is_refused(tmp_path: Path, keys: tuple[Key, Key],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAVRYBUILD_MINISIGN_PASSPHRASE", PASS)
+    ci = {"part-key": "minisign", "part-public-key": str(keys[0].public)}
+    job = _config(tmp_path / "job", ci, keys[0])
+    dist = job.project.dist_dir
+    dist.mkdir(parents=True)
+    (dist / ARCHIVE).write_bytes(PAYLOAD)
+    (dist / "manifest.json").write_text(json.dumps(_manifest()))  # made outside a checkout: no commit
+    write_part_manifest(job, job.targets)
+    part = _parts_from(dist, tmp_path / "parts")
+    said = _refused(_config(tmp_path / "merger", ci), tmp_path / "parts")
+    assert f"{part}: records no commit" in said, said
+
+
+def test_the_release_job_reads_nothing_of_a_part_before_its_signature(tmp_path: Path, keys: tuple[Key, Key],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The crate record is read from the first part before the config is loaded: a hostile record
+    under a wrong signature is refused for the signature, naming the part, and never parsed."""
+    from wavrybuild.ci import parts as parts_module
+    from wavrybuild.ci.recorded import load_release_job
+
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "targets.toml").write_text(f'[targets.{TARGET}]\n\n[ci]\npart-key = "minisign"\n'
+                                       f'part-public-key = "{keys[0].line}"\n')
+    git_commit(root)
+    hostile = b'{"schema": 1, "crate": "demo", "packages": {"demo": {"manifest": "../../../etc/passwd"' + b"[" * 5000
+    part = tmp_path / "parts/job1" / f"manifest-part-{TARGET}.json"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(hostile)
+    # Signed, but by another key than [ci]'s.
+    done = subprocess.run(["minisign", "-S", "-s", str(keys[1].secret), "-m", str(part)], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+    def never(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("a part was parsed before its signature verified")
+
+    monkeypatch.setattr(parts_module, "strict_json", never)
+    monkeypatch.setattr(parts_module, "parse_manifest", never)
+    with pytest.raises(MergeError) as exc:
+        load_release_job(root / "targets.toml", tmp_path / "parts")
+    said = str(exc.value)
+    assert f"{part}: its signature {part.name}{SIG_SUFFIX} does not verify against the minisign key" in said, said
+    # Without a signature at all: the same, for want of one.
+    part.with_name(part.name + SIG_SUFFIX).unlink()
+    with pytest.raises(MergeError, match=r"not signed \(no manifest-part-"):
+        load_release_job(root / "targets.toml", tmp_path / "parts")
+
+
+# --- Sigstore keyless parts (a stand-in for the sigstore CLI) ---------------------------------------
+
+IDENTITY = "https://github.com/o/r/.github/workflows/release.yml@refs/heads/main"
+ISSUER = "https://token.actions.githubusercontent.com"
+TOKEN = "oidc:" + IDENTITY  # what the stand-in "issues" its certificate for
+
+# A stand-in for the sigstore CLI, because Fulcio and Rekor cannot be reached from this machine. It
+# logs each call (argv, and the token it was given in its environment); `sign` writes a "bundle"
+# holding the subject's sha256 and the identity its token names; `verify identity` exits 1 unless the
+# subject's sha256 and --cert-identity / --cert-oidc-issuer are the bundle's, or when the file
+# `fail` beside it exists (a verification the real sigstore refuses for its own reasons).
+SHIM = r"""#!{python}
+import hashlib, json, os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+args = sys.argv[1:]
+with open(os.path.join(here, "log.jsonl"), "a") as log:
+    log.write(json.dumps({{"argv": args, "token": os.environ.get("SIGSTORE_IDENTITY_TOKEN")}}) + "\n")
+subject = args[-1]
+digest = hashlib.sha256(open(subject, "rb").read()).hexdigest()
+bundle = args[args.index("--bundle") + 1]
+if args[0] == "sign":
+    token = os.environ.get("SIGSTORE_IDENTITY_TOKEN", "")
+    with open(bundle, "w") as f:
+        json.dump({{"sha256": digest, "identity": token.removeprefix("oidc:"), "issuer": "{issuer}"}}, f)
+    sys.exit(0)
+b = json.load(open(bundle))
+if os.path.exists(os.path.join(here, "fail")):
+    print("Error: the transparency log entry could not be verified", file=sys.stderr)
+    sys.exit(1)
+if b["sha256"] != digest:
+    print("Error: signature does not match the input", file=sys.stderr)
+    sys.exit(1)
+if (b["identity"], b["issuer"]) != (args[args.index("--cert-identity") + 1], args[args.index("--cert-oidc-issuer") + 1]):
+    print("Error: certificate identity mismatch", file=sys.stderr)
+    sys.exit(1)
+print("OK: " + subject)
+"""
+
+
+@pytest.fixture
+def sigstore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import sys
+
+    d = tmp_path / "sigstore-stand-in"
+    d.mkdir()
+    shim = d / "sigstore"
+    shim.write_text(SHIM.format(python=sys.executable, issuer=ISSUER))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{d}:{__import__('os').environ['PATH']}")
+    for name in ("SIGSTORE_IDENTITY_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return d
+
+
+def _calls(d: Path) -> list[dict[str, Any]]:
+    log = d / "log.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+SIGSTORE_CI = {"part-key": "sigstore"}
+SIGSTORE_SIGN = {"sigstore": {"identity": IDENTITY, "issuer": ISSUER, "token-env": "PART_OIDC_TOKEN"}}
+
+
+def _sigstore_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str = TOKEN) -> tuple[Path, Path]:
+    monkeypatch.setenv("PART_OIDC_TOKEN", token)
+    job = _config(tmp_path / "job", SIGSTORE_CI, sign=SIGSTORE_SIGN)
+    dist = job.project.dist_dir
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / ARCHIVE).write_bytes(PAYLOAD)
+    (dist / "manifest.json").write_text(json.dumps(_manifest(commit=_commit(tmp_path / "job"))))
+    return dist, write_part_manifest(job, job.targets)
+
+
+def test_a_sigstore_part_job_signs_with_its_oidc_token_in_the_environment_only(
+        tmp_path: Path, sigstore: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    # No identity to sign with: refused before sigstore starts.
+    job = _config(tmp_path / "job", SIGSTORE_CI, sign=SIGSTORE_SIGN)
+    dist = job.project.dist_dir
+    dist.mkdir(parents=True)
+    (dist / "manifest.json").write_text(json.dumps(_manifest(commit=_commit(tmp_path / "job"))))
+    with pytest.raises(WavryError, match="sigstore: no OIDC identity here to sign with"):
+        write_part_manifest(job, job.targets)
+    assert _calls(sigstore) == [] and not list(dist.glob("*.sigstore.json"))
+    # With a token in token-env: one `sigstore sign`, the bundle beside the part manifest.
+    dist, part = _sigstore_part(tmp_path, monkeypatch)
+    bundle = part.with_name(part.name + ".sigstore.json")
+    assert bundle.is_file() and not part.with_name(part.name + SIG_SUFFIX).exists()
+    [call] = _calls(sigstore)
+    tmp_bundle = call["argv"][3]
+    assert call["argv"] == ["sign", "--overwrite", "--bundle", tmp_bundle, str(part)], call
+    assert Path(tmp_bundle).name == bundle.name and Path(tmp_bundle).parent != dist  # made aside, then moved in
+    assert call["token"] == TOKEN and all(TOKEN not in a for a in call["argv"])
+    said = capfd.readouterr()
+    assert TOKEN not in said.out + said.err
+
+
+def test_a_sigstore_part_merges_after_sigstore_verify_on_the_bytes_it_parses(
+        tmp_path: Path, sigstore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dist, part = _sigstore_part(tmp_path, monkeypatch)
+    _parts_from(dist, tmp_path / "parts")
+    cfg = _config(tmp_path / "merger", SIGSTORE_CI, sign=SIGSTORE_SIGN)
+    ui = _merge(cfg, tmp_path / "parts")
+    assert (cfg.project.dist_dir / ARCHIVE).read_bytes() == PAYLOAD
+    assert not [t for kind, t in ui.lines if kind == "warn"], ui.lines
+    verify = [c["argv"] for c in _calls(sigstore) if c["argv"][0] == "verify"]
+    assert verify, _calls(sigstore)
+    argv = verify[-1]
+    assert argv[:3] == ["verify", "identity", "--bundle"]
+    assert argv[4:9] == ["--cert-identity", IDENTITY, "--cert-oidc-issuer", ISSUER, argv[-1]]
+    # The subject verified is a private copy of exactly the part manifest's bytes (gone afterwards).
+    assert Path(argv[-1]).parent != part.parent and not Path(argv[-1]).exists()
+
+
+def test_sigstore_parts_are_refused_naming_the_part(tmp_path: Path, sigstore: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    dist, _part = _sigstore_part(tmp_path, monkeypatch)
+    part = _parts_from(dist, tmp_path / "parts")
+    bundle = part.with_name(part.name + ".sigstore.json")
+    cfg = _config(tmp_path / "merger", SIGSTORE_CI, sign=SIGSTORE_SIGN)
+    # The verify command fails (the stand-in exits 1, as sigstore does when it refuses).
+    (sigstore / "fail").touch()
+    said = _refused(cfg, tmp_path / "parts")
+    assert (f"{part}: its bundle {bundle.name} does not verify for the Sigstore identity {IDENTITY} (issuer {ISSUER})"
+            in said), said
+    assert "transparency log entry could not be verified" in said
+    (sigstore / "fail").unlink()
+    # A coordinated tamper: the archive, its digest and the manifest rewritten, the bundle kept.
+    evil = b"#!/bin/sh\necho owned\n"
+    (part.parent / ARCHIVE).write_bytes(evil)
+    original = part.read_bytes()
+    part.write_text(json.dumps(_manifest(evil, _commit(tmp_path / "job"))))
+    said = _refused(cfg, tmp_path / "parts")
+    assert f"{part}: its bundle {bundle.name} does not verify" in said and "does not match the input" in said, said
+    (part.parent / ARCHIVE).write_bytes(PAYLOAD)
+    part.write_bytes(original)
+    # No bundle.
+    bundle.unlink()
+    said = _refused(cfg, tmp_path / "parts")
+    assert f"{part}: not signed (no {bundle.name}), and [ci] part-key requires a signature by the Sigstore identity" \
+        in said, said
+    # Signed by another identity (another workflow's token).
+    shutil.rmtree(tmp_path / "parts")
+    shutil.rmtree(dist)
+    dist, _part = _sigstore_part(tmp_path, monkeypatch, token="oidc:https://github.com/o/r/.github/workflows/evil.yml@refs/heads/x")
+    _parts_from(dist, tmp_path / "parts")
+    said = _refused(cfg, tmp_path / "parts")
+    assert f"{part}: its bundle {bundle.name} does not verify" in said and "identity mismatch" in said, said
+
+
+def test_a_sigstore_bundle_is_never_taken_for_a_part() -> None:
+    from wavrybuild.ci.parts import is_part_name
+
+    assert is_part_name("manifest-part-x.json") and not is_part_name("manifest-part-x.json.sigstore.json")
+    w = Where("releases", "demo/" + "a" * 40)
+    found = parse_listing(w, [{"Key": f"{w.prefix}/job1/manifest-part-x.json.sigstore.json", "Size": 10}])
+    assert status_rows(found)[0][2].startswith("incomplete")
+
+
 # --- [ci] at the boundary -------------------------------------------------------------------------
 
 
@@ -261,8 +514,12 @@ SECRET_KEY_LINE = "RWRTY0IyEXAMPLEsecretKEYbase64" + "A" * 120  # the shape of a
 @pytest.mark.parametrize(("ci", "expected"), [
     ({"part-kee": "minisign"}, "ci.part-kee: unknown key; did you mean 'part-key'?"),
     ({"part-public-keys": "k.pub"}, "ci.part-public-keys: unknown key; did you mean 'part-public-key'?"),
-    ({"part-key": "minsign", "part-public-key": "k.pub"}, "ci.part-key: expected one of 'minisign' (did you mean 'minisign'?)"),
-    ({"part-key": 1, "part-public-key": "k.pub"}, "ci.part-key: expected one of 'minisign'"),
+    ({"part-key": "minsign", "part-public-key": "k.pub"}, "ci.part-key: expected one of 'minisign', 'sigstore' (did you mean 'minisign'?)"),
+    ({"part-key": "sigstor"}, "ci.part-key: expected one of 'minisign', 'sigstore' (did you mean 'sigstore'?)"),
+    ({"part-key": 1, "part-public-key": "k.pub"}, "ci.part-key: expected one of 'minisign', 'sigstore'"),
+    ({"part-key": ["sigstore"]}, "ci.part-key: expected one of 'minisign', 'sigstore'"),
+    ({"part-key": "sigstore", "part-public-key": "k.pub"}, "ci.part-public-key: not used with part-key = \"sigstore\""),
+    ({"part-key": "sigstore"}, "ci.part-key = \"sigstore\": sign.sigstore.identity and sign.sigstore.issuer missing"),
     ({"part-key": "minisign"}, "ci.part-public-key: missing"),
     ({"part-public-key": "k.pub"}, "ci.part-key: missing"),
     ({"part-key": "minisign", "part-public-key": SECRET_KEY_LINE}, "ci.part-public-key: not a minisign public key"),
@@ -297,3 +554,25 @@ def test_a_part_signature_is_a_name_a_stored_part_can_have() -> None:
     for bad in ("manifest-part-x.json.evil", "manifest-part-x.minisig", "manifest-part-x.json.minisig.json.x"):
         with pytest.raises(StorageError):
             parse_listing(w, [obj(bad)])
+
+
+@pytest.mark.parametrize(("sign", "expected"), [
+    ({"sigstore": {"issuer": ISSUER}}, "ci.part-key = \"sigstore\": sign.sigstore.identity missing"),
+    ({"sigstore": {"identity": IDENTITY}}, "ci.part-key = \"sigstore\": sign.sigstore.issuer missing"),
+    ({"sigstore": {"identity": IDENTITY, "issuer": "https://user:pw@issuer"}}, "sign.sigstore.issuer: expected"),
+    ({"sigstore": {"identity": "a\nb", "issuer": ISSUER}}, "sign.sigstore.identity: expected a single line"),
+])
+def test_sigstore_parts_need_an_identity_and_issuer(tmp_path: Path, sign: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        _config(tmp_path, SIGSTORE_CI, sign=sign)
+    said = str(exc.value)
+    assert f"{tmp_path / 'targets.toml'}: {expected}" in said, said
+    assert "pw@" not in said
+
+
+def test_sigstore_part_trust_is_the_sign_stage_identity(tmp_path: Path) -> None:
+    from wavrybuild.ci.partsign import trust
+    from wavrybuild.config.ci import PartIdentity
+
+    cfg = _config(tmp_path, SIGSTORE_CI, sign=SIGSTORE_SIGN)
+    assert trust(cfg) == PartIdentity(IDENTITY, ISSUER)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ import pytest
 from tests.unit.test_pipeline import Recorder, fake_metadata
 from wavrybuild import proc
 from wavrybuild.channels.installer.stage import InstallerStage
+from wavrybuild.channels.pkgmanagers.stage import PackageManagersStage
 from wavrybuild.checksum import sha256_file
 from wavrybuild.config import Config, parse
 from wavrybuild.env import Settings
@@ -52,7 +53,8 @@ def _project(root: Path) -> Config:
         ],
         "release": {"notes": True, "changelog": "CHANGELOG.md"},
         "provenance": {},
-        "channels": {"installer": {"base-url": "https://example.com/{version}"}},
+        "channels": {"installer": {"base-url": "https://example.com/{version}"},
+                     "homebrew": {"base-url": "https://example.com/{version}"}},
     }
     (root / "targets.toml").write_text("# the test parses its data directly (the provenance hashes this file)\n")
     cfg = parse(root / "targets.toml", data, fake_metadata, Settings())
@@ -99,7 +101,8 @@ def _real(cfg: Config, stage: Stage, monkeypatch: pytest.MonkeyPatch) -> tuple[l
     return started, [t for k, t in run.ui.lines if k == "command"]  # type: ignore[attr-defined]
 
 
-STAGES: list[Callable[[], Stage]] = [ArtifactsStage, InstallerStage, NotesStage, ProvenanceStage, ChecksumStage]
+STAGES: list[Callable[[], Stage]] = [ArtifactsStage, InstallerStage, PackageManagersStage, NotesStage, ProvenanceStage,
+                                     ChecksumStage]
 
 
 @pytest.mark.parametrize("make", STAGES, ids=lambda m: m.__name__)

@@ -16,7 +16,7 @@ from ..fsutil import tmp_dir, write_atomic
 from ..manifest import MANIFEST_NAME, Manifest
 from ..pipeline.stage import Run, Step
 from .parts import MergeError, Parts, read_parts, writer
-from .partsign import public_key, sign_part
+from .partsign import SIG_SUFFIXES, sign_part, trust
 
 __all__ = ["MergeError", "MergeStage", "part_name", "write_part_manifest"]
 
@@ -30,7 +30,8 @@ def write_part_manifest(cfg: Config, targets: tuple[TargetConfig, ...]) -> Path:
     and signed when [ci] part-key says so (an old signature never stays beside a new manifest)."""
     dist = cfg.project.dist_dir
     dest = dist / part_name(targets)
-    dest.with_name(dest.name + ".minisig").unlink(missing_ok=True)
+    for sig in SIG_SUFFIXES:
+        dest.with_name(dest.name + sig).unlink(missing_ok=True)
     write_atomic(dest, (dist / MANIFEST_NAME).read_bytes(), tmp_dir=tmp_dir(dist))
     sign_part(cfg, dest)
     return dest
@@ -57,7 +58,7 @@ class MergeStage:
     def _collect(self, run: Run) -> Parts:
         if not self.parts_dir.is_dir():
             raise MergeError(f"{self.parts_dir}: no such directory", hint="download the matrix jobs' parts into it first")
-        if public_key(run.cfg) is None:
+        if trust(run.cfg) is None:
             run.ui.warn(f"{self.parts_dir}: the parts are unauthenticated: no [ci] part-key is configured, so "
                         "whoever can write where the parts are kept can replace an artifact, its sha256 and its "
                         "part manifest together (docs/ci.md, \"Signed parts\")")

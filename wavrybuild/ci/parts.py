@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..checksum import SIDECAR_SUFFIX, SIGNATURE_SUFFIXES
 from ..config import Config
 from ..errors import WavryError
-from ..manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, Artifact, Manifest, SchemaError, parse_manifest, strict_json
+from ..manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, Artifact, Manifest, SchemaError, git_state, parse_manifest, strict_json
 from ..nofollow import Refused, close_root, kind_at, open_file, open_root, read_file
-from .partsign import MAX_SIG_BYTES, SIG_SUFFIX, public_key, verify_part
+from .partsign import HINT as SIGN_HINT
+from .partsign import is_signature, max_signature_bytes, trust, unbound, unbound_release, verify_part
+from .partsign import suffix as sig_suffix
 
 if TYPE_CHECKING:
-    from ..config.ci import PartPublicKey
+    from ..config.ci import PartTrust
 
 PART_PREFIX = "manifest-part-"
 MAX_DEPTH = 8  # parts/<job>/<…>: a download directory is never deeper
@@ -59,7 +61,13 @@ class Parts:
 
 
 def is_part_name(name: str) -> bool:
-    return (name.startswith(PART_PREFIX) and name.endswith(".json")) or name == MANIFEST_NAME
+    return (name.startswith(PART_PREFIX) and name.endswith(".json") and not is_signature(name)) or name == MANIFEST_NAME
+
+
+def merge_commit(where: Path) -> str | None:
+    """The commit the merge runs at (its checkout's HEAD): what a signed part must have been made for."""
+    commit = git_state(where).get("commit")
+    return commit if isinstance(commit, str) and commit else None
 
 
 def find_parts(root: Path, skip: Path | None = None) -> list[str]:
@@ -93,10 +101,14 @@ def _fail(part: Path, why: str) -> MergeError:
     return MergeError(f"{part}: {why}", hint=HINT)
 
 
-def read_part(root: int | Path, root_path: Path, rel: str, cfg: Config) -> tuple[Path, Manifest]:
-    """The part manifest root/rel, its signature checked ([ci] part-key), parsed whole, its targets
-    checked against targets.toml."""
-    part, manifest = parse_part(root, root_path, rel, public_key(cfg))
+def read_part(root: int | Path, root_path: Path, rel: str, cfg: Config,
+              commit: str | None = None) -> tuple[Path, Manifest]:
+    """The part manifest root/rel, its signature checked ([ci] part-key) and bound to `commit` and
+    this release, parsed whole, its targets checked against targets.toml."""
+    key = trust(cfg)
+    part, manifest = parse_part(root, root_path, rel, key, commit)
+    if key is not None and (why := unbound_release(manifest, cfg.project.package, cfg.project.version)):
+        raise MergeError(f"{part}: {why}", hint=SIGN_HINT)
     triples = {t.id: str(t.triple) for t in cfg.targets}
     for i, a in enumerate(manifest.artifacts):
         where = f"artifacts[{i}]"
@@ -109,21 +121,21 @@ def read_part(root: int | Path, root_path: Path, rel: str, cfg: Config) -> tuple
     return part, manifest
 
 
-def parse_part(root: int | Path, root_path: Path, rel: str,
-               key: PartPublicKey | None = None) -> tuple[Path, Manifest]:
+def parse_part(root: int | Path, root_path: Path, rel: str, key: PartTrust | None = None,
+               commit: str | None = None) -> tuple[Path, Manifest]:
     """The part manifest root/rel, read without following a link and parsed whole (not yet
     checked against targets.toml: the release job reads the crate's record from it first). With
-    a key, its signature is checked over the bytes read before they are parsed."""
+    a key, its signature is checked over the bytes read before any of them is parsed, and the
+    part must have been made at `commit` (the merge's)."""
     part = root_path / rel
     try:
         data = read_file(root, rel, MAX_MANIFEST_BYTES)
         if key is not None:
-            sig_rel = rel + SIG_SUFFIX
-            signature = read_file(root, sig_rel, MAX_SIG_BYTES) if kind_at(root, sig_rel) is not None else None
+            sig_rel = rel + sig_suffix(key)
+            signature = read_file(root, sig_rel, max_signature_bytes(key)) if kind_at(root, sig_rel) is not None else None
             why = verify_part(rel.rpartition("/")[2], data, signature, key)
             if why is not None:
-                raise MergeError(f"{part}: {why}", hint="re-run this part's matrix job (with the part key), and "
-                                 "find out who else can write to where the parts are kept")
+                raise MergeError(f"{part}: {why}", hint=SIGN_HINT)
         manifest = parse_manifest(strict_json(data))
     except Refused as exc:
         raise _fail(part, f"not read: {exc}") from None
@@ -131,6 +143,8 @@ def parse_part(root: int | Path, root_path: Path, rel: str,
         raise _fail(part, f"not a part manifest: {exc}") from None
     except ValueError as exc:  # strict_json: not UTF-8, not JSON, NaN, a key twice, too deep or too big
         raise _fail(part, f"not a part manifest (not valid JSON: {exc})") from None
+    if key is not None and (why := unbound(manifest, commit)):
+        raise MergeError(f"{part}: {why}", hint=SIGN_HINT)
     return part, manifest
 
 
@@ -159,11 +173,12 @@ def _read_all(root: int | Path, root_path: Path, dist: Path, cfg: Config) -> Par
     files: dict[str, Source] = {}
     context: Manifest | None = None
     rustc: dict[str, Any] = {}
-    signed = public_key(cfg) is not None
+    signed = trust(cfg) is not None
+    commit = merge_commit(cfg.project.manifest_path.parent) if signed else None
     for rel in find_parts(root_path, skip=dist / MANIFEST_NAME):
         if signed and rel.rpartition("/")[2] == MANIFEST_NAME:
             continue  # a part job's dist/manifest.json: what it signed is its manifest-part-*.json
-        part, manifest = read_part(root, root_path, rel, cfg)
+        part, manifest = read_part(root, root_path, rel, cfg, commit)
         context = context or manifest
         _agree(part, manifest, context)
         part_rustc = manifest.tools.get("rustc", {})

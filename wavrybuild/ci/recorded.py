@@ -26,9 +26,10 @@ from ..env import Settings
 from ..errors import ConfigError, ToolMissing
 from ..manifest import MANIFEST_NAME, Manifest
 from ..nofollow import Refused, close_root, open_root
-from .parts import find_parts, parse_part
+from .parts import find_parts, merge_commit, parse_part
 
 if TYPE_CHECKING:
+    from ..config.ci import PartTrust
     from ..config.storage import StorageConfig
 
 HINT = "run the part jobs (or `invoke package`) again: the release job reads the crate from what they recorded"
@@ -42,10 +43,26 @@ class Record:
     where: Path
 
 
-def find_record(config_path: Path, data: Mapping[str, Any], parts_dir: Path | None) -> Record | None:
+def part_trust_of(config_path: Path, data: Mapping[str, Any], settings: Settings | None = None) -> PartTrust | None:
+    """[ci]'s part key (or Sigstore identity), read from targets.toml before the config is loaded
+    (the load needs the crate the parts record): a part is never read before its signature is checked."""
+    if "ci" not in data:
+        return None
+    from ..config.ci import parse_ci, part_trust
+    from ..config.sign import parse_sign
+
+    ci = parse_ci(config_path, data["ci"])
+    if ci.part_key != "sigstore":
+        return ci.part_public_key if ci.part_key else None
+    return part_trust(config_path, ci, parse_sign(config_path, data.get("sign", {}), settings or Settings.read()))
+
+
+def find_record(config_path: Path, data: Mapping[str, Any], parts_dir: Path | None,
+                settings: Settings | None = None) -> Record | None:
     """The manifest that records the crate: a merge's first part (all parts agree on it, ci/parts.py),
-    else dist/manifest.json. None when there is none; a part that cannot be read is the merge's
-    error, named here as the merge would name it."""
+    else dist/manifest.json. None when there is none; a part that cannot be read — or, with [ci]
+    part-key, whose signature does not verify or that was made at another commit — is the merge's
+    error, named here as the merge would name it, and nothing of it is parsed."""
     dist = dist_dir(config_path, data.get("project"))
     if parts_dir is not None and parts_dir.is_dir():
         try:
@@ -54,11 +71,14 @@ def find_record(config_path: Path, data: Mapping[str, Any], parts_dir: Path | No
             root = None  # the merge says why
         if root is not None:
             try:
+                key = part_trust_of(config_path, data, settings)
+                commit = merge_commit(config_path.parent) if key is not None else None
                 rels = find_parts(parts_dir, skip=dist / MANIFEST_NAME)
-                # A part manifest before a job's dist/manifest.json: with [ci] part-key it is the one
-                # the merge checks the signature of (and the merge's first part, which all must agree with).
+                # A part manifest before a job's dist/manifest.json (the merge's first part, which all
+                # must agree with); with [ci] part-key only the signed part manifests are parts.
+                rels = [r for r in rels if key is None or r.rpartition("/")[2] != MANIFEST_NAME]
                 for rel in sorted(rels, key=lambda r: r.rpartition("/")[2] == MANIFEST_NAME)[:1]:
-                    part, manifest = parse_part(root, parts_dir, rel)
+                    part, manifest = parse_part(root, parts_dir, rel, key, commit)
                     return Record(manifest, part)
             finally:
                 close_root(root)
@@ -115,7 +135,7 @@ def load_release_job(path: str | os.PathLike[str], parts_dir: Path | None = None
     any destination (`publish`: the destinations a publish task was given, () all; kept for callers)."""
     path = Path(path).absolute()
     data = read_toml(path)
-    record = find_record(path, data, parts_dir)
+    record = find_record(path, data, parts_dir, settings)
     cfg = load(path, settings=settings, metadata=metadata(path, record))
     if record is not None and recorded(record):
         _same_release(cfg, record)

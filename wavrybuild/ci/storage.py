@@ -11,7 +11,10 @@ part name (one path component) and a file name (an artifact path or a part manif
 a size that is a plain integer; anything else is refused with the key. Downloading writes only new
 files under a fresh directory, never through a link (nofollow), each file checked against its
 listed size and stored sha256 while it is written; the merge then checks it against the part
-manifest.
+manifest. With [ci] part-key, each part's manifest and signature come first and the signature is
+checked (and the part bound to the commit of the prefix) before any other file of that part is
+fetched: a part that is not signed by the configured key or identity is refused, naming it, and a
+part with no manifest yet is not downloaded.
 """
 
 from __future__ import annotations
@@ -23,15 +26,19 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checksum import sha256_file
 from ..config.storage import StorageConfig
 from ..config.values import ArtifactPath, CommitId, Component
 from ..errors import ToolMissing, WavryError
-from ..manifest import MAX_SIZE, parse_manifest, strict_json
+from ..manifest import MAX_MANIFEST_BYTES, MAX_SIZE, SchemaError, parse_manifest, strict_json
 from ..net import API_TIMEOUT
-from ..nofollow import Refused, close_root, create_file, open_root
+from ..nofollow import Refused, close_root, create_file, open_root, read_file
+from . import partsign
+
+if TYPE_CHECKING:
+    from ..config.ci import PartTrust
 
 META = "sha256"
 PART_MANIFEST = ("manifest-part-", ".json")
@@ -147,8 +154,8 @@ class Obj:
 
 
 def _object_name(name: str) -> str:
-    # A part manifest, or its signature ([ci] part-key, ci/partsign.py): one name beside the files.
-    if name.startswith(PART_MANIFEST[0]) and name.removesuffix(".minisig").endswith(PART_MANIFEST[1]):
+    # A part manifest, or its signature or bundle ([ci] part-key, ci/partsign.py): one name beside the files.
+    if name.startswith(PART_MANIFEST[0]) and name.removesuffix(partsign.MINISIG_SUFFIX).endswith(PART_MANIFEST[1]):
         return Component.parse(name)
     return ArtifactPath.parse(name)
 
@@ -246,9 +253,54 @@ def _fetch(s3: Any, w: Where, root: int | Path, o: Obj) -> None:
                            hint="rerun; if it persists the object was changed after upload")
 
 
-def download(sc: StorageConfig, w: Where, dest: Path, log: Callable[[str], None]) -> int:
+def _is_manifest(name: str) -> bool:
+    return name.startswith(PART_MANIFEST[0]) and name.endswith(PART_MANIFEST[1]) and not partsign.is_signature(name)
+
+
+def _prefix_commit(w: Where) -> str | None:
+    last = w.prefix.rsplit("/", 1)[-1]
+    return CommitId.parse(last) if CommitId.valid(last) else None
+
+
+def _signed_first(s3: Any, w: Where, root: int | Path, part: str, objs: list[Obj], key: PartTrust,
+                  log: Callable[[str], None]) -> tuple[int, list[Obj]]:
+    """Fetch the part's manifests and their signatures, check them (and that the part was made
+    for the prefix's commit): how many were fetched, and what is left to fetch. Nothing else of a
+    part is fetched before."""
+    manifests = [o for o in objs if _is_manifest(o.name)]
+    if not manifests:
+        log(f"storage: {part}: no part manifest yet; not downloaded (only signed parts are read)")
+        return 0, []
+    by_name = {o.name: o for o in objs}
+    done: set[str] = set()
+    commit = _prefix_commit(w)
+    for m in manifests:
+        where = f"storage: {w.url()}/{part}/{m.name}"
+        sig = by_name.get(m.name + partsign.suffix(key))
+        for o in (m, sig):
+            if o is not None:
+                _fetch(s3, w, root, o)
+                done.add(o.name)
+        try:
+            data = read_file(root, f"{part}/{m.name}", MAX_MANIFEST_BYTES)
+            signature = read_file(root, f"{part}/{sig.name}", partsign.max_signature_bytes(key)) if sig else None
+        except Refused as exc:
+            raise StorageError(f"{where}: not read: {exc}") from None
+        why = partsign.verify_part(m.name, data, signature, key)
+        if why is None and commit is not None:
+            try:
+                why = partsign.unbound(parse_manifest(strict_json(data)), commit)
+            except (SchemaError, ValueError) as exc:
+                why = f"not a part manifest: {exc}"
+        if why is not None:
+            raise StorageError(f"{where}: {why}", hint=partsign.HINT)
+    return len(done), [o for o in objs if o.name not in done]
+
+
+def download(sc: StorageConfig, w: Where, dest: Path, log: Callable[[str], None], key: PartTrust | None = None) -> int:
     """Every part of the commit into dest/<part>/ (a new directory; on failure it is removed),
-    each file checked against its listed size and stored sha256."""
+    each file checked against its listed size and stored sha256; with a part key, only the files
+    of parts whose manifest's signature verifies (and which were made for the prefix's commit)."""
     s3 = client(sc)
     found = parts(sc, w)
     if not found:
@@ -264,10 +316,12 @@ def download(sc: StorageConfig, w: Where, dest: Path, log: Callable[[str], None]
         root = open_root(dest)
         try:
             for part, objs in sorted(found.items()):
-                for o in objs:
+                first, rest = (0, objs) if key is None else _signed_first(s3, w, root, part, objs, key, log)
+                for o in rest:
                     _fetch(s3, w, root, o)
-                    count += 1
-                log(f"storage: {part}: {len(objs)} files from {w.url()}/{part}/")
+                if first + len(rest):
+                    count += first + len(rest)
+                    log(f"storage: {part}: {first + len(rest)} files from {w.url()}/{part}/")
         finally:
             close_root(root)
     except BaseException:
@@ -279,8 +333,7 @@ def download(sc: StorageConfig, w: Where, dest: Path, log: Callable[[str], None]
 def status_rows(found: dict[str, list[Obj]]) -> list[tuple[str, str, str]]:
     rows = []
     for part, files in sorted(found.items()):
-        manifest = next((f for f in files if f.name.startswith(PART_MANIFEST[0]) and f.name.endswith(PART_MANIFEST[1])),
-                        None)
+        manifest = next((f for f in files if _is_manifest(f.name)), None)
         rows.append((part, str(len(files)), "complete" if manifest else "incomplete (no part manifest yet)"))
     return rows
 

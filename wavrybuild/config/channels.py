@@ -17,8 +17,9 @@ from .values import Component, HttpUrl, Line
 
 if TYPE_CHECKING:  # [channels.npm]'s module loads only when the file has it (see _npm)
     from .npm import NpmConfig
+    from .pkgmanagers import HomebrewConfig, ScoopConfig, WingetConfig
 
-CHANNELS = ("pypi", "npm", "deb", "rpm", "installer")
+CHANNELS = ("pypi", "npm", "deb", "rpm", "installer", "homebrew", "scoop", "winget")
 
 
 # --- [channels.pypi] ----------------------------------------------------------------------------------
@@ -251,21 +252,11 @@ def parse_installer(cfg: Core, raw: Any) -> InstallerConfig:
     where = cfg.project.config_path
     table = c.check_table(where, "channels.installer.", raw)
     c.reject_unknown(where, "channels.installer.", table, ("base-url", "targets"))
-    url = table.get("base-url")
-    # fullmatch: `$` alone would let a trailing newline through, into the script above `set -eu`.
-    if not isinstance(url, str) or not re.fullmatch(r"https://[^\s'\"`$\\;&|<>()\x00-\x1f\x7f]+", url):
-        raise ConfigError(f"{where}: channels.installer.base-url: expected the https:// URL the release files are "
-                          "served from, without spaces, quotes or shell characters",
-                          hint='e.g. "https://github.com/OWNER/REPO/releases/download/v{version}" (plain http '
-                          "would let anyone on the way swap the archive and its checksum)")
-    try:
-        HttpUrl.parse(url.format(version="0", name="x"))
-    except (KeyError, IndexError, ValueError):
-        raise ConfigError(f"{where}: channels.installer.base-url: only {{version}} and {{name}} can be filled in") from None
+    url = c.base_url(where, "channels.installer.base-url", table.get("base-url"))
     targets = table.get("targets")
     if targets is not None:
         targets = c.target_ids(where, [t.id for t in cfg.targets], "channels.installer.targets", targets)
-    return InstallerConfig(HttpUrl(url), targets)
+    return InstallerConfig(url, targets)
 
 
 @dataclass(frozen=True)
@@ -275,6 +266,9 @@ class Channels:
     deb: LinuxPackageConfig | None = None
     rpm: LinuxPackageConfig | None = None
     installer: InstallerConfig | None = None
+    homebrew: HomebrewConfig | None = None
+    scoop: ScoopConfig | None = None
+    winget: WingetConfig | None = None
 
     @property
     def linux(self) -> tuple[LinuxPackageConfig, ...]:
@@ -291,7 +285,17 @@ def parse_channels(cfg: Core, raw: Any) -> Channels:
         deb=parse_linux(cfg, "deb", table["deb"]) if "deb" in table else None,
         rpm=parse_linux(cfg, "rpm", table["rpm"]) if "rpm" in table else None,
         installer=parse_installer(cfg, table["installer"]) if "installer" in table else None,
+        **_package_managers(cfg, table),
     )
+
+
+def _package_managers(cfg: Core, table: dict[str, Any]) -> dict[str, Any]:
+    if not {"homebrew", "scoop", "winget"} & table.keys():
+        return {}
+    from . import pkgmanagers as pm  # loaded only when the file has one of them (docs/performance.md)
+
+    parsers = {"homebrew": pm.parse_homebrew, "scoop": pm.parse_scoop, "winget": pm.parse_winget}
+    return {k: parse(cfg, table[k]) for k, parse in parsers.items() if k in table}
 
 
 def _npm(cfg: Core, raw: Any) -> NpmConfig:

@@ -456,3 +456,19 @@ def target_ids(path: Path, configured: Sequence[str], key: str, value: Any) -> t
             raise ConfigError(f"{path}: {key}: {x!r} is not a configured target" + (f"; did you mean {near!r}?" if near else ""),
                               hint="targets: " + ", ".join(ids))
     return tuple(value)
+
+
+def base_url(where: Path, key: str, url: Any) -> HttpUrl:
+    """Where the release's files are served from: https only, {version} and {name} the only
+    placeholders, nothing a shell script, a Ruby formula or a YAML manifest would read as syntax."""
+    # fullmatch: `$` alone would let a trailing newline through, into the script above `set -eu`.
+    if not isinstance(url, str) or not re.fullmatch(r"https://[^\s'\"`$\\;&|<>()#\x00-\x1f\x7f]+", url):
+        raise ConfigError(f"{where}: {key}: expected the https:// URL the release files are "
+                          "served from, without spaces, quotes or shell characters",
+                          hint='e.g. "https://github.com/OWNER/REPO/releases/download/v{version}" (plain http '
+                          "would let anyone on the way swap the archive and its checksum)")
+    try:
+        HttpUrl.parse(url.format(version="0", name="x"))
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(f"{where}: {key}: only {{version}} and {{name}} can be filled in") from None
+    return HttpUrl(url)

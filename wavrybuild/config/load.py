@@ -78,6 +78,9 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
         ci=_ci(path, data["ci"]) if "ci" in data else None,
     )
     check_publish(cfg)
+    if any(ch.homebrew or ch.scoop or ch.winget for _, ch in cfg.bundle_channels):
+        from .downloads import check_package_managers  # the download URL: base-url or [publish.github]
+        check_package_managers(cfg)
     return cfg
 
 

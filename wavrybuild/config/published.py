@@ -4,6 +4,8 @@ configured, and nothing that hands out artifacts on its own needs a kind left ou
 from __future__ import annotations
 
 from ..errors import ConfigError
+from .channels import Channels
+from .release import ArtifactKind
 from .whole import Config
 
 
@@ -27,6 +29,9 @@ def check_publish(cfg: Config) -> None:
         "deb": (any(ch.deb for ch in every), "[channels.deb]"),
         "rpm": (any(ch.rpm for ch in every), "[channels.rpm]"),
         "installer": (any(ch.installer for ch in every), "[channels.installer]"),
+        "homebrew": (any(ch.homebrew for ch in every), "[channels.homebrew]"),
+        "scoop": (any(ch.scoop for ch in every), "[channels.scoop]"),
+        "winget": (any(ch.winget for ch in every), "[channels.winget]"),
         "sbom": (cfg.sbom is not None, "[sbom]"),
         "extra": (bool(cfg.artifacts), "[[artifacts]]"),
         "dmg": (desktop is not None and "macos" in oses, "[desktop] and a macOS target"),
@@ -46,8 +51,8 @@ def check_publish(cfg: Config) -> None:
 
     gpg = "gpg" in cfg.sign.methods
     for ch in every:
-        if ch.installer is not None and "archive" not in kinds:
-            raise needs("[channels.installer]", "archive", "makes install scripts that download the archives")
+        if (need := _downloaders_need(ch, kinds)) is not None:
+            raise needs(*need)
         if ch.npm is not None and ch.npm.publish and "npm" not in kinds:
             raise needs("[channels.npm] (publish = true)", "npm", "sends the npm packages to the registry")
         for lc in ch.linux:
@@ -58,3 +63,16 @@ def check_publish(cfg: Config) -> None:
         raise needs("[publish.pypi]", "wheel", "uploads the wheels")
     if cfg.publish.crates is not None and "crate" not in kinds:
         raise needs("[publish.crates]", "crate", "uploads the packaged .crate files")
+
+
+def _downloaders_need(ch: Channels, kinds: tuple[ArtifactKind, ...]) -> tuple[str, str, str] | None:
+    """(what, kind, why) when an install script or a package manager's file would point at files
+    the release leaves out."""
+    if ch.installer is not None and "archive" not in kinds:
+        return "[channels.installer]", "archive", "makes install scripts that download the archives"
+    for what, pm in (("homebrew", ch.homebrew), ("scoop", ch.scoop)):
+        if pm is not None and "archive" not in kinds:
+            return f"[channels.{what}]", "archive", "points the package manager at the archives"
+    if ch.winget is not None and not {"msi", "setup"} & set(kinds):
+        return "[channels.winget]", "msi", "points winget at the MSI or setup.exe"
+    return None

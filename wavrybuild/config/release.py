@@ -16,7 +16,8 @@ from .values import Checked
 KEYS = ("changelog", "notes", "publish")
 # The kinds `publish` chooses from: every kind of manifest.py's KINDS but the two that describe the
 # release itself (notes, provenance), which follow the chosen set like SHA256SUMS and the manifest do.
-CHOOSABLE = ("archive", "crate", "deb", "dmg", "extra", "installer", "msi", "npm", "rpm", "sbom", "setup", "wheel")
+CHOOSABLE = ("archive", "crate", "deb", "dmg", "extra", "installer", "msi", "npm", "rpm", "sbom", "setup", "wheel",
+             "homebrew", "scoop", "winget")
 FOLLOWING = ("notes", "provenance")
 
 

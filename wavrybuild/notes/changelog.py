@@ -23,7 +23,8 @@ UNLISTED = ("notes", "provenance")
 CHANNELS = {"archive": "archive", "wheel": "PyPI wheel", "npm": "npm", "deb": "Debian/Ubuntu .deb",
             "rpm": "Fedora/RHEL .rpm", "installer": "install script", "extra": "file",
             "dmg": "macOS app (.dmg)", "msi": "Windows installer (.msi)", "setup": "Windows installer (setup.exe)",
-            "sbom": "SBOM (CycloneDX)"}
+            "sbom": "SBOM (CycloneDX)", "homebrew": "Homebrew formula", "scoop": "Scoop manifest",
+            "winget": "winget manifest"}
 OS_NAMES = {"linux": "Linux", "macos": "macOS", "windows": "Windows", "freebsd": "FreeBSD"}
 # "## [1.2.3] - 2026-01-02", "## 1.2.3 (2026-01-02)", "## v1.2.3": Keep a Changelog and its cousins.
 HEADING = re.compile(r"^##\s+\[?v?(?P<version>[^\]\s]+)\]?(?:\s.*)?$")
