@@ -105,6 +105,7 @@ def release(run: Run, *, no_publish: bool = False) -> Pipeline:
 def upload_part(run: Run, manifest_path: Path) -> None:
     """The part's artifacts and manifest into [storage], under this commit."""
     from .ci import storage
+    from .ci.partsign import SIG_SUFFIXES
 
     sc = run.cfg.storage
     assert sc is not None
@@ -113,7 +114,8 @@ def upload_part(run: Run, manifest_path: Path) -> None:
     w = storage.where(sc, str(commit))
     part = manifest_path.name.removeprefix("manifest-part-").removesuffix(".json")
     with run.ui.group(f"release: upload the part to {w.url()}/{part}/"):
-        signature = [s.name for s in [manifest_path.with_name(manifest_path.name + ".minisig")] if s.is_file()]
+        signatures = (manifest_path.with_name(manifest_path.name + x) for x in SIG_SUFFIXES)
+        signature = [s.name for s in signatures if s.is_file()]
         rows = storage.upload_part(sc, w, part, dist, storage.part_files(dist, manifest_path) + signature,
                                    manifest_path.name,
                                    run.ui.info)
@@ -125,6 +127,8 @@ def fetch_parts(storage_cfg: StorageConfig | None, config_path: Path, dist: Path
     """The directory holding the parts: `merge` itself, or what [storage] (or an s3:// URL) holds.
     Taken before the config is loaded: the release job reads the crate from the parts (ci/recorded.py)."""
     from .ci import storage
+    from .ci.recorded import part_trust_of
+    from .config.load import read_toml
     from .config.storage import StorageConfig, parse_s3_url
 
     if merge and not merge.startswith("s3://"):
@@ -149,7 +153,8 @@ def fetch_parts(storage_cfg: StorageConfig | None, config_path: Path, dist: Path
         ui.info(f"(dry) reading the parts under {w.url()} into {dest} to plan the merge")
     shutil.rmtree(dest, ignore_errors=True)
     with ui.group(f"release: download the parts from {w.url()}"):
-        count = storage.download(sc, w, dest, ui.info)
+        # [ci] part-key: each part's signature is checked as it comes in, before its other files.
+        count = storage.download(sc, w, dest, ui.info, key=part_trust_of(config_path, read_toml(config_path)))
     ui.info(f"{count} files from {w.url()}")
     return dest
 

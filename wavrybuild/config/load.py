@@ -81,6 +81,9 @@ def parse(path: Path, data: Mapping[str, Any], metadata: Metadata, settings: Set
     if any(ch.homebrew or ch.scoop or ch.winget for _, ch in cfg.bundle_channels):
         from .downloads import check_package_managers  # the download URL: base-url or [publish.github]
         check_package_managers(cfg)
+    if cfg.ci is not None:  # [ci] part-key = "sigstore" is checked against [sign.sigstore]
+        from .ci import part_trust
+        part_trust(path, cfg.ci, cfg.sign)
     return cfg
 
 
