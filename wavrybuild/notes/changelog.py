@@ -1,5 +1,6 @@
-"""RELEASE_NOTES.md: the changelog's section for this version, a table mapping every artifact to its
-platform and channel (with size and SHA-256), and how to verify the downloads. Pure: the notes
+"""RELEASE_NOTES.md: this version's changes (the changelog's section, or the commits' from
+commits.py), a table mapping every artifact to its platform and channel (with size and SHA-256), and
+how to verify the downloads — in the built-in layout or a [release] notes-template's. Pure: the notes
 stage writes it through a dist/ transaction, and every release page (GitHub, GitLab) shows it."""
 
 from __future__ import annotations
@@ -88,23 +89,33 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _downloads(cfg: Config, artifacts: Iterable[Artifact]) -> list[str]:
+    targets = {t.id: t for t in cfg.targets}
+    listed = (a for a in artifacts if a.kind not in UNLISTED)
+    rows = sorted(listed, key=lambda a: (a.kind != "archive", a.kind, a.target, a.path))
+    out = ["## Downloads", "", "| File | Platform | Channel | Size | SHA-256 |", "| --- | --- | --- | --- | --- |"]
+    for a in rows:
+        out.append(f"| {_cell(a.path)} | {_cell(platform_of(a, targets))} | {CHANNELS.get(a.kind, a.kind)} "
+                   f"| {human_size(a.size)} | `{a.sha256}` |")
+    return out
+
+
 def render(cfg: Config, manifest: Manifest, section: str | None, artifacts: Iterable[Artifact]) -> str:
     """The notes as Markdown. Deterministic: the same release gives the same bytes."""
-    title = f"{manifest.name} {manifest.version}"
-    out = [f"# {title}", ""]
+    downloads = _downloads(cfg, artifacts)
+    verify = _verify(cfg)
+    commit = manifest.git.get("commit") if isinstance(manifest.git, dict) else None
+    template = cfg.release.template
+    if template is not None:
+        return template.render({"name": manifest.name, "version": manifest.version, "changelog": section or "",
+                                "artifacts": "\n".join(downloads), "verify": "\n".join(verify),
+                                "commit": str(commit) if commit else ""})
+    out = [f"# {manifest.name} {manifest.version}", ""]
     if len(manifest.packages) > 1:
         out += ["Packages: " + ", ".join(f"{n} {p.get('version')}" for n, p in sorted(manifest.packages.items())), ""]
     if section:
         out += [section, ""]
-    targets = {t.id: t for t in cfg.targets}
-    listed = (a for a in artifacts if a.kind not in UNLISTED)
-    rows = sorted(listed, key=lambda a: (a.kind != "archive", a.kind, a.target, a.path))
-    out += ["## Downloads", "", "| File | Platform | Channel | Size | SHA-256 |", "| --- | --- | --- | --- | --- |"]
-    for a in rows:
-        out.append(f"| {_cell(a.path)} | {_cell(platform_of(a, targets))} | {CHANNELS.get(a.kind, a.kind)} "
-                   f"| {human_size(a.size)} | `{a.sha256}` |")
-    commit = manifest.git.get("commit") if isinstance(manifest.git, dict) else None
-    out += ["", *_verify(cfg)]
+    out += [*downloads, "", *verify]
     if commit:
         out += ["", f"Built from commit `{commit}`."]
     return "\n".join(out) + "\n"
