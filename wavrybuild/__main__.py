@@ -53,6 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         full = disk_full(exc)
         ui.error(str(full) if full else f"{exc.filename or 'a file'}: {exc.strerror or exc}")
         return full.exit_code if full else 1
+    except Exception as exc:
+        # A bug of ours, not the user's input: one line, as the invoke tasks say it (tasks._guarded).
+        from .env import Settings
+
+        if Settings.read().debug:
+            raise
+        ui.error(f"internal error in `python -m wavrybuild {args.command}`: {type(exc).__name__}: {exc}\n"
+                 "  this is a wavrybuild bug: please report it (WAVRYBUILD_DEBUG=1 shows the traceback)")
+        return 70  # EX_SOFTWARE
     return 0
 
 
