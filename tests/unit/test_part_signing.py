@@ -288,6 +288,26 @@ def test_a_signed_part_of_another_commit_is_refused(tmp_path: Path, keys: tuple[
     assert f"{part}: cannot be bound to a release: this merge does not run in a git checkout" in said, said
 
 
+def test_a_signed_part_of_another_version_is_refused(tmp_path: Path, keys: tuple[Key, Key],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same commit, but the merge releases another version (its config says 1.2.4): the part,
+    signed for demo 1.2.3, is refused naming the part and both."""
+    dist, _part = _signed_part(tmp_path, keys[0], monkeypatch)
+    part = _parts_from(dist, tmp_path / "parts")
+    cfg = _config(tmp_path / "merger", {"part-key": "minisign", "part-public-key": str(keys[0].public)})
+
+    def newer(manifest: Path) -> dict[str, Any]:
+        meta = fake_metadata(manifest)
+        meta["packages"][0]["version"] = "1.2.4"
+        return meta
+
+    cfg = parse(cfg.project.config_path, {"targets": {TARGET: {}}, "ci": {"part-key": "minisign",
+                "part-public-key": str(keys[0].public)}}, newer, Settings())
+    assert cfg.project.version == "1.2.4"
+    said = _refused(cfg, tmp_path / "parts")
+    assert f"{part}: was made for demo 1.2.3, and this merge releases demo 1.2.4" in said, said
+
+
 def test_a_signed_part_that_records_no_commit_is_refused(tmp_path: Path, keys: tuple[Key, Key],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAVRYBUILD_MINISIGN_PASSPHRASE", PASS)
