@@ -297,3 +297,14 @@ def test_release_keys_refuse_hostile_values(tmp_path: Path) -> None:
     assert _cfg(tmp_path, {"release": {"changelog": "CHANGELOG.md"}}).release.source == "changelog"
     assert _cfg(tmp_path, {"release": {"notes-from": "none"}}).release.source == "none"
     assert _cfg(tmp_path, {}).release.source == "commits"
+
+
+def test_the_jobs_that_write_the_notes_fetch_the_history(tmp_path: Path) -> None:
+    """A shallow clone lists no changes: the GitLab child pipeline's merge job (which writes the
+    notes) asks for the whole history; the part jobs keep GitLab's shallow default."""
+    from wavrybuild.ci.matrix import matrix
+
+    jobs = matrix(_cfg(tmp_path), "gitlab")
+    assert isinstance(jobs, dict)
+    assert jobs["merge"]["variables"] == {"GIT_DEPTH": "0"}
+    assert "variables" not in jobs["part:x86_64-unknown-linux-gnu"]

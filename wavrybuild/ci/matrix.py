@@ -95,6 +95,8 @@ def matrix(cfg: Config, fmt: str) -> object:
             "needs": [{"job": f"part:{t['target']}", "artifacts": not phases} for t in targets],
             "script": [*([MINISIGN_APT] if merge_signs else []), install, merge],
             "artifacts": {"paths": ["dist/"]},
+            # The whole history and tags (GitLab clones 20 commits): the notes list the commits since the previous tag.
+            "variables": {"GIT_DEPTH": "0"},
         }
         return jobs
     raise ConfigError(f"--format {fmt}: unknown format", hint="use github, gitlab or json")
