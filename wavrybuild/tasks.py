@@ -547,7 +547,7 @@ def package_managers(c: Context, dry: bool = False, config: str | None = None) -
 @task(help={"dry": "say what would be written", "config": CONFIG_HELP})
 @_guarded
 def notes(c: Context, dry: bool = False, config: str | None = None) -> None:
-    """RELEASE_NOTES.md: this version's changelog section, every artifact's platform, size and SHA-256, how to verify."""
+    """RELEASE_NOTES.md: the changes (changelog or commits), every artifact's platform, size and SHA-256, how to verify."""
     from .notes.stage import NotesStage
 
     cfg = _load(c, config, release_job=True)
