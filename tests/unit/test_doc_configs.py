@@ -209,6 +209,9 @@ def test_the_ci_page_github_workflow_passes_actionlint_and_zizmor(tmp_path: Path
     merge = [s for s in jobs["release"]["steps"] if "--merge-from-storage" in s.get("run", "")]
     assert len(merge) == 1 and "WAVRYBUILD_MINISIGN_KEY" in merge[0]["env"]
     assert jobs["release"]["permissions"]["contents"] == "write" and "permissions" not in jobs["packages"]
+    # No changelog: the notes list the commits since the previous tag, which a shallow clone lacks.
+    checkout = jobs["release"]["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@") and checkout["with"]["fetch-depth"] == 0
 
 
 def _repository_lines(text: str) -> tuple[re.Match[str], dict[str, str]]:
