@@ -364,7 +364,9 @@ jobs:
             dist/*.msi
             dist/*.exe
             dist/*.cdx.json
-            dist/manifest-part-*.json
+            dist/*.crate
+            dist/*.crate.json
+            dist/manifest-part-*
           if-no-files-found: error
 
   merge:

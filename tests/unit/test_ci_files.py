@@ -87,3 +87,27 @@ def test_release_jobs_attest_build_provenance_of_every_listed_file() -> None:
     build = yaml.safe_load((REPO / ".github/workflows/release-matrix.yml").read_text())["jobs"]["build"]
     upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert {"dist/*.cdx.json", "dist/*.dmg", "dist/*.msi", "dist/*.deb"} <= set(upload["with"]["path"].split())
+
+
+def test_part_jobs_upload_every_file_the_merge_reads() -> None:
+    """A signed part's signature (.minisig, .sigstore.json) and the crates stage's files travel with the
+    part through CI artifacts; a glob that misses one makes the merge refuse or lack the part."""
+    from fnmatch import fnmatch
+
+    from wavrybuild.ci.matrix import PART_FILES
+    from wavrybuild.init import github_workflow
+
+    written = ["dist/manifest-part-x86_64-unknown-linux-gnu.json", "dist/manifest-part-x86_64-unknown-linux-gnu.json.minisig",
+               "dist/manifest-part-x86_64-unknown-linux-gnu.json.sigstore.json", "dist/p2p-core-0.7.0.crate",
+               "dist/p2p-core-0.7.0.crate.json", "dist/wavry-demo-0.1.0-x86_64-unknown-linux-gnu.tar.gz"]
+    gitlab = json.loads(invoke("plan", "--format", "gitlab", cwd=REPO).stdout)
+    lists = {job: spec["artifacts"]["paths"] for job, spec in gitlab.items() if job.startswith("part:")}
+    for text, name in ((REPO / ".github/workflows/release-matrix.yml").read_text(), "release-matrix.yml"), \
+                      (github_workflow(), "init's workflow"):
+        steps = yaml.safe_load(text)["jobs"]["build"]["steps"]
+        upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
+        lists[name] = upload["with"]["path"].split()
+    assert lists and PART_FILES
+    for where, globs in lists.items():
+        missed = [f for f in written if not any(fnmatch(f, g) for g in globs)]
+        assert not missed, (where, missed)

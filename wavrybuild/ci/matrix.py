@@ -12,7 +12,7 @@ GITLAB_IMAGE = "python:3.11-bookworm"
 MINISIGN_APT = "apt-get update -q && apt-get install -y -q --no-install-recommends minisign"
 # What a matrix part makes (archives, wheels, npm tarballs, .deb/.rpm, [desktop] images and installers).
 PART_FILES = ("dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz", "dist/*.deb", "dist/*.rpm", "dist/*.dmg",
-              "dist/*.msi", "dist/*.exe", "dist/*.cdx.json")
+              "dist/*.msi", "dist/*.exe", "dist/*.cdx.json", "dist/*.crate", "dist/*.crate.json")
 
 
 def _package_spec(cfg: Config, extras: str) -> str:
@@ -81,7 +81,7 @@ def matrix(cfg: Config, fmt: str) -> object:
                            install.replace("python3 ", f"{py} ", 1),
                            f"{py} -m invoke toolchain --install --target {t['target']}",
                            f"{py} -m invoke release --part --target {t['target']}"],
-                "artifacts": {"paths": [*PART_FILES, "dist/manifest-part-*.json"]},
+                "artifacts": {"paths": [*PART_FILES, "dist/manifest-part-*"]},
             }
             if r.tags:
                 job["tags"] = list(r.tags)
