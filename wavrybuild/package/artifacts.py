@@ -76,7 +76,7 @@ class ArtifactsStage:
         out = [Step.finish(lambda: tx() is None)]  # False: opening it changes nothing
         for a in versioned(run.cfg.artifacts):
             if a.command:
-                out.append(Step.command(self._command(run, a), on_line=run.ui.raw, failed=partial(_failed, a)))
+                out.append(Step.command(self._command(run, a), on_line=run.ui.raw, failed=partial(command_failed, a)))
 
             def pack(a: ExtraArtifact = a) -> None:
                 files = entries(a)
@@ -98,6 +98,7 @@ class ArtifactsStage:
         return [*out, Step.finish(commit)]
 
 
-def _failed(a: ExtraArtifact, exc: CommandFailed) -> WavryError:
+def command_failed(a: ExtraArtifact, exc: CommandFailed) -> WavryError:
+    """The error of an artifact whose command failed (its own artifacts and rolling ones alike)."""
     return WavryError(f"{a.name}: its command failed (exit {exc.returncode}):\n{exc.stderr_tail[-800:]}",
                       hint="fix the build of this artifact; nothing of it reached dist/")

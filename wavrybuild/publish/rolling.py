@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..fsutil import state_dir, tmp_dir, write_atomic
 from ..manifest import Manifest, git_state
 from ..package.archive import HashingWriter, source_date_epoch, write_archive
-from ..package.artifacts import KIND, _failed, entries
+from ..package.artifacts import KIND, command_failed, entries
 from ..pipeline.stage import Run, Step
 from ..sign import signatures as sg
 from ..ui import human_size, mask_for_ci
@@ -132,7 +132,7 @@ class RollingStage:
             if a.command:
                 # No credential reaches it: proc gives every child env.SecretPolicy's environment.
                 out.append(Step.command(proc.Command(a.command, cwd=cfg.project.root), on_line=run.ui.raw,
-                                        failed=partial(_failed, a)))
+                                        failed=partial(command_failed, a)))
 
             def pack(a: ExtraArtifact = a) -> None:
                 files = entries(a)
