@@ -12,7 +12,8 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -216,16 +217,57 @@ def assign_lanes(groups: list[list[BuildStep]], lanes: int) -> list[int]:
     return [lane_of_dir[g[0].dir_name] if g[0].command is not None else 0 for g in groups]
 
 
+LOCK_NAME = ".wavrybuild.lock"
+
+
+@contextmanager
+def build_dir_lock(build_dir: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold `<build dir>/.wavrybuild.lock` while cargo builds there and its binaries are staged.
+
+    Cargo's own lock ends when cargo exits; another run's cargo in the same dir (two checkouts or
+    two test processes sharing CARGO_TARGET_DIR) could then overwrite `<triple>/<profile>/<bin>`
+    before this run copies it out. A second run waits here, saying so once. filelock: flock where
+    there is one, the Windows API on Windows."""
+    from filelock import FileLock, Timeout
+
+    try:
+        build_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WavryError(f"{build_dir}: cannot create the build dir: {exc.strerror}") from None
+    lock = FileLock(str(build_dir / LOCK_NAME))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait(f"waiting for another build in {build_dir}")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def execute_group(
     group: list[BuildStep],
     project: Project,
     dist: Path,
     on_line: Callable[[str], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> list[Outcome]:
-    """Build a group with one cargo invocation; each target's outcome from its own artifacts."""
+    """Build a group with one cargo invocation; each target's outcome from its own artifacts. The
+    group's build dir is locked from before cargo starts until its binaries are staged."""
     if len(group) == 1:
-        return [execute_step(group[0], project, dist, on_line)]
+        return [execute_step(group[0], project, dist, on_line, on_wait)]
     start = time.monotonic()
+    try:
+        with build_dir_lock(step_dir(group[0], project), on_wait):
+            return _execute_group(group, project, dist, on_line, start)
+    except WavryError as exc:
+        return [Outcome(s, False, time.monotonic() - start, error=str(exc)) for s in group]
+
+
+def _execute_group(group: list[BuildStep], project: Project, dist: Path,
+                   on_line: Callable[[str], None] | None, start: float) -> list[Outcome]:
     cmd = group_command(group)
     error = None
     try:
@@ -386,10 +428,22 @@ def execute_step(
     project: Project,
     dist: Path,
     on_line: Callable[[str], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Outcome:
+    """Build one target; its build dir is locked from before cargo starts until it is staged."""
     if step.command is None:
         return Outcome(step, False, error=step.problem or "cannot be built here")
     start = time.monotonic()
+    try:
+        with build_dir_lock(step_dir(step, project), on_wait):
+            return _execute_step(step, project, dist, on_line, start)
+    except WavryError as exc:
+        return Outcome(step, False, time.monotonic() - start, error=str(exc))
+
+
+def _execute_step(step: BuildStep, project: Project, dist: Path,
+                  on_line: Callable[[str], None] | None, start: float) -> Outcome:
+    assert step.command is not None
     try:
         result = proc.run(step.command, on_stderr_line=on_line, tail_lines=40)
     except CommandFailed as exc:
@@ -415,8 +469,12 @@ def _build_error(exc: CommandFailed) -> str:
 
 
 def build_key(project: Project, target: TargetConfig) -> str:
-    """What a target's binaries were built from, as far as config says: crate version + target config."""
-    packages = " ".join(f"{p.name} {p.version}" for p in project.packages) or f"{project.package} {project.version}"
+    """What a target's binaries were built from, as far as config says: crate version + target config
+    (the crate's own version: a snapshot's suffix names its packages, the binaries are the same)."""
+    from ..snapshot import base_version
+
+    packages = (" ".join(f"{p.name} {base_version(p.version)}" for p in project.packages)
+                or f"{project.package} {base_version(project.version)}")
     return f"{packages} {target.fingerprint()}"
 
 

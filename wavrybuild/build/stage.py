@@ -116,7 +116,8 @@ def _serially(run: Run, plan: BuildPlan, finished: Finished, fail_fast: bool) ->
             if group[0].command is not None:
                 ui.command(b.group_command(group).display())
             with ui.progress(title) as update:
-                results = b.execute_group(group, run.cfg.project, run.state.dist, on_line=update)
+                results = b.execute_group(group, run.cfg.project, run.state.dist, on_line=update,
+                                           on_wait=ui.info)
             finished(results)
         if fail_fast and not all(o.ok for o in results):
             break
@@ -140,7 +141,12 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
                     with lock:
                         update(f"[{ids}] {line}")
 
-            out = results[i] = b.execute_group(group, run.cfg.project, run.state.dist, on_line=on_line)
+            def on_wait(message: str) -> None:
+                with lock:
+                    ui.info(message)
+
+            out = results[i] = b.execute_group(group, run.cfg.project, run.state.dist, on_line=on_line,
+                                               on_wait=on_wait)
             with lock, ui.group(f"build {ids} (lane {lane + 1}, {_how(group)}, "
                                 f"{max((o.seconds for o in out), default=0.0):.1f} s)"):
                 if group[0].command is not None:
