@@ -99,7 +99,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "project": ("crate", "package", "packages", "binaries", "dist", "name", "pass-env", "rustc"),
     "defaults": _TARGET_KEYS,
     f"targets.{TARGET}": (*_TARGET_KEYS, "triple"),
-    "package": ("format", "windows-format", "include", "compression-level", "group"),
+    "package": ("format", "windows-format", "include", "compression-level", "group", "crate-docs"),
     "checksum": ("sidecars",),
     "sign": ("methods", "artifacts", "gpg", "minisign", "ssh", "authenticode", "sigstore"),
     "sign.gpg": ("key", "homedir", "public-key", "passphrase-env"),

@@ -33,7 +33,8 @@ class CratePackage:
     homepage: Line | None = None
     repository: Line | None = None
     authors: tuple[Line, ...] = ()
-    readme: Path | None = None
+    readme: Path | None = None  # Cargo.toml's readme, resolved inside the crate dir or workspace root
+    license_file: Path | None = None  # Cargo.toml's license-file, confined the same way
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,32 @@ def _description(v: Any) -> str:
     return text
 
 
-def _crate_package(pkg: dict[str, Any], binaries: tuple[Component, ...]) -> CratePackage:
+def _crate_file(pkg: dict[str, Any], key: str, workspace_root: Path | None) -> Path | None:
+    """Cargo.toml's `readme` or `license-file`: a file name from the crate, untrusted. Resolved
+    (links followed) and confined to the crate's directory or its workspace root, as every
+    package format copies it; a name reaching elsewhere (`../../etc/passwd`) is a ConfigError."""
+    value = pkg.get(key.replace("-", "_"), pkg.get(key))
+    if value is None or value is False or value == "":
+        return None
+    manifest = Path(pkg["manifest_path"])
+    where = f"{manifest}: package.{key}"
+    try:
+        text = c.path_text(value)
+        path = (manifest.parent / text).resolve()
+    except ValueError as exc:
+        raise ConfigError(f"{where}: expected {exc}", hint="fix Cargo.toml's [package]") from None
+    except (OSError, RuntimeError) as exc:
+        raise ConfigError(f"{where}: cannot be resolved ({exc.__class__.__name__})") from None
+    roots = [manifest.parent.resolve()] + ([workspace_root.resolve()] if workspace_root else [])
+    if not any(path.is_relative_to(r) for r in roots):
+        raise ConfigError(f"{where}: {str(text)[:200]!r} is outside the crate directory"
+                          + (" and the workspace root" if workspace_root else ""),
+                          hint="name a file inside the crate (its text is copied into every package)")
+    return path
+
+
+def _crate_package(pkg: dict[str, Any], binaries: tuple[Component, ...],
+                   workspace_root: Path | None = None) -> CratePackage:
     return CratePackage(
         name=_meta(pkg, "name", Component.parse), version=_meta(pkg, "version", Component.parse), binaries=binaries,
         manifest_path=Path(pkg["manifest_path"]),
@@ -309,7 +335,8 @@ def _crate_package(pkg: dict[str, Any], binaries: tuple[Component, ...]) -> Crat
         homepage=_meta(pkg, "homepage", lambda v: Line.parse(v) if v else None),
         repository=_meta(pkg, "repository", lambda v: Line.parse(v) if v else None),
         authors=_meta(pkg, "authors", lambda v: c.line_list(v or [])),
-        readme=(Path(pkg["manifest_path"]).parent / pkg["readme"]) if pkg.get("readme") else None,
+        readme=_crate_file(pkg, "readme", workspace_root),
+        license_file=_crate_file(pkg, "license-file", workspace_root),
     )
 
 
@@ -340,8 +367,9 @@ def parse_project(path: Path, raw: Any, metadata: Metadata) -> Project:
     manifest = _crate_manifest(path, table)
     meta = metadata(manifest)
     pkgs, by_default = _packages_of(path, manifest, meta["packages"], table)
-    released = [_crate_package(p, bins) for p, bins in zip(pkgs, _binaries_of(path, pkgs, table.get("binaries")),
-                                                           strict=True)]
+    workspace = Path(meta["workspace_root"])
+    released = [_crate_package(p, bins, workspace) for p, bins in zip(pkgs, _binaries_of(path, pkgs, table.get("binaries")),
+                                                                      strict=True)]
     first = released[0]
     dist_dir = _dist_dir(path, root, table.get("dist", "dist"))
     name = table.get("name", first.name)

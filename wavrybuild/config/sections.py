@@ -25,6 +25,8 @@ class PackageConfig:
     include: tuple[str, ...] = ()
     compression_level: int | None = None  # None: the format's usual default
     group: str = "package"  # "package": an archive per package and target; "platform": one per target
+    # The crate's LICENSE*/COPYING*/README* files (cratedocs.py) in every archive and Linux package.
+    crate_docs: bool = True
 
     def format_for(self, target: TargetConfig) -> str:
         if target.archive:
@@ -38,7 +40,7 @@ class ChecksumConfig:
 
 
 
-PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level", "group"}
+PACKAGE_KEYS = {"format", "windows-format", "include", "compression-level", "group", "crate-docs"}
 CHECKSUM_KEYS = {"sidecars"}
 
 
@@ -51,7 +53,7 @@ def _compression_level(level: Any) -> int:
 _PACKAGE_CHECKS: dict[str, Callable[[Any], Any]] = {
     "format": c.choice(c.ARCHIVE_FORMATS), "windows-format": c.choice(c.ARCHIVE_FORMATS),
     "include": lambda v: tuple(str(x) for x in c.line_list(v)),
-    "compression-level": _compression_level, "group": c.choice(GROUPS),
+    "compression-level": _compression_level, "group": c.choice(GROUPS), "crate-docs": c.bool_value,
 }
 
 

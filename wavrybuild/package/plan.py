@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..build.plan import build_key
 from ..config import Bundle, Config, TargetConfig
+from ..cratedocs import crate_docs
 from ..errors import ConfigError, WavryError
 from ..fsutil import file_kind
 from ..record import BinaryRecord, BuildRecord
@@ -58,6 +59,21 @@ def extra_files(config: Config) -> list[Entry]:
     return list(entries.values())
 
 
+def doc_files(config: Config, bundle: Bundle) -> list[Entry]:
+    """The bundle's crate documents (LICENSE*, README*…: cratedocs.py) at the archive's top, unless
+    [package] crate-docs = false; a bundle of several packages takes the lead package's."""
+    if not config.package.crate_docs:
+        return []
+    docs = crate_docs(config.view(bundle).project.metadata, config.project.workspace_root)
+    return [Entry(d.name, d.path, False) for d in docs]
+
+
+def _with_docs(extras: list[Entry], docs: list[Entry]) -> list[Entry]:
+    """The include entries, then the documents they do not already hold (by name)."""
+    names = {e.arcname for e in extras}
+    return extras + [d for d in docs if d.arcname not in names]
+
+
 Shipped = Callable[[TargetConfig, list[BinaryRecord]], list[Path]]
 
 
@@ -65,7 +81,8 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
          shipped: Shipped | None = None) -> list[PackagePlan]:
     """`shipped` gives the bytes each binary is archived as (`DistState.shipped`: a Windows
     binary's Authenticode-signed copy); without it, the staged binaries."""
-    extras = extra_files(config)
+    included = extra_files(config)
+    docs = {b: doc_files(config, b) for b in config.bundles}
     plans = []
     for t in targets:
         rec = record.targets.get(t.id)
@@ -82,6 +99,7 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
         fmt = config.package.format_for(t)
         for bundle in config.bundles:
             top = archive_top(bundle, t)
+            extras = _with_docs(included, docs[bundle])
             dest = dist / (top + extension(fmt))
             if dest.parent.resolve() != dist.resolve():
                 raise ConfigError(f"{dest}: would be written outside {dist}")
@@ -95,7 +113,10 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
             names = {e.arcname for e in bins}
             clash = [e.arcname for e in extras if e.arcname in names]
             if clash:
-                raise ConfigError(f"{config.project.config_path}: package.include: {clash[0]!r} has the name of a binary")
+                key = "include" if any(e.arcname == clash[0] for e in included) else "crate-docs"
+                raise ConfigError(f"{config.project.config_path}: package.{key}: {clash[0]!r} has the name of a binary",
+                                  hint="rename the file, or set [package] crate-docs = false and list what to ship "
+                                       "in include")
             for b in bins:
                 if not b.source.is_file():
                     raise WavryError(f"{t.id}: {b.source} is missing", hint=f"run `invoke build --target {t.id}` again")

@@ -38,9 +38,12 @@ def file_name(lc: LinuxPackageConfig, t: TargetConfig, version: str) -> str:
 
 
 def nfpm_config(cfg: Config, lc: LinuxPackageConfig, t: TargetConfig, binaries: list[Path], mtime: int,
-                rpm_key: Path | None = None, extra: Sequence[tuple[Path, str, int]] = ()) -> dict[str, Any]:
+                rpm_key: Path | None = None, extra: Sequence[tuple[Path, str, int]] = (),
+                docs: Sequence[tuple[Path, str, str]] = ()) -> dict[str, Any]:
     """nfpm's configuration for one package (written as JSON, which nfpm reads as YAML); `extra`:
-    more files as (source, destination, mode), e.g. the [desktop] entry and icons."""
+    more files as (source, destination, mode), e.g. the [desktop] entry and icons; `docs`: the
+    crate's documents as (source, destination, nfpm type: "license" is the rpm's %license, "doc"
+    its %doc), a destination `contents` already fills left to it."""
 
     p = cfg.project
     stamp = datetime.datetime.fromtimestamp(mtime, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -48,6 +51,9 @@ def nfpm_config(cfg: Config, lc: LinuxPackageConfig, t: TargetConfig, binaries: 
         {"src": str(b), "dst": f"/usr/bin/{b.name}", "file_info": {"mode": 0o755, "mtime": stamp}} for b in binaries]
     contents += [{"src": str(c.src), "dst": c.dst, "file_info": {"mode": c.mode, "mtime": stamp}} for c in lc.contents]
     contents += [{"src": str(src), "dst": dst, "file_info": {"mode": mode, "mtime": stamp}} for src, dst, mode in extra]
+    taken = {c["dst"] for c in contents}
+    contents += [{"src": str(src), "dst": dst, "type": kind, "file_info": {"mode": 0o644, "mtime": stamp}}
+                 for src, dst, kind in docs if dst not in taken]
     data: dict[str, Any] = {
         "name": lc.name,
         "arch": t.triple.arch_info["nfpm"],

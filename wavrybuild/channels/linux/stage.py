@@ -17,6 +17,7 @@ from ... import __version__, proc
 from ...checksum import sha256_file
 from ...config import Bundle, Config, TargetConfig
 from ...config.channels import LinuxPackageConfig, linux_targets
+from ...cratedocs import crate_docs, license_text
 from ...dist import Transaction, writes
 from ...errors import ConfigError
 from ...fsutil import state_dir, write_atomic
@@ -26,6 +27,7 @@ from ...ui import human_size
 from ..desktop.format import desktop_files
 from ..repos.trees import gpg_key
 from .nfpm import file_name, nfpm_config, write_nfpm_config
+from .copyright import copyright_file
 
 
 def rpm_signing_key(cfg: Config, work: Path) -> tuple[Path, str] | None:
@@ -129,7 +131,9 @@ class LinuxStage:
                 name = file_name(lc, t, view.project.version)
                 conf, built_file, dest = work / f"{name}.json", work / name, dist / name
                 extra = desktop_contents(view, names, work / f"{name}.desktop-files")
-                data = nfpm_config(view, lc, t, binaries, manifest.source_date_epoch, key[0] if key else None, extra)
+                docs = doc_contents(view, lc, work / f"{name}.docs")
+                data = nfpm_config(view, lc, t, binaries, manifest.source_date_epoch, key[0] if key else None, extra,
+                                   docs)
                 write_nfpm_config(conf, data)
                 inputs = inputs_key(data, cfg.sign.gpg.key if key else None)
                 # A signed rpm carries the signing time: remade, it would differ. Inputs unchanged and
@@ -183,3 +187,25 @@ def _views(cfg: Config, fmt: str) -> list[tuple[Bundle, Config, LinuxPackageConf
         assert lc is not None
         out.append((b, view, lc))
     return out
+def doc_contents(view: Config, lc: LinuxPackageConfig, work: Path) -> list[tuple[Path, str, str]]:
+    """The crate's documents (cratedocs.py) as (source, destination, nfpm type): a .deb's
+    /usr/share/doc/<name>/copyright (DEP-5, written into `work`, always: Debian policy wants one)
+    and README; an .rpm's license files as %license under /usr/share/licenses/<name>/ and README
+    as %doc. With [package] crate-docs = false only the .deb's copyright, without license texts."""
+    p = view.project
+    docs = crate_docs(p.metadata, p.workspace_root) if view.package.crate_docs else ()
+    out = []
+    if lc.format == "deb":
+        work.mkdir(parents=True, exist_ok=True)
+        texts = [(d.name, license_text(d)) for d in docs if d.kind == "license"]
+        copyright_path = work / "copyright"
+        copyright_path.write_text(copyright_file(p.metadata, texts), encoding="utf-8")
+        out.append((copyright_path, f"/usr/share/doc/{lc.name}/copyright", "doc"))
+    for d in docs:
+        if d.kind == "license" and lc.format == "rpm":
+            out.append((d.path, f"/usr/share/licenses/{lc.name}/{d.name}", "license"))
+        elif d.kind == "readme":
+            out.append((d.path, f"/usr/share/doc/{lc.name}/{d.name}", "doc"))
+    return out
+
+
