@@ -87,9 +87,8 @@ def toolchain_with_std(*triples: str) -> str:
 # keep both cores busy, while most other tests wait on one Python process at a time (invoke's start-up,
 # servers, git), so a second worker fills the idle core. A module runs whole in one worker (its module
 # fixtures are made once), and every module with a test that uses the session's release build runs in
-# the same worker, so that build is made once. Each worker has a cargo target dir of its own (the
-# session fixture below): cargo's lock makes a shared target dir safe for cargo, not for two
-# invocations that copy binaries out of it at the same time.
+# the same worker, so that build is made once. Both workers share one cargo target dir (the session
+# fixture below), so std built from source is built once per target in the whole run.
 SHARED_BUILD = frozenset({"release", "packaged"})
 
 
@@ -112,8 +111,14 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 @pytest.fixture(scope="session")
 def cargo_target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cargo target dir for the whole session: std built from source is built once."""
-    return tmp_path_factory.mktemp("cargo-target")
+    """One cargo target dir for the whole run, both workers included: std built from source is built
+    once per target. Two invocations in one build dir never overlap: each holds the build dir's lock
+    from cargo's start until its binaries are copied out (wavrybuild/build/)."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is <run>/popen-gwN; the run's dir is shared by both.
+    d = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "cargo-target"
+    d.mkdir(exist_ok=True)
+    return d
 
 
 RUST_TOOLS = ("cargo", "rustc", "rustup", "zig", "cargo-zigbuild")
