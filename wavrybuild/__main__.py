@@ -34,11 +34,19 @@ def parser() -> argparse.ArgumentParser:
     init.add_argument("--check", action="store_true",
                       help="write nothing; exit 1 if the CI files differ from what init would write now")
     init.add_argument("--dry", action="store_true", help="print every file init would write, writing none")
+    sub.add_parser("schema", help="print the JSON Schema of targets.toml (for taplo / Even Better TOML)",
+                   description="Print the JSON Schema of targets.toml that wavrybuild ships "
+                   "(wavrybuild/resources/targets.schema.json), generated from the config's key tables.")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # a bad flag: argparse's usage message and exit 2
+    if args.command == "schema":
+        from .config.schema import schema_text
+
+        sys.stdout.write(schema_text())
+        return 0
     ui = UI()
     try:
         from .init import Options, run

@@ -31,11 +31,17 @@ class WheelConfig:
     license: Line | None
 
 
+PYPI_KEYS = ("name", "summary", "license")
+CONTENT_KEYS = ("src", "dst", "mode")  # one item of [channels.deb|rpm] contents
+INSTALLER_KEYS = ("base-url", "targets")
+DEB_ONLY_KEYS = ("section", "distribution", "component")
+
+
 def parse_pypi(cfg: Core, raw: Any) -> WheelConfig:
     """[channels.pypi] name = "…"; defaults to the artifact name."""
     where = cfg.project.config_path
     table = c.check_table(where, "channels.pypi.", raw)
-    c.reject_unknown(where, "channels.pypi.", table, ("name", "summary", "license"))
+    c.reject_unknown(where, "channels.pypi.", table, PYPI_KEYS)
     name = table.get("name", cfg.project.name)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name) or len(name) > 128:
         raise ConfigError(f"{where}: channels.pypi.name: {name!r} is not a valid Python package name",
@@ -113,7 +119,7 @@ def _contents(where: Path, key: str, crate: Path, raw_contents: Any) -> list[Con
         at = f"{where}: {key}.contents[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(f"{at}: expected a table {{ src = \"...\", dst = \"/usr/share/...\" }}")
-        c.reject_unknown(where, f"{key}.contents[{i}].", item, ("src", "dst", "mode"))
+        c.reject_unknown(where, f"{key}.contents[{i}].", item, CONTENT_KEYS)
         src, dst, mode = item.get("src"), item.get("dst"), item.get("mode", "0644")
         if (not isinstance(src, str) or not isinstance(dst, str) or not dst.startswith("/")
                 or ".." in dst.split("/") or not Line.valid(dst)):
@@ -182,7 +188,7 @@ def parse_linux(cfg: Core, fmt: str, raw: Any) -> LinuxPackageConfig:
     where = cfg.project.config_path
     key = f"channels.{fmt}"
     table = c.check_table(where, key + ".", raw)
-    deb_only = ("section", "distribution", "component")
+    deb_only = DEB_ONLY_KEYS
     c.reject_unknown(where, key + ".", table, LINUX_KEYS if fmt == "deb" else [k for k in LINUX_KEYS if k not in deb_only])
 
     def field(k: str, default: Any, check: Any = c.line) -> Any:
@@ -251,7 +257,7 @@ class InstallerConfig:
 def parse_installer(cfg: Core, raw: Any) -> InstallerConfig:
     where = cfg.project.config_path
     table = c.check_table(where, "channels.installer.", raw)
-    c.reject_unknown(where, "channels.installer.", table, ("base-url", "targets"))
+    c.reject_unknown(where, "channels.installer.", table, INSTALLER_KEYS)
     url = c.base_url(where, "channels.installer.base-url", table.get("base-url"))
     targets = table.get("targets")
     if targets is not None:

@@ -169,6 +169,7 @@ def choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
             raise ValueError("one of " + ", ".join(repr(c) for c in choices) + extra)
         return v
 
+    check.choices = choices  # type: ignore[attr-defined]  # the JSON Schema's enum (config/schema.py)
     return check
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .sign import SignConfig
 
 PART_KEYS = ("minisign", "sigstore")
+KEYS = ("part-key", "part-public-key")
 # A minisign public key: base64 of "Ed" + an 8-byte key id + a 32-byte Ed25519 key (42 bytes).
 _MINISIGN_PUBLIC = re.compile(r"RW[A-Za-z0-9+/]{54}")
 
@@ -116,7 +117,7 @@ def _public_key(path: Path, value: Any) -> PartPublicKey:
 def parse_ci(path: Path, raw: Any) -> CiConfig:
     """[ci]: minisign takes both keys (or neither); sigstore takes no public key."""
     table = c.check_table(path, "ci.", raw)
-    c.reject_unknown(path, "ci.", table, ("part-key", "part-public-key"))
+    c.reject_unknown(path, "ci.", table, KEYS)
     part_key = table.get("part-key")
     if part_key is not None:
         try:

@@ -42,24 +42,29 @@ def _base(where: Path, key: str, table: dict[str, Any], name: str = "base-url") 
     return c.base_url(where, f"{key}.{name}", table[name]) if name in table else None
 
 
+HOMEBREW_KEYS = ("base-url",)
+SCOOP_KEYS = ("base-url", "checkver-url")
+WINGET_KEYS = ("base-url", "package-identifier", "publisher")
+
+
 def parse_homebrew(cfg: Core, raw: Any) -> HomebrewConfig:
     where = cfg.project.config_path
     table = c.check_table(where, "channels.homebrew.", raw)
-    c.reject_unknown(where, "channels.homebrew.", table, ("base-url",))
+    c.reject_unknown(where, "channels.homebrew.", table, HOMEBREW_KEYS)
     return HomebrewConfig(_base(where, "channels.homebrew", table))
 
 
 def parse_scoop(cfg: Core, raw: Any) -> ScoopConfig:
     where = cfg.project.config_path
     table = c.check_table(where, "channels.scoop.", raw)
-    c.reject_unknown(where, "channels.scoop.", table, ("base-url", "checkver-url"))
+    c.reject_unknown(where, "channels.scoop.", table, SCOOP_KEYS)
     return ScoopConfig(_base(where, "channels.scoop", table), _base(where, "channels.scoop", table, "checkver-url"))
 
 
 def parse_winget(cfg: Core, raw: Any) -> WingetConfig:
     where = cfg.project.config_path
     table = c.check_table(where, "channels.winget.", raw)
-    c.reject_unknown(where, "channels.winget.", table, ("base-url", "package-identifier", "publisher"))
+    c.reject_unknown(where, "channels.winget.", table, WINGET_KEYS)
     ident = table.get("package-identifier")
     sample = ident.replace("{name}", cfg.project.name) if isinstance(ident, str) else None
     if sample is None or "{" in sample or "}" in sample or not WINGET_ID.fullmatch(sample) or len(sample) > 128:

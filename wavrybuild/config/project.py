@@ -17,6 +17,7 @@ from .targets import TargetConfig
 from .values import Component, Line, RustRelease
 
 PROJECT_KEYS = {"crate", "package", "packages", "binaries", "dist", "name", "pass-env", "rustc"}
+CACHE_KEYS = ("sccache",)
 Metadata = Callable[[Path], dict[str, Any]]
 
 
@@ -454,7 +455,7 @@ def named_env(data: Any) -> frozenset[str]:
 def parse_cache(path: Path, raw: Any, settings: Settings) -> Line | None:
     """[cache] sccache = true | "redis://host:port" (env WAVRYBUILD_SCCACHE overrides: 0, 1 or a URL)."""
     table = c.check_table(path, "cache.", raw)
-    c.reject_unknown(path, "cache.", table, ("sccache",))
+    c.reject_unknown(path, "cache.", table, CACHE_KEYS)
     value: Any = table.get("sccache", False)
     where = f"{path}: cache.sccache"
     env = settings.sccache

@@ -20,11 +20,14 @@ class SbomConfig:
     wheels: bool = True  # embed into each wheel's .dist-info/sboms/ (PEP 770)
 
 
+SBOM_KEYS: c.Spec = {"spec-version": (c.choice(SPEC_VERSIONS), "1.6"), "wheels": (c.bool_value, True)}
+
+
 def parse_sbom(cfg: Core, raw: Any) -> SbomConfig | None:
     if raw is None:
         return None
     where = cfg.project.config_path
-    v = c.values(where, "sbom.", raw, {"spec-version": (c.choice(SPEC_VERSIONS), "1.6"), "wheels": (c.bool_value, True)})
+    v = c.values(where, "sbom.", raw, SBOM_KEYS)
     if not isinstance(v["spec-version"], str):
         raise ConfigError(f"{where}: sbom.spec-version: expected one of {', '.join(SPEC_VERSIONS)}")
     from ..spdx import OWN_HINT, own_license_problem  # packaging.licenses: only with [sbom]
@@ -42,8 +45,11 @@ class ProvenanceConfig:
     builder_id: Line | None = None  # overrides the builder id taken from the CI's variables
 
 
+PROVENANCE_KEYS: c.Spec = {"builder-id": (c.opt_line, None)}
+
+
 def parse_provenance(cfg: Core, raw: Any) -> ProvenanceConfig | None:
     if raw is None:
         return None
-    v = c.values(cfg.project.config_path, "provenance.", raw, {"builder-id": (c.opt_line, None)})
+    v = c.values(cfg.project.config_path, "provenance.", raw, PROVENANCE_KEYS)
     return ProvenanceConfig(builder_id=v["builder-id"])

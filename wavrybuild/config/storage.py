@@ -36,12 +36,15 @@ def parse_s3_url(value: Any, where: str) -> tuple[Component, str]:
         raise ConfigError(f"{where}: {value!r}: the prefix is not {exc}") from None
 
 
+KEYS = ("url", "endpoint-url", "region")
+
+
 def parse_storage(path: Path, raw: Any, settings: Settings) -> StorageConfig | None:
     """[storage]; WAVRYBUILD_STORAGE and WAVRYBUILD_STORAGE_ENDPOINT override its url and endpoint."""
     if raw is None and settings.storage is None:
         return None
     table = dict(c.check_table(path, "storage.", raw if raw is not None else {}))
-    c.reject_unknown(path, "storage.", table, ("url", "endpoint-url", "region"))
+    c.reject_unknown(path, "storage.", table, KEYS)
     if settings.storage:
         table["url"] = settings.storage
     if settings.storage_endpoint:

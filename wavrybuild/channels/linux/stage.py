@@ -26,8 +26,8 @@ from ...pipeline.stage import Run, Step, configured
 from ...ui import human_size
 from ..desktop.format import desktop_files
 from ..repos.trees import gpg_key
-from .nfpm import file_name, nfpm_config, write_nfpm_config
 from .copyright import copyright_file
+from .nfpm import file_name, nfpm_config, write_nfpm_config
 
 
 def rpm_signing_key(cfg: Config, work: Path) -> tuple[Path, str] | None:
