@@ -120,12 +120,10 @@ public-key = "{keys / 'mini.pub'}"
 targets = {DEB_TARGETS}
 contents = [
   {{ src = "completions/wavry-demo.bash", dst = "/usr/share/bash-completion/completions/wavry-demo" }},
-  {{ src = "LICENSE", dst = "/usr/share/doc/wavry-demo/copyright" }},
 ]
 
 [channels.rpm]
 targets = {DEB_TARGETS}
-contents = [{{ src = "LICENSE", dst = "/usr/share/licenses/wavry-demo/LICENSE" }}]
 
 [channels.installer]
 base-url = "https://downloads.example.invalid/wavry-demo/v{{version}}"
@@ -148,7 +146,8 @@ def test_deb_metadata_and_contents(project: Project) -> None:
     contents = _run(["dpkg-deb", "--contents", str(deb)]).stdout
     assert "-rwxr-xr-x root/root" in contents and "./usr/bin/wavry-demo" in contents and "./usr/bin/wavry-hello" in contents
     assert "./usr/share/bash-completion/completions/wavry-demo" in contents
-    assert "./usr/share/doc/wavry-demo/copyright" in contents
+    # The crate's documents by default: a DEP-5 copyright file quoting LICENSE, and the README.
+    assert "./usr/share/doc/wavry-demo/copyright" in contents and "./usr/share/doc/wavry-demo/README.md" in contents
     arm = _run(["dpkg-deb", "--field", str(project.dist / "wavry-demo_0.1.0-1_arm64.deb"), "Architecture"]).stdout
     assert arm.strip() == "arm64"
     # The binary in the package is the one the release built, smoke-ran and archived.
@@ -156,6 +155,13 @@ def test_deb_metadata_and_contents(project: Project) -> None:
     _run(["dpkg-deb", "-x", str(deb), str(extracted)])
     assert (extracted / "usr/bin/wavry-demo").read_bytes() == (
         project.dist / ".wavrybuild/bin/x86_64-unknown-linux-gnu.2.17/wavry-demo").read_bytes()
+    from debian.copyright import Copyright  # python-debian: Debian's own parser of the format
+
+    with (extracted / "usr/share/doc/wavry-demo/copyright").open() as f:
+        copyright_ = Copyright(f, strict=True)
+    files = copyright_.find_files_paragraph("usr/bin/wavry-demo")
+    assert copyright_.header.upstream_name == "wavry-demo" and files is not None and files.license.synopsis == "MIT"
+    assert "Permission is hereby granted" in files.license.text
 
 
 def test_rpm_metadata_and_signature(project: Project, tmp_path: Path) -> None:
@@ -167,6 +173,9 @@ def test_rpm_metadata_and_signature(project: Project, tmp_path: Path) -> None:
     assert "Signature   : EdDSA" in info
     files = _run(["rpm", "-qlp", str(rpm)]).stdout.split()
     assert {"/usr/bin/wavry-demo", "/usr/bin/wavry-hello", "/usr/share/licenses/wavry-demo/LICENSE"} <= set(files)
+    # The crate's LICENSE is the rpm's %license, its README a %doc (by default: [package] crate-docs).
+    assert _run(["rpm", "-qp", "--licensefiles", str(rpm)]).stdout.split() == ["/usr/share/licenses/wavry-demo/LICENSE"]
+    assert _run(["rpm", "-qp", "--docfiles", str(rpm)]).stdout.split() == ["/usr/share/doc/wavry-demo/README.md"]
     assert "aarch64" in _run(["rpm", "-qp", "--qf", "%{ARCH}", str(project.dist / "wavry-demo-0.1.0-1.aarch64.rpm")]).stdout
     # rpm -K against the exported key, in a throwaway rpm database (never the machine's).
     db = tmp_path / "rpmdb"

@@ -54,6 +54,10 @@ def test_packages_have_platform_fields(published: Path) -> None:
             names = tar.getnames()
         fields[data["name"]] = (data.get("os"), data.get("cpu"), data.get("libc"), names)
         assert data["version"] == "0.1.0" and data["license"] == "MIT"
+        # Cargo.toml's description, homepage and repository, in every package.json.
+        assert data["description"] == "Demo crate released by wavrybuild's own targets.toml"
+        assert data["homepage"] == "https://wavry.example/demo"
+        assert data["repository"] == {"type": "git", "url": "https://git.wavry.example/wavrybuild"}
     assert fields["@wavry/demo-linux-x64-gnu"][:3] == (["linux"], ["x64"], ["glibc"])
     assert fields["@wavry/demo-linux-x64-musl"][:3] == (["linux"], ["x64"], ["musl"])
     assert fields["@wavry/demo-linux-arm64-gnu"][:3] == (["linux"], ["arm64"], ["glibc"])

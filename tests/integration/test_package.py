@@ -38,6 +38,7 @@ def test_archive_names_contents_and_modes(packaged) -> None:
         with tarfile.open(path) as tar:
             members = tar.getmembers()
         names = [m.name for m in members]
+        # LICENSE and README.md: the crate's own documents, in by default ([package] crate-docs).
         assert names == [top, f"{top}/completions", f"{top}/LICENSE", f"{top}/README.md",
                          f"{top}/completions/wavry-demo.bash", f"{top}/wavry-demo", f"{top}/wavry-hello"]
         modes = {m.name.removeprefix(top + "/"): m.mode for m in members}

@@ -140,6 +140,10 @@ def test_same_tags_and_commands_as_maturin(wheels: Path, tmp_path: Path) -> None
     assert ours["wheel_tags"] == theirs["wheel_tags"]
     assert ours["scripts"] == theirs["scripts"] == ["wavry-demo", "wavry-hello"]
     assert ours["modes"] == theirs["modes"] == {0o755}
+    # From Cargo.toml's description, license, homepage and repository.
+    assert ours["meta"]["Summary"] == "Demo crate released by wavrybuild's own targets.toml"
+    assert ours["meta"]["License"] == "MIT" and ours["meta"]["Home-page"] == "https://wavry.example/demo"
+    assert ours["meta"]["Project-URL"] == "Source Code, https://git.wavry.example/wavrybuild"  # the last one
     for field in ("Name", "Version", "Summary", "License", "Home-page", "Author-email", "Description-Content-Type"):
         assert ours["meta"].get(field) is not None, field
         assert ours["meta"][field].split(";")[0] == theirs["meta"].get(field, theirs["meta"].get(field.replace("-page", "-Page"), "")).split(";")[0], field

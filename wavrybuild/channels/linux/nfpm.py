@@ -43,7 +43,8 @@ def nfpm_config(cfg: Config, lc: LinuxPackageConfig, t: TargetConfig, binaries: 
     """nfpm's configuration for one package (written as JSON, which nfpm reads as YAML); `extra`:
     more files as (source, destination, mode), e.g. the [desktop] entry and icons; `docs`: the
     crate's documents as (source, destination, nfpm type: "license" is the rpm's %license, "doc"
-    its %doc), a destination `contents` already fills left to it."""
+    its %doc; "" a plain file, as a .deb needs: nfpm leaves typed ones out of it), a destination
+    `contents` already fills left to it."""
 
     p = cfg.project
     stamp = datetime.datetime.fromtimestamp(mtime, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -52,8 +53,8 @@ def nfpm_config(cfg: Config, lc: LinuxPackageConfig, t: TargetConfig, binaries: 
     contents += [{"src": str(c.src), "dst": c.dst, "file_info": {"mode": c.mode, "mtime": stamp}} for c in lc.contents]
     contents += [{"src": str(src), "dst": dst, "file_info": {"mode": mode, "mtime": stamp}} for src, dst, mode in extra]
     taken = {c["dst"] for c in contents}
-    contents += [{"src": str(src), "dst": dst, "type": kind, "file_info": {"mode": 0o644, "mtime": stamp}}
-                 for src, dst, kind in docs if dst not in taken]
+    contents += [{"src": str(src), "dst": dst, **({"type": kind} if kind else {}),
+                  "file_info": {"mode": 0o644, "mtime": stamp}} for src, dst, kind in docs if dst not in taken]
     data: dict[str, Any] = {
         "name": lc.name,
         "arch": t.triple.arch_info["nfpm"],

@@ -200,12 +200,14 @@ def doc_contents(view: Config, lc: LinuxPackageConfig, work: Path) -> list[tuple
         texts = [(d.name, license_text(d)) for d in docs if d.kind == "license"]
         copyright_path = work / "copyright"
         copyright_path.write_text(copyright_file(p.metadata, texts), encoding="utf-8")
-        out.append((copyright_path, f"/usr/share/doc/{lc.name}/copyright", "doc"))
+        out.append((copyright_path, f"/usr/share/doc/{lc.name}/copyright", ""))
+    # nfpm's file types mark an rpm's %license and %doc; a .deb takes plain files (nfpm leaves
+    # typed ones out of it).
     for d in docs:
         if d.kind == "license" and lc.format == "rpm":
             out.append((d.path, f"/usr/share/licenses/{lc.name}/{d.name}", "license"))
         elif d.kind == "readme":
-            out.append((d.path, f"/usr/share/doc/{lc.name}/{d.name}", "doc"))
+            out.append((d.path, f"/usr/share/doc/{lc.name}/{d.name}", "doc" if lc.format == "rpm" else ""))
     return out
 
 
