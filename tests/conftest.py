@@ -13,6 +13,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo"
+# HTTP retries (net.RetryPolicy) back off for milliseconds in tests, here and in every invoke they
+# start; tests/unit/test_retry.py sets its own policies.
+os.environ.setdefault("WAVRYBUILD_HTTP_BACKOFF", "0.01")
 
 
 def free_port() -> int:
