@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .build.stage import BuildStage
+from .channels.container.stage import ContainerStage
 from .channels.desktop.stage import DesktopStage
 from .channels.installer.stage import InstallerStage
 from .channels.linux.stage import LinuxStage
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
     """toolchain → build → smoke → codesign → package → sbom → wheel → npm → linux → desktop → artifacts →
     crates (these two in a matrix: the part of the first target), then (not in a matrix part) installer →
-    package-managers → notes →
+    package-managers → container → notes →
     provenance → checksum → sign → repos → publish → rolling (the [[artifacts]] on a rolling tag)."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), CodesignStage(chosen=True),
@@ -53,8 +54,8 @@ def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
                            SbomStage(chosen=True), WheelStage(chosen=True), NpmStage(main=not part, chosen=True),
                            LinuxStage(), DesktopStage(chosen=True), ArtifactsStage(), CrateFilesStage()]
     if not part:
-        stages += [InstallerStage(), PackageManagersStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(),
-                   ReposStage()]
+        stages += [InstallerStage(), PackageManagersStage(), ContainerStage(), NotesStage(), ProvenanceStage(),
+                   ChecksumStage(), SignStage(), ReposStage()]
         stages += [] if no_publish else [PublishStage()]
         stages += [RollingStage(publish=not no_publish)]
     return stages

@@ -535,6 +535,15 @@ def installer(c: Context, dry: bool = False, config: str | None = None) -> None:
     _one(c, _load(c, config), InstallerStage(), dry=dry)
 
 
+@task(help={"dry": "show the image's platforms, base and tags without building it", "config": CONFIG_HELP})
+@_guarded
+def container(c: Context, dry: bool = False, config: str | None = None) -> None:
+    """A multi-arch OCI image of the built binaries (no Docker daemon), for `invoke publish` to push."""
+    from .channels.container.stage import ContainerStage
+
+    _one(c, _load(c, config), ContainerStage(), dry=dry)
+
+
 @task(help={"dry": "name the files without writing them", "config": CONFIG_HELP})
 @_guarded
 def package_managers(c: Context, dry: bool = False, config: str | None = None) -> None:

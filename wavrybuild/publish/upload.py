@@ -70,7 +70,15 @@ def _npm(cfg: Config, only: tuple[str, ...]) -> NpmConfig | None:
     return nc
 
 
-REGISTRIES = ("npm", "crates")  # published from their own inputs, not as dist/'s files
+REGISTRIES = ("npm", "crates", "container")  # published from their own inputs, not as dist/'s files
+
+
+def _container(cfg: Config, only: tuple[str, ...]) -> bool:
+    """Whether [channels.container]'s images are pushed (configured, and `only` does not leave them out)."""
+    if "container" in only and cfg.channels.container is None:
+        raise ConfigError(f"{cfg.project.config_path}: channels.container: not configured",
+                          hint="add [channels.container] (docs/channels-container.md)")
+    return cfg.channels.container is not None and (not only or "container" in only)
 
 
 def _crates(cfg: Config, only: tuple[str, ...]) -> CratesConfig | None:
@@ -148,9 +156,13 @@ def _gitlab_where(cfg: Config, d: GitLabConfig) -> tuple[str, str]:
 
 
 def _registries(cfg: Config, dist: Path, npm: NpmConfig | None, crates: CratesConfig | None, dry: bool,
-                log: Callable[[str], None]) -> list[PublishResult]:
-    """npm packages and crates (from their own files in dist/), each idempotent on its own."""
+                log: Callable[[str], None], container: bool = False) -> list[PublishResult]:
+    """npm packages, crates and container images (from their own files in dist/), each idempotent on its own."""
     results: list[PublishResult] = []
+    if container:
+        from .container import publish_container  # loaded only with [channels.container]
+
+        results += publish_container(cfg, dist, dry=dry, log=log)
     if npm is not None:
         manifest = Manifest.load(dist)
         try:
@@ -186,9 +198,9 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     transfer (its `results` say what was done before). Rerunning is always safe.
     """
     pcfg = cfg.publish
-    npm, crates = _npm(cfg, only), _crates(cfg, only)
+    npm, crates, container = _npm(cfg, only), _crates(cfg, only), _container(cfg, only)
     registries_only = (bool(only) and set(only) <= set(REGISTRIES)) or (
-        not only and not pcfg.files and (npm is not None or crates is not None))
+        not only and not pcfg.files and (npm is not None or crates is not None or container))
     chosen = [] if registries_only else _chosen(cfg, pcfg, only)
     # Crates are published from their own files in dist/: a crates-only run needs no SHA256SUMS.
     release, files = collect(dist) if chosen or npm is not None else (ReleaseRef("", "", ""), [])
@@ -201,7 +213,7 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
         log(result.line())
 
     # Package registries first: a release page that links to `npm install` should find it there.
-    results += _registries(cfg, dist, npm, crates, dry, log)
+    results += _registries(cfg, dist, npm, crates, dry, log, container)
     if dry:
         for d in chosen:
             dest = _dry(d, release)
