@@ -331,3 +331,20 @@ def test_a_wrong_login_is_one_error_without_it() -> None:
     text = info.value.message + (info.value.hint or "")
     assert "HTTP 401" in text and "wrong-secret-55aa" not in text
     assert base64.b64encode(f"{USER}:wrong-secret-55aa".encode()).decode() not in text
+
+
+def test_publish_dry_run_needs_no_image_and_reads_no_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wavrybuild.publish.upload import publish
+
+    cfg = _config(tmp_path, {"tags": ["{version}", "latest"], "user-env": "WAVRY_T_USER", "password-env": "WAVRY_T_PASS"})
+    monkeypatch.delenv("WAVRY_T_USER", raising=False)
+    monkeypatch.delenv("WAVRY_T_PASS", raising=False)
+    rows = publish(cfg, cfg.project.dist_dir, only=("container",), dry=True, log=lambda _l: None)
+    assert [(r.file, r.action) for r in rows] == [("registry.example/demo:1.2.3", "would upload"),
+                                                  ("registry.example/demo:latest", "would upload")]
+    with pytest.raises(WavryError, match="no OCI image layout"):  # the real push needs the stage's layout
+        publish(cfg, cfg.project.dist_dir, only=("container",), log=lambda _l: None)
+    _built(cfg)
+    Pipeline(Run(cfg, Recorder(), cfg.targets)).stage(ContainerStage())
+    with pytest.raises(ConfigError, match="WAVRY_T_USER is not set"):  # the login is read before any request
+        publish(cfg, cfg.project.dist_dir, only=("container",), log=lambda _l: None)

@@ -51,4 +51,7 @@ class PublishStage:
         npm = cfg.channels.npm
         if npm and npm.publish and (not self.only or "npm" in self.only):
             lines.append(f"would publish the npm packages to {npm.registry}")
+        oci = cfg.channels.container
+        if oci and (not self.only or "container" in self.only):
+            lines += [f"would push the container image {oci.reference(t)}" for t in oci.tags]
         return lines
