@@ -343,7 +343,7 @@ def _produced(stdout: str, project: Project, target: TargetConfig, *,
         out = first.parent.parent.parent / str(target.triple) / first.parent.name / first.name
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            data = macho.join([p.read_bytes() for p in parts if p is not None])
+            data = macho.join_paths([p for p in parts if p is not None])  # llvm-lipo when installed
         except macho.MachOError as exc:
             raise BuildProblem(f"{b}: cannot join the slices into a universal binary: {exc}") from None
         for s in macho.slices(data):
