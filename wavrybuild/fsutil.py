@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .errors import WavryError
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 
 @contextlib.contextmanager
@@ -176,7 +180,17 @@ def read_regular(path: Path, limit: int) -> bytes:
     return data
 
 
-_HELD: dict[Path, int] = {}
+_HELD: dict[Path, BaseFileLock] = {}
+
+
+def lock_file(directory: Path) -> Path:
+    """The file whose lock stands for `directory`: in the user's cache (never in the project, so a
+    dry run creates nothing there and a checkout stays clean), named by the directory's resolved
+    path, so every spelling of one dist/ takes the same lock."""
+    from .env import cache_home
+
+    key = hashlib.sha256(str(directory.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return cache_home() / "wavrybuild" / "locks" / f"{key}.lock"
 
 
 def lock_dir(directory: Path, on_wait: Callable[[str], None], *, wait: bool = True) -> None:
@@ -184,26 +198,31 @@ def lock_dir(directory: Path, on_wait: Callable[[str], None], *, wait: bool = Tr
     dist/ run one after the other; with wait=False the second fails at once. Taken once per
     process (`invoke build smoke` is one).
 
-    The lock is a flock on the directory that holds dist/: it exists before dist/ does (a dry run
-    creates nothing) and no lock file appears anywhere."""
-    import fcntl
+    The lock is the `filelock` package's (flock on POSIX, msvcrt's locking on Windows) on
+    `lock_file(directory)`: the operating system lets it go with the process, however it ends."""
+    from filelock import FileLock, Timeout
 
     key = directory.resolve()
     if key in _HELD:
         return
-    holder = key.parent
-    holder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(holder, os.O_RDONLY | os.O_DIRECTORY)
+    path = lock_file(directory)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        if not wait:
-            os.close(fd)
-            raise WavryError(f"{directory}: another wavrybuild task is using it",
-                             hint="wait for it to finish (unset WAVRYBUILD_NO_WAIT to wait for it)") from None
-        on_wait(f"{directory}: another wavrybuild task is using it; waiting for it to finish")
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    _HELD[key] = fd
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # No soft (file-exists) fallback: a killed task would leave it behind and every later task wait.
+        lock = FileLock(path, mode=0o600, thread_local=False, fallback_to_soft=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if not wait:
+                raise WavryError(f"{directory}: another wavrybuild task is using it",
+                                 hint="wait for it to finish (unset WAVRYBUILD_NO_WAIT to wait for it)") from None
+            on_wait(f"{directory}: another wavrybuild task is using it; waiting for it to finish")
+            lock.acquire()
+    except OSError as exc:
+        raise WavryError(f"{directory}: cannot take its lock ({path}): {exc.strerror or exc}",
+                         hint="the lock lives in $XDG_CACHE_HOME/wavrybuild/locks (~/.cache by default): "
+                              "make it writable, or point XDG_CACHE_HOME at a writable directory") from None
+    _HELD[key] = lock
 
 
 # --- dist/'s own corner --------------------------------------------------------------------------

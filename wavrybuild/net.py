@@ -11,23 +11,37 @@ What the layer guarantees, so that no destination has to remember it:
 - every message it reports passes one scrubber that masks each secret in every encoding a request
   may carry it in (raw, URL-quoted, JSON-escaped, base64 alone or as `user:secret`, and base64 at
   any alignment inside a longer blob);
-- every request has a (connect, read) timeout, and a timeout is a one-line error.
+- every request has a (connect, read) timeout, and a timeout is a one-line error;
+- a request that failed for a passing reason (a refused or reset connection, 429, 500, 502, 503,
+  504, a rate limit's Retry-After) is sent again with exponential backoff, through urllib3's `Retry`
+  on the session's adapters, as far as the request allows (`idempotent`: a request that may have
+  been carried out is only sent again when the answer says it was not), within a cap on the total
+  wait; the error after the last try names the service, the request, the status and the tries.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError, ResponseError
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
-from .errors import WavryError
+from . import env as env_
+from .errors import ConfigError, WavryError
 
 # (connect, read) seconds. Transfers get a long read timeout: after the last byte of a large upload
 # the server may take a while (GitHub scans assets) before it answers.
@@ -140,16 +154,164 @@ class Scrubber:
         return USERINFO.sub(r"\1" + MASK + "@", text)
 
 
+# --- retries ---------------------------------------------------------------------------------------------
+
+# Answers that say "not now": tried again (with backoff, or after the server's Retry-After).
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Methods whose request, carried out twice, leaves what once does (RFC 9110 9.2.2). A destination
+# whose server does not honour that for one request says so (`Client.call(idempotent=False)`).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# The knobs, from the environment (parsed here, the one place they enter): name -> (default, max).
+RETRY_ENV = {"WAVRYBUILD_HTTP_RETRIES": (4, 10), "WAVRYBUILD_HTTP_BACKOFF": (1.0, 60.0),
+             "WAVRYBUILD_HTTP_MAX_WAIT": (120.0, 3600.0)}
+_INT = re.compile(r"[0-9]{1,3}")
+_SECONDS = re.compile(r"[0-9]{1,5}(?:\.[0-9]{1,6})?")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a request is tried again: `retries` after the first try, backoff
+    `backoff` × 2^(n-1) seconds before the n-th retry (the first one at once, none longer than 60 s),
+    and never more than `max_wait` seconds of waiting in all (a Retry-After beyond it: no wait, the error)."""
+
+    retries: int = 4
+    backoff: float = 1.0
+    max_wait: float = 120.0
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> RetryPolicy:
+        """WAVRYBUILD_HTTP_RETRIES / _BACKOFF / _MAX_WAIT; a value that is not a plain number in
+        range is an error naming the variable."""
+        values: dict[str, float] = {}
+        for name, (default, most) in RETRY_ENV.items():
+            raw = env_.var(name) if environ is None else environ.get(name)
+            if raw is None or raw == "":
+                values[name] = default
+                continue
+            integer = isinstance(default, int)
+            if not (_INT if integer else _SECONDS).fullmatch(raw) or float(raw) > most:
+                shown = repr(raw[:40]) + ("…" if len(raw) > 40 else "")
+                kind = "a whole number" if integer else "a number of seconds"
+                raise ConfigError(f"environment variable {name}: {shown} is not {kind} from 0 to {most:g}",
+                                  hint=f"set {name} to e.g. {default:g}, or unset it for the default ({default:g})")
+            values[name] = int(raw) if integer else float(raw)
+        return cls(int(values["WAVRYBUILD_HTTP_RETRIES"]), values["WAVRYBUILD_HTTP_BACKOFF"],
+                   values["WAVRYBUILD_HTTP_MAX_WAIT"])
+
+    def retry(self, idempotent: bool, log: RetryLog) -> WavryRetry:
+        r = WavryRetry(total=self.retries, connect=self.retries, read=self.retries, status=self.retries, other=0,
+                       redirect=None, status_forcelist=RETRY_STATUSES, backoff_factor=self.backoff, backoff_max=60,
+                       backoff_jitter=self.backoff / 4, respect_retry_after_header=True, raise_on_status=False,
+                       retry_after_max=10**9)
+        r.idempotent, r.max_wait, r.log = idempotent, self.max_wait, log
+        return r
+
+
+@dataclass
+class RetryLog:
+    """What the retries of one call did, for its error message."""
+
+    tries: int = 1
+    waited: float = 0.0
+    refused_wait: float | None = None  # the wait a server asked for that the budget did not allow
+
+
+class WavryRetry(Retry):
+    """urllib3's Retry with wavrybuild's rules: no second try of a request that may have been
+    carried out unless the answer says it was not (429, or a Retry-After); no retry after a
+    timeout (the wait was already long: the error says so); a cap on the total wait; a rate limit's
+    reset time (X-RateLimit-Reset, GitHub's) read like a Retry-After."""
+
+    # A 403 with Retry-After is GitHub's secondary rate limit.
+    RETRY_AFTER_STATUS_CODES = frozenset({403, 413, 429, 503})
+    idempotent: bool = True
+    max_wait: float = 120.0
+    log: RetryLog = RetryLog()
+    planned: float = 0.0
+
+    def new(self, **kw: Any) -> Self:
+        r = super().new(**kw)
+        r.idempotent, r.max_wait, r.log, r.planned = self.idempotent, self.max_wait, self.log, self.planned
+        return r
+
+    def _is_method_retryable(self, method: str) -> bool:
+        return self.idempotent
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if not self.idempotent:
+            # The server says it did not carry the request out: sending it again is safe.
+            return bool(self.total) and (status_code == 429 or (
+                has_retry_after and status_code in self.RETRY_AFTER_STATUS_CODES))
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        header = response.headers.get("Retry-After")
+        try:
+            if header is not None:
+                return self.parse_retry_after(header)
+        except Exception:  # an unreadable Retry-After: the backoff decides
+            return None
+        return rate_limit_reset(response.headers)
+
+    def increment(self, method: str | None = None, url: str | None = None, response: BaseHTTPResponse | None = None,
+                  error: Exception | None = None, _pool: ConnectionPool | None = None,
+                  _stacktrace: TracebackType | None = None) -> Self:
+        self.log.tries = len(self.history) + 1
+        if isinstance(error, ReadTimeoutError):
+            raise error
+        if isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):
+            raise MaxRetryError(_pool, url or "", error)  # type: ignore[arg-type]
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        wait = None
+        if response is not None:
+            wait = new.get_retry_after(response) or None
+        if wait is None:
+            wait = new.get_backoff_time()
+        if self.log.waited + wait > self.max_wait:
+            self.log.refused_wait = wait
+            raise MaxRetryError(_pool, url or "", error or ResponseError(  # type: ignore[arg-type]
+                f"waiting {wait:g} s more is beyond the {self.max_wait:g} s allowed"))
+        new.planned = wait
+        self.log.waited += wait
+        return new
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        if self.planned > 0:
+            time.sleep(self.planned)
+
+
+def rate_limit_reset(headers: Mapping[str, str]) -> float | None:
+    """Seconds until an exhausted rate limit resets (X-RateLimit-Remaining: 0 with
+    X-RateLimit-Reset in epoch seconds, as GitHub sends them), or None."""
+    remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
+    if remaining is None or remaining.strip() != "0" or reset is None or not re.fullmatch(r"\s*[0-9]{1,12}\s*", reset):
+        return None
+    return max(0.0, int(reset) - time.time())
+
+
+def _rate_limit_note(resp: requests.Response) -> str:
+    wait = rate_limit_reset(resp.headers)
+    if wait is None:
+        return ""
+    at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=wait)
+    return f" (rate limit exhausted until {at:%H:%M:%S} UTC)"
+
+
 # --- the session ----------------------------------------------------------------------------------------
 
 class Session(requests.Session):
-    """requests.Session with credentials bound to origins, the redirect rule and a default timeout."""
+    """requests.Session with credentials bound to origins, the redirect rule, a default timeout and
+    the retry policy (its adapters' urllib3 Retry, made for each request)."""
 
-    def __init__(self, timeout: Timeout = API_TIMEOUT) -> None:
+    def __init__(self, timeout: Timeout = API_TIMEOUT, retry: RetryPolicy | None = None) -> None:
         super().__init__()
         self.default_timeout = timeout
         self.credentials: dict[Origin, dict[str, str]] = {}
         self.secret_headers: set[str] = set(ALWAYS_SECRET)
+        self.retry_policy = retry or RetryPolicy()
+        # None: by the method (IDEMPOTENT_METHODS); set by Client.call for the requests of one call.
+        self.idempotent: bool | None = None
+        self.retry_log = RetryLog()
 
     def authorize(self, url: str, headers: Mapping[str, str]) -> None:
         self.credentials.setdefault(origin(url), {}).update(headers)
@@ -179,6 +341,12 @@ class Session(requests.Session):
         # Every request, redirects included, has a timeout: requests' own default is to wait forever.
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
+        idempotent = self.idempotent
+        if idempotent is None:
+            idempotent = (request.method or "").upper() in IDEMPOTENT_METHODS
+        adapter = self.get_adapter(str(request.url))
+        if isinstance(adapter, requests.adapters.HTTPAdapter):
+            adapter.max_retries = self.retry_policy.retry(idempotent, self.retry_log)
         return super().send(request, **kwargs)
 
 
@@ -214,13 +382,14 @@ class Client:
     error: ClassVar[type[WavryError]] = HttpError
 
     def __init__(self, kind: str, secrets: Iterable[str] = (), hints: Mapping[int, str] | None = None, *,
-                 timeout: Timeout = API_TIMEOUT, transfer_timeout: Timeout = TRANSFER_TIMEOUT) -> None:
+                 timeout: Timeout = API_TIMEOUT, transfer_timeout: Timeout = TRANSFER_TIMEOUT,
+                 retry: RetryPolicy | None = None) -> None:
         self.kind = kind
         self.hints = dict(hints or {})
         self.scrubber = Scrubber(secrets)
         self.timeout = timeout
         self.transfer_timeout = transfer_timeout
-        self.session = Session(timeout)
+        self.session = Session(timeout, retry or RetryPolicy.read())
 
     # -- credentials ----------------------------------------------------------------------------------
 
@@ -262,6 +431,14 @@ class Client:
     def server_message(self, resp: requests.Response) -> str:
         return self.scrub(server_message(resp))
 
+    def _tries(self) -> str:
+        log = self.session.retry_log
+        note = f" after {log.tries} tries" if log.tries > 1 else ""
+        if log.refused_wait is not None:
+            note += (f" (the next try was {log.refused_wait:g} s away, beyond the "
+                     f"{self.session.retry_policy.max_wait:g} s of WAVRYBUILD_HTTP_MAX_WAIT)")
+        return note
+
     def _request_failed(self, exc: requests.RequestException, method: str, url: str, what: str,
                         timeout: Timeout) -> WavryError:
         where = f"{self.kind}: {what}: {method} {url}"
@@ -273,26 +450,35 @@ class Client:
         if isinstance(exc, requests.Timeout) or "timed out" in str(exc):
             return self.fail(f"{where}: no answer within {timeout[1]:g} s (timed out)",
                              hint="the server did not answer; rerunning resumes where this stopped")
-        return self.fail(f"{where} failed: {_reason(exc)}",
+        return self.fail(f"{where} failed{self._tries()}: {_reason(exc)}",
                          hint="check the URL and the network; rerunning resumes where this stopped")
 
     # -- requests -------------------------------------------------------------------------------------
 
     def call(self, method: str, url: str, what: str, expect: tuple[int, ...] = (200,), *,
-             transfer: bool = False, **kwargs: Any) -> requests.Response:
-        """One request; a status outside `expect` is an error naming the status and the server's reason.
-        `transfer`: it moves a whole file (the long read timeout)."""
+             transfer: bool = False, idempotent: bool | None = None, **kwargs: Any) -> requests.Response:
+        """One request, tried again as the retry policy allows; a status outside `expect` (after the
+        last try) is an error naming the status, the tries and the server's reason.
+        `transfer`: it moves a whole file (the long read timeout). `idempotent`: whether sending the
+        request twice does what once does (default: by the method, IDEMPOTENT_METHODS); when not, it
+        is sent again only when it never reached the server or the answer says it was not carried out
+        (429, Retry-After)."""
         timeout = self.transfer_timeout if transfer else self.timeout
+        self.session.idempotent, self.session.retry_log = idempotent, RetryLog()
         try:
             resp = self.session.request(method, url, timeout=timeout, **kwargs)
         except requests.RequestException as exc:
             raise self._request_failed(exc, method, url, what, timeout) from None
+        finally:
+            self.session.idempotent = None
         if resp.status_code not in expect:
             detail = self.server_message(resp)
             resp.close()
+            limited = _rate_limit_note(resp)
             raise self.fail(f"{self.kind}: {what}: {method} {url}: HTTP {resp.status_code} {resp.reason}"
-                            + (f": {detail}" if detail else ""),
-                            hint=self.hints.get(resp.status_code, "rerunning resumes where this stopped"))
+                            + self._tries() + limited + (f": {detail}" if detail else ""),
+                            hint="the service's rate limit: rerun after that time" if limited else
+                            self.hints.get(resp.status_code, "rerunning resumes where this stopped"))
         return resp
 
     def json(self, resp: requests.Response, what: str) -> Any:

@@ -58,12 +58,16 @@ def test_package_racing_checksum_never_leaves_lying_sums(packaged: Release, tmp_
 
 
 def test_a_held_dist_makes_others_wait_or_fail_with_no_wait(packaged: Release, tmp_path: Path) -> None:
-    import fcntl
+    from filelock import FileLock
+
+    from wavrybuild.fsutil import lock_file
 
     root = _copy(packaged, tmp_path)
-    # This test holds the lock itself, as a running task would (a flock on dist/'s directory).
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    # This test holds the lock itself, as a running task would (filelock's lock on dist/'s lock file).
+    path = lock_file(root / "dist")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held = FileLock(path, thread_local=False)
+    held.acquire(timeout=0)
     try:
         other = subprocess.run([sys.executable, "-m", "invoke", "package"], cwd=root, capture_output=True, text=True,
                                env={**os.environ, **packaged.env, "WAVRYBUILD_NO_WAIT": "1"}, check=False, timeout=120)
@@ -74,7 +78,7 @@ def test_a_held_dist_makes_others_wait_or_fail_with_no_wait(packaged: Release, t
         time.sleep(2)
         assert waiting.poll() is None  # still waiting for the lock
     finally:
-        os.close(fd)  # the "task" ends
+        held.release()  # the "task" ends
     assert waiting.wait(timeout=600) == 0
     _, err = waiting.communicate()
     assert "waiting for it to finish" in err

@@ -70,6 +70,10 @@ SECTIONS: dict[str, tuple[tuple[str | int, ...], dict[str, Any]]] = {
                                                "checkver-url": "https://dl.example/"}),
     "channels.winget": (("channels", "winget"), {"base-url": "https://dl.example/v{version}",
                                                  "package-identifier": "Example.demo"}),
+    # The unit tests' target is glibc: a base is needed; user-env and password-env come in pairs.
+    "channels.container": (("channels", "container"), {"registry": "https://registry.example", "user-env": "U",
+                                                       "password-env": "P",
+                                                       "base": "registry.example/base@sha256:" + "0" * 64}),
     "publish": (("publish",), {}),
     "publish.github": (("publish", "github"), {"repo": "o/n"}),
     "publish.gitlab": (("publish", "gitlab"), {}),
@@ -108,7 +112,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "sign.authenticode": ("pkcs12", "password-env", "ca", "description", "timestamp-url"),
     "sign.sigstore": ("identity", "issuer", "token-env"),
     "cache": ("sccache",),
-    "channels": ("pypi", "npm", "deb", "rpm", "installer", "homebrew", "scoop", "winget"),
+    "channels": ("pypi", "npm", "deb", "rpm", "installer", "homebrew", "scoop", "winget", "container"),
     "channels.pypi": ("name", "summary", "license"),
     "channels.npm": ("name", "targets", "registry", "token-env", "access", "tag", "publish"),
     "channels.deb": ("targets", "name", "maintainer", "section", "depends", "contents", "release", "repository",
@@ -118,6 +122,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "channels.homebrew": ("base-url",),
     "channels.scoop": ("base-url", "checkver-url"),
     "channels.winget": ("base-url", "package-identifier", "publisher"),
+    "channels.container": ("registry", "repository", "tags", "targets", "base", "user-env", "password-env", "token-env"),
     "publish": ("github", "gitlab", "http", "directory", "pypi", "crates"),
     "publish.github": ("repo", "tag", "api-url", "upload-url", "token-env", "draft", "prerelease", "rolling"),
     "publish.gitlab": ("project", "api-url", "token-env", "token-kind", "package", "package-version", "tag", "release"),
@@ -180,6 +185,10 @@ FREE_TEXT = {
     "DesktopConfig.scope": "one of SCOPES", "DesktopConfig.windows_formats": "each one of WINDOWS_FORMATS",
     "MacSigning.signer": "one of SIGNERS", "SbomConfig.spec_version": "one of SPEC_VERSIONS",
     "CiConfig.part_key": "one of PART_KEYS",
+    "ContainerConfig.targets": "configured target ids", "ContainerConfig.user_env": "an env var name",
+    "ContainerConfig.password_env": "an env var name", "ContainerConfig.token_env": "an env var name",
+    "BaseImage.host": "HOST_RE (a domain or IPv4 address, an optional port), checked by parse_base",
+    "BaseImage.digest": "DIGEST_RE (sha256:<64 hex>), checked by parse_base",
     "NotesTemplate.parts": "the notes template's own Markdown and its placeholder names (each one of PLACEHOLDERS): "
                            "the release notes' text, never a path, URL or format field",
 }
@@ -438,8 +447,8 @@ def _has_plain_str(tp: Any) -> bool:
 
 def _hints(tp: Any) -> dict[str, Any]:
     # Config names its optional sections' types for the type checker only (config/whole.py).
-    from wavrybuild.config import bindings, ci, desktop, npm, pkgmanagers, sbom, storage
-    names = {k: v for m in (bindings, ci, desktop, npm, pkgmanagers, sbom, storage) for k, v in vars(m).items()}
+    from wavrybuild.config import bindings, ci, container, desktop, npm, pkgmanagers, sbom, storage
+    names = {k: v for m in (bindings, ci, container, desktop, npm, pkgmanagers, sbom, storage) for k, v in vars(m).items()}
     return typing.get_type_hints(tp, localns=names)
 
 

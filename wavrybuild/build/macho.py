@@ -3,14 +3,24 @@
 Apple Silicon refuses to run an arm64 binary whose code-signature page hashes do not match its
 bytes. Joining slices never changes a slice's bytes (each is copied whole, page aligned), so the
 ad-hoc signature the linker wrote stays valid; `signature_problems` checks that it did.
+
+The join is LLVM's `llvm-lipo -create` when one is installed (Debian's `llvm` package: llvm-lipo-N
+under /usr/lib/llvm-N/bin), `join` here otherwise; both lay a universal binary out alike, and what
+llvm-lipo wrote is read back and must hold exactly the slices it was given.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .. import proc
+from ..errors import CommandFailed
 
 FAT_MAGIC = 0xCAFEBABE
 MH_MAGIC_64 = 0xFEEDFACF
@@ -77,8 +87,45 @@ def join(parts: list[bytes]) -> bytes:
     return header + entries + body
 
 
-def join_files(inputs: list[Path], out: Path) -> None:
-    out.write_bytes(join([p.read_bytes() for p in inputs]))
+def llvm_lipo() -> str | None:
+    """LLVM's lipo: `llvm-lipo` on PATH, else the newest versioned one (llvm-lipo-N on PATH, or
+    /usr/lib/llvm-N/bin/llvm-lipo, where Debian's `llvm` package puts it)."""
+    found = proc.which("llvm-lipo")
+    if found:
+        return found
+    candidates: list[tuple[int, str]] = []
+    for d in proc.tool_path().split(os.pathsep):
+        for p in Path(d or ".").glob("llvm-lipo-*"):
+            m = re.fullmatch(r"llvm-lipo-([0-9]+)", p.name)
+            if m and os.access(p, os.X_OK):
+                candidates.append((int(m.group(1)), str(p)))
+    for p in Path("/usr/lib").glob("llvm-*/bin/llvm-lipo"):
+        m = re.fullmatch(r"llvm-([0-9]+)", p.parent.parent.name)
+        if m and os.access(p, os.X_OK):
+            candidates.append((int(m.group(1)), str(p)))
+    return max(candidates)[1] if candidates else None
+
+
+def join_paths(inputs: list[Path], lipo: str | None = None) -> bytes:
+    """The universal binary of these thin Mach-O files: llvm-lipo's (`lipo`, default: `llvm_lipo()`)
+    when there is one, else `join`'s. Either way each input is there, byte for byte, once."""
+    parts = [p.read_bytes() for p in inputs]
+    thin = [read_thin(d) for d in parts]  # what lipo would say in its words, said in ours first
+    if len({s.arch for s in thin}) != len(thin):
+        raise MachOError("two slices of the same architecture")
+    lipo = lipo or llvm_lipo()
+    if lipo is None:
+        return join(parts)
+    with tempfile.TemporaryDirectory(prefix=".wavrybuild-lipo-", dir=inputs[0].parent) as tmp:
+        out = Path(tmp) / "universal"
+        try:
+            proc.run(proc.Command((lipo, "-create", *(str(p) for p in inputs), "-output", str(out))), tail_lines=5)
+        except CommandFailed as exc:
+            raise MachOError(f"{Path(lipo).name} failed: {exc.message}") from None
+        data = out.read_bytes()
+    if sorted(s.data for s in slices(data)) != sorted(parts):
+        raise MachOError(f"{Path(lipo).name} wrote slices other than the ones it was given")
+    return data
 
 
 def _code_signature(s: Slice) -> tuple[int, int] | None:

@@ -20,7 +20,6 @@ from typing import Any
 
 from .. import __version__, proc
 from ..config import Config, Project, TargetConfig
-from ..config.snapshots import base_version
 from ..config.values import Component
 from ..errors import CommandFailed, WavryError
 from ..fsutil import copy_atomic, state_dir, write_atomic
@@ -344,7 +343,7 @@ def _produced(stdout: str, project: Project, target: TargetConfig, *,
         out = first.parent.parent.parent / str(target.triple) / first.parent.name / first.name
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            data = macho.join([p.read_bytes() for p in parts if p is not None])
+            data = macho.join_paths([p for p in parts if p is not None])  # llvm-lipo when installed
         except macho.MachOError as exc:
             raise BuildProblem(f"{b}: cannot join the slices into a universal binary: {exc}") from None
         for s in macho.slices(data):
@@ -472,6 +471,8 @@ def _build_error(exc: CommandFailed) -> str:
 def build_key(project: Project, target: TargetConfig) -> str:
     """What a target's binaries were built from, as far as config says: crate version + target config
     (the crate's own version: a snapshot's suffix names its packages, the binaries are the same)."""
+    from ..snapshot import base_version
+
     packages = (" ".join(f"{p.name} {base_version(p.version)}" for p in project.packages)
                 or f"{project.package} {base_version(project.version)}")
     return f"{packages} {target.fingerprint()}"

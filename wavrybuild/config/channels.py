@@ -16,10 +16,11 @@ from .targets import TargetConfig
 from .values import Component, HttpUrl, Line
 
 if TYPE_CHECKING:  # [channels.npm]'s module loads only when the file has it (see _npm)
+    from .container import ContainerConfig
     from .npm import NpmConfig
     from .pkgmanagers import HomebrewConfig, ScoopConfig, WingetConfig
 
-CHANNELS = ("pypi", "npm", "deb", "rpm", "installer", "homebrew", "scoop", "winget")
+CHANNELS = ("pypi", "npm", "deb", "rpm", "installer", "homebrew", "scoop", "winget", "container")
 
 
 # --- [channels.pypi] ----------------------------------------------------------------------------------
@@ -62,11 +63,6 @@ def parse_pypi(cfg: Core, raw: Any) -> WheelConfig:
 def pep440(version: str, where: object = "Cargo.toml") -> str:
     from packaging.version import InvalidVersion, Version  # here: a no-op build never needs it
 
-    from .snapshots import pep440_local
-
-    local = pep440_local(version)
-    if local is not None:  # a snapshot (never uploaded): its base version, .dev0, the suffix as a local label
-        return f"{pep440(local[0], where)}.dev0+{local[1]}"
     try:
         parsed = Version(version)
     except InvalidVersion:
@@ -280,6 +276,7 @@ class Channels:
     homebrew: HomebrewConfig | None = None
     scoop: ScoopConfig | None = None
     winget: WingetConfig | None = None
+    container: ContainerConfig | None = None
 
     @property
     def linux(self) -> tuple[LinuxPackageConfig, ...]:
@@ -296,8 +293,14 @@ def parse_channels(cfg: Core, raw: Any) -> Channels:
         deb=parse_linux(cfg, "deb", table["deb"]) if "deb" in table else None,
         rpm=parse_linux(cfg, "rpm", table["rpm"]) if "rpm" in table else None,
         installer=parse_installer(cfg, table["installer"]) if "installer" in table else None,
+        container=_container(cfg, table["container"]) if "container" in table else None,
         **_package_managers(cfg, table),
     )
+
+
+def _container(cfg: Core, raw: Any) -> ContainerConfig:
+    from .container import parse_container  # loaded only when the file has [channels.container]
+    return parse_container(cfg, raw)
 
 
 def _package_managers(cfg: Core, table: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from . import (
     channels,
     checks,
     ci,
+    container,
     desktop,
     npm,
     pkgmanagers,
@@ -118,7 +119,8 @@ def _channels() -> Json:
     rpm = table([k for k in channels.LINUX_KEYS if k not in channels.DEB_ONLY_KEYS], {"contents": contents})
     known = {"pypi": table(channels.PYPI_KEYS), "npm": table(npm.KEYS), "deb": deb, "rpm": rpm,
              "installer": table(channels.INSTALLER_KEYS), "homebrew": table(pkgmanagers.HOMEBREW_KEYS),
-             "scoop": table(pkgmanagers.SCOOP_KEYS), "winget": table(pkgmanagers.WINGET_KEYS)}
+             "scoop": table(pkgmanagers.SCOOP_KEYS), "winget": table(pkgmanagers.WINGET_KEYS),
+             "container": table(container.KEYS)}
     # A channel whose key table this module does not know yet: a table, its keys left open.
     return table(channels.CHANNELS, {k: known.get(k, {"type": "object"}) for k in channels.CHANNELS})
 

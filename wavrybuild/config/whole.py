@@ -63,7 +63,8 @@ class Config:
     @property
     def publishes(self) -> bool:
         """Whether the publish stage has anywhere to go: a [publish] destination or npm publishing."""
-        return bool(self.publish.destinations) or bool(self.channels.npm and self.channels.npm.publish)
+        return (bool(self.publish.destinations) or bool(self.channels.npm and self.channels.npm.publish)
+                or self.channels.container is not None)
 
     def select(self, names: Iterable[str] = (), *, all_targets: bool = False) -> tuple[TargetConfig, ...]:
         """Targets by id or triple, in config order. No names and not all: a clear error."""

@@ -194,7 +194,8 @@ class Registry:
         body = publish_body(u.meta, u.path.read_bytes())
         what = f"{u.spec}: publish"
         # Every status is taken here: a 5xx may be tried again, any other refusal is final (Refused).
-        with self.http.call("PUT", url, what, expect=tuple(range(200, 600)), transfer=True, data=body,
+        # Not idempotent (a second publish of a version is refused): _publish_one asks the index before trying again.
+        with self.http.call("PUT", url, what, expect=tuple(range(200, 600)), transfer=True, idempotent=False, data=body,
                             headers={"Content-Type": "application/octet-stream"}) as resp:
             if resp.status_code != 200:
                 detail = self.http.server_message(resp)

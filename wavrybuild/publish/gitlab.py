@@ -102,8 +102,9 @@ class GitLabDestination:
             self.files[name] = [same[-1]]
             return "skipped", "same size and sha256"
         with f.path.open("rb") as body:
+            # Not idempotent: GitLab keeps every upload of a name (a second PUT is a duplicate).
             resp = self.http.call("PUT", self.file_url(name), f"{name}: upload", expect=(200, 201),
-                                  transfer=True, params={"select": "package_file"}, data=body,
+                                  transfer=True, idempotent=False, params={"select": "package_file"}, data=body,
                                   headers={"Content-Type": "application/octet-stream", "Content-Length": str(f.size)})
         new = self.http.json_object(resp, f"{name}: upload")
         if new.get("file_sha256") not in (None, f.sha256):

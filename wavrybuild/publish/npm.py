@@ -97,8 +97,9 @@ def _publish_one(http: Client, nc: NpmConfig, it: NpmTarball) -> tuple[str, str]
     have = registry_integrity(http, nc.registry, it)
     if have is None:
         body = publish_body(it, nc.registry, dist_tag(nc, it.version) or "latest", nc.access)
+        # Not idempotent (a second publish of a version is refused): judged by the registry below instead.
         resp = http.call("PUT", _packument_url(nc.registry, it.name), f"{spec}: publish", expect=(200, 201, 403, 409),
-                         transfer=True, json=body, headers={"npm-command": "publish"})
+                         transfer=True, idempotent=False, json=body, headers={"npm-command": "publish"})
         with resp:
             if resp.status_code in (200, 201):
                 return "published", f"{spec} → {nc.registry}"

@@ -1,5 +1,6 @@
 """[publish.pypi]: the release's wheels through the package-index upload API (PyPI's "legacy"
-upload, which pypiserver, devpi, Artifactory and GitLab's PyPI registry implement too).
+upload, which pypiserver, devpi, Artifactory and GitLab's PyPI registry implement too), sent by
+twine (PyPA's uploader, run through proc.py with the token in its environment).
 
 Idempotent like every destination: the index's simple page says which files are there and their
 sha256; the same bytes are success, other bytes under that name an error (an index never replaces
@@ -9,10 +10,13 @@ for a short-lived upload token (trusted publishing, https://docs.pypi.org/truste
 
 from __future__ import annotations
 
-import email.parser
+import contextlib
 import html
+import importlib.util
+import json
+import os
 import re
-import zipfile
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -20,38 +24,62 @@ from urllib.parse import urljoin, urlsplit
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from .. import env as env_
+from .. import proc
 from ..config.publish import PypiConfig
 from ..errors import ConfigError
 from ..net import redirect_policy
 from .base import Action, HttpClient, LocalFile, PublishError, ReleaseRef
 
 LINK = re.compile(r"<a\s[^>]*?href\s*=\s*[\"']([^\"']+)[\"'][^>]*>([^<]+)</a>", re.IGNORECASE)
-# Core metadata fields the upload API takes as form fields (the rest of METADATA stays in the wheel).
-FORM_FIELDS = {"Summary": "summary", "Home-page": "home_page", "Author": "author", "Author-email": "author_email",
-               "License": "license", "Description-Content-Type": "description_content_type",
-               "Requires-Python": "requires_python"}
 
 
-def wheel_metadata(path: Path) -> email.message.Message:
-    with zipfile.ZipFile(path) as zf:
-        names = [n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
-        if len(names) != 1:
-            raise PublishError(f"pypi: {path.name}: not a wheel (no single .dist-info/METADATA)")
-        return email.parser.Parser().parsestr(zf.read(names[0]).decode("utf-8"))
+def twine_command(repository_url: str, wheel: Path, token: str) -> proc.Command:
+    """`twine upload` of one wheel (twine reads the core metadata from the wheel and sends the
+    upload API's form, https://docs.pypi.org/api/upload/). The token reaches twine through its
+    environment (TWINE_PASSWORD), never argv; ~/.pypirc and the keyring are not consulted."""
+    return proc.Command(
+        (sys.executable, "-m", "twine", "--no-color", "upload", "--non-interactive", "--disable-progress-bar", "--verbose",
+         "--config-file", os.devnull, "--repository-url", repository_url, str(wheel)),
+        env={"TWINE_USERNAME": "__token__", "TWINE_PASSWORD": token, "PYTHON_KEYRING_BACKEND":
+             "keyring.backends.null.Keyring"},
+        secret_env=frozenset({"TWINE_PASSWORD"}),
+        unset_env=frozenset({"TWINE_REPOSITORY", "TWINE_REPOSITORY_URL", "TWINE_CERT", "TWINE_CLIENT_CERT",
+                             "TWINE_USERNAME"}),
+    )
 
 
-def upload_form(f: LocalFile) -> list[tuple[str, str]]:
-    """The upload API's form fields for one wheel (https://docs.pypi.org/api/upload/)."""
-    meta = wheel_metadata(f.path)
-    form = [(":action", "file_upload"), ("protocol_version", "1"), ("filetype", "bdist_wheel"), ("pyversion", "py3"),
-            ("metadata_version", str(meta["Metadata-Version"])), ("name", str(meta["Name"])),
-            ("version", str(meta["Version"])), ("sha256_digest", f.sha256)]
-    form += [(field, str(meta[key])) for key, field in FORM_FIELDS.items() if meta[key]]
-    form += [("project_urls", str(v)) for v in meta.get_all("Project-URL") or []]
-    body = meta.get_payload()
-    if isinstance(body, str) and body.strip():
-        form.append(("description", body))
-    return form
+TWINE_LEVEL = re.compile(r"^(?:INFO|ERROR|WARNING|DEBUG)\s+")
+TWINE_HTTP_ERROR = re.compile(r"HTTPError: ([0-9]{3})\b(.*?) from ")
+
+
+def _status(output: str) -> int:
+    m = TWINE_HTTP_ERROR.search(output)
+    return int(m.group(1)) if m else 0
+
+
+def twine_failure(output: str) -> str:
+    """What went wrong, from `twine --verbose upload`'s output: `HTTP <status> <reason>: <the
+    index's own message>` (JSON `message`/`error`, else its first line of text), or twine's last
+    error lines (not a wheel, no connection). Raw: the caller scrubs it."""
+    lines = [TWINE_LEVEL.sub("", line).strip() for line in output.splitlines()]
+    lines = [line for line in lines if line]
+    m = TWINE_HTTP_ERROR.search(output)
+    if m is None:
+        errors = [TWINE_LEVEL.sub("", line).strip() for line in output.splitlines() if line.startswith("ERROR")]
+        return "twine failed: " + (" ".join(errors or lines[-3:]) or "no message")[:400]
+    status = f"HTTP {m.group(1)}{m.group(2).rstrip()}"
+    start = next((i for i, line in enumerate(lines) if line.startswith("Response from ")), None)
+    end = next((i for i, line in enumerate(lines) if line.startswith("HTTPError: ")), len(lines))
+    body = "\n".join(lines[start + 2:end]) if start is not None else ""
+    detail = ""
+    with contextlib.suppress(ValueError):
+        data = json.loads(body)
+        if isinstance(data, dict):
+            detail = str(data.get("message") or data.get("error") or "")
+    if not detail and body and not body.startswith("<"):
+        detail = body.splitlines()[0]
+    detail = " ".join(detail.split())[:200]
+    return status + (f": {detail}" if detail else "")
 
 
 class PypiDestination:
@@ -59,6 +87,7 @@ class PypiDestination:
 
     def __init__(self, c: PypiConfig, release: ReleaseRef, token: str) -> None:
         self.c = c
+        self.token = token
         self.http = HttpClient("pypi", [token], {
             401: f"the upload token was refused: check ${c.token_env} (or the trusted publisher on the index)",
             403: "the token may not upload to this project (a project-scoped token of another project?)",
@@ -142,20 +171,23 @@ class PypiDestination:
         there = self._there(f)
         if there is not None:
             return self._same_or_refuse(f, there)
-        form = upload_form(f)
-        with f.path.open("rb") as content:
-            resp = self.http.call("POST", self.c.repository_url, f"{f.name}: upload", expect=(200, 201, 400, 409),
-                                  transfer=True, data=form,
-                                  files={"content": (f.name, content, "application/octet-stream")})
-        with resp:
-            if resp.status_code in (200, 201):
-                return "uploaded", ""
-            # "File already exists" (another run got there first): judge by what is there now.
-            there = self._there(f, fresh=True)
-            if there is not None:
-                return self._same_or_refuse(f, there)
-            raise self.http.fail(f"pypi: {f.name}: upload: HTTP {resp.status_code}: {self.http.server_message(resp)}",
-                                 hint="the index refused the file; its message says why")
+        if importlib.util.find_spec("twine") is None:
+            raise PublishError(f"pypi: {f.name}: twine is not installed in this Python ({sys.executable})",
+                               hint="pip install twine (a dependency of wavrybuild: reinstall wavrybuild with its dependencies)")
+        # The upload itself is twine's (it retries nothing but GETs: a POST that may have landed is
+        # judged by the index below instead).
+        done = proc.run(twine_command(self.c.repository_url, f.path, self.token), check=False,
+                        secrets=(self.token,), tail_lines=12)
+        if done.returncode == 0:
+            return "uploaded", ""
+        # "File already exists" (another run got there first), or an answer lost after the file
+        # landed: judge by what is there now.
+        there = self._there(f, fresh=True)
+        if there is not None:
+            return self._same_or_refuse(f, there)
+        raise self.http.fail(f"pypi: {f.name}: upload: POST {self.c.repository_url}: {twine_failure(done.stdout)}",
+                             hint=self.http.hints.get(_status(done.stdout), "the index refused the file (its message "
+                                                      "says why); rerunning resumes where this stopped"))
 
     def finish(self, files: list[LocalFile]) -> list[tuple[str, Action, str]]:
         return []

@@ -6,9 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from ..manifest import MANIFEST_NAME
-from ..pipeline.requirements import Requirement
 from ..pipeline.stage import Run, Step
-from .upload import PublishResult, credentials, publish
+from .upload import PublishResult, publish
 
 
 class PublishStage:
@@ -20,10 +19,6 @@ class PublishStage:
 
     def applies(self, run: Run) -> bool:
         return run.cfg.publishes
-
-    def requires(self, run: Run) -> Sequence[Requirement]:
-        """Every destination's credentials (their variables), as publish() will read them."""
-        return credentials(run.cfg, self.only)
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
@@ -56,4 +51,7 @@ class PublishStage:
         npm = cfg.channels.npm
         if npm and npm.publish and (not self.only or "npm" in self.only):
             lines.append(f"would publish the npm packages to {npm.registry}")
+        oci = cfg.channels.container
+        if oci and (not self.only or "container" in self.only):
+            lines += [f"would push the container image {oci.reference(t)}" for t in oci.tags]
         return lines

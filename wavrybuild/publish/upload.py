@@ -31,7 +31,6 @@ from ..config.publish import (
     PypiConfig,
 )
 from ..errors import ConfigError, WavryError, suggest
-from ..pipeline.requirements import AnyOf, EnvVar, Requirement
 from ..ui import mask_for_ci
 
 if TYPE_CHECKING:
@@ -71,7 +70,15 @@ def _npm(cfg: Config, only: tuple[str, ...]) -> NpmConfig | None:
     return nc
 
 
-REGISTRIES = ("npm", "crates")  # published from their own inputs, not as dist/'s files
+REGISTRIES = ("npm", "crates", "container")  # published from their own inputs, not as dist/'s files
+
+
+def _container(cfg: Config, only: tuple[str, ...]) -> bool:
+    """Whether [channels.container]'s images are pushed (configured, and `only` does not leave them out)."""
+    if "container" in only and cfg.channels.container is None:
+        raise ConfigError(f"{cfg.project.config_path}: channels.container: not configured",
+                          hint="add [channels.container] (docs/channels-container.md)")
+    return cfg.channels.container is not None and (not only or "container" in only)
 
 
 def _crates(cfg: Config, only: tuple[str, ...]) -> CratesConfig | None:
@@ -124,33 +131,6 @@ def _open(cfg: Config, d: DestinationConfig, release: ReleaseRef) -> Destination
     return DirectoryDestination(d, release)
 
 
-def credentials(cfg: Config, only: tuple[str, ...] = ()) -> list[Requirement]:
-    """The variables `_open` and the registries will read, checked before a release builds
-    (pipeline/requirements.py): the same choice of destinations as `publish`, no value read."""
-    npm, crates = _npm(cfg, only), _crates(cfg, only)
-    out: list[Requirement] = []
-    if npm is not None:
-        out.append(EnvVar(npm.token_env, "channels.npm.token-env"))
-    if crates is not None:
-        out.append(EnvVar(crates.token_env, "publish.crates.token-env"))
-    registries_only = bool(only) and set(only) <= set(REGISTRIES)
-    for d in [] if registries_only or not cfg.publish.files else _chosen(cfg, cfg.publish, only):
-        if isinstance(d, GitHubConfig | GitLabConfig):
-            out.append(EnvVar(d.token_env, f"publish.{d.kind}.token-env"))
-        elif isinstance(d, HttpConfig):
-            out += [EnvVar(name, f"publish.http.{key}") for name, key in
-                    ((d.token_env, "token-env"), (d.user_env, "user-env"), (d.password_env, "password-env")) if name]
-        elif isinstance(d, PypiConfig):
-            token = EnvVar(d.token_env, "publish.pypi.token-env")
-            oidc = (EnvVar("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GitHub Actions id-token"),
-                    EnvVar(d.id_token_env, "publish.pypi.id-token-env")) if d.trusted_publishing else ()
-            out.append(AnyOf((token, *oidc), "publish.pypi.token-env",
-                             f"export {d.token_env}" + (", or publish from GitHub Actions (permissions: id-token: "
-                                                         f"write) or GitLab CI (id_tokens: {d.id_token_env})"
-                                                         if d.trusted_publishing else "")) if oidc else token)
-    return out
-
-
 def _dry(d: DestinationConfig, release: ReleaseRef) -> Destination:
     # Built without credentials: a dry run reads no secret and makes no network call.
     if isinstance(d, GitHubConfig):
@@ -176,9 +156,13 @@ def _gitlab_where(cfg: Config, d: GitLabConfig) -> tuple[str, str]:
 
 
 def _registries(cfg: Config, dist: Path, npm: NpmConfig | None, crates: CratesConfig | None, dry: bool,
-                log: Callable[[str], None]) -> list[PublishResult]:
-    """npm packages and crates (from their own files in dist/), each idempotent on its own."""
+                log: Callable[[str], None], container: bool = False) -> list[PublishResult]:
+    """npm packages, crates and container images (from their own files in dist/), each idempotent on its own."""
     results: list[PublishResult] = []
+    if container:
+        from .container import publish_container  # loaded only with [channels.container]
+
+        results += publish_container(cfg, dist, dry=dry, log=log)
     if npm is not None:
         manifest = Manifest.load(dist)
         try:
@@ -214,9 +198,9 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     transfer (its `results` say what was done before). Rerunning is always safe.
     """
     pcfg = cfg.publish
-    npm, crates = _npm(cfg, only), _crates(cfg, only)
+    npm, crates, container = _npm(cfg, only), _crates(cfg, only), _container(cfg, only)
     registries_only = (bool(only) and set(only) <= set(REGISTRIES)) or (
-        not only and not pcfg.files and (npm is not None or crates is not None))
+        not only and not pcfg.files and (npm is not None or crates is not None or container))
     chosen = [] if registries_only else _chosen(cfg, pcfg, only)
     # Crates are published from their own files in dist/: a crates-only run needs no SHA256SUMS.
     release, files = collect(dist) if chosen or npm is not None else (ReleaseRef("", "", ""), [])
@@ -229,7 +213,7 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
         log(result.line())
 
     # Package registries first: a release page that links to `npm install` should find it there.
-    results += _registries(cfg, dist, npm, crates, dry, log)
+    results += _registries(cfg, dist, npm, crates, dry, log, container)
     if dry:
         for d in chosen:
             dest = _dry(d, release)

@@ -21,7 +21,6 @@ from ..dist import Transaction, writes
 from ..errors import ConfigError, WavryError
 from ..fsutil import tmp_dir
 from ..manifest import Manifest
-from ..pipeline.requirements import Requirement
 from ..pipeline.stage import Run, Step, configured
 from ..ui import mask_for_ci
 from . import signatures as sg
@@ -62,9 +61,6 @@ class SignStage:
 
     def applies(self, run: Run) -> bool:
         return bool(self._methods(run))
-
-    def requires(self, run: Run) -> Sequence[Requirement]:
-        return sg.requirements(run.cfg, self._methods(run))
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         dist, cfg = run.state.dist, run.cfg
