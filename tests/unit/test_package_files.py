@@ -240,3 +240,39 @@ def test_real_nfpm_puts_them_where_dpkg_and_rpm_find_them(tmp_path: Path) -> Non
     assert parsed.header.upstream_name == "demo" and "Permission" in parsed.find_files_paragraph("x").license.text
     assert run("rpm", "-qp", "--licensefiles", str(out["rpm"])) == ["/usr/share/licenses/demo/LICENSE"]
     assert run("rpm", "-qp", "--docfiles", str(out["rpm"])) == ["/usr/share/doc/demo/README.md"]
+
+
+def test_wheels_and_npm_packages_carry_the_license_files(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    from wavrybuild.channels.npm.format import main_files, platform_files
+    from wavrybuild.channels.wheel.format import wheel_files, write_wheel
+    from wavrybuild.config.npm import platforms
+
+    root = _crate(tmp_path / "crate", {"LICENSE": MIT, "README.md": "# demo\n"})
+    binary = tmp_path / "demo"
+    binary.write_bytes(b"\x7fELF")
+    data = {"targets": {"x86_64-unknown-linux-musl": {}}, "channels": {"pypi": {}, "npm": {"name": "@x/demo"}}}
+    cfg = parse(root / "targets.toml", data, _meta(license="MIT", repository="https://git.example/demo",
+                                                    description="A demo"), Settings())
+    assert cfg.channels.pypi is not None and cfg.channels.npm is not None
+    name, files = wheel_files(cfg, cfg.channels.pypi, cfg.targets[0], [binary])
+    out = tmp_path / name
+    with out.open("wb") as f:
+        write_wheel(f, files)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.read("demo-1.2.3.dist-info/licenses/LICENSE").decode() == MIT
+        assert "demo-1.2.3.dist-info/licenses/LICENSE,sha256=" in zf.read("demo-1.2.3.dist-info/RECORD").decode()
+        meta = zf.read("demo-1.2.3.dist-info/METADATA").decode()
+    assert "License: MIT" in meta and "Summary: A demo" in meta
+    assert "Project-URL: Source Code, https://git.example/demo" in meta
+    _, main = main_files(cfg, cfg.channels.npm)
+    assert main["LICENSE"][0].decode() == MIT and main["README.md"][0] == b"# demo\n"
+    package = json.loads(main["package.json"][0])
+    assert (package["license"], package["description"], package["repository"]["url"]) == (
+        "MIT", "A demo", "https://git.example/demo")
+    _, plat = platform_files(cfg, cfg.channels.npm, platforms(cfg, cfg.channels.npm)[0], [binary])
+    assert "LICENSE" in plat and "README.md" not in plat
+    off = parse(root / "targets.toml", {**data, "package": {"crate-docs": False}}, _meta(), Settings())
+    assert off.channels.npm is not None and "LICENSE" not in main_files(off, off.channels.npm)[1]

@@ -23,6 +23,7 @@ from ...config.npm import (
     platform_package,
     platforms,
 )
+from ...cratedocs import crate_docs
 from ...errors import WavryError
 
 # --- package contents ----------------------------------------------------------------------------
@@ -77,6 +78,15 @@ def _common(cfg: Config) -> dict[str, Any]:
     return meta
 
 
+def doc_files(cfg: Config, kinds: tuple[str, ...]) -> dict[str, tuple[bytes, int]]:
+    """The crate's documents of these kinds (cratedocs.py) at the package's root, as npm itself
+    always packs LICENSE and README; none with [package] crate-docs = false."""
+    if not cfg.package.crate_docs:
+        return {}
+    docs = crate_docs(cfg.project.metadata, cfg.project.workspace_root)
+    return {str(d.name): (d.path.read_bytes(), 0o644) for d in docs if d.kind in kinds}
+
+
 def _package_json(data: dict[str, Any]) -> bytes:
     return (json.dumps(data, indent=2) + "\n").encode()
 
@@ -88,7 +98,7 @@ def platform_files(cfg: Config, nc: NpmConfig, p: NpmPlatform, binaries: list[Pa
     if p.libc:
         data["libc"] = [p.libc]
     data["preferUnplugged"] = True  # Yarn PnP: binaries must be on disk to be executed
-    files = {"package.json": (_package_json(data), 0o644)}
+    files = {**doc_files(cfg, ("license",)), "package.json": (_package_json(data), 0o644)}
     for b in binaries:
         files[f"bin/{b.name}"] = (b.read_bytes(), 0o755)
     return name, files
@@ -103,7 +113,7 @@ def main_files(cfg: Config, nc: NpmConfig) -> tuple[str, dict[str, tuple[bytes, 
         "optionalDependencies": {name: cfg.project.version for name in packages.values()},
         "engines": {"node": ">=14"},
     }
-    files = {"package.json": (_package_json(data), 0o644)}
+    files = {**doc_files(cfg, ("license", "readme")), "package.json": (_package_json(data), 0o644)}
     for b in cfg.project.binaries:
         script = LAUNCHER.format(bin=b, main=nc.name, packages=json.dumps(packages, indent=2, sort_keys=True))
         files[f"bin/{b}.js"] = (script.encode(), 0o755)

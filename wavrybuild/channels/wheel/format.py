@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from ... import proc
 from ...config import Config, TargetConfig
 from ...config.channels import WheelConfig, pep440
+from ...cratedocs import crate_docs
 from ...errors import WavryError
 
 ZIP_DATE = time.gmtime(315532800)[:6]  # 1980-01-01, the earliest zip can say
@@ -119,6 +120,10 @@ def wheel_files(cfg: Config, wc: WheelConfig, t: TargetConfig, binaries: list[Pa
     files[f"{info}/WHEEL"] = (wheel.encode(), 0o644)
     for name, text in sorted((sboms or {}).items()):
         files[f"{info}/sboms/{name}"] = (text, 0o644)
+    if cfg.package.crate_docs:  # the crate's license files where PEP 639 puts them
+        for d in crate_docs(cfg.project.metadata, cfg.project.workspace_root):
+            if d.kind == "license":
+                files[f"{info}/licenses/{d.name}"] = (d.path.read_bytes(), 0o644)
     record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, (d, _) in sorted(files.items()))
     record += f"{info}/RECORD,,\n"
     files[f"{info}/RECORD"] = (record.encode(), 0o644)
