@@ -165,8 +165,9 @@ class Registry:
             raise self.http.fail(f"{self.http.kind}: {what}: the upload location is on another host ({urlsplit(target).netloc})",
                                  hint="the registry's answer is refused: the image would go elsewhere")
         sep = "&" if urlsplit(target).query else "?"
-        resp = self.request("PUT", f"{target}{sep}digest={blob.digest}", what, (201,), transfer=True, data=blob.data,
-                            headers={"Content-Type": "application/octet-stream"})
+        # Not sent again blindly: a second PUT to a closed upload session is a 404 (the next push's HEAD finds the blob).
+        resp = self.request("PUT", f"{target}{sep}digest={blob.digest}", what, (201,), transfer=True, idempotent=False,
+                            data=blob.data, headers={"Content-Type": "application/octet-stream"})
         resp.close()
         return True
 
