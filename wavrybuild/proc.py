@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -117,6 +118,29 @@ class Result:
     returncode: int
     stdout: str
     stderr_tail: str
+    # CPU seconds (user + system) of the child and the descendants it waited for (cargo's rustc
+    # processes), from os.wait4: this child's own, whatever else runs in other threads. None where
+    # there is no wait4 (Windows) or a timeout was set.
+    cpu_seconds: float | None = None
+
+
+def _reap(proc: subprocess.Popen[str], timeout: float | None) -> float | None:
+    """Wait for the child; its CPU seconds when the platform can tell them (os.wait4)."""
+    wait4 = getattr(os, "wait4", None)
+    if timeout is not None or wait4 is None:
+        proc.wait(timeout=timeout)
+        return None
+    while True:
+        try:
+            _, status, usage = wait4(proc.pid, 0)
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries these already
+            continue
+        except ChildProcessError:  # reaped elsewhere: no figures, the code is Popen's
+            proc.wait()
+            return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return float(usage.ru_utime + usage.ru_stime)
 
 
 def _start(cmd: Command, with_stdin: bool) -> subprocess.Popen[str]:
@@ -139,6 +163,33 @@ def _start(cmd: Command, with_stdin: bool) -> subprocess.Popen[str]:
         )
     except OSError as exc:
         raise ToolMissing(f"{program}: cannot be started: {exc}", hint=INSTALL_HINTS.get(program)) from None
+
+
+# The children `run` has started and not yet seen end, so Ctrl-C can stop those of every lane.
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by stop_children: no new child starts after Ctrl-C
+
+
+def _stop(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """Stop a child as a terminal's Ctrl-C would (SIGINT: cargo stops its rustc's), then for sure."""
+    if proc.poll() is None:
+        with contextlib.suppress(OSError):
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    proc.wait()
+
+
+def stop_children() -> None:
+    """Ctrl-C: stop every child `run` started that is still running (the other lanes' cargo too)."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        running = list(_RUNNING)
+    for proc in running:
+        _stop(proc)
 
 
 def _feed(proc: subprocess.Popen[str], data: bytes) -> None:
@@ -167,7 +218,21 @@ def run(
     `stdin_data` is how secrets reach a program (never argv); `secrets` are scrubbed from the
     stderr tail that errors carry, in case a tool echoes one back.
     """
-    proc = _start(cmd, stdin_data is not None)
+    with _RUNNING_LOCK:
+        if _STOPPING.is_set():
+            raise KeyboardInterrupt  # interrupted: another lane must not start its next cargo
+        proc = _start(cmd, stdin_data is not None)
+        _RUNNING.add(proc)
+    try:
+        return _follow(proc, cmd, check, on_stderr_line, on_stdout_line, timeout, tail_lines, stdin_data, secrets)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+
+
+def _follow(proc: subprocess.Popen[str], cmd: Command, check: bool, on_stderr_line: Callable[[str], None] | None,
+            on_stdout_line: Callable[[str], None] | None, timeout: float | None, tail_lines: int,
+            stdin_data: bytes | None, secrets: tuple[str, ...]) -> Result:
     tail: deque[str] = deque(maxlen=tail_lines)
 
     def pump_stderr() -> None:
@@ -189,19 +254,22 @@ def run(
             out.append(line)
             if on_stdout_line:
                 on_stdout_line(line.rstrip("\n"))
-        proc.wait(timeout=timeout)
+        cpu = _reap(proc, timeout)
     except BaseException:
         # Ctrl-C or a timeout: do not leave the child running.
-        proc.kill()
-        proc.wait()
+        _stop(proc)
         raise
     finally:
         reader.join()
+    if proc.returncode == -signal.SIGINT:
+        # The child got the terminal's Ctrl-C (its process group's): the user stopped the run, in
+        # whichever thread (a build lane) this child ran — not a failure of the command.
+        raise KeyboardInterrupt
     tail_text = "\n".join(tail)
     for secret in secrets:
         if secret:
             tail_text = tail_text.replace(secret, "***")
-    result = Result(proc.returncode, "".join(out), tail_text)
+    result = Result(proc.returncode, "".join(out), tail_text, cpu)
     if check and proc.returncode != 0:
         raise CommandFailed(list(cmd.argv), proc.returncode, result.stderr_tail)
     return result

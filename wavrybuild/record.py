@@ -49,6 +49,9 @@ class TargetRecord:
     # everything fresh (an up-to-date target keeps the entry of the build that made its binaries);
     # None when not counted (a failed start, an older wavrybuild).
     compiled: int | None = None
+    # CPU seconds (user + system) of the cargo invocation that built it, its rustc processes
+    # included (shared by the targets of one invocation, like `seconds`); None when not measured.
+    cpu_seconds: float | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TargetRecord:

@@ -36,8 +36,17 @@ def test_all_targets_built(release) -> None:
         assert sorted(Path(b["path"]).name for b in t["binaries"]) == [f"wavry-demo{suffix}", f"wavry-hello{suffix}"]
         for b in t["binaries"]:
             assert (release.dist / b["path"]).stat().st_size == b["size"] > 0
-    # The summary table names every target and binary.
+    # The summary table names every target and binary, with how long its cargo invocation took and how
+    # busy it kept the cores (CPU seconds over wall seconds, from the child's own rusage).
     assert "aarch64-apple-darwin" in release.build.stdout and "wavry-hello" in release.build.stdout
+    rows = [[c.strip() for c in line.split("│")] for line in release.build.stdout.splitlines()
+            if "│" in line and "wavry-" in line]
+    assert {r[1] for r in rows} == set(rec["targets"]), release.build.stdout
+    for r in rows:
+        assert re.fullmatch(r"\d+\.\d s", r[4]) and re.fullmatch(r"\d+\.\d/\d+", r[5]), r
+    assert all(t["cpu_seconds"] is not None and t["cpu_seconds"] >= 0 for t in rec["targets"].values()), rec["targets"]
+    assert re.search(r"build: \d+ cargo invocations in [\d.]+ s, [\d.]+ CPU s: cores busy \d+\.\d/\d+",
+                     release.build.stderr), release.build.stderr[-3000:]
 
 
 def test_x86_64_gnu_with_cargo_runs(release) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import __version__, proc
 from ..config import Config, Project, TargetConfig
+from ..config.snapshots import base_version
 from ..config.values import Component
 from ..errors import CommandFailed, WavryError
 from ..fsutil import copy_atomic, state_dir, write_atomic
@@ -261,7 +262,7 @@ def execute_group(
     start = time.monotonic()
     try:
         with build_dir_lock(step_dir(group[0], project), on_wait):
-            return _execute_group(group, project, dist, on_line, start)
+            return _execute_group(group, project, dist, on_line, time.monotonic())
     except WavryError as exc:
         return [Outcome(s, False, time.monotonic() - start, error=str(exc)) for s in group]
 
@@ -277,7 +278,7 @@ def _execute_group(group: list[BuildStep], project: Project, dist: Path,
         stdout = result.stdout
     except WavryError as exc:
         return [Outcome(s, False, time.monotonic() - start, error=str(exc)) for s in group]
-    seconds = time.monotonic() - start
+    seconds, cpu = time.monotonic() - start, result.cpu_seconds
     outcomes = []
     every = tuple(t for s in group for t in s.target.triple.slices)
     for step in group:
@@ -285,10 +286,10 @@ def _execute_group(group: list[BuildStep], project: Project, dist: Path,
         try:
             produced, built = _produced(stdout, project, step.target, filtered=True)
         except BuildProblem as exc:
-            outcomes.append(Outcome(step, False, seconds, error=error or str(exc), compiled=compiled))
+            outcomes.append(Outcome(step, False, seconds, error=error or str(exc), compiled=compiled, cpu=cpu))
             continue
         outcomes.append(Outcome(step, True, seconds, _stage(step, project, dist, produced),
-                                watch=_watch(built, stdout, step.target, project), compiled=compiled))
+                                watch=_watch(built, stdout, step.target, project), compiled=compiled, cpu=cpu))
     return outcomes
 
 
@@ -421,6 +422,21 @@ class Outcome:
     key: str = ""
     watch: dict[str, Any] = field(default_factory=dict)  # see freshness.watched
     compiled: int | None = None  # crates cargo compiled for it (compiled_units); None: cargo did not run
+    # CPU seconds of its cargo invocation (shared by the group's targets, like `seconds`); None: not measured.
+    cpu: float | None = None
+
+
+def cores_busy(cpu: float | None, seconds: float, cores: int) -> str:
+    """CPU seconds over wall seconds against the cores there are: "1.6/2"; "-" when not measured."""
+    if cpu is None or seconds <= 0:
+        return "-"
+    return f"{cpu / seconds:.1f}/{cores}"
+
+
+def machine_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
 
 
 def execute_step(
@@ -436,28 +452,31 @@ def execute_step(
     start = time.monotonic()
     try:
         with build_dir_lock(step_dir(step, project), on_wait):
-            return _execute_step(step, project, dist, on_line, start)
+            return _execute_step(step, project, dist, on_line, time.monotonic())
     except WavryError as exc:
         return Outcome(step, False, time.monotonic() - start, error=str(exc))
 
 
 def _execute_step(step: BuildStep, project: Project, dist: Path,
                   on_line: Callable[[str], None] | None, start: float) -> Outcome:
-    assert step.command is not None
+    cmd = step.command
+    assert cmd is not None
     try:
-        result = proc.run(step.command, on_stderr_line=on_line, tail_lines=40)
-    except CommandFailed as exc:
-        return Outcome(step, False, time.monotonic() - start, error=_build_error(exc))
+        result = proc.run(cmd, on_stderr_line=on_line, tail_lines=40, check=False)
     except WavryError as exc:
         return Outcome(step, False, time.monotonic() - start, error=str(exc))
+    cpu = result.cpu_seconds
+    if result.returncode != 0:
+        failed = CommandFailed(list(cmd.argv), result.returncode, result.stderr_tail)
+        return Outcome(step, False, time.monotonic() - start, error=_build_error(failed), cpu=cpu)
     compiled = compiled_units(result.stdout, step_dir(step, project), step.target.triple.slices)
     try:
         produced, built = _produced(result.stdout, project, step.target, filtered=False)
     except BuildProblem as exc:
         return Outcome(step, False, time.monotonic() - start, error=f"cargo reported success but {exc}",
-                       compiled=compiled)
+                       compiled=compiled, cpu=cpu)
     return Outcome(step, True, time.monotonic() - start, _stage(step, project, dist, produced),
-                   watch=watched(built, result.stdout, None, project.secrets), compiled=compiled)
+                   watch=watched(built, result.stdout, None, project.secrets), compiled=compiled, cpu=cpu)
 
 
 def _build_error(exc: CommandFailed) -> str:
@@ -471,8 +490,6 @@ def _build_error(exc: CommandFailed) -> str:
 def build_key(project: Project, target: TargetConfig) -> str:
     """What a target's binaries were built from, as far as config says: crate version + target config
     (the crate's own version: a snapshot's suffix names its packages, the binaries are the same)."""
-    from ..snapshot import base_version
-
     packages = (" ".join(f"{p.name} {base_version(p.version)}" for p in project.packages)
                 or f"{project.package} {base_version(project.version)}")
     return f"{packages} {target.fingerprint()}"
@@ -509,6 +526,8 @@ def record_outcomes(dist: Path, config: Config, outcomes: list[Outcome], tools: 
             # An up-to-date target keeps its entry as the build that made its binaries wrote it: a
             # rerun that builds nothing changes no byte of the record.
             compiled=(rec.targets[t.id].compiled if t.id in rec.targets else None) if o.cached else o.compiled,
+            cpu_seconds=((rec.targets[t.id].cpu_seconds if t.id in rec.targets else None) if o.cached
+                         else None if o.cpu is None else round(o.cpu, 2)),
         )
     rec.rustc = sorted({t.rustc for t in rec.targets.values() if t.ok and t.rustc})
     rec.save(dist)

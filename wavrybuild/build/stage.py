@@ -5,11 +5,13 @@ cache key and freshness watch say cargo would do nothing."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .. import proc
 from ..config import Config
 from ..env import Settings
 from ..errors import ConfigError, ToolMissing, WavryError
@@ -18,7 +20,7 @@ from ..toolchain.probe import Tools, ensure_objcopy_shim, statuses
 from ..toolchain.sccache import CacheStats, save_last_build, server_stats, settled_stats
 from ..toolchain.sccache import status as cache_status
 from ..toolchain.versions import Chosen, mixed_warning, pin_stop
-from ..ui import Reporter, human_size
+from ..ui import Reporter, duration, human_size
 from . import plan as b
 
 Finished = Callable[[list[b.Outcome]], None]
@@ -123,32 +125,116 @@ def _serially(run: Run, plan: BuildPlan, finished: Finished, fail_fast: bool) ->
             break
 
 
+# Seconds between two progress lines of one build lane in a log (not a terminal): a long parallel
+# build is never silent for longer, even while one crate takes minutes.
+PROGRESS_EVERY = 30.0
+
+
+@dataclass
+class LaneProgress:
+    """A running cargo invocation's progress, from its stderr ("Compiling <crate> v…" lines): said
+    as a line per lane every PROGRESS_EVERY seconds in a log, or in the terminal's status line."""
+
+    label: str  # the invocation's targets
+    start: float
+    crates: int = 0  # crates cargo has started compiling (the fresh ones are not said)
+    current: str = ""
+    said: float | None = None
+
+    def see(self, line: str) -> None:
+        words = line.split()
+        if len(words) >= 2 and words[0] == "Compiling":
+            self.crates += 1
+            self.current = words[1]
+
+    def text(self, now: float) -> str:
+        doing = f"compiling crate {self.crates} ({self.current})" if self.crates else "cargo running"
+        return f"{self.label}: {doing}, {duration(now - self.start)}"
+
+    def due(self, now: float, every: float = PROGRESS_EVERY) -> bool:
+        """Whether a log gets a line now: at the first crate, then once per `every` seconds."""
+        return self.crates > 0 and (self.said is None or now - self.said >= every)
+
+
+def _await_lanes(lanes: int, work: Callable[[int], None], tick: Callable[[], None],
+                 every: float = PROGRESS_EVERY) -> None:
+    """Run `work(lane)` in `lanes` threads; `tick()` every `every` seconds until all are done."""
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="wavrybuild-lane") as pool:
+        futures = [pool.submit(work, lane) for lane in range(lanes)]
+        try:
+            while wait(futures, timeout=every, return_when=FIRST_EXCEPTION).not_done:
+                if any(f.done() and f.exception() is not None for f in futures):
+                    break
+                tick()
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            # Ctrl-C: the other lanes' cargo stops too (and starts no next group) before the pool
+            # waits for its threads.
+            proc.stop_children()
+            raise
+
+
+class _Board:
+    """The running lanes' progress: the status line on a terminal; in a log, a line per lane at its
+    first crate and then every PROGRESS_EVERY seconds. `lock` also keeps lanes' log blocks whole."""
+
+    def __init__(self, ui: Reporter, update: Callable[[str], None]) -> None:
+        self.ui, self.update, self.lock = ui, update, threading.Lock()
+        self.running: dict[int, LaneProgress] = {}  # per lane, its invocation now running
+
+    def start(self, lane: int, label: str) -> LaneProgress:
+        with self.lock:
+            progress = self.running[lane] = LaneProgress(label, time.monotonic())
+            return progress
+
+    def stop(self, lane: int) -> None:
+        with self.lock:
+            self.running.pop(lane, None)
+
+    def tell(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if self.ui.live:
+                self.update(" | ".join(p.text(now) for _, p in sorted(self.running.items())))
+                return
+            for p in self.running.values():
+                if p.due(now):
+                    p.said = now
+                    self.ui.info(p.text(now))
+
+
 def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
     """Run the groups in `lanes` threads, each lane's groups one after the other in its own target
     dir. Each invocation's log is shown as one block (a log group in CI) when it ends, not
-    interleaved with the other lane's; outcomes are reported in plan order once all are done."""
-    ui, lock = run.ui, threading.Lock()
+    interleaved with the other lane's; meanwhile each lane's progress is said (_Board);
+    outcomes are reported in plan order once all are done."""
+    ui = run.ui
     results: dict[int, list[b.Outcome]] = {}
     ui.info(f"build: {plan.at_once}")
     with ui.progress(f"build: {plan.at_once}") as update:
+        board = _Board(ui, update)
 
         def one(i: int, group: list[b.BuildStep], lane: int) -> None:
             ids, log = ", ".join(s.target.id for s in group), []
+            progress = board.start(lane, ids)
 
             def on_line(line: str) -> None:
                 log.append(line)
-                if ui.live:
-                    with lock:
-                        update(f"[{ids}] {line}")
+                progress.see(line)
+                board.tell()
 
             def on_wait(message: str) -> None:
-                with lock:
+                with board.lock:
                     ui.info(message)
 
-            out = results[i] = b.execute_group(group, run.cfg.project, run.state.dist, on_line=on_line,
-                                               on_wait=on_wait)
-            with lock, ui.group(f"build {ids} (lane {lane + 1}, {_how(group)}, "
-                                f"{max((o.seconds for o in out), default=0.0):.1f} s)"):
+            try:
+                out = results[i] = b.execute_group(group, run.cfg.project, run.state.dist, on_line=on_line,
+                                                   on_wait=on_wait)
+            finally:
+                board.stop(lane)
+            with board.lock, ui.group(f"build {ids} (lane {lane + 1}, {_how(group)}, "
+                                      f"{max((o.seconds for o in out), default=0.0):.1f} s)"):
                 if group[0].command is not None:
                     ui.command(b.group_command(group).display())
                 for line in [] if ui.live else log:
@@ -159,11 +245,37 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
                 if plan.lane_of[i] == lane:
                     one(i, group, lane)
 
-        with ThreadPoolExecutor(max_workers=plan.lanes, thread_name_prefix="wavrybuild-lane") as pool:
-            for future in [pool.submit(lane_work, lane) for lane in range(plan.lanes)]:
-                future.result()
+        _await_lanes(plan.lanes, lane_work, board.tell)
     for i in sorted(results):
         finished(results[i])
+
+
+def summary_rows(outcomes: list[b.Outcome], not_run: list[str], several: bool,
+                 cores: int) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The build table: per target and binary its size, how long its cargo invocation took and how
+    busy it kept the cores (its CPU seconds over those wall seconds, "1.6/2"; the targets of one
+    invocation share both), and the result."""
+    pkg = ("-",) if several else ()
+    rows: list[tuple[str, ...]] = []
+    for o in outcomes:
+        took = "-" if o.cached else f"{o.seconds:.1f} s"
+        busy = "-" if o.cached else b.cores_busy(o.cpu, o.seconds, cores)
+        if o.ok:
+            rows += [(o.step.target.id, *((x.package or "-",) if several else ()), x.name, human_size(x.size),
+                      took, busy, "up to date" if o.cached else "ok") for x in o.binaries]
+        else:
+            rows.append((o.step.target.id, *pkg, "-", "-", took, busy, "failed"))
+    rows += [(tid, *pkg, "-", "-", "-", "-", "not run (--fail-fast)") for tid in not_run]
+    return ["target", *(("package",) if several else ()), "binary", "size", "time", "cores busy", "result"], rows
+
+
+def busy_line(wall: float, cpu: float | None, invocations: int, cores: int) -> str:
+    """The whole build in one line: its wall time, its cargo invocations' CPU seconds, and so how
+    many of the cores were busy on average (what scheduling can still win: docs/performance.md)."""
+    if cpu is None:
+        return f"build: {invocations} cargo invocation{'' if invocations == 1 else 's'} in {wall:.1f} s"
+    return (f"build: {invocations} cargo invocation{'' if invocations == 1 else 's'} in {wall:.1f} s, "
+            f"{cpu:.1f} CPU s: cores busy {b.cores_busy(cpu, wall, cores)}")
 
 
 def _summary(ui: Reporter, cfg: Config, outcomes: list[b.Outcome], not_run: list[str]) -> None:
@@ -175,15 +287,8 @@ def _summary(ui: Reporter, cfg: Config, outcomes: list[b.Outcome], not_run: list
         ui.result("".join(f"{o.step.target.id}: {x.name} ({human_size(x.size)}) up to date\n"
                           for o in outcomes for x in o.binaries))
         return
-    rows: list[tuple[str, ...]] = []
-    for o in outcomes:
-        if o.ok:
-            rows += [(o.step.target.id, *((x.package or "-",) if several else ()), x.name, human_size(x.size),
-                      "-" if o.cached else f"{o.seconds:.1f} s", "up to date" if o.cached else "ok") for x in o.binaries]
-        else:
-            rows.append((o.step.target.id, *(("-",) if several else ()), "-", "-", f"{o.seconds:.1f} s", "failed"))
-    rows += [(tid, *(("-",) if several else ()), "-", "-", "-", "not run (--fail-fast)") for tid in not_run]
-    ui.table(f"Build of {p.title}", ["target", *(("package",) if several else ()), "binary", "size", "time", "result"], rows)
+    columns, rows = summary_rows(outcomes, not_run, several, b.machine_cores())
+    ui.table(f"Build of {p.title}", columns, rows)
     if p.all_packages_by_default:
         ui.info(f"note: the workspace has several packages with binaries and targets.toml names none: releasing "
                 f"all of them ({', '.join(x.name for x in p.packages)}); choose with [project] packages = [...]")
@@ -236,8 +341,11 @@ class BuildStage:
         ui, cfg = run.ui, run.cfg
         _prepare(ui, cfg, plan.todo, plan.tools)
         done = dict(plan.done)
+        cpu: list[float | None] = []  # per cargo invocation (one `finished` call per group)
 
         def finished(results: list[b.Outcome]) -> None:
+            if results and results[0].step.command is not None:
+                cpu.append(results[0].cpu)
             for outcome in results:
                 outcome.key = plan.keys.get(outcome.step.target.id, "")
                 done[outcome.step.target.id] = outcome
@@ -249,10 +357,15 @@ class BuildStage:
                     ui.error(f"{outcome.step.target.id}: build failed: {outcome.error}")
 
         before = server_stats(cfg.project) if cfg.project.sccache and plan.todo else None
+        start = time.monotonic()
         if plan.lanes == 1:
             _serially(run, plan, finished, self.fail_fast)
         else:
             _in_lanes(run, plan, finished)
+        wall = time.monotonic() - start
+        if cpu:
+            measured = None if None in cpu else sum(c for c in cpu if c is not None)
+            ui.info(busy_line(wall, measured, len(cpu), b.machine_cores()))
         if before is not None:
             _report_cache(run, before, failed=any(not o.ok for o in done.values()))
         outcomes = [done[s.target.id] for s in plan.steps if s.target.id in done]
