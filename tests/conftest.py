@@ -13,6 +13,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo"
+# The test projects are commits without a release tag: their releases are snapshots (never published)
+# unless told otherwise. The tests of publishing, repositories and release names stand for a release
+# job at its tag, so every invoke they start publishes untagged; tests of the snapshot itself
+# (tests/unit/test_snapshot.py, tests/integration/test_snapshot.py) unset it.
+os.environ.setdefault("WAVRYBUILD_PUBLISH_UNTAGGED", "1")
 # HTTP retries (net.RetryPolicy) back off for milliseconds in tests, here and in every invoke they
 # start; tests/unit/test_retry.py sets its own policies.
 os.environ.setdefault("WAVRYBUILD_HTTP_BACKOFF", "0.01")

@@ -41,13 +41,16 @@ from .ui import Reporter
 
 if TYPE_CHECKING:
     from .config.storage import StorageConfig
+    from .pipeline.requirements import Problem
+    from .snapshot import Snapshot
 
 
-def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
+def release_stages(*, part: bool, no_publish: bool, repos: bool = True) -> list[Stage]:
     """toolchain → build → smoke → codesign → package → sbom → wheel → npm → linux → desktop → artifacts →
     crates (these two in a matrix: the part of the first target), then (not in a matrix part) installer →
     package-managers → container → notes →
-    provenance → checksum → sign → repos → publish → rolling (the [[artifacts]] on a rolling tag)."""
+    provenance → checksum → sign → repos → publish → rolling (the [[artifacts]] on a rolling tag).
+    repos=False (a snapshot): the apt/rpm repositories are left as they are."""
     # Every chosen target must have built: the later stages take them all (chosen=True).
     stages: list[Stage] = [ToolchainStage(), BuildStage(), SmokeStage(chosen=True), CodesignStage(chosen=True),
                            PackageStage(chosen=True),
@@ -55,17 +58,19 @@ def release_stages(*, part: bool, no_publish: bool) -> list[Stage]:
                            LinuxStage(), DesktopStage(chosen=True), ArtifactsStage(), CrateFilesStage()]
     if not part:
         stages += [InstallerStage(), PackageManagersStage(), ContainerStage(), NotesStage(), ProvenanceStage(),
-                   ChecksumStage(), SignStage(), ReposStage()]
+                   ChecksumStage(), SignStage()]
+        stages += [ReposStage()] if repos else []
         stages += [] if no_publish else [PublishStage()]
         stages += [RollingStage(publish=not no_publish)]
     return stages
 
 
-def merge_stages(parts_dir: Path, *, no_publish: bool) -> list[Stage]:
+def merge_stages(parts_dir: Path, *, no_publish: bool, repos: bool = True) -> list[Stage]:
     """Collect the parts, then what needs every target at once: the main npm package, the
     installer, the package managers' manifests, checksum, sign, repos, publish. Never builds."""
     stages: list[Stage] = [MergeStage(parts_dir), NpmStage(main=True, platform_packages=False), InstallerStage(),
-                           PackageManagersStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage(), ReposStage()]
+                           PackageManagersStage(), NotesStage(), ProvenanceStage(), ChecksumStage(), SignStage()]
+    stages += [ReposStage()] if repos else []
     return stages + ([] if no_publish else [PublishStage()]) + [RollingStage(publish=not no_publish)]
 
 
@@ -89,11 +94,17 @@ def release_only(run: Run, only: str, *, no_publish: bool = False) -> Pipeline:
     return pipeline
 
 
-def release(run: Run, *, no_publish: bool = False) -> Pipeline:
+def release(run: Run, *, no_publish: bool = False, snapshot: Snapshot | None = None) -> Pipeline:
+    """The whole release (or a CI part). A snapshot (snapshot.py) is built and packaged with its
+    snapshot version, and neither published nor added to a repository. Everything the stages
+    will need (programs, credentials, keys) is checked first: a missing one stops it before the build."""
+    withheld = no_publish or snapshot is not None
     if not run.part:
-        _check_rolling(run, no_publish=no_publish)
-    pipeline = Pipeline(run)
-    pipeline.pipeline(release_stages(part=run.part, no_publish=no_publish), "release")
+        _check_rolling(run, no_publish=withheld)
+    stages = release_stages(part=run.part, no_publish=withheld, repos=snapshot is None)
+    _start(run, stages, snapshot)
+    pipeline = Pipeline(run, note=snapshot.summary if snapshot else None)
+    pipeline.pipeline(stages, "release")
     if run.part and not run.dry:
         written = write_part_manifest(run.cfg, run.targets)
         if run.cfg.storage is not None:
@@ -170,8 +181,33 @@ def _check_rolling(run: Run, *, no_publish: bool) -> None:
         plan(run.cfg, publish=not no_publish)
 
 
-def merge(run: Run, parts_dir: Path, *, no_publish: bool = False) -> Pipeline:
-    _check_rolling(run, no_publish=no_publish)
-    pipeline = Pipeline(run)
-    pipeline.pipeline(merge_stages(parts_dir, no_publish=no_publish), "release")
+def merge(run: Run, parts_dir: Path, *, no_publish: bool = False, snapshot: Snapshot | None = None) -> Pipeline:
+    withheld = no_publish or snapshot is not None
+    _check_rolling(run, no_publish=withheld)
+    stages = merge_stages(parts_dir, no_publish=withheld, repos=snapshot is None)
+    _start(run, stages, snapshot)
+    pipeline = Pipeline(run, note=snapshot.summary if snapshot else None)
+    pipeline.pipeline(stages, "release")
     return pipeline
+
+
+def requirement_problems(run: Run) -> tuple[Snapshot | None, list[Problem]]:
+    """`invoke doctor`: what a whole release from this checkout would miss (a snapshot publishes
+    nothing, so its credentials are not needed), and the snapshot it would be, if it is one."""
+    from .pipeline.requirements import missing, of_stages
+    from .snapshot import Snapshot, decide_for
+
+    decision = decide_for(run.cfg, flag=False)
+    snap = decision if isinstance(decision, Snapshot) else None
+    stages = release_stages(part=False, no_publish=snap is not None, repos=snap is None)
+    return snap, missing(of_stages(run, stages))
+
+
+def _start(run: Run, stages: list[Stage], snapshot: Snapshot | None) -> None:
+    """Say whether this is a snapshot, then stop (one line per problem) if anything is missing."""
+    from .pipeline.requirements import check
+
+    if snapshot is not None:
+        run.ui.warn(f"{snapshot.summary}: {run.cfg.project.title} is built as a snapshot; "
+                    f"release from the tag, or pass --publish-untagged to publish anyway")
+    check(run, stages, "the snapshot" if snapshot is not None else "the release")

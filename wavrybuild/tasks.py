@@ -203,8 +203,24 @@ def doctor(c: Context, target: list[str] | None = None, json: bool = False, conf
     tools, sts = statuses(cfg, targets)
     cache = cache_status(cfg.project)
     report_toolchain(_ui(c), tools, sts, json, cache)
+    if _release_needs(_ui(c), cfg, targets):  # what the release's stages need: programs, credentials, keys
+        raise Exit(code=1)
     if not all(s.ready for s in sts) or cache.problem:
         raise Exit(code=1)
+
+
+def _release_needs(ui: UI, cfg: Config, targets: tuple[TargetConfig, ...]) -> bool:
+    """doctor: one line per program, credential or key `invoke release` would miss here (a snapshot
+    needs no publish credentials). True if any is missing."""
+    from .pipeline.stage import Run
+    from .release import requirement_problems
+
+    snap, problems = requirement_problems(Run(cfg, ui, targets))
+    if snap is not None:
+        ui.info(f"release: {snap.summary}: publish credentials not checked")
+    for p in problems:
+        ui.error(f"release needs {p.line()}")
+    return bool(problems)
 
 
 @task(
@@ -340,6 +356,9 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
         "into dist/, then checksum, sign and publish; never builds, needs no cargo",
         "merge-from-storage": "the same, from [storage] for this commit (a git sha)",
         "no-publish": "stop before the publish stage",
+        "publish-untagged": "publish even though the checkout is not at its release tag (v<version>, or "
+        "[publish.github]/[publish.gitlab] tag) or has uncommitted changes; without it such a checkout builds "
+        "a snapshot that is not published (also WAVRYBUILD_PUBLISH_UNTAGGED=1)",
         "only": "artifacts: release only the [[artifacts]] on a rolling tag (a website on website-latest): "
         "no cargo, the versioned release untouched",
         "parallel": PARALLEL_HELP,
@@ -350,16 +369,19 @@ def sign(c: Context, method: list[str] | None = None, dry: bool = False, config:
 def release(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
             part: bool = False, merge: str | None = None, merge_from_storage: str | None = None,
             no_publish: bool = False, only: str | None = None, parallel: int = 0,
-            config: str | None = None) -> None:
+            config: str | None = None, publish_untagged: bool = False) -> None:
     """Build, smoke-run, package, checksum, sign and publish every target: the same command on a laptop and in CI.
 
     Stages: toolchain check → build → smoke → codesign (if [sign] authenticode) → package → checksum →
     sign (if [sign] methods) → publish (if [publish]). Each stage records what it produced, keyed by
     what it depends on, so a rerun with nothing changed does nothing, and a rerun after a failure or
     Ctrl-C does only what is missing. For a CI matrix: `invoke plan --format github`, one `invoke release --part --target T`
-    per job, then `invoke release --merge DIR` in a final job.
+    per job, then `invoke release --merge DIR` in a final job. A checkout not at its release tag (or dirty)
+    is a snapshot: versions 1.2.3-snapshot.g<sha>, nothing published (--publish-untagged: published as is).
+    Every program, credential and key the stages need is checked before anything is built.
     """
     from . import release as releases
+    from . import snapshot
     from .pipeline.stage import Run
 
     if only is not None:
@@ -382,12 +404,16 @@ def release(c: Context, target: list[str] | None = None, dry: bool = False, forc
         lock_dir(dist, UI().warn, wait=not Settings.read().no_wait)
         parts_dir = releases.fetch_parts(storage, path, dist, ui, merge, merge_from_storage, dry=dry)
         cfg = _load(c, config, release_job=True, parts=parts_dir)
-        releases.merge(Run(cfg, ui, cfg.targets, dry=dry), parts_dir, no_publish=no_publish)
+        merged = snapshot.decide_for(cfg, flag=publish_untagged)  # the parts' versions as they were built
+        releases.merge(Run(cfg, ui, cfg.targets, dry=dry), parts_dir, no_publish=no_publish,
+                       snapshot=merged if isinstance(merged, snapshot.Snapshot) else None)
         return
     cfg = _load(c, config)
+    decision = snapshot.decide_for(cfg, flag=publish_untagged)
+    cfg = snapshot.apply(cfg, decision)
     targets = cfg.select(target or (), all_targets=not target)
     releases.release(Run(cfg, _ui(c), targets, dry=dry, force=force, parallel=parallel or None, part=part),
-                     no_publish=no_publish)
+                     no_publish=no_publish, snapshot=decision if isinstance(decision, snapshot.Snapshot) else None)
 
 
 @task(help={"format": "github (strategy.matrix JSON), gitlab (child pipeline) or json", "config": CONFIG_HELP})
@@ -414,9 +440,14 @@ def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: 
     partial or killed upload completes it without duplicates. Tokens come from env vars only.
     """
     from .publish.stage import PublishStage
+    from .snapshot import is_snapshot
 
     stage = PublishStage(only=tuple(to or ()))
-    run = _one(c, _load(c, config, release_job=True, publish=stage.only), stage, dry=dry)
+    cfg = _load(c, config, release_job=True, publish=stage.only)
+    if is_snapshot(cfg.project.version):
+        raise ConfigError(f"{cfg.project.dist_dir}: holds the snapshot {cfg.project.version}, which is never published",
+                          hint="release from the release tag (or with `invoke release --publish-untagged`)")
+    run = _one(c, cfg, stage, dry=dry)
     run.ui.table("Publish", ["destination", "file", "action", "detail"],
                  [(r.destination, r.file, r.action, r.detail) for r in stage.results])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -170,7 +171,17 @@ base-url = "https://downloads.example.invalid/v{version}"
 [publish.directory]
 path = "out"
 """)
-    done = invoke("release", "--dry", cwd=tmp_path)
+    # The dry run checks what the real one would need first: the apt repository's gpg key, npm's token.
+    done = invoke("release", "--dry", cwd=tmp_path, env={"NPM_TOKEN": "", "WAVRYBUILD_GPG_KEY": ""})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "  - sign.gpg.key: not set" in done.stderr and "  - channels.npm.token-env: environment variable NPM_TOKEN " \
+        "is not set" in done.stderr and "would write" not in done.stderr
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "R <r@example.invalid>", "ed25519", "sign",
+                    "never"], env={**os.environ, "GNUPGHOME": str(home)}, check=True, capture_output=True)
+    done = invoke("release", "--dry", cwd=tmp_path,
+                  env={"NPM_TOKEN": "t", "WAVRYBUILD_GPG_KEY": "r@example.invalid", "GNUPGHOME": str(home)})
     assert done.returncode == 0, done.stdout + done.stderr
     for line in ("would write an npm package per target and the main package ([channels.npm])",
                  "would write a .deb / .rpm per Linux target with nfpm",

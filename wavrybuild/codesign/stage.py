@@ -22,6 +22,7 @@ from ..config import TargetConfig
 from ..errors import WavryError
 from ..fsutil import tmp_dir
 from ..package.archive import source_date_epoch
+from ..pipeline.requirements import KeyFile, Requirement, Tool
 from ..pipeline.stage import Planned, Run, Step
 from ..record import BinaryRecord
 from ..ui import mask_for_ci
@@ -36,6 +37,12 @@ class CodesignStage:
 
     def applies(self, run: Run) -> bool:
         return "authenticode" in run.cfg.sign.methods and any(t.triple.is_windows for t in run.targets)
+
+    def requires(self, run: Run) -> Sequence[Requirement]:
+        """osslsigncode and the certificate (its password may be empty: not required)."""
+        return [Tool(ac.TOOL[0], "sign.methods: authenticode", ac.TOOL[1]),
+                KeyFile(run.cfg.sign.authenticode.pkcs12, "sign.authenticode.pkcs12",
+                        "the .p12 code-signing certificate (or WAVRYBUILD_AUTHENTICODE_PKCS12)")]
 
     def _targets(self, run: Run) -> list[TargetConfig]:
         built = run.state.built_ids()

@@ -63,6 +63,11 @@ def parse_pypi(cfg: Core, raw: Any) -> WheelConfig:
 def pep440(version: str, where: object = "Cargo.toml") -> str:
     from packaging.version import InvalidVersion, Version  # here: a no-op build never needs it
 
+    from .snapshots import pep440_local
+
+    local = pep440_local(version)
+    if local is not None:  # a snapshot (never uploaded): its base version, .dev0, the suffix as a local label
+        return f"{pep440(local[0], where)}.dev0+{local[1]}"
     try:
         parsed = Version(version)
     except InvalidVersion:

@@ -54,9 +54,10 @@ class Steps:
 
 
 class Pipeline:
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, *, note: str | None = None) -> None:
         self.run = run
         self.results: list[StageResult] = []
+        self.note = note  # said in the summary's title: "snapshot: not published (why: …)"
 
     def stage(self, stage: Stage, *, always: bool = False) -> Status:
         """Run one stage. `always`: a task that names the stage runs it even when not configured
@@ -102,7 +103,7 @@ class Pipeline:
             self.summary()
 
     def summary(self) -> None:
-        title = f"Release of {self.run.cfg.project.title}"
+        title = f"Release of {self.run.cfg.project.title}" + (f" ({self.note})" if self.note else "")
         rows = [(r.stage, r.status.value, f"{r.seconds:.1f} s", r.detail) for r in self.results]
         self.run.ui.table(title, ["stage", "result", "time", "detail"], rows)
         self.run.ui.step_summary(title, ["stage", "result", "time", "detail"], rows)

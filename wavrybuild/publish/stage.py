@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from ..manifest import MANIFEST_NAME
+from ..pipeline.requirements import Requirement
 from ..pipeline.stage import Run, Step
-from .upload import PublishResult, publish
+from .upload import PublishResult, credentials, publish
 
 
 class PublishStage:
@@ -19,6 +20,10 @@ class PublishStage:
 
     def applies(self, run: Run) -> bool:
         return run.cfg.publishes
+
+    def requires(self, run: Run) -> Sequence[Requirement]:
+        """Every destination's credentials (their variables), as publish() will read them."""
+        return credentials(run.cfg, self.only)
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}

@@ -31,6 +31,7 @@ from ..config.publish import (
     PypiConfig,
 )
 from ..errors import ConfigError, WavryError, suggest
+from ..pipeline.requirements import AnyOf, EnvVar, Requirement
 from ..ui import mask_for_ci
 
 if TYPE_CHECKING:
@@ -129,6 +130,33 @@ def _open(cfg: Config, d: DestinationConfig, release: ReleaseRef) -> Destination
         return PypiDestination(d, release, token)
     assert not isinstance(d, CratesConfig)  # published from the source, not as files
     return DirectoryDestination(d, release)
+
+
+def credentials(cfg: Config, only: tuple[str, ...] = ()) -> list[Requirement]:
+    """The variables `_open` and the registries will read, checked before a release builds
+    (pipeline/requirements.py): the same choice of destinations as `publish`, no value read."""
+    npm, crates = _npm(cfg, only), _crates(cfg, only)
+    out: list[Requirement] = []
+    if npm is not None:
+        out.append(EnvVar(npm.token_env, "channels.npm.token-env"))
+    if crates is not None:
+        out.append(EnvVar(crates.token_env, "publish.crates.token-env"))
+    registries_only = bool(only) and set(only) <= set(REGISTRIES)
+    for d in [] if registries_only or not cfg.publish.files else _chosen(cfg, cfg.publish, only):
+        if isinstance(d, GitHubConfig | GitLabConfig):
+            out.append(EnvVar(d.token_env, f"publish.{d.kind}.token-env"))
+        elif isinstance(d, HttpConfig):
+            out += [EnvVar(name, f"publish.http.{key}") for name, key in
+                    ((d.token_env, "token-env"), (d.user_env, "user-env"), (d.password_env, "password-env")) if name]
+        elif isinstance(d, PypiConfig):
+            token = EnvVar(d.token_env, "publish.pypi.token-env")
+            oidc = (EnvVar("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GitHub Actions id-token"),
+                    EnvVar(d.id_token_env, "publish.pypi.id-token-env")) if d.trusted_publishing else ()
+            out.append(AnyOf((token, *oidc), "publish.pypi.token-env",
+                             f"export {d.token_env}" + (", or publish from GitHub Actions (permissions: id-token: "
+                                                         f"write) or GitLab CI (id_tokens: {d.id_token_env})"
+                                                         if d.trusted_publishing else "")) if oidc else token)
+    return out
 
 
 def _dry(d: DestinationConfig, release: ReleaseRef) -> Destination:

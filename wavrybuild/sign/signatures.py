@@ -23,6 +23,7 @@ from .. import env as env_
 from .. import proc
 from ..config import Config, SignConfig
 from ..errors import ConfigError, ToolMissing, WavryError
+from ..pipeline.requirements import GpgKey, KeyFile, Requirement, Tool
 from ..proc import Command
 
 SUFFIX = {"gpg": ".asc", "minisign": ".minisig", "ssh": ".sig", "sigstore": ".sigstore.json"}
@@ -191,6 +192,22 @@ SIGNERS: dict[str, Signer] = {"gpg": GpgSigner(), "minisign": MinisignSigner(), 
 def detached_methods(sign: SignConfig, only: tuple[str, ...] = ()) -> list[str]:
     methods = only or sign.methods
     return [m for m in methods if m in SIGNERS]
+
+
+def requirements(cfg: Config, methods: list[str]) -> list[Requirement]:
+    """What signing with `methods` needs, checked before a release builds (pipeline/requirements.py)."""
+    out: list[Requirement] = []
+    keys = {"minisign": cfg.sign.minisign.key, "ssh": cfg.sign.ssh.key}
+    for m in methods:
+        if m == "gpg":
+            out.append(GpgKey(str(cfg.sign.gpg.key) if cfg.sign.gpg.key else None, cfg.sign.gpg.homedir))
+            continue
+        program, hint = TOOLS[m]
+        out.append(Tool(program, f"sign.methods: {m}", hint))
+        if m in keys:
+            env = f"WAVRYBUILD_{m.upper()}_KEY"
+            out.append(KeyFile(keys[m], f"sign.{m}.key", f"create the key (docs/signing.md) and set sign.{m}.key or {env}"))
+    return out
 
 
 def plan(cfg: Config, dist: Path, subjects: list[Path], tmp: Path, only: tuple[str, ...] = ()) -> list[SignJob]:

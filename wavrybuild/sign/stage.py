@@ -21,6 +21,7 @@ from ..dist import Transaction, writes
 from ..errors import ConfigError, WavryError
 from ..fsutil import tmp_dir
 from ..manifest import Manifest
+from ..pipeline.requirements import Requirement
 from ..pipeline.stage import Run, Step, configured
 from ..ui import mask_for_ci
 from . import signatures as sg
@@ -61,6 +62,9 @@ class SignStage:
 
     def applies(self, run: Run) -> bool:
         return bool(self._methods(run))
+
+    def requires(self, run: Run) -> Sequence[Requirement]:
+        return sg.requirements(run.cfg, self._methods(run))
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         dist, cfg = run.state.dist, run.cfg

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import proc
 from ..config import Config, TargetConfig
+from ..config.snapshots import base_version
 from ..record import BuildRecord
 from ..toolchain.probe import Runner, choose_runner
 
@@ -49,8 +50,8 @@ def plan(config: Config, targets: tuple[TargetConfig, ...], record: BuildRecord,
                     package, version = pkg.name, pkg.version
                 except KeyError:
                     package, version = config.project.package, config.project.version
-                expect = t.smoke_expect.format(
-                    name=config.project.name, version=version, package=package,
+                expect = t.smoke_expect.format(  # the binary prints its crate's version, not a snapshot's
+                    name=config.project.name, version=base_version(version), package=package,
                     triple=t.triple, target=t.id, binary=b.name,
                 )
             skip = None if runner.available else runner.reason

@@ -12,6 +12,7 @@ from functools import partial
 from typing import ClassVar
 
 from ..config import Config, TargetConfig
+from ..config.snapshots import base_version
 from ..errors import SmokeFailed
 from ..pipeline.stage import Planned, Run, Step
 from ..triple import host_triple
@@ -19,7 +20,7 @@ from . import plan as s
 
 
 def smoke_key(cfg: Config, t: TargetConfig, build_key: str) -> str:
-    data = [build_key, t.smoke_args, t.smoke_expect, t.runner, cfg.project.version]
+    data = [build_key, t.smoke_args, t.smoke_expect, t.runner, base_version(cfg.project.version)]
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 

