@@ -188,15 +188,6 @@ def desktop_contents(view: Config, names: list[str], work: Path) -> list[tuple[P
     return out
 
 
-def _views(cfg: Config, fmt: str) -> list[tuple[Bundle, Config, LinuxPackageConfig]]:
-    """(bundle, its config, its [channels.deb|rpm]) for each bundle: a package per bundle and target."""
-    out = []
-    for b in cfg.bundles:
-        view = cfg.view(b)
-        lc = view.channels.deb if fmt == "deb" else view.channels.rpm
-        assert lc is not None
-        out.append((b, view, lc))
-    return out
 def doc_contents(view: Config, lc: LinuxPackageConfig, work: Path) -> list[tuple[Path, str, str]]:
     """The crate's documents (cratedocs.py) as (source, destination, nfpm type): a .deb's
     /usr/share/doc/<name>/copyright (DEP-5, written into `work`, always: Debian policy wants one)
@@ -221,3 +212,12 @@ def doc_contents(view: Config, lc: LinuxPackageConfig, work: Path) -> list[tuple
     return out
 
 
+def _views(cfg: Config, fmt: str) -> list[tuple[Bundle, Config, LinuxPackageConfig]]:
+    """(bundle, its config, its [channels.deb|rpm]) for each bundle: a package per bundle and target."""
+    out = []
+    for b in cfg.bundles:
+        view = cfg.view(b)
+        lc = view.channels.deb if fmt == "deb" else view.channels.rpm
+        assert lc is not None
+        out.append((b, view, lc))
+    return out
