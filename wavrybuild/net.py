@@ -41,7 +41,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from . import env as env_
-from .errors import ConfigError, WavryError
+from .errors import ConfigError, WavryError, suggest
 
 # (connect, read) seconds. Transfers get a long read timeout: after the last byte of a large upload
 # the server may take a while (GitHub scans assets) before it answers.
@@ -181,7 +181,14 @@ class RetryPolicy:
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> RetryPolicy:
         """WAVRYBUILD_HTTP_RETRIES / _BACKOFF / _MAX_WAIT; a value that is not a plain number in
-        range is an error naming the variable."""
+        range, or another WAVRYBUILD_HTTP_* name (a typo would be ignored), is an error naming the variable."""
+        names = env_.matching(lambda n: n.upper().startswith("WAVRYBUILD_HTTP_")) if environ is None else {
+            n: v for n, v in environ.items() if n.upper().startswith("WAVRYBUILD_HTTP_")}
+        for name in sorted(set(names) - set(RETRY_ENV)):
+            close = suggest(name.upper(), frozenset(RETRY_ENV))
+            raise ConfigError(f"environment variable {name[:60]}: not a setting wavrybuild knows",
+                              hint=(f"did you mean {close}? " if close else "") + "the HTTP settings are "
+                                   + ", ".join(RETRY_ENV))
         values: dict[str, float] = {}
         for name, (default, most) in RETRY_ENV.items():
             raw = env_.var(name) if environ is None else environ.get(name)

@@ -323,6 +323,16 @@ def test_a_hostile_knob_is_one_error_naming_the_variable(name: str, value: str) 
     assert "unset it for the default" in (err.value.hint or "")
 
 
+def test_a_misspelt_knob_gets_a_did_you_mean() -> None:
+    with pytest.raises(ConfigError) as err:
+        RetryPolicy.read({"WAVRYBUILD_HTTP_BACKOF": "0.1"})
+    assert str(err.value).startswith("environment variable WAVRYBUILD_HTTP_BACKOF: not a setting wavrybuild knows")
+    assert (err.value.hint or "").startswith("did you mean WAVRYBUILD_HTTP_BACKOFF? ")
+    with pytest.raises(ConfigError, match="WAVRYBUILD_HTTP_PROXY: not a setting"):
+        RetryPolicy.read({"WAVRYBUILD_HTTP_PROXY": "x"})
+    assert RetryPolicy.read({"WAVRYBUILD_HTTPS": "1", "HTTP_PROXY": "x"}) == RetryPolicy()
+
+
 def test_a_client_reads_the_knobs_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAVRYBUILD_HTTP_RETRIES", "1")
     monkeypatch.setenv("WAVRYBUILD_HTTP_BACKOFF", "0")
