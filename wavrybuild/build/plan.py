@@ -21,7 +21,6 @@ from typing import Any
 from .. import __version__, proc
 from ..config import Config, Project, TargetConfig
 from ..config.snapshots import base_version
-from ..config.snapshots import base_version
 from ..config.values import Component
 from ..errors import CommandFailed, WavryError
 from ..fsutil import copy_atomic, state_dir, write_atomic
