@@ -10,9 +10,12 @@ manifest last. A kill at any point leaves a dist/ that the next run repairs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -106,6 +109,34 @@ def described_by(name: str) -> list[str]:
     return [name + suffix for suffix in (SIDECAR_SUFFIX, *SIGNATURE_SUFFIXES)]
 
 
+# Staged files of this process not yet swapped in: Ctrl-C removes them (discard_staged).
+_PENDING: set[Path] = set()
+
+
+def discard_staged() -> None:
+    """An interrupted or failed task: the files it staged and never committed go (a transaction
+    not committed leaves dist/ as it was)."""
+    for part in list(_PENDING):
+        part.unlink(missing_ok=True)
+    _PENDING.clear()
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ctrl-C during a commit takes effect once it is done: dist/ changes whole or not at all."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if got:
+        raise KeyboardInterrupt
+
+
 @dataclass
 class _Staged:
     part: Path
@@ -148,6 +179,7 @@ class Transaction:
         except BaseException:
             part.unlink(missing_ok=True)  # a failed write (a full disk) leaves no partial file behind
             raise
+        _PENDING.add(part)
         staged = _Staged(part, self.dist / filename, sha256_file(part), part.stat().st_size)
         self.staged.append(staged)
         return staged
@@ -179,7 +211,7 @@ class Transaction:
         new ones replace. Returns whether the set of artifacts (names or bytes) changed."""
         # Renames need no space, but a new directory or the manifest may: a full disk stops here
         # like a kill would, in a state the next run repairs, with one message.
-        with disk_full_is_an_error(self.dist / MANIFEST_NAME):
+        with _uninterrupted(), disk_full_is_an_error(self.dist / MANIFEST_NAME):
             return self._commit(replaces, prune_missing)
 
     def _commit(self, replaces: Callable[[Artifact], bool], prune_missing: bool) -> bool:
@@ -211,6 +243,7 @@ class Transaction:
                 os.replace(s.part, s.dest)
             else:
                 s.part.unlink()
+            _PENDING.discard(s.part)
         fsync_dir(self.dist)
         manifest.save(self.dist)
         self.state.saved(manifest)

@@ -6,10 +6,11 @@ import dataclasses
 import functools
 import inspect
 import json as json_
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -51,7 +52,10 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             kwargs["dry"] = True
         try:
             return fn(c, *args, **kwargs)
+        except KeyboardInterrupt:
+            _interrupted()
         except WavryError as exc:
+            _discard_staged()
             UI().error(str(exc))
             raise Exit(code=exc.exit_code) from None
         except Exit:
@@ -69,6 +73,24 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise Exit(code=70) from None  # EX_SOFTWARE
 
     return wrapper
+
+
+def _discard_staged() -> None:
+    from .dist import discard_staged
+
+    discard_staged()
+
+
+def _interrupted() -> NoReturn:
+    """Ctrl-C: every child stopped (each lane's cargo), the files staged for dist/ and not committed
+    removed, one line, and the shell's exit code for SIGINT (128 + 2) — no table, no traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+    from .proc import stop_children
+
+    stop_children()
+    _discard_staged()
+    print("interrupted", file=sys.stderr, flush=True)
+    raise Exit(code=130)
 
 
 INVOKE_SETTINGS = ("config",)
@@ -267,8 +289,9 @@ def smoke(c: Context, target: list[str] | None = None, dry: bool = False, force:
 @_guarded
 def codesign(c: Context, target: list[str] | None = None, dry: bool = False, force: bool = False,
              config: str | None = None) -> None:
-    """Authenticode-sign each built Windows binary once ([sign] authenticode, osslsigncode); every later
-    stage (archives, wheels, npm, MSI/setup.exe, SBOMs) ships these signed bytes."""
+    """Authenticode-sign each built Windows binary once ([sign] authenticode, osslsigncode).
+
+    Every later stage (archives, wheels, npm, MSI/setup.exe, SBOMs) ships these signed bytes."""
     from .codesign.stage import CodesignStage
 
     cfg = _load(c, config)
@@ -433,11 +456,11 @@ def plan(c: Context, format: str = "github", config: str | None = None) -> None:
                              "config": CONFIG_HELP})
 @_guarded
 def publish(c: Context, to: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
-    """Upload dist/ (artifacts, signatures, SHA256SUMS, manifest.json last) to the [publish] destinations,
-    npm packages to their registry, wheels to PyPI and crates to crates.io.
+    """Upload dist/ to the [publish] destinations, npm packages to npm, wheels to PyPI and crates to crates.io.
 
-    Idempotent: files already there with the same size and digest are skipped, so a rerun after a
-    partial or killed upload completes it without duplicates. Tokens come from env vars only.
+    The artifacts, signatures and SHA256SUMS go first, manifest.json last. Idempotent: files already
+    there with the same size and digest are skipped, so a rerun after a partial or killed upload
+    completes it without duplicates. Tokens come from env vars only.
     """
     from .publish.stage import PublishStage
     from .snapshot import is_snapshot
@@ -470,8 +493,9 @@ def wheel(c: Context, target: list[str] | None = None, dry: bool = False, config
 @_guarded
 def npm(c: Context, target: list[str] | None = None, dry: bool = False, no_main: bool = False,
         config: str | None = None) -> None:
-    """npm packages (esbuild style) from the built binaries: one per platform plus a main package whose
-    launcher runs the right one; no rebuild."""
+    """npm packages (esbuild style) from the built binaries; no rebuild.
+
+    One package per platform, plus a main package whose launcher runs the right one."""
     from .channels.npm.stage import NpmStage
 
     cfg = _load(c, config)
@@ -499,8 +523,9 @@ def wheels(c: Context, platform: str | None = None, print_build_identifiers: boo
 @_guarded
 def linux_packages(c: Context, target: list[str] | None = None, format: list[str] | None = None, dry: bool = False,
                    config: str | None = None) -> None:
-    """.deb and .rpm packages of the built Linux binaries (nfpm; metadata from Cargo.toml; rpms gpg-signed
-    with [sign] gpg); no rebuild."""
+    """.deb and .rpm packages of the built Linux binaries (nfpm); no rebuild.
+
+    Their metadata comes from Cargo.toml; the rpms are gpg-signed with [sign] gpg."""
     from .channels.linux.stage import LinuxStage
 
     for f in format or ():
@@ -514,8 +539,10 @@ def linux_packages(c: Context, target: list[str] | None = None, format: list[str
 @task(help={"dry": "say what would be written", "config": CONFIG_HELP})
 @_guarded
 def provenance(c: Context, dry: bool = False, config: str | None = None) -> None:
-    """[provenance]: provenance.intoto.json, a SLSA v1 statement (in-toto) naming the builder, source
-    commit, invocation and toolchains, with every artifact's SHA-256 as a subject; then run checksum and sign."""
+    """[provenance]: write provenance.intoto.json, a SLSA v1 statement; then run checksum and sign.
+
+    The statement (in-toto) names the builder, source commit, invocation and toolchains, with every
+    artifact's SHA-256 as a subject."""
     from .provenance.stage import ProvenanceStage
 
     _one(c, _load(c, config), ProvenanceStage(), dry=dry)
@@ -526,8 +553,10 @@ def provenance(c: Context, dry: bool = False, config: str | None = None) -> None
             "dry": "show the cargo metadata calls and the files without writing", "config": CONFIG_HELP})
 @_guarded
 def sbom(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
-    """[sbom]: a CycloneDX SBOM per built target — the crates compiled into it (cargo's graph for that
-    triple, Cargo.lock's versions and checksums, licenses) and the binaries' SHA-256; no rebuild."""
+    """[sbom]: a CycloneDX SBOM per built target; no rebuild.
+
+    It lists the crates compiled into the target (cargo's graph for that triple, Cargo.lock's versions
+    and checksums, licenses) and the binaries' SHA-256."""
     from .sbom.stage import SbomStage
 
     cfg = _load(c, config)
@@ -540,8 +569,9 @@ def sbom(c: Context, target: list[str] | None = None, dry: bool = False, config:
             "config": CONFIG_HELP})
 @_guarded
 def desktop(c: Context, target: list[str] | None = None, dry: bool = False, config: str | None = None) -> None:
-    """[desktop]: a <Name>.app in a .dmg per macOS target, an MSI and an NSIS setup.exe per Windows
-    target (Authenticode-signed with [sign] authenticode); no rebuild."""
+    """[desktop]: a .dmg per macOS target, an MSI and an NSIS setup.exe per Windows target; no rebuild.
+
+    The .dmg holds a <Name>.app; the Windows installers are Authenticode-signed with [sign] authenticode."""
     from .channels.desktop.stage import DesktopStage
 
     cfg = _load(c, config)
@@ -650,16 +680,52 @@ def parts(c: Context, commit: str | None = None, config: str | None = None) -> N
 def init(c: Context, ci: str | None = None, musl: bool = False, glibc_floor: str | None = None,
          universal2: bool = False, channel: list[str] | None = None, force: bool = False, check: bool = False,
          dry: bool = False) -> None:
-    """Write targets.toml (from `cargo metadata`), a tasks.py when there is none and with --ci the CI files:
-    the same as `python -m wavrybuild init`, which works before a tasks.py exists."""
+    """Write targets.toml from `cargo metadata`, a tasks.py when there is none, and with --ci the CI files.
+
+    The same as `python -m wavrybuild init`, which works before a tasks.py exists."""
     from .init import Options, run
 
     run(Path.cwd(), Options.parse(ci=ci, musl=musl, glibc_floor=glibc_floor, universal2=universal2,
                                   channels=channel or (), force=force, check=check, dry=dry), _ui(c))
 
 
+def _did_you_mean(token: str, tasks: list[str], flags: list[str]) -> str:
+    """The hint after invoke's "No idea what 'relase' is!": the nearest task name (or, for a
+    token that is a flag, the nearest flag of the task it was given to)."""
+    near = suggest(token, flags if token.startswith("-") else tasks)
+    return f" Did you mean {near!r}?" if near else ""
+
+
+def suggest_on_typos() -> None:
+    """Make plain `invoke` say a did-you-mean for a mistyped task or flag.
+
+    invoke has no hook for its parse errors and users run its own `invoke` program, so this wraps
+    the one method that raises "No idea what … is!" (invoke.parser.ParseMachine.handle) when a
+    tasks.py takes wavrybuild's collection; everything else about parsing stays invoke's own."""
+    from invoke.exceptions import ParseError
+    from invoke.parser.parser import ParseMachine
+
+    handle = ParseMachine.handle
+    if getattr(handle, "wavrybuild", False):
+        return
+
+    def suggesting(self: ParseMachine, token: str) -> None:
+        try:
+            handle(self, token)
+        except ParseError as exc:
+            if not str(exc).startswith("No idea what"):
+                raise
+            flags = [f for f in (self.context.flags if self.context else {}) if f.startswith("--")]
+            hint = _did_you_mean(token, list(self.contexts), flags)
+            raise ParseError(f"{exc}{hint}", self.context) from None
+
+    suggesting.wavrybuild = True  # type: ignore[attr-defined]
+    ParseMachine.handle = suggesting  # type: ignore[method-assign]
+
+
 def namespace() -> Collection:
     """A fresh task collection; configure it with .configure({'wavrybuild': {'config': PATH}})."""
+    suggest_on_typos()
     ns = Collection(toolchain, doctor, build, smoke, codesign, package, checksum, sign, verify, publish, release, plan,
                     wheel, npm, wheels, linux_packages, sbom, desktop, provenance, repos, installer, notes, artifacts,
                     crates, parts, package_managers)

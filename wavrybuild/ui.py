@@ -161,7 +161,9 @@ class UI:
 
                 def update(line: str) -> None:
                     elapsed = time.monotonic() - start
-                    status.update(f"{_escape(title)} [dim]{elapsed:5.0f}s[/]  {_escape(line.strip()[:100])}")
+                    # The terminal's width, not a fixed cut: spinner, title and time take the rest.
+                    room = self.err.width - len(title) - 12
+                    status.update(f"{_escape(title)} [dim]{elapsed:5.0f}s[/]  {_escape(fit(line.strip(), room))}")
 
                 yield update
         else:
@@ -203,6 +205,23 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def fit(text: str, width: int) -> str:
+    """One line of a live status: `text` cut to `width` columns with an ellipsis."""
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…"
+
+
+def duration(seconds: float) -> str:
+    """A run time as people read it in a log: 42s, 1m10s, 1h02m."""
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def human_size(n: int) -> str:

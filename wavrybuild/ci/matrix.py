@@ -16,11 +16,9 @@ PART_FILES = ("dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz", "dist/*.
 
 
 def _package_spec(cfg: Config, extras: str) -> str:
-    """What the jobs install: wavrybuild at this version — or this checkout itself when it is
-    wavrybuild's own repository (its demo crate is released by it)."""
-    pyproject = cfg.project.root / "pyproject.toml"
-    own = pyproject.is_file() and 'name = "wavrybuild"' in pyproject.read_text(errors="replace")
-    return f"-e '.{extras}'" if own else f"'wavrybuild{extras}=={__version__}'"
+    """What the jobs install: wavrybuild at this version, as the docs, `init`'s CI files and the
+    shipped workflows do — never the checkout (`-e .` would install the user's own repository)."""
+    return f"'wavrybuild{extras}=={__version__}'"
 
 
 # GitLab.com's hosted runners for what cannot run on Linux.

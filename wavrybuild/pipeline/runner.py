@@ -8,6 +8,7 @@ The same runner runs a whole `invoke release` and a single-stage task (`invoke s
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,8 @@ class Pipeline:
             self.summary()
 
     def summary(self) -> None:
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            return  # Ctrl-C (from a `finally`): the task says "interrupted", no table of half-run stages
         title = f"Release of {self.run.cfg.project.title}" + (f" ({self.note})" if self.note else "")
         rows = [(r.stage, r.status.value, f"{r.seconds:.1f} s", r.detail) for r in self.results]
         self.run.ui.table(title, ["stage", "result", "time", "detail"], rows)

@@ -5,11 +5,11 @@
 #   sh install.sh [--prefix DIR] [--base-url URL] [--target TARGET]
 #
 # Picks the archive for this OS, CPU and libc, downloads it over https with SHA256SUMS, checks the
-# minisign signature of SHA256SUMS (the release's key is below; minisign must be installed, or set
-# WAVRYBUILD_INSTALL_NO_SIGNATURE=1 to rely on the SHA-256 over https alone) and the archive's
-# SHA-256, and only then installs the binaries into the prefix (default: ~/.local/bin). Any mismatch
-# stops it before anything is installed. Everything runs from `main` on the last line, so a
-# download cut short runs nothing.
+# archive's SHA-256 and, when the release built a minisign key in (MINISIGN_PUBKEY below, empty when
+# none), SHA256SUMS's minisign signature; only then installs the binaries into the prefix (default:
+# ~/.local/bin). Any mismatch stops it before anything is installed. `--help` says which checks
+# this script makes. Everything runs from `main` on the last line, so a download cut short runs
+# nothing.
 set -eu
 
 main() {
@@ -27,6 +27,26 @@ main() {
   TARGET=''
 
   say() { printf '%s\n' "$NAME installer: $*" >&2; }
+  # From the script's own values, not its file: `curl … | sh -s -- --help` has no file to read.
+  usage() {
+    printf '%s\n' "Installs $NAME $VERSION from $BASE_URL." \
+      "" \
+      "usage: sh install.sh [--prefix DIR] [--base-url URL] [--target TARGET]" \
+      "" \
+      "  --prefix DIR      install the binaries ($BINARIES) into DIR (default: ~/.local/bin)" \
+      "  --base-url URL    download from URL (https:// only) instead of $BASE_URL" \
+      "  --target TARGET   install this target's build instead of the one picked for this machine" \
+      "" \
+      "It downloads the archive and SHA256SUMS over https and checks the archive's SHA-256 before installing."
+    if [ -n "$MINISIGN_PUBKEY" ]; then
+      printf '%s\n' "It also checks SHA256SUMS's minisign signature with the release's public key built in:" \
+        "  $MINISIGN_PUBKEY" \
+        "minisign must be installed; WAVRYBUILD_INSTALL_NO_SIGNATURE=1 skips the check (SHA-256 over https only)."
+    else
+      printf '%s\n' "No signature is checked: this release has no minisign key built in (the SHA-256 over https" \
+        "is the only check)."
+    fi
+  }
   fail() { say "error: $*"; exit 1; }
 
   while [ $# -gt 0 ]; do
@@ -37,7 +57,7 @@ main() {
       --base-url=*) BASE_URL="${1#*=}"; shift ;;
       --target) [ $# -ge 2 ] || fail "--target needs a target"; TARGET="$2"; shift 2 ;;
       --target=*) TARGET="${1#*=}"; shift ;;
-      -h|--help) sed -n '2,12p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) usage; exit 0 ;;
       *) fail "unknown option $1 (see --help)" ;;
     esac
   done
