@@ -193,3 +193,11 @@ def ratios(ours: Sequence[Usage], loop: Sequence[Usage], cores: int) -> Ratios:
         raise ValueError("ratios need at least one run of each contender and one core")
     return Ratios(statistics.median(u.wall for u in ours), statistics.median(u.wall for u in loop),
                   statistics.median(u.cpu for u in loop), cores)
+
+
+def fill_doc_block(doc: Path, start: str, end: str, text: str) -> None:
+    """Replace what stands between the `start` and `end` markers of a doc page with `text`."""
+    page = doc.read_text()
+    if start not in page or end not in page:
+        sys.exit(f"{doc.name} has no {start} … {end} block to fill")
+    doc.write_text(page[:page.index(start)] + f"{start}\n{text}\n{end}" + page[page.index(end) + len(end):])

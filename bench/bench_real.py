@@ -36,6 +36,11 @@ schedule of the same work can be faster). Goals (issue 28): cold ours/loop <= 0.
 
 --quick: the ccrc crate, x86_64-unknown-linux-gnu and aarch64-unknown-linux-gnu, one round: to try
 the harness, not to measure.
+
+Smaller experiments (not for --write-doc): --crate NAME (one crate), --targets A,B (a subset),
+--cold-only (no warm rebuild), --ours-env NAME=VALUE (an environment variable for ours and the
+--parallel 1 run only, e.g. WAVRYBUILD_PARALLEL=1), --keep-logs DIR (every
+run's output, with the build table and its `cores busy` per invocation).
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import Ratios, Usage, loop_script, measure, ratios
+from _common import Ratios, Usage, fill_doc_block, loop_script, measure, ratios
 from bench_noop import machine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,9 +174,9 @@ def check_registry(crates: list[Crate]) -> None:
                  f"install Debian's crates: apt-get install {PACKAGES}")
 
 
-def targets_toml(crate: Crate, targets: tuple[str, ...]) -> str:
-    quoted = ", ".join(f'"{a}"' for a in crate.smoke_args)
-    out = ['[project]\ncrate = "."\n', f'[defaults]\nsmoke-args = [{quoted}]\nsmoke-expect = "{crate.smoke_expect}"\n']
+def target_tables(targets: tuple[str, ...]) -> list[str]:
+    """The [targets] tables: plain cargo for the host's gnu, std from source where BUILD_STD says."""
+    out = []
     for t in targets:
         lines = [f'[targets."{t}"]']
         if t == "x86_64-unknown-linux-gnu":
@@ -179,7 +184,13 @@ def targets_toml(crate: Crate, targets: tuple[str, ...]) -> str:
         if t in BUILD_STD:
             lines.append('std = "build-std"')
         out.append("\n".join(lines) + "\n")
-    return "\n".join(out)
+    return out
+
+
+def targets_toml(crate: Crate, targets: tuple[str, ...]) -> str:
+    quoted = ", ".join(f'"{a}"' for a in crate.smoke_args)
+    out = ['[project]\ncrate = "."\n', f'[defaults]\nsmoke-args = [{quoted}]\nsmoke-expect = "{crate.smoke_expect}"\n']
+    return "\n".join(out + target_tables(targets))
 
 
 def make_crate(tmp: Path, crate: Crate, targets: tuple[str, ...]) -> Path:
@@ -236,19 +247,22 @@ class Result:
         return ratios(self.runs["ours" + suffix], self.runs["loop" + suffix], len(os.sched_getaffinity(0)))
 
 
-def bench_crate(tmp: Path, crate: Crate, targets: tuple[str, ...], rounds: int) -> Result:
+def bench_crate(tmp: Path, crate: Crate, targets: tuple[str, ...], rounds: int, *, warm: bool = True,
+                ours_env: dict[str, str] | None = None, logs: Path | None = None) -> Result:
     root = make_crate(tmp, crate, targets)
     env = {**os.environ, "WAVRYBUILD_SCCACHE": "0"}
     env.pop("CARGO_TARGET_DIR", None)
     dry = tmp / f"{crate.name}-t-dry"
     script = loop_script(root, {**env, "CARGO_TARGET_DIR": str(dry)})
-    logs = tmp / "logs"
-    logs.mkdir(exist_ok=True)
+    logs = logs or tmp / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[Usage]] = {k: [] for k in ("ours", "loop", "p1", "ours-warm", "loop-warm")}
     identical = True
 
     def run(who: str, i: int, target_dir: Path) -> None:
         run_env = {**env, "CARGO_TARGET_DIR": str(target_dir)}
+        if not who.startswith("loop"):
+            run_env.update(ours_env or {})
         if who.startswith("loop"):
             argv = ["sh", "-c", script.replace(str(dry), str(target_dir))]
         else:
@@ -280,7 +294,7 @@ def bench_crate(tmp: Path, crate: Crate, targets: tuple[str, ...], rounds: int) 
         # A one-line change in the crate's own code: every target compiles the crate again.
         with (root / "src/main.rs").open("a") as f:
             f.write(f"// warm rebuild {i + 1}\n")
-        for who in order:
+        for who in order if warm else ():
             run(f"{who}-warm", i, dirs[who])
         for d in dirs.values():
             shutil.rmtree(d, ignore_errors=True)
@@ -299,6 +313,8 @@ def tables(results: list[Result]) -> str:
     for r in results:
         for who, label in names.items():
             us = r.runs[who]
+            if not us:
+                continue
             out.append(f"| {r.crate} | {label} | {statistics.median(u.wall for u in us):.1f} s | "
                        f"{statistics.median(u.cpu for u in us):.1f} s | {_mib(max(u.tree_rss for u in us))} | "
                        f"{_mib(max(u.max_rss for u in us))} |")
@@ -309,19 +325,16 @@ def tables(results: list[Result]) -> str:
         return f"{x:.2f} ({'PASS' if x <= goal else 'FAIL'}, goal ≤ {goal})"
 
     for r in results:
-        cold, warm = r.ratios(), r.ratios(warm=True)
+        cold = r.ratios()
+        warm = verdict(r.ratios(warm=True).ours_over_loop, GOALS['warm']) if r.runs["ours-warm"] else "not run"
         out.append(f"| {r.crate} | {r.targets} ({r.commands}) | {verdict(cold.ours_over_loop, GOALS['cold'])} | "
                    f"{cold.limit:.1f} s ({cold.cores} cores) | {verdict(cold.ours_over_limit, GOALS['limit'])} | "
-                   f"{verdict(warm.ours_over_loop, GOALS['warm'])} | {'yes' if r.identical else '**no**'} |")
+                   f"{warm} | {'yes' if r.identical else '**no**'} |")
     return "\n".join(out)
 
 
 def write_doc(text: str) -> None:
-    doc = REPO / "docs/performance.md"
-    page = doc.read_text()
-    if START not in page or END not in page:
-        sys.exit(f"docs/performance.md has no {START} … {END} block to fill")
-    doc.write_text(page[:page.index(START)] + f"{START}\n{text}\n{END}" + page[page.index(END) + len(END):])
+    fill_doc_block(REPO / "docs/performance.md", START, END, text)
 
 
 def main() -> None:
@@ -330,17 +343,38 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one crate, two targets, one round: to try the harness")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds per crate (default 2)")
     ap.add_argument("--write-doc", action="store_true", help="fill the Real crates block of docs/performance.md")
+    ap.add_argument("--crate", choices=sorted(CRATES), help="experiment: this crate only")
+    ap.add_argument("--targets", help="experiment: these targets only (comma-separated, of the five)")
+    ap.add_argument("--cold-only", action="store_true", help="experiment: no warm rebuild")
+    ap.add_argument("--ours-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="experiment: a variable for ours and the --parallel 1 run (repeatable)")
+    ap.add_argument("--keep-logs", type=Path, metavar="DIR", help="keep every run's output in DIR")
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds: at least 1")
-    crates = [CRATES["ccrc"]] if args.quick else list(CRATES.values())
+    experiment = bool(args.crate or args.targets or args.cold_only or args.ours_env)
+    if experiment and args.write_doc:
+        ap.error("--write-doc fills the doc from the whole benchmark only (no --crate/--targets/--cold-only/--ours-env)")
+    crates = [CRATES["ccrc"]] if args.quick else [CRATES[args.crate]] if args.crate else list(CRATES.values())
     targets = QUICK_TARGETS if args.quick else TARGETS
+    if args.targets:
+        targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+        unknown = [t for t in targets if t not in TARGETS]
+        if unknown or not targets:
+            ap.error(f"--targets: not among {', '.join(TARGETS)}: {', '.join(unknown) or '(none)'}")
+    ours_env = {}
+    for item in args.ours_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            ap.error(f"--ours-env: {item!r} is not NAME=VALUE")
+        ours_env[name] = value
     rounds = 1 if args.quick else args.rounds
     check_registry(crates)
     with tempfile.TemporaryDirectory(prefix="wavry-bench-real-") as d:
-        results = [bench_crate(Path(d), c, targets, rounds) for c in crates]
+        results = [bench_crate(Path(d), c, targets, rounds, warm=not args.cold_only, ours_env=ours_env,
+                               logs=args.keep_logs) for c in crates]
     text = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()} with "
-            f"`python bench/bench_real.py{' --quick' if args.quick else f' --rounds {rounds}'}`: medians of {rounds} "
+            f"`python {' '.join(['bench/bench_real.py', *sys.argv[1:]])}`: medians of {rounds} "
             f"round(s), each run from an empty target dir.\n\n" + tables(results))
     print(text)
     if args.write_doc:
