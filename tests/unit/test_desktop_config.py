@@ -50,7 +50,7 @@ def test_defaults_and_derived_codes(tmp_path: Path) -> None:
     assert d.windows_formats == ("msi", "nsis") and d.macos.identity is None
     # The UpgradeCode is the same for every version; ProductCode differs per version.
     assert d.upgrade_code == cfg(tmp_path, {"bundle-id": "com.example.demo"}).desktop.upgrade_code
-    assert fmt.product_code(d, "1.0.0") != fmt.product_code(d, "1.0.1")
+    assert fmt.product_code(d, "1.0.0", "x64") != fmt.product_code(d, "1.0.1", "x64")
     assert next(t.triple.slices for t in c.targets) == ("x86_64-apple-darwin", "aarch64-apple-darwin")
 
 

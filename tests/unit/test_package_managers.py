@@ -243,12 +243,17 @@ def test_winget_manifests_follow_wingets_schemas_and_the_msis_product_code(tmp_p
     for i in installers:
         name = i["InstallerUrl"].removeprefix(URL)
         assert i["InstallerSha256"] == arts[name].sha256.upper() and i["Scope"] == "user"
-    # The ProductCode the desktop stage puts in the MSI (WiX's Product/@Id, braced in the MSI).
+    # The ProductCode the desktop stage puts in each architecture's MSI (WiX's Product/@Id, braced in
+    # the MSI): the x64 and the arm64 MSI each have their own, never a shared one.
     assert cfg.desktop is not None
-    product = ET.fromstring(wix_source(cfg.desktop, "1.2.3", ["demo.exe"], "x64", icon=None)).find(
-        "{http://schemas.microsoft.com/wix/2006/wi}Product")
-    assert product is not None
-    assert {i["ProductCode"] for i in installers if i["InstallerType"] == "wix"} == {"{" + product.get("Id", "") + "}"}
+    codes = {}
+    for arch in ("x64", "arm64"):
+        product = ET.fromstring(wix_source(cfg.desktop, "1.2.3", ["demo.exe"], arch, icon=None)).find(
+            "{http://schemas.microsoft.com/wix/2006/wi}Product")
+        assert product is not None
+        codes[arch] = "{" + product.get("Id", "") + "}"
+    assert {i["Architecture"]: i["ProductCode"] for i in installers if i["InstallerType"] == "wix"} == codes
+    assert codes["x64"] != codes["arm64"]
     locale = docs["defaultLocale"]
     assert (locale["Publisher"], locale["PackageName"], locale["License"], locale["PackageUrl"]) == (
         "Example Ltd", "Demo App", "MIT", "https://example.com/demo")

@@ -14,15 +14,30 @@ from typing import Any
 from ..errors import ConfigError
 from . import checks as c
 from .project import Core
-from .values import HttpUrl, Line
+from .values import GitRef, HttpUrl, Line, RelPath, RepoSlug
 
 # winget's PackageIdentifier (manifest schema 1.6.0), narrowed to what a file name and YAML take plainly.
 WINGET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,31}(\.[A-Za-z0-9_+-]{1,32}){1,7}")
 
 
 @dataclass(frozen=True)
+class TapConfig:
+    """Where `invoke publish` commits the formula through GitHub's contents API (publish/tap.py)."""
+
+    repo: RepoSlug  # owner/name of the tap repository (homebrew-<something> for `brew tap owner/something`)
+    path: RelPath  # the formula's path in it; {name} filled in per bundle (a Component)
+    token_env: str = "HOMEBREW_TAP_TOKEN"  # a token that may write the tap's contents
+    api_url: HttpUrl = HttpUrl("https://api.github.com")
+    branch: GitRef | None = None  # None: the tap's default branch
+
+    def path_of(self, name: str) -> RelPath:
+        return RelPath.parse(str(self.path).replace("{name}", name))
+
+
+@dataclass(frozen=True)
 class HomebrewConfig:
     base_url: HttpUrl | None  # {version} {name}; None: the [publish.github] release's download URL
+    tap: TapConfig | None = None  # None: the formula is only an artifact
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,8 @@ def _base(where: Path, key: str, table: dict[str, Any], name: str = "base-url") 
     return c.base_url(where, f"{key}.{name}", table[name]) if name in table else None
 
 
-HOMEBREW_KEYS = ("base-url",)
+TAP_KEYS = ("tap", "tap-path", "tap-token-env", "tap-api-url", "tap-branch")
+HOMEBREW_KEYS = ("base-url", *TAP_KEYS)
 SCOOP_KEYS = ("base-url", "checkver-url")
 WINGET_KEYS = ("base-url", "package-identifier", "publisher")
 
@@ -51,7 +67,30 @@ def parse_homebrew(cfg: Core, raw: Any) -> HomebrewConfig:
     where = cfg.project.config_path
     table = c.check_table(where, "channels.homebrew.", raw)
     c.reject_unknown(where, "channels.homebrew.", table, HOMEBREW_KEYS)
-    return HomebrewConfig(_base(where, "channels.homebrew", table))
+    return HomebrewConfig(_base(where, "channels.homebrew", table), _tap(where, table))
+
+
+def _tap_path(v: Any) -> RelPath:
+    rest = v.replace("{name}", "") if isinstance(v, str) else ""
+    if not isinstance(v, str) or not v.endswith(".rb") or "{" in rest or "}" in rest:
+        raise ValueError("a relative path ending in .rb ({name} the only placeholder)")
+    RelPath.parse(v.replace("{name}", "x"))
+    return RelPath.parse(v)
+
+
+def _tap(where: Path, table: dict[str, Any]) -> TapConfig | None:
+    keys = {k: table[k] for k in TAP_KEYS if k in table}
+    if not keys:
+        return None
+    if "tap" not in keys:
+        raise ConfigError(f"{where}: channels.homebrew.tap: missing (the other tap-* keys need it)",
+                          hint='tap = "owner/homebrew-tap": the repository the formula is committed to')
+    v = c.values(where, "channels.homebrew.", keys, {
+        "tap": (c.repo_slug, c.REQUIRED), "tap-path": (_tap_path, RelPath("Formula/{name}.rb")),
+        "tap-token-env": (c.env_name, "HOMEBREW_TAP_TOKEN"),
+        "tap-api-url": (c.url(()), HttpUrl("https://api.github.com")),
+        "tap-branch": (GitRef.parse, None)})
+    return TapConfig(v["tap"], v["tap-path"], v["tap-token-env"], v["tap-api-url"], v["tap-branch"])
 
 
 def parse_scoop(cfg: Core, raw: Any) -> ScoopConfig:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 
 from ..manifest import Manifest
+from . import tap
 from .base import Destination, LocalFile, PublishError, PublishResult, ReleaseRef, collect
 from .crates import publish_crates
 from .destinations import DirectoryDestination, HttpDestination
@@ -71,7 +72,16 @@ def _npm(cfg: Config, only: tuple[str, ...]) -> NpmConfig | None:
     return nc
 
 
-REGISTRIES = ("npm", "crates", "container")  # published from their own inputs, not as dist/'s files
+REGISTRIES = ("npm", "crates", "container", "homebrew")  # published from their own inputs, not as dist/'s files
+
+
+def _tap(cfg: Config, only: tuple[str, ...]) -> bool:
+    """Whether the Homebrew formula is committed to a tap ([channels.homebrew] tap; `only` may choose it)."""
+    if "homebrew" in only and not tap.taps(cfg):
+        raise ConfigError(f"{cfg.project.config_path}: channels.homebrew.tap: not configured",
+                          hint="add tap = \"owner/homebrew-tap\" to [channels.homebrew] (docs/channels-package-managers.md)")
+    return bool(tap.taps(cfg)) and (not only or "homebrew" in only)
+
 
 
 def _container(cfg: Config, only: tuple[str, ...]) -> bool:
@@ -226,9 +236,9 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
     transfer (its `results` say what was done before). Rerunning is always safe.
     """
     pcfg = cfg.publish
-    npm, crates, container = _npm(cfg, only), _crates(cfg, only), _container(cfg, only)
+    npm, crates, container, to_tap = _npm(cfg, only), _crates(cfg, only), _container(cfg, only), _tap(cfg, only)
     registries_only = (bool(only) and set(only) <= set(REGISTRIES)) or (
-        not only and not pcfg.files and (npm is not None or crates is not None or container))
+        not only and not pcfg.files and (npm is not None or crates is not None or container or to_tap))
     chosen = [] if registries_only else _chosen(cfg, pcfg, only)
     # Crates are published from their own files in dist/: a crates-only run needs no SHA256SUMS.
     release, files = collect(dist) if chosen or npm is not None else (ReleaseRef("", "", ""), [])
@@ -252,12 +262,17 @@ def publish(cfg: Config, dist: Path, only: tuple[str, ...] = (), dry: bool = Fal
                                      "a draft until the last upload" + ("; then left a draft" if dest.c.draft else "")))
             elif isinstance(dest, GitLabDestination) and dest.c.release:
                 record(PublishResult(d.kind, f"release {dest.tag}", "would publish", "with a link to every file"))
+        for row in tap.dry_rows(cfg, dist) if to_tap else []:
+            record(row)
         return results
     # Every credential is read before the first byte goes anywhere: a missing one fails fast.
     dests = [_open(cfg, d, release) for d in chosen]
+    tap_jobs = tap.prepare(cfg, dist) if to_tap else []
     try:
         for dest in dests:
             _upload_all(dest, files, record)
+        # The tap last: its formula's URLs point at the files just uploaded.
+        results += tap.publish_tap(tap_jobs, log)
     except PublishError as exc:
         exc.results = list(results)
         raise

@@ -162,9 +162,18 @@ def desktop_files(d: DesktopConfig) -> dict[str, tuple[bytes, int]]:
 
 # --- Windows ---------------------------------------------------------------------------------------
 
-def product_code(d: DesktopConfig, version: str) -> str:
-    """Each version's own ProductCode, derived (not random) so that the MSI is reproducible."""
-    return str(uuid.uuid5(uuid.UUID(d.upgrade_code), f"product {version}")).upper()
+def product_code(d: DesktopConfig, version: str, arch: str) -> str:
+    """Each version's and architecture's own ProductCode (`arch`: wixl's and winget's x64, x86,
+    arm64), derived (not random) so that the MSI is reproducible. Two MSIs of one version for two
+    architectures must not share one: Windows Installer would take the one installed for the
+    other, and winget matches an installed product by it. x64 keeps the code it always had."""
+    what = f"product {version}" if arch == "x64" else f"product {version} {arch}"
+    return str(uuid.uuid5(uuid.UUID(d.upgrade_code), what)).upper()
+
+
+def package_code(d: DesktopConfig, version: str, arch: str) -> str:
+    """The MSI's package code (its summary's revision number), derived like the ProductCode."""
+    return str(uuid.uuid5(uuid.UUID(d.upgrade_code), f"product {version} package {arch}")).upper()
 
 
 def _guid(d: DesktopConfig, what: str) -> str:
@@ -232,7 +241,7 @@ def wix_source(d: DesktopConfig, version: str, exes: list[str], arch: str, *, ic
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">\n'
-        f'  <Product Id={q(product_code(d, version))} Name={q(d.name)} Language="1033" '
+        f'  <Product Id={q(product_code(d, version, arch))} Name={q(d.name)} Language="1033" '
         f'Version={q(bundle_version(version))} Manufacturer={q(d.manufacturer)} UpgradeCode={q(d.upgrade_code)}>\n'
         f'    <Package Id={q(_guid(d, "package " + version + " " + arch))} InstallerVersion="500" Compressed="yes" '
         f'InstallScope={q("perMachine" if per_machine else "perUser")} '

@@ -76,7 +76,7 @@ def msi_commands(d: DesktopConfig, version: str, arch: str, work: Path) -> list[
     msi = work / "unsigned.msi"
     out = [Command(("wixl", "-a", arch, "-o", str(msi), "app.wxs"), cwd=work),
            Command(("msibuild", str(msi), "-s", d.name, d.manufacturer, f"{arch};1033",
-                    "{" + fmt.product_code(d, version + " package " + arch) + "}"))]
+                    "{" + fmt.package_code(d, version, arch) + "}"))]
     if not d.gui:
         out.append(Command(("msibuild", str(msi), "-q", fmt.ENVIRONMENT_TABLE, "-q", fmt.path_query(d))))
     return out

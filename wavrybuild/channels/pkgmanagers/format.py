@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ...config import Config, TargetConfig
@@ -200,7 +200,7 @@ class WingetPackage:
     license: str
     homepage: str | None
     scope: str  # user | machine
-    product_code: str  # the MSI's ProductCode, {GUID}
+    product_codes: Mapping[str, str]  # winget architecture (x64, arm64, x86) -> that MSI's ProductCode, {GUID}
 
 
 def winget_manifests(view: Config, pkg: WingetPackage, installers: Sequence[Download]) -> dict[str, str]:
@@ -215,7 +215,7 @@ def winget_manifests(view: Config, pkg: WingetPackage, installers: Sequence[Down
         entry: dict[str, object] = {"Architecture": arch, "InstallerType": "wix" if d.fmt == "msi" else "nullsoft",
                                     "Scope": pkg.scope, "InstallerUrl": d.url, "InstallerSha256": d.sha256.upper()}
         if d.fmt == "msi":
-            entry["ProductCode"] = pkg.product_code
+            entry["ProductCode"] = pkg.product_codes[arch]  # each architecture's MSI has its own
         entries.append(entry)
     desc = p.description.strip()
     short = (desc.splitlines() or [pkg.name])[0][:256]

@@ -119,6 +119,6 @@ def _winget(view: Config, manifest: Manifest, mine: Callable[[Artifact], bool]) 
         identifier=str(wc.package_identifier).replace("{name}", p.name), publisher=str(wc.publisher or d.manufacturer),
         name=str(d.name), license=license_of(view, "channels.winget"), homepage=hp,
         scope="machine" if d.scope == "per-machine" else "user",
-        # The ProductCode the MSI itself carries (channels/desktop/format.wix_source).
-        product_code="{" + product_code(d, p.version) + "}")
+        # The ProductCode each architecture's MSI itself carries (channels/desktop/format.wix_source).
+        product_codes={a: "{" + product_code(d, p.version, a) + "}" for a in sorted(set(fmt.WINGET_ARCH.values()))})
     return fmt.winget_manifests(view, pkg, installers)
