@@ -27,6 +27,7 @@ CI_CHOICES = ("github", "gitlab", "both")
 # The flag's name → the [channels.*] table it writes (a wheel is the pypi channel).
 CHANNELS = {"npm": "npm", "wheel": "pypi", "deb": "deb", "rpm": "rpm"}
 GITHUB_FILE = ".github/workflows/release.yml"
+GITHUB_BUILD_FILE = ".github/workflows/build.yml"  # pushes and pull requests, with the cargo cache
 GITLAB_FILE = ".gitlab-ci.yml"
 CI_FILES = {"github": GITHUB_FILE, "gitlab": GITLAB_FILE}
 COMMENT_COLUMN = 44
@@ -292,16 +293,21 @@ def _install() -> str:
     return f"python -m pip install 'wavrybuild=={__version__}'"
 
 
-def github_workflow() -> str:
-    """The matrix fan-out and merge, as wavrybuild's own release-matrix.yml."""
-    checkout = """\
+def _github_setup(install: str) -> str:
+    """A job's first steps: the checkout (no persisted credentials), Python, wavrybuild."""
+    return """\
       - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
         with:
           persist-credentials: false
       - uses: actions/setup-python@42375524e23c412d93fb67b49958b491fce71c38 # v5.4.0
         with:
           python-version: "3.11"
-      - run: """ + _install() + "\n"
+      - run: """ + install + "\n"
+
+
+def github_workflow() -> str:
+    """The matrix fan-out and merge, as wavrybuild's own release-matrix.yml."""
+    checkout = _github_setup(_install())
     return HEADER.format(ci="github") + """\
 # Fan-out: one job per target of targets.toml (from `invoke plan`), then a merge job that never builds.
 name: release
@@ -393,6 +399,95 @@ jobs:
 """
 
 
+# actions/cache, pinned by commit (zizmor's unpinned-uses audit): only in the build workflow.
+CACHE_ACTION = "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3"
+# The cache key before Cargo.lock's hash (also the restore prefix: an older lock's cache of the same
+# target and toolchain, which cargo then brings up to date).
+CACHE_KEY = "cargo-${{ matrix.target }}-${{ runner.os }}-${{ steps.toolchain.outputs.hash }}-"
+TOOLCHAIN_HASH = ("python -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])' "
+                  '< "$RUNNER_TEMP/toolchain.txt"')
+
+
+def github_build_workflow(install: str | None = None) -> str:
+    """Pushes and pull requests: every target of targets.toml built and smoke-tested with a warm
+    cargo cache (registry, git checkouts and the target dir, per target, keyed by Cargo.lock, the
+    toolchain and the target). The release workflows never restore a cache (docs/ci.md, Caching).
+    `install`: how the jobs install wavrybuild (init: this version from PyPI)."""
+    setup = _github_setup(install or _install())
+    head = HEADER.format(ci="github") if install is None else ""
+    return head + """\
+# Pushes to branches and pull requests: build and smoke-test every target of targets.toml (one job
+# each, from `invoke plan`) with a warm cargo cache. Only these runs read or write the cache: the
+# release workflow (tags) builds from scratch, so a poisoned cache cannot reach a release.
+name: build
+
+on:
+  push:
+    branches: ["**"] # branches only: a tag push is a release, which runs without any cache
+  pull_request:
+
+permissions:
+  contents: read
+
+concurrency:
+  group: build-${{ github.ref }}
+  cancel-in-progress: true
+
+jobs:
+  plan:
+    runs-on: ubuntu-latest
+    outputs:
+      matrix: ${{ steps.plan.outputs.matrix }}
+    steps:
+""" + setup + """\
+      - id: plan
+        run: echo "matrix=$(python -m invoke plan --format github)" >> "$GITHUB_OUTPUT"
+
+  build:
+    needs: plan
+    runs-on: ${{ matrix.runs-on }}
+    strategy:
+      fail-fast: false
+      matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
+    defaults:
+      run:
+        shell: bash
+    steps:
+""" + setup + """\
+      - if: runner.os == 'Linux'
+        run: sudo -E env "PATH=$PATH" python -m invoke toolchain --install --target "$TARGET"
+        env:
+          TARGET: ${{ matrix.target }}
+      - if: runner.os != 'Linux'
+        run: python -m invoke toolchain --install --target "$TARGET"
+        env:
+          TARGET: ${{ matrix.target }}
+      - id: toolchain # the compilers the key names: every rustc installed, and the pins
+        run: |
+          {
+            rustc -vV
+            rustup toolchain list --verbose 2>/dev/null || true
+          } > "$RUNNER_TEMP/toolchain.txt"
+          echo "hash=$(""" + TOOLCHAIN_HASH + """)" >> "$GITHUB_OUTPUT"
+      - uses: """ + CACHE_ACTION + """
+        with:
+          path: |
+            ~/.cargo/registry/index/
+            ~/.cargo/registry/cache/
+            ~/.cargo/git/db/
+            target/
+          key: """ + CACHE_KEY + """${{ hashFiles('**/Cargo.lock', 'rust-toolchain', 'rust-toolchain.toml') }}
+          restore-keys: |
+            """ + CACHE_KEY + """
+      - run: python -m invoke build --target "$TARGET"
+        env:
+          TARGET: ${{ matrix.target }}
+      - run: python -m invoke smoke --target "$TARGET"
+        env:
+          TARGET: ${{ matrix.target }}
+"""
+
+
 def gitlab_ci() -> str:
     """A plan job writing the child pipeline (one job per target and a merge job), as wavrybuild's
     own .gitlab-ci.yml."""
@@ -430,7 +525,12 @@ release:
 
 def ci_files(opts: Options) -> tuple[Planned, ...]:
     make = {"github": github_workflow, "gitlab": gitlab_ci}
-    return tuple(Planned(CI_FILES[k], make[k]()) for k in opts.ci)
+    out = []
+    for k in opts.ci:
+        out.append(Planned(CI_FILES[k], make[k]()))
+        if k == "github":  # beside the release workflow: the cached build of pushes and pull requests
+            out.append(Planned(GITHUB_BUILD_FILE, github_build_workflow()))
+    return tuple(out)
 
 
 def plan(meta: dict[str, Any], manifest: Path, opts: Options, *, have_tasks: bool) -> tuple[Planned, ...]:
@@ -490,7 +590,7 @@ def check(root: Path, opts: Options, ui: UI) -> None:
         ci = "both" if len(kinds) == 2 else kinds[0]
         raise WavryError("CI files differ from what init writes now: " + ", ".join(differ),
                          hint=f"`python -m wavrybuild init --ci {ci} --force` rewrites them (review the diff)")
-    ui.success("CI files are what init writes: " + ", ".join(CI_FILES[k] for k in kinds))
+    ui.success("CI files are what init writes: " + ", ".join(f.path for f in ci_files(Options(kinds))))
 
 
 def run(root: Path, opts: Options, ui: UI) -> None:

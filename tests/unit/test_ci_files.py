@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import yaml
 
@@ -15,7 +17,7 @@ def test_github_workflows_pass_actionlint() -> None:
     actionlint = shutil.which("actionlint")
     assert actionlint, "actionlint is not installed (pip install -e '.[test]' brings it)"
     workflows = sorted((REPO / ".github/workflows").glob("*.yml"))
-    assert {w.name for w in workflows} == {"release.yml", "release-matrix.yml", "release-phases.yml"}
+    assert {w.name for w in workflows} == {"build.yml", "release.yml", "release-matrix.yml", "release-phases.yml"}
     done = subprocess.run([actionlint, *map(str, workflows)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -111,3 +113,64 @@ def test_part_jobs_upload_every_file_the_merge_reads() -> None:
     for where, globs in lists.items():
         missed = [f for f in written if not any(fnmatch(f, g) for g in globs)]
         assert not missed, (where, missed)
+
+
+CACHE_PATHS = ["~/.cargo/registry/index/", "~/.cargo/registry/cache/", "~/.cargo/git/db/", "target/"]
+
+
+def _uses_a_cache(step: dict) -> bool:
+    """actions/cache, or a setup action with its built-in cache switched on."""
+    uses = step.get("uses", "")
+    return uses.startswith(("actions/cache", "Swatinem/rust-cache")) or (
+        uses.startswith("actions/setup-") and "cache" in (step.get("with") or {}))
+
+
+def test_pushes_and_pull_requests_build_with_a_cache_per_target_and_releases_never_restore_one() -> None:
+    """Issue 30 item 7: build.yml (branches and pull requests) restores and saves cargo's downloads and
+    the target dir per target, keyed by Cargo.lock, the toolchain and the target; no workflow a tag
+    triggers reads a cache (a poisoned cache would ship in a release)."""
+    from wavrybuild.init import CACHE_ACTION, github_build_workflow
+
+    text = (REPO / ".github/workflows/build.yml").read_text()
+    assert text == github_build_workflow("python -m pip install -e .")  # the one init writes, installing this checkout
+    build = yaml.safe_load(text)
+    on = build[True]  # YAML 1.1 reads the key `on` as true
+    assert set(on) == {"push", "pull_request"} and on["push"] == {"branches": ["**"]}  # no tags
+    (cache,) = [s for s in build["jobs"]["build"]["steps"] if _uses_a_cache(s)]
+    assert re.fullmatch(r"actions/cache@[0-9a-f]{40}", cache["uses"]) and cache["uses"] in CACHE_ACTION
+    assert cache["with"]["path"].split() == CACHE_PATHS
+    key = cache["with"]["key"]
+    for part in ("${{ matrix.target }}", "${{ steps.toolchain.outputs.hash }}", "hashFiles('**/Cargo.lock'"):
+        assert part in key
+    assert cache["with"]["restore-keys"].strip() == key.split("${{ hashFiles")[0]
+    assert not any(_uses_a_cache(s) for s in build["jobs"]["plan"]["steps"])
+    for path in sorted((REPO / ".github/workflows").glob("release*.yml")):
+        wf = yaml.safe_load(path.read_text())
+        assert "tags" in wf[True]["push"], path.name
+        steps = [s for job in wf["jobs"].values() for s in job.get("steps", [])]
+        assert steps and not any(_uses_a_cache(s) for s in steps), f"{path.name} restores a cache"
+
+
+def test_zizmor_would_refuse_the_cache_in_a_tag_triggered_workflow(tmp_path: Path) -> None:
+    """The trade-off is checked by the audit itself: the same build workflow triggered by a tag is a
+    cache-poisoning finding (so test_github_workflows_pass_zizmor would catch a cache in a release)."""
+    zizmor = shutil.which("zizmor")
+    assert zizmor, "zizmor is not installed (pip install -e '.[test]' brings it)"
+    text = (REPO / ".github/workflows/build.yml").read_text()
+    tagged = re.sub(r"(?m)^    branches: .*$", '    tags: ["v*"]', text)
+    assert tagged != text
+    (tmp_path / ".github/workflows").mkdir(parents=True)
+    (tmp_path / ".github/workflows/build.yml").write_text(tagged)
+    done = subprocess.run([zizmor, "--offline", "--no-progress", str(tmp_path / ".github/workflows")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "cache-poisoning" in done.stdout + done.stderr
+
+
+def test_init_writes_the_cached_build_workflow_beside_the_release_one() -> None:
+    from wavrybuild.init import CACHE_ACTION, Options, ci_files
+
+    files = {f.path: f.text for f in ci_files(Options(("github",)))}
+    assert list(files) == [".github/workflows/release.yml", ".github/workflows/build.yml"]
+    assert CACHE_ACTION in files[".github/workflows/build.yml"]
+    assert "actions/cache" not in files[".github/workflows/release.yml"]
+    assert "pip install 'wavrybuild==" in files[".github/workflows/build.yml"]  # not the user's repository
