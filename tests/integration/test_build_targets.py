@@ -47,6 +47,12 @@ def test_all_targets_built(release) -> None:
     assert all(t["cpu_seconds"] is not None and t["cpu_seconds"] >= 0 for t in rec["targets"].values()), rec["targets"]
     assert re.search(r"build: \d+ cargo invocations in [\d.]+ s, [\d.]+ CPU s: cores busy \d+\.\d/\d+",
                      release.build.stderr), release.build.stderr[-3000:]
+    # Piped (not a terminal), the lanes say their progress while they build, not only when they end:
+    # '<targets>: compiling crate 37 (serde), 1m10s' at a lane's first crate, then every 30 s.
+    progress = re.findall(r"^(\S[^\n]*): compiling crate \d+ \(\S+\), (?:\d+s|\d+m\d\ds|\d+h\d\dm)$",
+                          release.build.stderr, re.M)
+    assert progress, release.build.stderr[-3000:]
+    assert all(set(label.split(", ")) <= set(rec["targets"]) for label in progress), progress
 
 
 def test_x86_64_gnu_with_cargo_runs(release) -> None:

@@ -141,3 +141,37 @@ def test_durations_and_status_lines() -> None:
     long = "x86_64-unknown-linux-gnu: compiling crate 120 (a-crate-with-a-long-name), 10m02s " * 2
     assert fit(long, 200) == long  # a wide terminal shows it whole, not cut at 80 or 100 columns
     assert fit(long, 60) == long[:59] + "…" and len(fit(long, 60)) == 60
+
+
+class _Log:
+    """A reporter writing to a log (not a terminal): what the board says, in order."""
+
+    live = False
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, text: str, *, bold: bool = False) -> None:
+        self.lines.append(text)
+
+
+def test_the_board_says_each_running_lane_once_per_interval_in_a_log() -> None:
+    from wavrybuild.build.stage import _Board
+
+    log = _Log()
+    board = _Board(log, lambda text: pytest.fail("a log has no status line"))  # type: ignore[arg-type]
+    a, b = board.start(0, "aarch64-unknown-linux-gnu"), board.start(1, "x86_64-unknown-linux-musl")
+    board.tell()
+    assert log.lines == []  # no crate started yet
+    a.see("   Compiling libc v0.2.150")
+    board.tell()
+    b.see("   Compiling compiler_builtins v0.1.0")
+    board.tell()
+    a.see("   Compiling serde v1.0.190")
+    board.tell()  # within the interval: nothing new
+    assert [ln.split(",")[0] for ln in log.lines] == ["aarch64-unknown-linux-gnu: compiling crate 1 (libc)",
+                                                      "x86_64-unknown-linux-musl: compiling crate 1 (compiler_builtins)"]
+    a.said = b.said = 0.0  # long ago: both are due again
+    board.stop(1)
+    board.tell()
+    assert log.lines[-1].startswith("aarch64-unknown-linux-gnu: compiling crate 2 (serde), ") and len(log.lines) == 3
