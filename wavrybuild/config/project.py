@@ -318,12 +318,14 @@ def _crate_file(pkg: dict[str, Any], key: str, workspace_root: Path | None) -> P
         raise ConfigError(f"{where}: expected {exc}", hint="fix Cargo.toml's [package]") from None
     except (OSError, RuntimeError) as exc:
         raise ConfigError(f"{where}: cannot be resolved ({exc.__class__.__name__})") from None
-    roots = [manifest.parent.resolve()] + ([workspace_root.resolve()] if workspace_root else [])
-    if not any(path.is_relative_to(r) for r in roots):
-        raise ConfigError(f"{where}: {str(text)[:200]!r} is outside the crate directory"
-                          + (" and the workspace root" if workspace_root else ""),
-                          hint="name a file inside the crate (its text is copied into every package)")
-    return path
+    roots = [manifest.parent] + ([workspace_root] if workspace_root else [])
+    for root in roots:
+        if path.is_relative_to(root.resolve()):
+            # Under the root as cargo names it (not through its links): relative paths to it stay short.
+            return root / path.relative_to(root.resolve())
+    raise ConfigError(f"{where}: {str(text)[:200]!r} is outside the crate directory"
+                      + (" and the workspace root" if workspace_root else ""),
+                      hint="name a file inside the crate (its text is copied into every package)")
 
 
 def _crate_package(pkg: dict[str, Any], binaries: tuple[Component, ...],
