@@ -132,7 +132,8 @@ def _uninterrupted() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        # None: a handler not set from Python (an embedding program's); the default then.
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
     if got:
         raise KeyboardInterrupt
 

@@ -175,3 +175,49 @@ def test_the_board_says_each_running_lane_once_per_interval_in_a_log() -> None:
     board.stop(1)
     board.tell()
     assert log.lines[-1].startswith("aarch64-unknown-linux-gnu: compiling crate 2 (serde), ") and len(log.lines) == 3
+
+
+# -- Ctrl-C and dist/ ---------------------------------------------------------------------------
+def _manifest() -> Any:
+    from wavrybuild.manifest import Manifest
+
+    return Manifest(crate="demo", name="demo", version="1.2.3", git={}, source_date_epoch=0,
+                    source_date_epoch_from="test", tools={})
+
+
+def test_staged_files_of_an_interrupted_task_are_removed(tmp_path: Path) -> None:
+    from wavrybuild.dist import DistState, Transaction, discard_staged, writes
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    tx = Transaction(DistState(dist), "archive", _manifest())
+    tx.put("SHA256SUMS", writes(b"x  y\n"))
+    tx.put("other.txt", writes(b"half of a release\n"))
+    assert len(list(dist.rglob("*.part"))) == 2
+    discard_staged()  # what `invoke` does on Ctrl-C, before it says "interrupted"
+    assert [p for p in dist.rglob("*") if p.is_file()] == []
+
+
+def test_ctrl_c_during_a_commit_takes_effect_once_it_is_done(tmp_path: Path) -> None:
+    import signal
+
+    from wavrybuild.dist import DistState, Transaction, writes
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    tx = Transaction(DistState(dist), "archive", _manifest())
+    tx.add("demo.tar.gz", writes(b"archive bytes"), target="t", triple="x86_64-unknown-linux-gnu", fmt="tar.gz",
+           binaries=["demo"])
+    real_commit = tx._commit
+
+    def commit_with_a_ctrl_c(*args: Any) -> bool:
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C half-way through the swap
+        return real_commit(*args)
+
+    tx._commit = commit_with_a_ctrl_c  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        tx.commit()
+    # The commit completed before the interruption took effect: the file and its manifest entry are both there.
+    assert (dist / "demo.tar.gz").read_bytes() == b"archive bytes"
+    assert "demo.tar.gz" in (dist / "manifest.json").read_text()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
