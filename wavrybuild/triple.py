@@ -106,6 +106,11 @@ class Triple:
         return self.arch_info.get("gnu")
 
     @property
+    def windows_runner(self) -> str:
+        """The GitHub-hosted Windows runner of this triple's CPU (windows-11-arm for aarch64)."""
+        return str(self.arch_info.get("github-windows", "windows-latest"))
+
+    @property
     def cargo_env_key(self) -> str:
         """The triple as cargo spells it in env vars: CARGO_TARGET_<KEY>_LINKER."""
         return self.name.upper().replace("-", "_").replace(".", "_")

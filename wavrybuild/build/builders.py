@@ -170,10 +170,13 @@ def rustflags(project: Project, target: TargetConfig, std: StdSource) -> list[st
     flags = (remap_flags(project, std, checkout=False) if project.sccache else
              [f for f in remap_flags(project, std) if f not in remap_flags(project, std, workspace=True)])
     flags += list(target.rustflags)
-    if target.triple.is_windows and target.triple.env.startswith("gnu"):
+    if target.triple.is_windows and target.triple.env == "gnu":
         # GNU ld stamps the link time into the PE header and keeps a COFF symbol table naming rustc's
         # temporary object files: both differ per build, so neither goes into a release binary.
         flags += ["-C", "link-arg=-Wl,--no-insert-timestamp", "-C", "strip=symbols"]
+    elif target.triple.is_windows and target.triple.env == "gnullvm":
+        # zig links these with lld, which stamps no link time (and zig's cc refuses the GNU flag).
+        flags += ["-C", "strip=symbols"]
     if std.mode == "build-std" and target.triple.is_musl:
         # A std built from source has no self-contained musl crt objects; the linker's own are used.
         flags += ["-C", "link-self-contained=no"]

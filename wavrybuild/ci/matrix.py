@@ -40,10 +40,11 @@ def _signs_on_a_mac(cfg: Config) -> bool:
 
 def runner_of(cfg: Config, t: TargetConfig) -> Runner:
     """Where a target's job runs: targets.toml's `runs-on` / `tags` / `image`, else by platform —
-    MSVC on Windows (the SDK is there), Apple targets whose app a Developer ID signs on macOS
-    (codesign and notarytool are there), everything else on Linux (cross-built)."""
+    MSVC on a Windows runner of the target's CPU (the SDK is there; windows-11-arm for aarch64),
+    Apple targets whose app a Developer ID signs on macOS (codesign and notarytool are there),
+    everything else on Linux (cross-built)."""
     if t.triple.env == "msvc":
-        default = Runner("windows-latest", *GITLAB_WINDOWS)
+        default = Runner(t.triple.windows_runner, *GITLAB_WINDOWS)
     elif t.triple.os == "macos" and _signs_on_a_mac(cfg):
         default = Runner("macos-latest", *GITLAB_MACOS)
     else:

@@ -174,9 +174,10 @@ def find_std(target: TargetConfig, chains: tuple[RustToolchain, ...] | None = No
 def choose_builder(target: TargetConfig, host: str) -> str:
     if target.builder != "auto":
         return target.builder
-    if target.triple.is_windows:
+    if target.triple.is_windows and target.triple.env != "gnullvm":
         # zig's mingw link misses libssp_nonshared for Rust's std; the mingw gcc links it. MSVC
-        # targets build with cargo on Windows, where the SDK is.
+        # targets build with cargo on Windows, where the SDK is. The LLVM-flavoured mingw targets
+        # (aarch64-pc-windows-gnullvm: Windows on ARM64) have no gcc: zig links them (lld, its mingw-w64).
         return "cargo"
     if str(target.triple) == host and not target.glibc:
         return "cargo"
@@ -445,8 +446,9 @@ def target_status(target: TargetConfig, tools: Tools, chains: tuple[RustToolchai
     problems = [problem] if problem else []
     if target.triple.env == "msvc" and Triple(tools.host).os != "windows":
         problems.append(f"{target.triple} needs the Windows SDK (MSVC), which this machine does not have: build it on a "
-                        "Windows runner (`invoke plan` puts it on windows-latest), or with cargo-xwin where it can "
-                        "download the SDK")
+                        f"Windows runner (`invoke plan` puts it on {target.triple.windows_runner})"
+                        + (", or build aarch64-pc-windows-gnullvm here (zig links it)" if target.triple.arch == "aarch64"
+                           else ", or with cargo-xwin where it can download the SDK"))
     linker, program, pkg = linker_for(target, builder, tools.host)
     linker_ok = program is None or proc.which(program) is not None
     if not linker_ok:
