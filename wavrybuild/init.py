@@ -293,12 +293,16 @@ def _install() -> str:
     return f"python -m pip install 'wavrybuild=={__version__}'"
 
 
-def _github_setup(install: str) -> str:
-    """A job's first steps: the checkout (no persisted credentials), Python, wavrybuild."""
+def _github_setup(install: str, *, history: bool = False) -> str:
+    """A job's first steps: the checkout (no persisted credentials; `history`: every commit and tag,
+    for a job that writes the release notes), Python, wavrybuild."""
+    depth = ("          fetch-depth: 0 # the whole history and tags: the release notes list the commits since "
+             "the previous tag\n") if history else ""
     return """\
       - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
         with:
           persist-credentials: false
+""" + depth + """\
       - uses: actions/setup-python@42375524e23c412d93fb67b49958b491fce71c38 # v5.4.0
         with:
           python-version: "3.11"
@@ -383,7 +387,7 @@ jobs:
       id-token: write # Sigstore: the attestation below (and [sign] sigstore) sign with the job's OIDC identity
       attestations: write # store the build provenance attestation
     steps:
-""" + checkout + """\
+""" + _github_setup(_install(), history=True) + """\
       - uses: actions/download-artifact@fa0a91b85d4f404e444e00e005971372dc801d16 # v4.1.8
         with:
           pattern: part-*

@@ -174,3 +174,17 @@ def test_init_writes_the_cached_build_workflow_beside_the_release_one() -> None:
     assert CACHE_ACTION in files[".github/workflows/build.yml"]
     assert "actions/cache" not in files[".github/workflows/release.yml"]
     assert "pip install 'wavrybuild==" in files[".github/workflows/build.yml"]  # not the user's repository
+
+
+def test_inits_merge_job_checks_out_the_history_the_release_notes_need() -> None:
+    """As in our release-matrix.yml: the merge job writes RELEASE_NOTES.md from the commits since the
+    previous tag, so its checkout has every commit and tag; the part jobs keep the shallow default."""
+    from wavrybuild.init import github_workflow
+
+    jobs = yaml.safe_load(github_workflow())["jobs"]
+
+    def depth(job: str) -> object:
+        return next(s for s in jobs[job]["steps"] if s.get("uses", "").startswith("actions/checkout"))["with"].get(
+            "fetch-depth")
+
+    assert depth("merge") == 0 and depth("build") is None and depth("plan") is None
