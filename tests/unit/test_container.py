@@ -348,3 +348,14 @@ def test_publish_dry_run_needs_no_image_and_reads_no_login(tmp_path: Path, monke
     Pipeline(Run(cfg, Recorder(), cfg.targets)).stage(ContainerStage())
     with pytest.raises(ConfigError, match="WAVRY_T_USER is not set"):  # the login is read before any request
         publish(cfg, cfg.project.dist_dir, only=("container",), log=lambda _l: None)
+
+
+def test_the_login_variables_are_checked_before_a_release_builds(tmp_path: Path) -> None:
+    from wavrybuild.publish.upload import credentials
+
+    cfg = _config(tmp_path, {"user-env": "WAVRY_T_USER", "password-env": "WAVRY_T_PASS"})
+    assert [(r.name, r.key) for r in credentials(cfg)] == [  # type: ignore[union-attr]
+        ("WAVRY_T_USER", "channels.container.user-env"), ("WAVRY_T_PASS", "channels.container.password-env")]
+    token = _config(tmp_path / "t", {"token-env": "WAVRY_T_TOKEN"})
+    assert [(r.name, r.key) for r in credentials(token, ("container",))] == [  # type: ignore[union-attr]
+        ("WAVRY_T_TOKEN", "channels.container.token-env")]

@@ -151,6 +151,10 @@ def credentials(cfg: Config, only: tuple[str, ...] = ()) -> list[Requirement]:
         out.append(EnvVar(npm.token_env, "channels.npm.token-env"))
     if crates is not None:
         out.append(EnvVar(crates.token_env, "publish.crates.token-env"))
+    oci = cfg.channels.container
+    if oci is not None and _container(cfg, only):
+        out += [EnvVar(name, f"channels.container.{key}") for name, key in
+                ((oci.token_env, "token-env"), (oci.user_env, "user-env"), (oci.password_env, "password-env")) if name]
     registries_only = bool(only) and set(only) <= set(REGISTRIES)
     for d in [] if registries_only or not cfg.publish.files else _chosen(cfg, cfg.publish, only):
         if isinstance(d, GitHubConfig | GitLabConfig):
