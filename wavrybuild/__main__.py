@@ -15,6 +15,7 @@ from .ui import UI
 
 def parser() -> argparse.ArgumentParser:
     from .init import CHANNELS, CI_CHOICES
+    from .migrate import TOOLS
 
     top = argparse.ArgumentParser(prog="python -m wavrybuild", description="wavrybuild's commands that need no tasks.py")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -30,6 +31,10 @@ def parser() -> argparse.ArgumentParser:
     init.add_argument("--universal2", action="store_true", help="add universal2-apple-darwin (both Mac architectures)")
     init.add_argument("--channel", action="append", default=[], choices=list(CHANNELS),
                       help="add a package channel ([channels.*]); repeat for several")
+    init.add_argument("--from", dest="source", choices=TOOLS, metavar="{cargo-dist,goreleaser}",
+                      help="carry over cargo-dist's config (dist-workspace.toml [dist] or Cargo.toml "
+                      "[workspace.metadata.dist]) or GoReleaser's (.goreleaser.yaml) into targets.toml; "
+                      "a table says what was carried over, what maps differently and what has no equivalent")
     init.add_argument("--force", action="store_true", help="overwrite files that differ from what init writes")
     init.add_argument("--check", action="store_true",
                       help="write nothing; exit 1 if the CI files differ from what init would write now")
@@ -52,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .init import Options, run
 
         opts = Options.parse(ci=args.ci, musl=args.musl, glibc_floor=args.glibc_floor, universal2=args.universal2,
-                             channels=args.channel, force=args.force, check=args.check, dry=args.dry)
+                             channels=args.channel, force=args.force, check=args.check, dry=args.dry,
+                             source=args.source)
         run(Path.cwd(), opts, ui)
     except WavryError as exc:
         ui.error(str(exc))

@@ -10,7 +10,6 @@ whether the ones in the repository are what init writes now without asking cargo
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,10 @@ from . import __version__
 from .config.values import Component
 from .errors import ConfigError, WavryError
 from .fsutil import write_atomic
+from .migrate import TOOLS, Migration
+from .tomltext import commented as _line
+from .tomltext import one_line, toml_key, toml_string
+from .tomltext import toml_list as _list
 from .ui import UI
 
 CI_CHOICES = ("github", "gitlab", "both")
@@ -30,7 +33,6 @@ GITHUB_FILE = ".github/workflows/release.yml"
 GITHUB_BUILD_FILE = ".github/workflows/build.yml"  # pushes and pull requests, with the cargo cache
 GITLAB_FILE = ".gitlab-ci.yml"
 CI_FILES = {"github": GITHUB_FILE, "gitlab": GITLAB_FILE}
-COMMENT_COLUMN = 44
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,19 @@ class Options:
     force: bool = False
     check: bool = False
     dry: bool = False
+    source: str | None = None  # --from: a peer's config to carry over (migrate.TOOLS)
 
     @classmethod
     def parse(cls, *, ci: str | None = None, musl: bool = False, glibc_floor: str | None = None,
               universal2: bool = False, channels: Sequence[str] = (), force: bool = False, check: bool = False,
-              dry: bool = False) -> Options:
+              dry: bool = False, source: str | None = None) -> Options:
         """The flags, checked once: ConfigError (exit 2) naming the flag."""
+        if source is not None and source not in TOOLS:
+            raise ConfigError(f"init --from {one_line(source, 40)!r}: expected one of {', '.join(TOOLS)}")
+        if source is not None and (musl or glibc_floor or universal2 or channels or check):
+            raise ConfigError(f"init --from {source} takes the targets and channels from {source}'s config: it takes "
+                              "no --musl, --glibc-floor, --universal2, --channel or --check",
+                              hint="run it without them, then edit targets.toml")
         if ci is not None and ci not in CI_CHOICES:
             raise ConfigError(f"init --ci {ci!r}: expected one of {', '.join(CI_CHOICES)}")
         if glibc_floor is not None and not _glibc_ok(glibc_floor):
@@ -61,7 +70,8 @@ class Options:
         if check and (force or dry):
             raise ConfigError("init --check only compares the CI files: it takes no --force or --dry")
         kinds = ("github", "gitlab") if ci == "both" else (ci,) if ci else ()
-        return cls(kinds, musl, glibc_floor, universal2, tuple(c for c in CHANNELS if c in channels), force, check, dry)
+        return cls(kinds, musl, glibc_floor, universal2, tuple(c for c in CHANNELS if c in channels), force, check, dry,
+                   source)
 
 
 def _glibc_ok(value: str) -> bool:
@@ -97,42 +107,6 @@ class Target:
     npm: str | None = None  # the npm platform it would ship as (None: npm has no name for it)
     linux_arch: str | None = None  # the .deb/.rpm architecture (None: not packaged)
     floor: bool = False  # a glibc floor: preferred where a channel takes one target per platform
-
-
-# -- TOML text -------------------------------------------------------------------------------------
-
-
-def toml_string(value: str) -> str:
-    """A TOML basic string holding exactly `value`: quotes, backslashes and every control character
-    escaped (a name from outside cannot end the string, the line or the table)."""
-    out = ['"']
-    for ch in value:
-        code = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise ValueError("text without lone surrogates")  # no TOML (or UTF-8) can hold one
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def toml_key(value: str) -> str:
-    return value if re.fullmatch(r"[A-Za-z0-9_-]+", value) else toml_string(value)
-
-
-def _line(code: str, comment: str) -> str:
-    """A key (or table) and its one-line comment: beside it, or above it when the key is long."""
-    if len(code) < COMMENT_COLUMN - 1:
-        return f"{code:<{COMMENT_COLUMN - 1}} # {comment}"
-    return f"# {comment}\n{code}"
-
-
-def _list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(toml_string(v) for v in values) + "]"
 
 
 # -- what cargo says -------------------------------------------------------------------------------
@@ -222,8 +196,22 @@ def _one_per(ts: Sequence[Target], key: str) -> list[str]:
     return [t.id for t in ts if t.id in picked]
 
 
-def targets_toml(packages: Sequence[Package], opts: Options) -> str:
-    ts = targets(opts)
+def _migrated_targets(m: Migration) -> tuple[Target, ...]:
+    """The peer's targets, with init's comment for the ones init knows."""
+    known = {t.id: t.comment for t in targets(Options((), musl=True, universal2=True))}
+    return tuple(Target(t, known.get(t, f"from {m.tool}")) for t in m.targets)
+
+
+def targets_toml(packages: Sequence[Package], opts: Options, migration: Migration | None = None) -> str:
+    """The commented targets.toml: init's defaults and flags, or what `migration` carried over from
+    a peer's config (with its table of every key as a comment block at the end)."""
+    m = migration
+    ts = targets(opts) if m is None else _migrated_targets(m)
+    src = "" if m is None else f"from {m.tool}'s {one_line(m.source)}"
+    package = {"format": _line('format = "tar.gz"', "tar.gz, tar.xz, tar.zst or zip"),
+               "windows-format": _line('windows-format = "zip"', "the format of Windows targets' archives")}
+    for code in m.package if m else ():
+        package[code.split(" =", 1)[0]] = _line(code, src)
     lines = [
         "# What wavrybuild releases, and for which targets. Reference: docs/targets-toml.md of wavrybuild.",
         "# Written by `python -m wavrybuild init`: edit it freely (init never overwrites it without --force).",
@@ -237,6 +225,7 @@ def targets_toml(packages: Sequence[Package], opts: Options) -> str:
     else:
         lines.append(_line(f"packages = {_list([p.name for p in packages])}",
                            "every package with binaries: one archive each per target"))
+    lines += [_line(code, src) for code in (m.project if m else ())]
     lines += [
         _line('dist = "dist"', "where archives, SHA256SUMS and manifest.json are written"),
         "",
@@ -244,23 +233,30 @@ def targets_toml(packages: Sequence[Package], opts: Options) -> str:
         _line('profile = "release"', "the cargo profile built"),
         _line('smoke-args = ["--version"]', "`invoke smoke` runs every built binary with these arguments"),
         _line("smoke-expect = false", 'text its output must hold, e.g. "{version}"; false: exit status 0 is enough'),
+        *(_line(code, src) for code in (m.defaults if m else ())),
         "",
         _line("[package]", "the archives: one per target (and package), reproducible"),
-        _line('format = "tar.gz"', "tar.gz, tar.xz, tar.zst or zip"),
-        _line('windows-format = "zip"', "the format of Windows targets' archives"),
+        *package.values(),
         "",
         "# One table per target: its name is the target id (a rustc triple; `.2.17` after a -gnu triple is a",
         "# glibc floor). A table takes the keys of [defaults] and more (features, env, runs-on, ...).",
     ]
-    lines += [_line(f"[targets.{toml_key(t.id)}]", t.comment) for t in ts]
+    for t in ts:
+        lines.append(_line(f"[targets.{toml_key(t.id)}]", t.comment))
+        lines += [_line(code, src) for code in (m.target_keys.get(t.id, ()) if m else ())]
     for flag in opts.channels:
         lines.append("")
         lines += _channel(flag, ts)
-    lines += [
-        "",
-        "# Publishing (GitHub releases, PyPI, crates.io, ...) and signing: [publish.*] and [sign], see",
-        "# docs/publishing.md and docs/signing.md. Without them `invoke release` stops after dist/SHA256SUMS.",
-    ]
+    if m is not None:
+        lines += m.sections
+    if m is None or not any(s.startswith(("[publish.", "[sign]")) for s in m.sections):
+        lines += [
+            "",
+            "# Publishing (GitHub releases, PyPI, crates.io, ...) and signing: [publish.*] and [sign], see",
+            "# docs/publishing.md and docs/signing.md. Without them `invoke release` stops after dist/SHA256SUMS.",
+        ]
+    if m is not None:
+        lines += ["", *m.comment_block()]
     return "\n".join(lines) + "\n"
 
 
@@ -537,8 +533,10 @@ def ci_files(opts: Options) -> tuple[Planned, ...]:
     return tuple(out)
 
 
-def plan(meta: dict[str, Any], manifest: Path, opts: Options, *, have_tasks: bool) -> tuple[Planned, ...]:
-    """Every file init writes, from cargo's metadata and the flags (pure)."""
+def plan(meta: dict[str, Any], manifest: Path, opts: Options, *, have_tasks: bool,
+         migration: Migration | None = None) -> tuple[Planned, ...]:
+    """Every file init writes, from cargo's metadata and the flags (pure), and with --from what
+    `migration` carried over from the peer's config."""
     packages = binary_packages(meta, manifest)
     for flag in opts.channels:
         if flag in ("deb", "rpm"):
@@ -547,7 +545,7 @@ def plan(meta: dict[str, Any], manifest: Path, opts: Options, *, have_tasks: boo
                 raise ConfigError(f"{manifest}: package {lacking[0]!r} has no authors: --channel {flag} takes the "
                                   "package's maintainer from them",
                                   hint='add authors = ["Name <email>"] to its [package], or leave out --channel ' + flag)
-    files = [Planned("targets.toml", targets_toml(packages, opts))]
+    files = [Planned("targets.toml", targets_toml(packages, opts, migration))]
     if not have_tasks:
         files.append(Planned("tasks.py", TASKS_PY))
     return (*files, *ci_files(opts))
@@ -612,9 +610,25 @@ def run(root: Path, opts: Options, ui: UI) -> None:
     from . import cargo
 
     meta = cargo.metadata(manifest)
-    files = plan(meta, manifest, opts, have_tasks=(root / "tasks.py").exists())
+    migration = _migrate(root, meta, opts.source) if opts.source else None
+    files = plan(meta, manifest, opts, have_tasks=(root / "tasks.py").exists(), migration=migration)
     check_loads(root, files[0].text, meta)
     write(root, files, opts, ui)
+    if migration is not None:
+        ui.table(f"init --from {migration.tool}: {one_line(migration.source)}",
+                 [f"{migration.tool} key", "outcome", "in targets.toml / why"], migration.table_rows())
+        ui.info("the same table is at the end of targets.toml, as a comment")
+
+
+def _migrate(root: Path, meta: dict[str, Any], tool: str) -> Migration:
+    """The peer's config in `root`, mapped with what cargo says of the first binary package."""
+    from .migrate import migrate
+
+    packages = binary_packages(meta, root / "Cargo.toml")
+    first = packages[0]
+    pkg = next((p for p in meta.get("packages", []) if isinstance(p, dict) and p.get("name") == first.name), {})
+    return migrate(tool, root, first.name, pkg.get("repository"), all(p.has_authors for p in packages),
+                   len(packages) > 1)
 
 
 def write(root: Path, files: Sequence[Planned], opts: Options, ui: UI) -> None:

@@ -215,19 +215,25 @@ def toolchain(c: Context, target: list[str] | None = None, install: bool = False
                                  "config": CONFIG_HELP})
 @_guarded
 def doctor(c: Context, target: list[str] | None = None, json: bool = False, config: str | None = None) -> None:
-    """Check this machine against targets.toml; exits 1 if any target cannot be built here."""
+    """Check this machine against targets.toml; exits 1 if a target it should build cannot be built here.
+
+    Without --target, a target whose CI job runs on another OS's runner, such as MSVC on Windows, is reported
+    as built there."""
+    from .ci.matrix import elsewhere
     from .toolchain.probe import statuses
     from .toolchain.sccache import status as cache_status
     from .toolchain.stage import report_toolchain
+    from .triple import Triple
 
     cfg = _load(c, config, cargo_optional=True, lock=False)
     targets = cfg.select(target or (), all_targets=not target)
     tools, sts = statuses(cfg, targets)
     cache = cache_status(cfg.project)
-    report_toolchain(_ui(c), tools, sts, json, cache)
+    away = {} if target else elsewhere(cfg, targets, Triple(tools.host).os)  # asked by name: is it buildable here?
+    report_toolchain(_ui(c), tools, sts, json, cache, away)
     if _release_needs(_ui(c), cfg, targets):  # what the release's stages need: programs, credentials, keys
         raise Exit(code=1)
-    if not all(s.ready for s in sts) or cache.problem:
+    if not all(s.ready or s.target.id in away for s in sts) or cache.problem:
         raise Exit(code=1)
 
 
@@ -675,18 +681,19 @@ def parts(c: Context, commit: str | None = None, config: str | None = None) -> N
     "force": "overwrite files that differ from what init writes",
     "check": "write nothing; exit 1 if the CI files differ from what init would write now",
     "dry": "print every file init would write, writing none",
+    "from": "carry over a peer's config: cargo-dist or goreleaser (a table says what maps how)",
 })
 @_guarded
 def init(c: Context, ci: str | None = None, musl: bool = False, glibc_floor: str | None = None,
          universal2: bool = False, channel: list[str] | None = None, force: bool = False, check: bool = False,
-         dry: bool = False) -> None:
+         dry: bool = False, from_: str | None = None) -> None:
     """Write targets.toml from `cargo metadata`, a tasks.py when there is none, and with --ci the CI files.
 
     The same as `python -m wavrybuild init`, which works before a tasks.py exists."""
     from .init import Options, run
 
     run(Path.cwd(), Options.parse(ci=ci, musl=musl, glibc_floor=glibc_floor, universal2=universal2,
-                                  channels=channel or (), force=force, check=check, dry=dry), _ui(c))
+                                  channels=channel or (), force=force, check=check, dry=dry, source=from_), _ui(c))
 
 
 def _did_you_mean(token: str, tasks: list[str], flags: list[str]) -> str:

@@ -257,3 +257,22 @@ def test_ci_files_belong_at_the_top_of_the_git_repository(tmp_path: Path) -> Non
     (crate / "Cargo.toml").write_text('[package]\nname = "x"\nversion = "0.1.0"\n')
     with pytest.raises(ConfigError, match="not the top of its git repository"):
         init.run(crate, init.Options.parse(ci="github"), UI())
+
+
+def test_doctor_leaves_to_ci_the_targets_whose_job_runs_on_another_os(tmp_path: Path) -> None:
+    """What plain `invoke doctor` excuses right after init: a target whose `invoke plan` job runs on
+    a runner of another OS (MSVC on windows-latest); nothing that runs on Linux, and nothing on a
+    self-hosted label whose OS is unknown."""
+    from wavrybuild.ci.matrix import elsewhere, runner_os
+
+    meta = metadata(tmp_path, {"tool": ["tool"]}, own="tool")
+    cfg = load(tmp_path, planned(tmp_path, meta, init.Options.parse())["targets.toml"], meta)
+    assert elsewhere(cfg, cfg.targets, "linux") == {"x86_64-pc-windows-msvc": "windows-latest"}
+    assert elsewhere(cfg, cfg.targets, "windows") == {t: "ubuntu-latest" for t in DEFAULT_TARGETS[:4]}
+    text = planned(tmp_path, meta, init.Options.parse())["targets.toml"].replace(
+        "[targets.x86_64-pc-windows-msvc]", '[targets.x86_64-pc-windows-msvc]\nruns-on = "my-builder"').replace(
+        "[targets.aarch64-apple-darwin]", '[targets.aarch64-apple-darwin]\nruns-on = "macos-14"')
+    cfg = load(tmp_path, text, meta)
+    assert elsewhere(cfg, cfg.targets, "linux") == {"aarch64-apple-darwin": "macos-14"}
+    assert [runner_os(x) for x in ("windows-2022", "macos-latest", "ubuntu-24.04", "self-hosted")] == [
+        "windows", "macos", "linux", None]

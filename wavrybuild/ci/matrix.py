@@ -52,6 +52,29 @@ def runner_of(cfg: Config, t: TargetConfig) -> Runner:
     return Runner(t.runs_on or default.runs_on, t.tags or default.tags, t.image or default.image)
 
 
+# A GitHub-hosted runner label's operating system (as triple.Triple.os names it).
+RUNNER_OS = (("windows-", "windows"), ("macos-", "macos"), ("ubuntu-", "linux"))
+
+
+def runner_os(label: str) -> str | None:
+    """The OS of a runner label GitHub hosts (windows-latest, macos-14, ubuntu-24.04 ...); None for
+    another label (a self-hosted runner's: its OS is not known from its name)."""
+    return next((os for prefix, os in RUNNER_OS if label.startswith(prefix)), None)
+
+
+def elsewhere(cfg: Config, targets: tuple[TargetConfig, ...], host_os: str) -> dict[str, str]:
+    """The targets whose CI job `invoke plan` puts on a runner of another OS than this machine's
+    (MSVC on Windows, a Developer ID signed app on macOS, or a `runs-on` naming one): target id →
+    runner label. doctor reports them as built there instead of failing for them."""
+    out = {}
+    for t in targets:
+        label = runner_of(cfg, t).runs_on
+        os = runner_os(label)
+        if os is not None and os != host_os:
+            out[t.id] = label
+    return out
+
+
 def matrix(cfg: Config, fmt: str) -> object:
     """The build matrix for CI: one job per target."""
     runners = {t.id: runner_of(cfg, t) for t in cfg.targets}

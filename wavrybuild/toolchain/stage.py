@@ -18,19 +18,26 @@ from .sccache import CacheStatus
 from .versions import Chosen, mixed_warning
 
 
-def _row(s: TargetStatus) -> tuple[str, ...]:
+def _row(s: TargetStatus, away: str | None = None) -> tuple[str, ...]:
     std = (f"{s.std.mode} · {s.std.toolchain.label} {s.std.toolchain.version.split(' (')[0].removeprefix('rustc ')}"
            if s.std else "missing")
     runner = s.runner.kind if s.runner.available else f"{s.runner.kind}: {s.runner.reason}"
     state = "ready" if s.ready else "builds; see below" if s.buildable else "cannot build; see below"
+    if away is not None and not s.ready:
+        state = f"built on a {away} runner in CI (invoke plan)"
     name = s.target.id if s.target.id == s.target.rust_target else f"{s.target.id} → {s.target.rust_target}"
     return name, s.builder, std, s.linker if s.linker_ok else f"missing: {s.linker}", runner, state
 
 
 def report_toolchain(ui: Reporter, tools: Tools, statuses: list[TargetStatus], as_json: bool,
-                     cache: CacheStatus | None = None) -> None:
+                     cache: CacheStatus | None = None, elsewhere: Mapping[str, str] | None = None) -> None:
+    """The doctor/toolchain report. `elsewhere`: target id → the CI runner (of another OS) its job
+    runs on; such a target that this machine cannot build is said to be built there, not a problem."""
+    away = {s.target.id: elsewhere[s.target.id] for s in statuses
+            if elsewhere and s.target.id in elsewhere and not s.ready}
     if as_json:
-        data = {"tools": tools.as_json(), "targets": [s.as_json() for s in statuses]}
+        data = {"tools": tools.as_json(),
+                "targets": [{**s.as_json(), "ci_runner": away.get(s.target.id)} for s in statuses]}
         if cache is not None:
             data["cache"] = cache.as_json()
         ui.json(data)
@@ -40,7 +47,7 @@ def report_toolchain(ui: Reporter, tools: Tools, statuses: list[TargetStatus], a
     ui.info(f"host {tools.host} · {tools.cargo or 'cargo: missing'} · zig {tools.zig or '-'} · "
             f"{tools.zigbuild or 'cargo-zigbuild: -'}")
     ui.table("Targets on this machine", ["target", "builder", "std", "linker", "runner", "status"],
-             [_row(s) for s in statuses])
+             [_row(s, away.get(s.target.id)) for s in statuses])
     for s in statuses:
         for note in s.notes:
             ui.info(f"{s.target.id}: {note}")
@@ -48,7 +55,9 @@ def report_toolchain(ui: Reporter, tools: Tools, statuses: list[TargetStatus], a
                            for s in statuses if s.std is not None and s.buildable])
     if mixed:
         ui.warn(mixed.removeprefix("warning: "))
-    missing = [(s.target.id, p) for s in statuses for p in (*s.problems, *s.missing)]
+    for tid, label in away.items():
+        ui.info(f"{tid}: built on a {label} runner in CI (`invoke plan` puts its job there), not on this machine")
+    missing = [(s.target.id, p) for s in statuses if s.target.id not in away for p in (*s.problems, *s.missing)]
     for tid, problem in missing:
         ui.warn(f"{tid}: {problem}")
     if missing:
