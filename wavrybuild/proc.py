@@ -183,6 +183,11 @@ def _stop(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
     proc.wait()
 
 
+def stopping() -> bool:
+    """Whether Ctrl-C stopped the children (stop_children): a lane waiting for something must give up."""
+    return _STOPPING.is_set()
+
+
 def stop_children() -> None:
     """Ctrl-C: stop every child `run` started that is still running (the other lanes' cargo too)."""
     with _RUNNING_LOCK:

@@ -116,3 +116,34 @@ def test_a_build_dir_that_cannot_be_made_is_a_failed_target_not_a_traceback(crat
     build_dir.write_text("a file where the build dir goes")
     out = b.execute_step(step, project, dist)
     assert not out.ok and str(build_dir) in (out.error or "") and "cannot create the build dir" in (out.error or "")
+
+
+def test_a_lane_waiting_for_the_dir_gives_up_on_ctrl_c(crate) -> None:
+    from wavrybuild import proc
+
+    project, step, build_dir, dist = crate
+    build_dir.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(build_dir / b.LOCK_NAME)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    raised: list[BaseException] = []
+    said = threading.Event()
+
+    def lane() -> None:
+        try:
+            b.execute_step(step, project, dist, on_wait=lambda _: said.set())
+        except BaseException as exc:  # what the lane thread would raise
+            raised.append(exc)
+
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        worker = threading.Thread(target=lane)
+        worker.start()
+        assert said.wait(30)
+        proc.stop_children()  # what Ctrl-C does in the main thread
+        worker.join(10)
+        assert not worker.is_alive()  # it did not wait for the other build to end
+    finally:
+        proc._STOPPING.clear()
+        holder.kill()
+        holder.wait()
+    assert len(raised) == 1 and isinstance(raised[0], KeyboardInterrupt)

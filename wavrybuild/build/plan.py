@@ -241,7 +241,14 @@ def build_dir_lock(build_dir: Path, on_wait: Callable[[str], None] | None = None
     except Timeout:
         if on_wait is not None:
             on_wait(f"waiting for another build in {build_dir}")
-        lock.acquire()
+        while True:  # in short waits: a lane thread must notice Ctrl-C (proc.stop_children)
+            if proc.stopping():
+                raise KeyboardInterrupt from None
+            try:
+                lock.acquire(timeout=0.5)
+                break
+            except Timeout:
+                continue
     try:
         yield
     finally:
