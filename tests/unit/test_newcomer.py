@@ -221,3 +221,22 @@ def test_ctrl_c_during_a_commit_takes_effect_once_it_is_done(tmp_path: Path) -> 
     assert (dist / "demo.tar.gz").read_bytes() == b"archive bytes"
     assert "demo.tar.gz" in (dist / "manifest.json").read_text()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupted_release_prints_no_summary_table(tmp_path: Path) -> None:
+    """Ctrl-C in a stage: the pipeline lets it through with no table of half-run stages (a failure
+    still gets its table: test_pipeline)."""
+    from tests.unit.test_pipeline import FakeStage, make_run
+    from wavrybuild.pipeline.runner import Pipeline
+
+    class Interrupted(FakeStage):
+        def act(self, todo: Any) -> bool:
+            raise KeyboardInterrupt
+
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "1.2.3"\n')
+    cfg = parse(tmp_path / "targets.toml", {"targets": {"x86_64-unknown-linux-gnu": {}}}, fake_metadata, Settings())
+    run = make_run(cfg)
+    after = FakeStage("package")
+    with pytest.raises(KeyboardInterrupt):
+        Pipeline(run).pipeline([FakeStage("toolchain"), Interrupted("build"), after], "release")
+    assert run.ui.tables == [] and after.calls == []  # type: ignore[attr-defined]
