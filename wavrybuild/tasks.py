@@ -735,7 +735,7 @@ def namespace() -> Collection:
     suggest_on_typos()
     ns = Collection(toolchain, doctor, build, smoke, codesign, package, checksum, sign, verify, publish, release, plan,
                     wheel, npm, wheels, linux_packages, sbom, desktop, provenance, repos, installer, notes, artifacts,
-                    crates, parts, package_managers)
+                    crates, parts, package_managers, container)
     ns.add_task(init)
     ns.configure({"wavrybuild": {"config": None}})
     return ns
