@@ -190,7 +190,8 @@ def test_build_push_pull_run(project: Project, registry: Registry, tmp_path: Pat
     assert project.index_digest() == first
     assert "up to date" in _run(project, "container")
 
-    assert "would upload" in _run(project, "publish", "--to", "container", "--dry")
+    dry = _run(project, "publish", "--to", "container", "--dry")  # no dist/manifest.json: only built, not packaged
+    assert f"would push the container image {registry.host}/demo/wavry-demo:latest" in dry, dry
     # A wrong password: one line naming the HTTP status, no traceback, no password.
     done = invoke("publish", "--to", "container", cwd=project.root,
                   env={**project.env, "WAVRY_TEST_REGISTRY_PASSWORD": "not-the-password-5d2a"})
