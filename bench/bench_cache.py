@@ -6,7 +6,9 @@
 Needs Debian's crates (apt-get install librust-clap-2-dev librust-cc-dev librust-libc-dev), as
 bench_real.py, whose clap-2 crate (clapcli: clap and its dependencies) this builds.
 
-Each round is what two CI runs of .github/workflows/build.yml do, one after the other:
+Each round is what two CI runs of .github/workflows/build.yml do, one after the other, in one
+checkout path (a runner's workspace path is fixed; it is in the remap flags every crate is compiled
+with, so a restored target dir under another path compiles every dependency again):
   cold  a fresh clone (every file's mtime new, as actions/checkout leaves it), an empty target dir:
         `invoke build --all`; then its target dir is packed with tar, as actions/cache saves it;
   warm  a one-line change committed in the crate's own code, a fresh clone of that commit, the
@@ -72,19 +74,22 @@ def unpack(archive: Path, root: Path) -> None:
 
 
 def round_(tmp: Path, origin: Path, i: int, env: dict[str, str], logs: Path) -> tuple[Usage, Usage]:
-    cold_dir = clone(origin, tmp / f"cold-{i}")
-    cold = build(cold_dir, env, logs / f"cold-{i}.log")
+    # One checkout path for both runs, as a runner's workspace is (/home/runner/work/<repo>/<repo>):
+    # the path is in the remap flags every crate is compiled with, so another path compiles all again.
+    checkout = tmp / "checkout"
+    clone(origin, checkout)
+    cold = build(checkout, env, logs / f"cold-{i}.log")
     archive = tmp / f"target-{i}.tar"
-    pack(cold_dir / "target", archive)
-    shutil.rmtree(cold_dir)
+    pack(checkout / "target", archive)
+    shutil.rmtree(checkout)
     with (origin / "src/main.rs").open("a") as f:
         f.write(f"// a one-line change, round {i + 1}\n")
     git(origin, "commit", "-q", "-am", f"change {i + 1}")
-    warm_dir = clone(origin, tmp / f"warm-{i}")
-    unpack(archive, warm_dir)
-    warm = build(warm_dir, env, logs / f"warm-{i}.log")
-    smoke(warm_dir, env, logs / f"smoke-{i}.log")
-    shutil.rmtree(warm_dir)
+    clone(origin, checkout)
+    unpack(archive, checkout)
+    warm = build(checkout, env, logs / f"warm-{i}.log")
+    smoke(checkout, env, logs / f"smoke-{i}.log")
+    shutil.rmtree(checkout)
     archive.unlink()
     print(f"  round {i + 1}: cold {cold.wall:.1f} s wall / {cold.cpu:.1f} s CPU, "
           f"warm {warm.wall:.1f} s wall / {warm.cpu:.1f} s CPU", flush=True)
