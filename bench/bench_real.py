@@ -61,6 +61,8 @@ from pathlib import Path
 from _common import Ratios, Usage, fill_doc_block, loop_script, measure, ratios
 from bench_noop import machine
 
+from wavrybuild.proc import tool_path
+
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = Path("/usr/share/cargo/registry")
 PACKAGES = "librust-clap-2-dev librust-cc-dev librust-libc-dev"
@@ -263,6 +265,10 @@ def bench_crate(tmp: Path, crate: Crate, targets: tuple[str, ...], rounds: int, 
         run_env = {**env, "CARGO_TARGET_DIR": str(target_dir)}
         if not who.startswith("loop"):
             run_env.update(ours_env or {})
+        else:
+            # The PATH wavrybuild gives cargo: its rust-objcopy shim for the Apple targets (made by
+            # ours' first build), which rustc runs to strip a Mach-O; a CI script needs it too.
+            run_env["PATH"] = tool_path()
         if who.startswith("loop"):
             argv = ["sh", "-c", script.replace(str(dry), str(target_dir))]
         else:
