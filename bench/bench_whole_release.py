@@ -82,7 +82,7 @@ WORKSPACE = {
 
 def targets_toml(keys: Path) -> str:
     out = ['[project]\ncrate = "."\n',
-           '[defaults]\nsmoke-expect = "{binary} {version} hello from the shared core, spec"\n']
+           '[defaults]\nsmoke-args = ["spec"]\nsmoke-expect = "{binary} {version} hello from the shared core, spec"\n']
     out += target_tables(TARGETS)
     shipped = ", ".join(f'"{t}"' for t in TARGETS if t != "x86_64-unknown-linux-gnu")
     out += ['[package]\ngroup = "package"\ninclude = ["README.md", "LICENSE"]\n',
