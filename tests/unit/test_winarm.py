@@ -75,8 +75,8 @@ def test_local_build_of_arm64_msvc_is_refused_naming_the_runner(tmp_path: Path) 
 
 
 def test_gnullvm_links_without_the_gnu_ld_flag_and_strips(tmp_path: Path) -> None:
-    """zig's cc refuses GNU ld's --no-insert-timestamp (lld stamps no link time anyway); the COFF
-    symbol table still goes (strip=symbols), as for windows-gnu."""
+    """zig's cc refuses GNU ld's --no-insert-timestamp: gnullvm gets lld's -Brepro (no link time in
+    the PE header) instead; the COFF symbol table goes (strip=symbols), as for windows-gnu."""
     from tests.unit.test_plan import _rustflags
     from wavrybuild.build.builders import BUILDERS
     from wavrybuild.config import load
@@ -84,7 +84,7 @@ def test_gnullvm_links_without_the_gnu_ld_flag_and_strips(tmp_path: Path) -> Non
 
     project = load(REPO / "targets.toml").project
     chain = RustToolchain("system", tmp_path)
-    for triple, builder, want in ((ARM_GNU, "zigbuild", ["-C", "strip=symbols"]),
+    for triple, builder, want in ((ARM_GNU, "zigbuild", ["-C", "link-arg=-Wl,-Brepro", "-C", "strip=symbols"]),
                                   ("x86_64-pc-windows-gnu", "cargo",
                                    ["-C", "link-arg=-Wl,--no-insert-timestamp", "-C", "strip=symbols"])):
         t = TargetConfig(id=triple, triple=Triple(triple))

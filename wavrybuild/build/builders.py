@@ -175,8 +175,9 @@ def rustflags(project: Project, target: TargetConfig, std: StdSource) -> list[st
         # temporary object files: both differ per build, so neither goes into a release binary.
         flags += ["-C", "link-arg=-Wl,--no-insert-timestamp", "-C", "strip=symbols"]
     elif target.triple.is_windows and target.triple.env == "gnullvm":
-        # zig links these with lld, which stamps no link time (and zig's cc refuses the GNU flag).
-        flags += ["-C", "strip=symbols"]
+        # zig links these with lld, which stamps the link time too; zig's cc refuses GNU ld's flag and
+        # takes lld's /Brepro (a timestamp derived from the output's hash) instead.
+        flags += ["-C", "link-arg=-Wl,-Brepro", "-C", "strip=symbols"]
     if std.mode == "build-std" and target.triple.is_musl:
         # A std built from source has no self-contained musl crt objects; the linker's own are used.
         flags += ["-C", "link-self-contained=no"]
