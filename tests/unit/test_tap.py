@@ -235,3 +235,15 @@ def test_bad_tap_config_is_one_clear_error(tmp_path: Path, homebrew: dict[str, A
         _config(tmp_path / "p", {"homebrew": homebrew})
     assert message in err.value.message
     assert "s3cret" not in err.value.message and "ghp_0123" not in err.value.message
+
+
+def test_doctor_and_dry_check_the_tap_token_before_the_build(tmp_path: Path) -> None:
+    """The release's up-front check of credentials (publish.credentials, pipeline/requirements.py)
+    names the tap's token variable, unless `--only` leaves the tap out."""
+    from wavrybuild.pipeline.requirements import EnvVar
+    from wavrybuild.publish.upload import credentials
+
+    cfg = _config(tmp_path / "p", {"homebrew": {"tap": "example/homebrew-tap", "tap-token-env": "MY_TAP_TOKEN"}})
+    assert EnvVar("MY_TAP_TOKEN", "channels.homebrew.tap-token-env") in credentials(cfg)
+    assert EnvVar("MY_TAP_TOKEN", "channels.homebrew.tap-token-env") in credentials(cfg, ("homebrew",))
+    assert not any(e.name == "MY_TAP_TOKEN" for e in credentials(cfg, ("github",)) if isinstance(e, EnvVar))

@@ -83,7 +83,6 @@ def _tap(cfg: Config, only: tuple[str, ...]) -> bool:
     return bool(tap.taps(cfg)) and (not only or "homebrew" in only)
 
 
-
 def _container(cfg: Config, only: tuple[str, ...]) -> bool:
     """Whether [channels.container]'s images are pushed (configured, and `only` does not leave them out)."""
     if "container" in only and cfg.channels.container is None:
@@ -155,6 +154,8 @@ def credentials(cfg: Config, only: tuple[str, ...] = ()) -> list[Requirement]:
     if oci is not None and _container(cfg, only):
         out += [EnvVar(name, f"channels.container.{key}") for name, key in
                 ((oci.token_env, "token-env"), (oci.user_env, "user-env"), (oci.password_env, "password-env")) if name]
+    if _tap(cfg, only):
+        out += [EnvVar(t.token_env, "channels.homebrew.tap-token-env") for t in tap.taps(cfg)]
     registries_only = bool(only) and set(only) <= set(REGISTRIES)
     for d in [] if registries_only or not cfg.publish.files else _chosen(cfg, cfg.publish, only):
         if isinstance(d, GitHubConfig | GitLabConfig):
