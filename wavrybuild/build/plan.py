@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -221,6 +221,39 @@ def assign_lanes(groups: list[list[BuildStep]], lanes: int) -> list[int]:
 LOCK_NAME = ".wavrybuild.lock"
 
 
+class Jobserver:
+    """One GNU make jobserver shared by the cargo invocations running at the same time (lanes), so
+    together they run about as many jobs as there are cores instead of each running its own -j<cores>.
+
+    A named pipe (`--jobserver-auth=fifo:PATH`, GNU make 4.4's form, which cargo, rustc and the cc
+    crate read from CARGO_MAKEFLAGS/MAKEFLAGS) holding `cores - 1` tokens: every cargo has one implicit
+    token, so two lanes run at most cores + 1 jobs and a lane left alone still gets every core. POSIX
+    only (`available`); none on Windows, where each cargo keeps its own."""
+
+    def __init__(self, cores: int) -> None:
+        import tempfile
+
+        self._dir = Path(tempfile.mkdtemp(prefix="wavrybuild-jobs-"))
+        self.path = self._dir / "fifo"
+        os.mkfifo(self.path, 0o600)
+        # Open for reading and writing: the pipe never reports end-of-file while cargo reads tokens.
+        self._fd = os.open(self.path, os.O_RDWR)
+        os.write(self._fd, b"+" * max(0, cores - 1))
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(os, "mkfifo")
+
+    def env(self) -> dict[str, str]:
+        flags = f"-j --jobserver-auth=fifo:{self.path}"
+        return {"CARGO_MAKEFLAGS": flags, "MAKEFLAGS": flags}
+
+    def close(self) -> None:
+        os.close(self._fd)
+        self.path.unlink(missing_ok=True)
+        self._dir.rmdir()
+
+
 @contextmanager
 def build_dir_lock(build_dir: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold `<build dir>/.wavrybuild.lock` while cargo builds there and its binaries are staged.
@@ -261,25 +294,31 @@ def execute_group(
     dist: Path,
     on_line: Callable[[str], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    jobs: Mapping[str, str] | None = None,
 ) -> list[Outcome]:
     """Build a group with one cargo invocation; each target's outcome from its own artifacts. The
-    group's build dir is locked from before cargo starts until its binaries are staged."""
+    group's build dir is locked from before cargo starts until its binaries are staged. `jobs`: the
+    shared jobserver's variables (Jobserver.env), added when cargo starts, never echoed."""
     if len(group) == 1:
-        return [execute_step(group[0], project, dist, on_line, on_wait)]
+        return [execute_step(group[0], project, dist, on_line, on_wait, jobs)]
     start = time.monotonic()
     try:
         with build_dir_lock(step_dir(group[0], project), on_wait):
-            return _execute_group(group, project, dist, on_line, time.monotonic())
+            return _execute_group(group, project, dist, on_line, time.monotonic(), jobs)
     except WavryError as exc:
         return [Outcome(s, False, time.monotonic() - start, error=str(exc)) for s in group]
 
 
-def _execute_group(group: list[BuildStep], project: Project, dist: Path,
-                   on_line: Callable[[str], None] | None, start: float) -> list[Outcome]:
+def _with_jobs(cmd: Command, jobs: Mapping[str, str] | None) -> Command:
+    return replace(cmd, env={**cmd.env, **jobs}) if jobs else cmd
+
+
+def _execute_group(group: list[BuildStep], project: Project, dist: Path, on_line: Callable[[str], None] | None,
+                   start: float, jobs: Mapping[str, str] | None) -> list[Outcome]:
     cmd = group_command(group)
     error = None
     try:
-        result = proc.run(cmd, on_stderr_line=on_line, tail_lines=60, check=False)
+        result = proc.run(_with_jobs(cmd, jobs), on_stderr_line=on_line, tail_lines=60, check=False)
         if result.returncode != 0:
             error = _build_error(CommandFailed(list(cmd.argv), result.returncode, result.stderr_tail))
         stdout = result.stdout
@@ -452,6 +491,7 @@ def execute_step(
     dist: Path,
     on_line: Callable[[str], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    jobs: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Build one target; its build dir is locked from before cargo starts until it is staged."""
     if step.command is None:
@@ -459,17 +499,17 @@ def execute_step(
     start = time.monotonic()
     try:
         with build_dir_lock(step_dir(step, project), on_wait):
-            return _execute_step(step, project, dist, on_line, time.monotonic())
+            return _execute_step(step, project, dist, on_line, time.monotonic(), jobs)
     except WavryError as exc:
         return Outcome(step, False, time.monotonic() - start, error=str(exc))
 
 
-def _execute_step(step: BuildStep, project: Project, dist: Path,
-                  on_line: Callable[[str], None] | None, start: float) -> Outcome:
+def _execute_step(step: BuildStep, project: Project, dist: Path, on_line: Callable[[str], None] | None,
+                  start: float, jobs: Mapping[str, str] | None) -> Outcome:
     cmd = step.command
     assert cmd is not None
     try:
-        result = proc.run(cmd, on_stderr_line=on_line, tail_lines=40, check=False)
+        result = proc.run(_with_jobs(cmd, jobs), on_stderr_line=on_line, tail_lines=40, check=False)
     except WavryError as exc:
         return Outcome(step, False, time.monotonic() - start, error=str(exc))
     cpu = result.cpu_seconds

@@ -212,6 +212,8 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
     ui = run.ui
     results: dict[int, list[b.Outcome]] = {}
     ui.info(f"build: {plan.at_once}")
+    jobserver = b.Jobserver(b.machine_cores()) if b.Jobserver.available() else None
+    jobs = jobserver.env() if jobserver else None
     with ui.progress(f"build: {plan.at_once}") as update:
         board = _Board(ui, update)
 
@@ -230,7 +232,7 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
 
             try:
                 out = results[i] = b.execute_group(group, run.cfg.project, run.state.dist, on_line=on_line,
-                                                   on_wait=on_wait)
+                                                   on_wait=on_wait, jobs=jobs)
             finally:
                 board.stop(lane)
             with board.lock, ui.group(f"build {ids} (lane {lane + 1}, {_how(group)}, "
@@ -245,7 +247,11 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
                 if plan.lane_of[i] == lane:
                     one(i, group, lane)
 
-        _await_lanes(plan.lanes, lane_work, board.tell)
+        try:
+            _await_lanes(plan.lanes, lane_work, board.tell)
+        finally:
+            if jobserver is not None:
+                jobserver.close()
     for i in sorted(results):
         finished(results[i])
 
