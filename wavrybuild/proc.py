@@ -87,6 +87,8 @@ class Command:
     secret_env: frozenset[str] = frozenset()
     # Inherited env keys the command must not see (beyond the secrets, which no command sees).
     unset_env: frozenset[str] = frozenset()
+    # Open fds the child inherits (a jobserver's pipe); every other one is closed in the child.
+    pass_fds: tuple[int, ...] = ()
 
     def display(self) -> str:
         env = " ".join(
@@ -160,6 +162,7 @@ def _start(cmd: Command, with_stdin: bool) -> subprocess.Popen[str]:
             text=True,
             errors="replace",
             bufsize=1,
+            pass_fds=cmd.pass_fds,
         )
     except OSError as exc:
         raise ToolMissing(f"{program}: cannot be started: {exc}", hint=INSTALL_HINTS.get(program)) from None

@@ -221,37 +221,42 @@ def assign_lanes(groups: list[list[BuildStep]], lanes: int) -> list[int]:
 LOCK_NAME = ".wavrybuild.lock"
 
 
+@dataclass(frozen=True)
+class Jobs:
+    """What a cargo invocation gets to join the shared jobserver: its variables and the pipe's fds."""
+
+    env: Mapping[str, str]
+    fds: tuple[int, ...]
+
+
 class Jobserver:
     """One GNU make jobserver shared by the cargo invocations running at the same time (lanes), so
     together they run about as many jobs as there are cores instead of each running its own -j<cores>.
 
-    A named pipe (`--jobserver-auth=fifo:PATH`, GNU make 4.4's form, which cargo, rustc and the cc
-    crate read from CARGO_MAKEFLAGS/MAKEFLAGS) holding `cores - 1` tokens: every cargo has one implicit
-    token, so two lanes run at most cores + 1 jobs and a lane left alone still gets every core. POSIX
-    only (`available`); none on Windows, where each cargo keeps its own."""
+    An anonymous pipe holding `cores - 1` tokens, handed to cargo as inherited fds
+    (`--jobserver-auth=R,W` in CARGO_MAKEFLAGS, which cargo, rustc and the cc crate read): every cargo
+    has one implicit token, so two lanes run at most cores + 1 jobs and a lane left alone still gets
+    every core. Not a named pipe (`fifo:PATH`, GNU make 4.4's form): cargo passes the form it was
+    given on to build scripts, some hand it to `make`, and make 4.3 (Debian 12, Ubuntu 24.04) stops
+    with "invalid --jobserver-auth string". Only CARGO_MAKEFLAGS is set, not MAKEFLAGS: a build
+    script's own `make` sees what it would see without us. POSIX only (`available`); none on
+    Windows, where each cargo keeps its own."""
 
     def __init__(self, cores: int) -> None:
-        import tempfile
-
-        self._dir = Path(tempfile.mkdtemp(prefix="wavrybuild-jobs-"))
-        self.path = self._dir / "fifo"
-        os.mkfifo(self.path, 0o600)
-        # Open for reading and writing: the pipe never reports end-of-file while cargo reads tokens.
-        self._fd = os.open(self.path, os.O_RDWR)
-        os.write(self._fd, b"+" * max(0, cores - 1))
+        self._r, self._w = os.pipe()
+        os.write(self._w, b"+" * max(0, cores - 1))
 
     @staticmethod
     def available() -> bool:
-        return hasattr(os, "mkfifo")
+        return os.name == "posix"
 
-    def env(self) -> dict[str, str]:
-        flags = f"-j --jobserver-auth=fifo:{self.path}"
-        return {"CARGO_MAKEFLAGS": flags, "MAKEFLAGS": flags}
+    def jobs(self) -> Jobs:
+        flags = f"-j --jobserver-fds={self._r},{self._w} --jobserver-auth={self._r},{self._w}"
+        return Jobs({"CARGO_MAKEFLAGS": flags}, (self._r, self._w))
 
     def close(self) -> None:
-        os.close(self._fd)
-        self.path.unlink(missing_ok=True)
-        self._dir.rmdir()
+        os.close(self._r)
+        os.close(self._w)
 
 
 @contextmanager
@@ -294,11 +299,11 @@ def execute_group(
     dist: Path,
     on_line: Callable[[str], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
-    jobs: Mapping[str, str] | None = None,
+    jobs: Jobs | None = None,
 ) -> list[Outcome]:
     """Build a group with one cargo invocation; each target's outcome from its own artifacts. The
     group's build dir is locked from before cargo starts until its binaries are staged. `jobs`: the
-    shared jobserver's variables (Jobserver.env), added when cargo starts, never echoed."""
+    shared jobserver (Jobserver.jobs), added when cargo starts, never echoed."""
     if len(group) == 1:
         return [execute_step(group[0], project, dist, on_line, on_wait, jobs)]
     start = time.monotonic()
@@ -309,12 +314,12 @@ def execute_group(
         return [Outcome(s, False, time.monotonic() - start, error=str(exc)) for s in group]
 
 
-def _with_jobs(cmd: Command, jobs: Mapping[str, str] | None) -> Command:
-    return replace(cmd, env={**cmd.env, **jobs}) if jobs else cmd
+def _with_jobs(cmd: Command, jobs: Jobs | None) -> Command:
+    return replace(cmd, env={**cmd.env, **jobs.env}, pass_fds=jobs.fds) if jobs else cmd
 
 
 def _execute_group(group: list[BuildStep], project: Project, dist: Path, on_line: Callable[[str], None] | None,
-                   start: float, jobs: Mapping[str, str] | None) -> list[Outcome]:
+                   start: float, jobs: Jobs | None) -> list[Outcome]:
     cmd = group_command(group)
     error = None
     try:
@@ -491,7 +496,7 @@ def execute_step(
     dist: Path,
     on_line: Callable[[str], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
-    jobs: Mapping[str, str] | None = None,
+    jobs: Jobs | None = None,
 ) -> Outcome:
     """Build one target; its build dir is locked from before cargo starts until it is staged."""
     if step.command is None:
@@ -505,7 +510,7 @@ def execute_step(
 
 
 def _execute_step(step: BuildStep, project: Project, dist: Path, on_line: Callable[[str], None] | None,
-                  start: float, jobs: Mapping[str, str] | None) -> Outcome:
+                  start: float, jobs: Jobs | None) -> Outcome:
     cmd = step.command
     assert cmd is not None
     try:

@@ -213,7 +213,7 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
     results: dict[int, list[b.Outcome]] = {}
     ui.info(f"build: {plan.at_once}")
     jobserver = b.Jobserver(b.machine_cores()) if b.Jobserver.available() else None
-    jobs = jobserver.env() if jobserver else None
+    jobs = jobserver.jobs() if jobserver else None
     with ui.progress(f"build: {plan.at_once}") as update:
         board = _Board(ui, update)
 
