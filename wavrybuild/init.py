@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .ci.matrix import PART_FILES
 from .config.values import Component
 from .errors import ConfigError, WavryError
 from .fsutil import write_atomic
@@ -305,12 +306,15 @@ def _github_setup(install: str, *, history: bool = False) -> str:
       - run: """ + install + "\n"
 
 
-def github_workflow() -> str:
-    """The matrix fan-out and merge, as wavrybuild's own release-matrix.yml."""
+def github_workflow(name: str = "release", *, from_init: bool = True) -> str:
+    """The matrix fan-out and merge. wavrybuild's own .github/workflows/release-matrix.yml is this
+    text too (name "release-matrix", without init's header): tests/unit/test_ci_files.py checks that
+    the two never drift apart."""
     checkout = _github_setup(_install())
-    return HEADER.format(ci="github") + """\
+    globs = "".join(f"            {g}\n" for g in (*PART_FILES, "dist/manifest-part-*"))
+    return (HEADER.format(ci="github") if from_init else "") + """\
 # Fan-out: one job per target of targets.toml (from `invoke plan`), then a merge job that never builds.
-name: release
+name: """ + name + """
 
 on:
   push:
@@ -321,7 +325,7 @@ permissions:
   contents: read
 
 concurrency:
-  group: release-${{ github.ref }}
+  group: """ + name + """-${{ github.ref }}
   cancel-in-progress: false
 
 jobs:
@@ -360,19 +364,7 @@ jobs:
         with:
           name: part-${{ matrix.target }}
           path: |
-            dist/*.tar.*
-            dist/*.zip
-            dist/*.whl
-            dist/*.tgz
-            dist/*.deb
-            dist/*.rpm
-            dist/*.dmg
-            dist/*.msi
-            dist/*.exe
-            dist/*.cdx.json
-            dist/*.crate
-            dist/*.crate.json
-            dist/manifest-part-*
+""" + globs + """\
           if-no-files-found: error
 
   merge:

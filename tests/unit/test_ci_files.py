@@ -115,6 +115,18 @@ def test_part_jobs_upload_every_file_the_merge_reads() -> None:
         assert not missed, (where, missed)
 
 
+
+def test_our_release_matrix_workflow_is_the_one_init_writes() -> None:
+    """One source for the fan-out workflow: ours is init's text under another name, without init's
+    header (regenerate: python -c "from wavrybuild.init import github_workflow; print(github_workflow(
+    'release-matrix', from_init=False), end='')" > .github/workflows/release-matrix.yml)."""
+    from wavrybuild.init import github_workflow
+
+    ours = (REPO / ".github/workflows/release-matrix.yml").read_text()
+    assert ours == github_workflow("release-matrix", from_init=False)
+    assert github_workflow().replace("name: release\n", "name: release-matrix\n", 1).replace(
+        "group: release-", "group: release-matrix-", 1).endswith(ours)
+
 CACHE_PATHS = ["~/.cargo/registry/index/", "~/.cargo/registry/cache/", "~/.cargo/git/db/", "target/"]
 
 
