@@ -413,6 +413,15 @@ def sigstore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
+@pytest.fixture(autouse=True)
+def _verified_afresh() -> None:
+    """Each test starts with no verification remembered (partsign remembers successes per process:
+    the tests here reuse identical parts, and the stand-in's verdict changes from test to test)."""
+    from wavrybuild.ci import partsign
+
+    partsign._VERIFIED.clear()
+
+
 def _calls(d: Path) -> list[dict[str, Any]]:
     log = d / "log.jsonl"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -596,3 +605,30 @@ def test_sigstore_part_trust_is_the_sign_stage_identity(tmp_path: Path) -> None:
 
     cfg = _config(tmp_path, SIGSTORE_CI, sign=SIGSTORE_SIGN)
     assert trust(cfg) == PartIdentity(IDENTITY, ISSUER)  # type: ignore[arg-type]
+
+
+def test_the_same_part_bytes_are_verified_once_and_a_refusal_is_never_remembered(
+        tmp_path: Path, sigstore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release job reads a part's manifest up to three times (storage, its crate record, the merge):
+    sigstore verifies the same bytes under the same identity once; other bytes are verified again, and
+    a refusal is decided afresh every time."""
+    from wavrybuild.ci.partsign import trust
+
+    _dist, part = _sigstore_part(tmp_path, monkeypatch)
+    key = trust(_config(tmp_path / "merger", SIGSTORE_CI, sign=SIGSTORE_SIGN))
+    assert key is not None
+    data, bundle = part.read_bytes(), part.with_name(part.name + ".sigstore.json").read_bytes()
+
+    def verifies() -> int:
+        return sum(1 for c in _calls(sigstore) if c["argv"][0] == "verify")
+
+    assert verify_part(part.name, data, bundle, key) is None
+    assert verify_part(part.name, data, bundle, key) is None
+    assert verifies() == 1
+    # Other bytes under the same bundle: verified (and refused), and refused again on a second read.
+    changed = data.replace(b"1.2.3", b"1.2.4")
+    assert changed != data
+    for n in (2, 3):
+        why = verify_part(part.name, changed, bundle, key)
+        assert why is not None and "does not match the input" in why, why
+        assert verifies() == n

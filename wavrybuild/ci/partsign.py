@@ -21,6 +21,7 @@ part cannot change under the check).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -87,9 +88,35 @@ def sign_part(cfg: Config, manifest: Path) -> Path | None:
     return dest
 
 
+# Part manifests verified in this process: (manifest digest, signature digest, key, key file digest).
+# A release job reads a part's manifest up to three times (fetched from storage, its crate record,
+# the merge), always checking the signature over the bytes it parses; the same bytes with the same
+# signature under the same key (the key file's bytes included) are verified once. Only a success is
+# remembered, so a refusal is always decided afresh.
+_VERIFIED: set[tuple[str, str, PartTrust, str | None]] = set()
+
+
+def _file_digest(key: PartTrust) -> str | None:
+    if isinstance(key, PartPublicKey) and key.file is not None and key.file.is_file():
+        return hashlib.sha256(key.file.read_bytes()).hexdigest()
+    return None
+
+
 def verify_part(name: str, data: bytes, signature: bytes | None, key: PartTrust) -> str | None:
     """Why the part manifest `data` is not signed by `key` (None: it is). `name` is only the file
     name shown in messages."""
+    if signature is None:
+        return _verify(name, data, signature, key)
+    seen = (hashlib.sha256(data).hexdigest(), hashlib.sha256(signature).hexdigest(), key, _file_digest(key))
+    if seen in _VERIFIED:
+        return None
+    why = _verify(name, data, signature, key)
+    if why is None:
+        _VERIFIED.add(seen)
+    return why
+
+
+def _verify(name: str, data: bytes, signature: bytes | None, key: PartTrust) -> str | None:
     sig_name = name + suffix(key)
     if signature is None:
         return f"not signed (no {sig_name}), and [ci] part-key requires a signature by the {key.describe()}"
