@@ -184,10 +184,13 @@ def _digests(dist: Path) -> dict[str, str]:
 
 def test_rerun_signs_nothing_and_changes_no_byte(signed: Signed) -> None:
     before = _digests(signed.dist)
+    record = (signed.dist / ".wavrybuild" / "build.json").read_text()
     signed_copy = signed.dist / ".wavrybuild" / "codesigned" / WIN / "wavry-demo.exe"
     mtime = signed_copy.stat().st_mtime_ns
     done = invoke("release", "--no-publish", cwd=signed.root, env=signed.env)
     assert done.returncode == 0, done.stdout + done.stderr
+    # The build record first, whole: which entry a rerun would change says why.
+    assert (signed.dist / ".wavrybuild" / "build.json").read_text() == record, done.stdout + done.stderr
     # --force skips the resume key: the note beside each signed copy still says it is current.
     forced = invoke("codesign", "--force", cwd=signed.root, env=signed.env)
     assert forced.returncode == 0, forced.stdout + forced.stderr

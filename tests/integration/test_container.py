@@ -143,6 +143,11 @@ def project(release, registry: Registry, tmp_path_factory: pytest.TempPathFactor
     base = f"{registry.host}/base/glibc@sha256:{hashlib.sha256(raw.stdout.encode()).hexdigest()}"
     root = work / "p"
     shutil.copytree(release.root, root)
+    # Built, not packaged, whichever of this session's tests ran first in the release's project
+    # (`packaged` writes manifest.json and SHA256SUMS there): the publish dry run below is the one of
+    # a project with no manifest yet.
+    for name in ("manifest.json", "SHA256SUMS"):
+        (root / "dist" / name).unlink(missing_ok=True)
     toml = root / "targets.toml"
     toml.write_text(toml.read_text() + f"""
 [channels.container]

@@ -239,7 +239,8 @@ def test_bad_package_input(tmp_path: Path, packaged) -> None:
     cases = {
         "dotdot": (base.replace('"completions/*"]', '"../secret"]'), "would reach outside the crate directory"),
         "absolute": (base.replace('"completions/*"]', '"/etc/passwd"]'), "would reach outside the crate directory"),
-        "missing": (base.replace('"LICENSE"', '"LICENSE-APACHE"'), "'LICENSE-APACHE' matches no file"),
+        "missing": (base.replace('"completions/*"]', '"completions/*", "LICENSE-APACHE"]'),
+                    "'LICENSE-APACHE' matches no file"),
         "symlink": (base.replace('"completions/*"]', '"leak.txt"]'), "outside the crate directory"),
         "format": (base.replace('format = "tar.gz"', 'format = "tar.bz2"'), "package.format: expected one of"),
     }
