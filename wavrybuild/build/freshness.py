@@ -100,11 +100,37 @@ def _build_script_envs(stdout: str, triple: str | None) -> set[str]:
 
 
 def _stamp(path: str) -> list[Any]:
+    """[path, size, mtime, sha256 of the content] (None for a file that is not there)."""
     try:
         st = os.stat(path)
     except OSError:
-        return [path, None, None]
-    return [path, st.st_size, st.st_mtime_ns]
+        return [path, None, None, None]
+    return [path, st.st_size, st.st_mtime_ns, _content_digest(path)]
+
+
+def _content_digest(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _unchanged(entry: list[Any]) -> bool:
+    """The file as recorded: the same size and mtime, or, when only its mtime moved, the same
+    content. A build script's OUT_DIR lives in the target dir, which other checkouts of the crate
+    may share (cargo gives their build-script units the same dir): one that writes the same
+    generated file again moves its mtime, not what our binary was built from."""
+    if len(entry) != 4:
+        return False  # recorded by an older wavrybuild: do not trust the skip
+    path, size, mtime, digest = entry
+    try:
+        st = os.stat(path)
+    except OSError:
+        return size is None
+    if size is None or st.st_size != size:
+        return False
+    return bool(st.st_mtime_ns == mtime or _content_digest(path) == digest)
 
 
 def _value_digest(value: str | None) -> str | None:
@@ -126,10 +152,10 @@ def watched(executables: list[Path], stdout: str, triple: str | None, secrets: e
 
 
 def still_fresh(watch: dict[str, Any]) -> bool:
-    """Every watched file has the same size and mtime, every watched variable the same value."""
+    """Every watched file unchanged (_unchanged), every watched variable the same value."""
     if not isinstance(watch, dict) or "files" not in watch:
         return False  # recorded by an older wavrybuild: do not trust the skip
     for entry in watch["files"]:
-        if _stamp(entry[0]) != list(entry):
+        if not isinstance(entry, list) or not _unchanged(entry):
             return False
     return all(_value_digest(env_.var(n)) == v for n, v in watch.get("env", {}).items())
