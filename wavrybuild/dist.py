@@ -28,6 +28,11 @@ from .manifest import MANIFEST_NAME, Artifact, Manifest
 from .record import BinaryRecord, BuildRecord
 
 Writer = Callable[[BinaryIO], None]
+# What a CI matrix part job leaves in dist/ for its artifact upload (archives, wheels, npm tarballs,
+# .deb/.rpm, [desktop] images and installers, SBOMs, crates), besides its part manifest: the globs of
+# `invoke plan`'s GitLab jobs and of the GitHub workflows init writes.
+PART_FILES = ("dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz", "dist/*.deb", "dist/*.rpm", "dist/*.dmg",
+              "dist/*.msi", "dist/*.exe", "dist/*.cdx.json", "dist/*.crate", "dist/*.crate.json")
 
 
 class DistState:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .ci.matrix import PART_FILES
 from .config.values import Component
+from .dist import PART_FILES
 from .errors import ConfigError, WavryError
 from .fsutil import write_atomic
 from .migrate import TOOLS, Migration

@@ -6,13 +6,11 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..config import Config, TargetConfig
+from ..dist import PART_FILES
 from ..errors import ConfigError
 
 GITLAB_IMAGE = "python:3.11-bookworm"
 MINISIGN_APT = "apt-get update -q && apt-get install -y -q --no-install-recommends minisign"
-# What a matrix part makes (archives, wheels, npm tarballs, .deb/.rpm, [desktop] images and installers).
-PART_FILES = ("dist/*.tar.*", "dist/*.zip", "dist/*.whl", "dist/*.tgz", "dist/*.deb", "dist/*.rpm", "dist/*.dmg",
-              "dist/*.msi", "dist/*.exe", "dist/*.cdx.json", "dist/*.crate", "dist/*.crate.json")
 
 
 def _package_spec(cfg: Config, extras: str) -> str:
