@@ -306,6 +306,42 @@ def _github_setup(install: str, *, history: bool = False) -> str:
       - run: """ + install + "\n"
 
 
+def _plan_and_build_jobs(setup: str, shell_note: str = "") -> str:
+    """The `jobs:` both GitHub workflows open with: the plan job (the matrix from `invoke plan`) and
+    the head of the build job, one per target, up to its toolchain; each workflow adds its own steps."""
+    return """\
+jobs:
+  plan:
+    runs-on: ubuntu-latest
+    outputs:
+      matrix: ${{ steps.plan.outputs.matrix }}
+    steps:
+""" + setup + """\
+      - id: plan
+        run: echo "matrix=$(python -m invoke plan --format github)" >> "$GITHUB_OUTPUT"
+
+  build:
+    needs: plan
+    runs-on: ${{ matrix.runs-on }}
+    strategy:
+      fail-fast: false
+      matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
+    defaults:
+      run:
+        shell: bash""" + shell_note + """
+    steps:
+""" + setup + """\
+      - if: runner.os == 'Linux'
+        run: sudo -E env "PATH=$PATH" python -m invoke toolchain --install --target "$TARGET"
+        env:
+          TARGET: ${{ matrix.target }}
+      - if: runner.os != 'Linux'
+        run: python -m invoke toolchain --install --target "$TARGET"
+        env:
+          TARGET: ${{ matrix.target }}
+"""
+
+
 def github_workflow(name: str = "release", *, from_init: bool = True) -> str:
     """The matrix fan-out and merge. wavrybuild's own .github/workflows/release-matrix.yml is this
     text too (name "release-matrix", without init's header): tests/unit/test_ci_files.py checks that
@@ -328,35 +364,7 @@ concurrency:
   group: """ + name + """-${{ github.ref }}
   cancel-in-progress: false
 
-jobs:
-  plan:
-    runs-on: ubuntu-latest
-    outputs:
-      matrix: ${{ steps.plan.outputs.matrix }}
-    steps:
-""" + checkout + """\
-      - id: plan
-        run: echo "matrix=$(python -m invoke plan --format github)" >> "$GITHUB_OUTPUT"
-
-  build:
-    needs: plan
-    runs-on: ${{ matrix.runs-on }}
-    strategy:
-      fail-fast: false
-      matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
-    defaults:
-      run:
-        shell: bash # the same scripts on Linux, macOS and Windows runners (`invoke plan` picks them)
-    steps:
-""" + checkout + """\
-      - if: runner.os == 'Linux'
-        run: sudo -E env "PATH=$PATH" python -m invoke toolchain --install --target "$TARGET"
-        env:
-          TARGET: ${{ matrix.target }}
-      - if: runner.os != 'Linux'
-        run: python -m invoke toolchain --install --target "$TARGET"
-        env:
-          TARGET: ${{ matrix.target }}
+""" + _plan_and_build_jobs(checkout, " # the same scripts on Linux, macOS and Windows runners (`invoke plan` picks them)") + """\
       - run: python -m invoke release --part --target "$TARGET"
         env:
           TARGET: ${{ matrix.target }}
@@ -425,35 +433,7 @@ concurrency:
   group: build-${{ github.ref }}
   cancel-in-progress: true
 
-jobs:
-  plan:
-    runs-on: ubuntu-latest
-    outputs:
-      matrix: ${{ steps.plan.outputs.matrix }}
-    steps:
-""" + setup + """\
-      - id: plan
-        run: echo "matrix=$(python -m invoke plan --format github)" >> "$GITHUB_OUTPUT"
-
-  build:
-    needs: plan
-    runs-on: ${{ matrix.runs-on }}
-    strategy:
-      fail-fast: false
-      matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
-    defaults:
-      run:
-        shell: bash
-    steps:
-""" + setup + """\
-      - if: runner.os == 'Linux'
-        run: sudo -E env "PATH=$PATH" python -m invoke toolchain --install --target "$TARGET"
-        env:
-          TARGET: ${{ matrix.target }}
-      - if: runner.os != 'Linux'
-        run: python -m invoke toolchain --install --target "$TARGET"
-        env:
-          TARGET: ${{ matrix.target }}
+""" + _plan_and_build_jobs(setup) + """\
       - id: toolchain # the compilers the key names: every rustc installed, and the pins
         run: |
           {
