@@ -16,7 +16,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import invoke
 from tests.integration.conftest import Release
-from tests.integration.servers import pypiserver
+from tests.integration.servers import JsonReplies, pypiserver
 from wavrybuild.config import load
 from wavrybuild.errors import ConfigError
 from wavrybuild.publish.upload import PublishError, publish
@@ -159,37 +159,26 @@ class FakeOidc:
         self.calls: list[str] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonReplies):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 fake.calls.append("GET " + url.path)
                 if url.path == "/gha/token":
                     ok = self.headers.get("Authorization") == f"bearer {REQUEST_TOKEN}"
                     aud = parse_qs(url.query).get("audience", [""])[0]
-                    self.reply(200, {"count": 1, "value": JWT}) if ok and aud == "pypi" else self.reply(401, {})
+                    self.send(200, {"count": 1, "value": JWT}) if ok and aud == "pypi" else self.send(401, {})
                 elif url.path == "/_/oidc/audience":
-                    self.reply(200, {"audience": "pypi"})
+                    self.send(200, {"audience": "pypi"})
                 else:
-                    self.reply(404, {"message": "Not Found"})
+                    self.send(404, {"message": "Not Found"})
 
             def do_POST(self) -> None:
                 fake.calls.append("POST " + self.path)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 if self.path == "/_/oidc/mint-token" and body.get("token") == JWT and fake.trusted:
-                    self.reply(200, {"success": True, "token": MINTED, "expires": 900})
+                    self.send(200, {"success": True, "token": MINTED, "expires": 900})
                 else:
-                    self.reply(422, {"message": "Token request failed", "errors": [
+                    self.send(422, {"message": "Token request failed", "errors": [
                         {"code": "invalid-publisher", "description": "valid token, but no corresponding publisher"}]})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
