@@ -30,6 +30,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# targets.toml's opening for a release of the demo's two binaries for the host alone (plain cargo:
+# with the session's target dir the build is cargo's no-op); a test adds the sections it is about.
+HOST_DEMO = """[project]
+crate = "demo"
+binaries = ["wavry-demo", "wavry-hello"]
+
+[targets.x86_64-unknown-linux-gnu]
+builder = "cargo"
+"""
+
 def copy_demo(dest: Path) -> Path:
     """A copy of the demo crate without any build output."""
     shutil.copytree(DEMO, dest, ignore=shutil.ignore_patterns("target"))

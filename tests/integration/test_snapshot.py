@@ -12,15 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import git_commit, invoke, write_project
+from tests.conftest import HOST_DEMO, git_commit, invoke, write_project
 
-TOML = """[project]
-crate = "demo"
-binaries = ["wavry-demo", "wavry-hello"]
-
-[targets.x86_64-unknown-linux-gnu]
-builder = "cargo"
-
+TOML = HOST_DEMO + """
 [channels.deb]
 repository = true
 
