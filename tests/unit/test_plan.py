@@ -184,7 +184,7 @@ def test_targets_differing_only_in_flags_share_one_invocation(project, tmp_path:
     assert argv[-1] == "--keep-going" and argv.count("-Zbuild-std=std,panic_abort") == 1
     assert _rustflags(cmd, "x86_64-unknown-linux-musl")[:2] == ["-L", "/opt/my libs"]
     assert _rustflags(cmd, "x86_64-unknown-linux-musl")[-2:] == ["-C", "link-self-contained=no"]
-    assert _rustflags(cmd, "aarch64-apple-darwin")[-2:] == ["-C", "opt-level=s"]
+    assert _rustflags(cmd, "aarch64-apple-darwin")[-4:] == ["-C", "opt-level=s", "-C", "link-arg=-Wl,-S"]
     assert "link-self-contained=no" not in _rustflags(cmd, "aarch64-apple-darwin")
     assert {"RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"} <= cmd.unset_env
     assert "env -u CARGO_ENCODED_RUSTFLAGS" in cmd.display()
@@ -346,3 +346,21 @@ def test_echoed_command_with_a_multiline_value_stays_one_line_and_runs() -> None
     assert "\n" not in line and line.startswith("WAVRYBUILD_REMAP=$'--a=/x y\\x0a--b=/z' ")
     out = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True, env={})
     assert out.stdout == f"it's|a\\b|{remap}"
+
+
+def test_a_macos_build_writes_no_debug_map_unless_told_to_keep_everything(project, tmp_path: Path) -> None:
+    """A Mach-O's debug map names this machine's object files (C from `zig cc -g`): the link drops
+    it (-Wl,-S) for every Apple target, universal2's slices too, unless targets.toml keeps all
+    (strip = "none" or false); other platforms never get the flag."""
+    from wavrybuild.build.builders import rustflags
+
+    std = StdSource(RustToolchain("system", _sysroot(tmp_path, src=True, vendor=True)), "build-std")
+    for triple in ("aarch64-apple-darwin", "x86_64-apple-darwin", "universal2-apple-darwin"):
+        assert rustflags(project, _target(triple), std)[-2:] == ["-C", "link-arg=-Wl,-S"], triple
+        for keep in ("none", False):
+            flags = rustflags(project, _target(triple, profile_settings=(("strip", keep),)), std)
+            assert "link-arg=-Wl,-S" not in flags, (triple, keep)
+        kept = rustflags(project, _target(triple, profile_settings=(("strip", "symbols"),)), std)
+        assert kept[-2:] == ["-C", "link-arg=-Wl,-S"]
+    for triple in ("x86_64-unknown-linux-musl", "x86_64-pc-windows-gnu", "aarch64-unknown-linux-gnu"):
+        assert "link-arg=-Wl,-S" not in rustflags(project, _target(triple), std), triple

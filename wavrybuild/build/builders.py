@@ -178,10 +178,22 @@ def rustflags(project: Project, target: TargetConfig, std: StdSource) -> list[st
         # zig links these with lld, which stamps the link time too; zig's cc refuses GNU ld's flag and
         # takes lld's /Brepro (a timestamp derived from the output's hash) instead.
         flags += ["-C", "link-arg=-Wl,-Brepro", "-C", "strip=symbols"]
+    elif target.triple.os == "macos" and drops_debug_map(target):
+        # A Mach-O's debug map (stabs naming each object file that has debug info, by its path on
+        # this machine, and the directory it was compiled in) is not removed by rustc's strip: C
+        # compiled through cargo-zigbuild's `zig cc -g` (the cc crate) puts one in every build. The
+        # linker's -S (zig's and Apple's ld64 both take it) writes none.
+        flags += ["-C", "link-arg=-Wl,-S"]
     if std.mode == "build-std" and target.triple.is_musl:
         # A std built from source has no self-contained musl crt objects; the linker's own are used.
         flags += ["-C", "link-self-contained=no"]
     return [f for f in inherited if f] + flags
+
+
+def drops_debug_map(target: TargetConfig) -> bool:
+    """Whether a macOS build drops its debug map (-Wl,-S): unless targets.toml keeps everything
+    (`strip = "none"` or false), as a release build has no debug info of its own to map."""
+    return dict(target.profile_settings).get("strip") not in ("none", False)
 
 
 def rustflags_config(target: TargetConfig, flags: list[str]) -> list[str]:
