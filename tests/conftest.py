@@ -121,6 +121,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: 0 if item.nodeid.split("::")[0] in shared else 1 if "/integration/" in item.nodeid else 2)
 
 
+# Where a run's time went, per test process: xdist's controller sees every report with the worker
+# that made it and the wall-clock start and stop of each phase. The summary shows how long each
+# worker was busy, when it finished, and its costliest modules (what to share or split next).
+_SPANS: dict[str, list[tuple[float, float, str]]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
+    if worker is not None:
+        _SPANS.setdefault(worker, []).append((report.start, report.stop, report.nodeid.split("::")[0]))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _SPANS:
+        return
+    t0 = min(start for spans in _SPANS.values() for start, _, _ in spans)
+    terminalreporter.section("time per test process")
+    for worker, spans in sorted(_SPANS.items()):
+        modules: dict[str, float] = {}
+        for start, stop, module in spans:
+            modules[module] = modules.get(module, 0.0) + stop - start
+        top = ", ".join(f"{Path(m).stem} {sec:.0f} s" for m, sec in sorted(modules.items(), key=lambda kv: -kv[1])[:6])
+        busy, end = sum(modules.values()), max(stop for _, stop, _ in spans) - t0
+        terminalreporter.write_line(f"{worker}: busy {busy:.0f} s, done at {end:.0f} s; {top}")
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """Two workers are enough to fill the gaps beside cargo (which uses every core itself); more would
     only run more cold builds at once."""
