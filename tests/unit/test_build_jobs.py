@@ -13,13 +13,14 @@ import pytest
 from tests.conftest import write_files
 from wavrybuild import proc
 from wavrybuild.build import plan as b
+from wavrybuild.build.jobs import Jobserver
 from wavrybuild.proc import Command
 
-pytestmark = pytest.mark.skipif(not b.Jobserver.available(), reason="no POSIX jobserver here (Windows)")
+pytestmark = pytest.mark.skipif(not Jobserver.available(), reason="no POSIX jobserver here (Windows)")
 
 
 def test_the_jobserver_holds_cores_minus_one_tokens_and_closes_its_pipe() -> None:
-    js = b.Jobserver(3)
+    js = Jobserver(3)
     jobs = js.jobs()
     r, w = jobs.fds
     try:
@@ -55,7 +56,7 @@ fn main() {
 """,
         "src/main.rs": "fn main() {}\n",
     })
-    js = b.Jobserver(2)
+    js = Jobserver(2)
     r, w = js.jobs().fds
     try:
         cmd = b._with_jobs(Command(("cargo", "build", "--manifest-path", str(root / "Cargo.toml"), "--target-dir",

@@ -22,6 +22,7 @@ from ..toolchain.sccache import status as cache_status
 from ..toolchain.versions import Chosen, mixed_warning, pin_stop
 from ..ui import Reporter, duration, human_size
 from . import plan as b
+from .jobs import Jobserver
 
 Finished = Callable[[list[b.Outcome]], None]
 
@@ -212,7 +213,7 @@ def _in_lanes(run: Run, plan: BuildPlan, finished: Finished) -> None:
     ui = run.ui
     results: dict[int, list[b.Outcome]] = {}
     ui.info(f"build: {plan.at_once}")
-    jobserver = b.Jobserver(b.machine_cores()) if b.Jobserver.available() else None
+    jobserver = Jobserver(b.machine_cores()) if Jobserver.available() else None
     jobs = jobserver.jobs() if jobserver else None
     with ui.progress(f"build: {plan.at_once}") as update:
         board = _Board(ui, update)
