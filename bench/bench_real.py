@@ -236,6 +236,18 @@ def smoke(root: Path, env: dict[str, str], log: Path) -> None:
     print("  smoke passed", flush=True)
 
 
+def keep_pair(root: Path, differing: list[str], dest: Path) -> None:
+    """Both copies of every differing binary (ours from dist-ours/, --parallel 1's from dist/), to
+    find out how they differ after the run."""
+    for rel in differing:
+        for who, dist in (("ours", "dist-ours"), ("p1", "dist")):
+            src = root / dist / ".wavrybuild/bin" / rel
+            if src.is_file():
+                (dest / who / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest / who / rel)
+    print(f"  kept in {dest}", flush=True)
+
+
 @dataclass(frozen=True)
 class Result:
     crate: str
@@ -292,8 +304,9 @@ def bench_crate(tmp: Path, crate: Crate, targets: tuple[str, ...], rounds: int, 
         p1_bins = binaries(root)
         if p1_bins != ours_bins or not ours_bins:
             identical = False
-            print(f"  {crate.name} round {i + 1}: binaries differ from --parallel 1's: "
-                  f"{sorted(k for k in ours_bins.keys() | p1_bins.keys() if ours_bins.get(k) != p1_bins.get(k))}")
+            differing = sorted(k for k in ours_bins.keys() | p1_bins.keys() if ours_bins.get(k) != p1_bins.get(k))
+            print(f"  {crate.name} round {i + 1}: binaries differ from --parallel 1's: {differing}")
+            keep_pair(root, differing, logs / f"{crate.name}-{i}-differing")
         shutil.rmtree(root / "dist")
         shutil.rmtree(dirs["p1"])
         (root / "dist-ours").rename(root / "dist")
