@@ -196,7 +196,7 @@ def test_unknown_keys_get_a_did_you_mean_and_secrets_are_refused(tmp_path: Path)
 
 
 def test_logins_are_named_whole(tmp_path: Path) -> None:
-    _refused(tmp_path, {"user-env": "U"}, "user-env and password-env go together")
+    _refused(tmp_path, {"user-env": "U"}, "channels.container.user-env and channels.container.password-env go together")
     _refused(tmp_path, {"user-env": "U", "password-env": "P", "token-env": "T"}, "not both")
 
 

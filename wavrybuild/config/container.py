@@ -208,10 +208,11 @@ def _env_names(where: Path, table: dict[str, Any]) -> dict[str, str | None]:
     v = c.values(where, "channels.container.", {k: x for k, x in table.items() if k.endswith("-env")},
                  {k: (c.env_name, None) for k in ("user-env", "password-env", "token-env")})
     if (v["user-env"] is None) != (v["password-env"] is None):
-        raise ConfigError(f"{where}: channels.container: user-env and password-env go together",
+        raise ConfigError(f"{where}: channels.container.user-env and channels.container.password-env go together",
                           hint="name both variables (a registry login), or neither")
     if v["token-env"] is not None and v["user-env"] is not None:
-        raise ConfigError(f"{where}: channels.container: token-env or user-env/password-env, not both",
+        raise ConfigError(f"{where}: channels.container.token-env, or channels.container.user-env and "
+                          "channels.container.password-env, not both",
                           hint="token-env: a bearer token sent as it is; user-env/password-env: a login "
                                "(basic auth, or exchanged for a token as the registry asks)")
     return v
